@@ -1,0 +1,101 @@
+"""Helpers shared by the test suite and the benchmarks: waiting with a deadline, base Deployments.
+
+Nothing here sleeps to synchronise: every wait polls a condition and fails loudly at its deadline,
+saying what it was waiting for and what it saw last.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any, Awaitable, Callable, TypeVar
+
+from kubernetes_asyncio import client
+from kubernetes_asyncio.client.exceptions import ApiException
+
+from . import bootstrap
+
+T = TypeVar("T")
+
+
+class WaitTimeout(AssertionError):
+    """A condition did not hold before its deadline."""
+
+
+async def wait_for(
+    probe: Callable[[], Awaitable[T]],
+    check: Callable[[T], bool] = bool,  # type: ignore[assignment]
+    *,
+    timeout: float = 30.0,
+    interval: float = 0.1,
+    what: str = "condition",
+) -> T:
+    """Call ``probe`` until ``check(result)`` holds; return that result or raise WaitTimeout."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    last_error: BaseException | None = None
+    while True:
+        try:
+            last = await probe()
+            last_error = None
+            if check(last):
+                return last
+        except (ApiException, OSError, asyncio.TimeoutError) as exc:
+            last_error = exc
+        if time.monotonic() >= deadline:
+            seen = f"last error: {last_error!r}" if last_error else f"last value: {last!r}"
+            raise WaitTimeout(f"timed out after {timeout:.0f}s waiting for {what}; {seen}")
+        await asyncio.sleep(interval)
+
+
+def pod_ready(pod: client.V1Pod) -> bool:
+    if pod.metadata.deletion_timestamp or not pod.status or pod.status.phase != "Running":
+        return False
+    if not pod.status.pod_ip:
+        return False
+    return any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions or [])
+
+
+async def list_pods(api: client.ApiClient, namespace: str, selector: str) -> list[client.V1Pod]:
+    result = await client.CoreV1Api(api).list_namespaced_pod(namespace, label_selector=selector)
+    return result.items
+
+
+async def wait_ready_pods(api: client.ApiClient, namespace: str, selector: str, count: int,
+                          timeout: float = 60.0) -> list[client.V1Pod]:
+    """Wait until exactly ``count`` pods match ``selector``, all Running and Ready with an IP."""
+
+    async def probe() -> list[client.V1Pod]:
+        return await list_pods(api, namespace, selector)
+
+    return await wait_for(
+        probe,
+        lambda pods: len(pods) == count and all(pod_ready(p) for p in pods),
+        timeout=timeout,
+        what=f"{count} ready pods matching {selector} in {namespace}",
+    )
+
+
+async def create_base_deployment(api: client.ApiClient, namespace: str, replicas: int,
+                                 name: str = bootstrap.BASE_DEPLOYMENT,
+                                 app: str = bootstrap.BASE_APP_LABEL,
+                                 annotations: dict[str, str] | None = None) -> dict:
+    body = bootstrap.base_deployment(replicas, name=name, app=app)
+    if annotations:
+        body["spec"]["template"]["metadata"]["annotations"] = annotations
+    await client.AppsV1Api(api).create_namespaced_deployment(namespace, body)
+    return body
+
+
+async def create_namespace(api: client.ApiClient, name: str, timeout: float = 30.0) -> str:
+    await client.CoreV1Api(api).create_namespace({"metadata": {"name": name}})
+    await bootstrap.wait_default_service_account(api, name, timeout)
+    return name
+
+
+async def delete_namespace(api: client.ApiClient, name: str) -> None:
+    try:
+        await client.CoreV1Api(api).delete_namespace(name)
+    except ApiException as exc:
+        if exc.status != 404:
+            raise
