@@ -1,0 +1,222 @@
+"""The base simulator: scheduler and kubelet for a cluster with no real nodes.
+
+It registers a few Nodes, binds every pending pod to one of them, gives each bound pod its own
+loopback IP, starts a fake Arklet there and reports the pod Running and Ready. When a pod is
+deleted gracefully it stops that Arklet (after the pod's simulated shutdown delay) and removes the
+pod with grace period 0, as a kubelet does, so the pod's Deployment replaces it.
+
+Decisions come from :mod:`.pods` (pure); this module only does the I/O.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from dataclasses import dataclass
+
+from kubernetes_asyncio import client, watch
+from kubernetes_asyncio.client.exceptions import ApiException
+
+from ..fakearklet import ArkletRegistry, FakeArklet
+from . import pods
+from .ippool import IPPool
+
+log = logging.getLogger("basesim")
+
+
+@dataclass
+class SimulatedPod:
+    uid: str
+    namespace: str
+    name: str
+    ip: str
+    arklet: FakeArklet | None
+
+
+class BaseSimulator:
+    def __init__(self, api: client.ApiClient, nodes: int = 3, concurrency: int = 32):
+        self.api = api
+        self.core = client.CoreV1Api(api)
+        self.node_names = [f"sim-node-{i}" for i in range(1, nodes + 1)]
+        self._node_cycle = itertools.cycle(self.node_names)
+        self.pool = IPPool()
+        self.registry = ArkletRegistry()
+        self.by_uid: dict[str, SimulatedPod] = {}
+        self._latest: dict[str, dict] = {}  # newest pod object not yet handled, per uid
+        self._workers: dict[str, asyncio.Task] = {}
+        self._limit = asyncio.Semaphore(concurrency)
+        self.ready = asyncio.Event()
+
+    # ----------------------------------------------------------------- main loop
+
+    async def run(self) -> None:
+        await self._register_nodes()
+        while True:
+            rv = await self._list_and_sync()
+            self.ready.set()
+            try:
+                await self._watch(rv)
+            except ApiException as exc:
+                if exc.status != 410:  # 410 Gone: our resourceVersion expired; list again
+                    raise
+            except (asyncio.TimeoutError, OSError) as exc:
+                log.warning("pod watch interrupted (%s); listing again", exc)
+                await asyncio.sleep(1)  # back off before hammering a restarting apiserver
+
+    async def _list_and_sync(self) -> str:
+        resp = await self.core.list_pod_for_all_namespaces(_preload_content=False)
+        data = await resp.json()
+        seen = set()
+        for pod in data["items"]:
+            seen.add(pod["metadata"]["uid"])
+            self._submit(pod)
+        for uid in list(self.by_uid):
+            if uid not in seen:  # deleted while we were not watching
+                await self._forget(uid)
+        return data["metadata"]["resourceVersion"]
+
+    async def _watch(self, rv: str) -> None:
+        w = watch.Watch()
+        async with w.stream(self.core.list_pod_for_all_namespaces, resource_version=rv,
+                            timeout_seconds=300, allow_watch_bookmarks=True) as stream:
+            async for event in stream:
+                kind, pod = event["type"], event["raw_object"]
+                if kind == "ERROR":
+                    raise ApiException(status=pod.get("code", 500), reason=pod.get("message"))
+                if kind == "BOOKMARK":
+                    continue
+                if kind == "DELETED":
+                    self._latest.pop(pod["metadata"]["uid"], None)
+                    await self._forget(pod["metadata"]["uid"])
+                else:
+                    self._submit(pod)
+
+    def _submit(self, pod: dict) -> None:
+        """Queue the newest version of a pod; one worker per pod handles them in order."""
+        uid = pod["metadata"]["uid"]
+        self._latest[uid] = pod
+        if uid not in self._workers:
+            self._workers[uid] = asyncio.create_task(self._work(uid))
+
+    async def _work(self, uid: str) -> None:
+        try:
+            while uid in self._latest:
+                pod = self._latest.pop(uid)
+                async with self._limit:
+                    try:
+                        await self._handle(pod)
+                    except ApiException as exc:
+                        if exc.status not in (404, 409):  # gone or changed: the watch brings news
+                            log.warning("pod %s/%s: %s", pod["metadata"].get("namespace"),
+                                        pod["metadata"]["name"], exc.reason)
+                    except Exception:
+                        log.exception("pod %s: unexpected error", pod["metadata"]["name"])
+        finally:
+            self._workers.pop(uid, None)
+
+    async def _handle(self, pod: dict) -> None:
+        uid = pod["metadata"]["uid"]
+        action = pods.decide(pod, set(self.node_names), running=uid in self.by_uid)
+        if action is pods.Action.BIND:
+            await self._bind(pod)
+        elif action is pods.Action.START:
+            await self._start(pod)
+        elif action is pods.Action.TERMINATE:
+            await self._terminate(pod)
+
+    # ----------------------------------------------------------------- actions
+
+    async def _register_nodes(self) -> None:
+        for name in self.node_names:
+            try:
+                await self.core.create_node(pods.node_object(name))
+            except ApiException as exc:
+                if exc.status != 409:
+                    raise
+            await self.core.patch_node_status(name, {"status": pods.node_status()})
+
+    async def _bind(self, pod: dict) -> None:
+        meta = pod["metadata"]
+        body = {
+            "apiVersion": "v1",
+            "kind": "Binding",
+            "metadata": {"name": meta["name"], "uid": meta["uid"]},
+            "target": {"apiVersion": "v1", "kind": "Node", "name": next(self._node_cycle)},
+        }
+        # Raw response: the generated client cannot deserialise the Status a binding returns.
+        await self.core.create_namespaced_pod_binding(meta["name"], meta["namespace"], body,
+                                                      _preload_content=False)
+
+    async def _start(self, pod: dict) -> None:
+        meta = pod["metadata"]
+        cfg = pods.settings(pod)
+        previous = (pod.get("status") or {}).get("podIP")
+        ip, arklet = await self._claim_address(cfg, meta["name"], prefer=previous)
+        sim = SimulatedPod(meta["uid"], meta["namespace"], meta["name"], ip, arklet)
+        self.by_uid[sim.uid] = sim
+        if arklet is not None:
+            self.registry.add(arklet)
+        try:
+            await self.core.patch_namespaced_pod_status(
+                meta["name"], meta["namespace"], {"status": pods.running_status(pod, ip)},
+                _content_type="application/merge-patch+json",
+            )
+        except BaseException:
+            await self._forget(sim.uid)
+            raise
+        log.info("pod %s/%s running on %s (arklet %s)", sim.namespace, sim.name, ip,
+                 cfg.flavour or "none")
+
+    async def _claim_address(self, cfg: pods.BaseSettings, name: str,
+                             prefer: str | None) -> tuple[str, FakeArklet | None]:
+        """Take a free loopback IP and, unless opted out, bind a fake Arklet on it."""
+        order = self.pool.candidates()
+        if prefer and not self.pool.in_use(prefer):
+            order = itertools.chain([prefer], order)
+        for ip in order:
+            if cfg.flavour is None:
+                self.pool.take(ip)
+                return ip, None
+            arklet = FakeArklet(host=ip, port=cfg.port, flavour=cfg.flavour, base_name=name,
+                                install_latency=cfg.install_latency)
+            try:
+                await arklet.start()
+            except OSError:
+                self.pool.mark_broken(ip)  # somebody else (another simulator?) serves there
+                continue
+            self.pool.take(ip)
+            return ip, arklet
+        raise RuntimeError("no free loopback address left for a simulated pod")
+
+    async def _terminate(self, pod: dict) -> None:
+        meta = pod["metadata"]
+        sim = self.by_uid.get(meta["uid"])
+        if sim is not None:
+            delay = pods.settings(pod).termination_delay
+            if delay:
+                await asyncio.sleep(delay)  # simulated JVM shutdown: Arklet answers meanwhile
+            await self._forget(sim.uid)
+        try:
+            await self.core.delete_namespaced_pod(
+                meta["name"], meta["namespace"],
+                body={"gracePeriodSeconds": 0, "preconditions": {"uid": meta["uid"]}},
+            )
+        except ApiException as exc:
+            if exc.status not in (404, 409):
+                raise
+
+    async def _forget(self, uid: str) -> None:
+        sim = self.by_uid.pop(uid, None)
+        if sim is None:
+            return
+        if sim.arklet is not None:
+            self.registry.remove(sim.ip)
+            await sim.arklet.stop()
+        self.pool.release(sim.ip)
+
+    async def close(self) -> None:
+        for task in list(self._workers.values()):
+            task.cancel()
+        for uid in list(self.by_uid):
+            await self._forget(uid)

@@ -1,0 +1,417 @@
+"""The fake Arklet's imperative shell: sockets, waiting, fault injection, the request log.
+
+All protocol decisions come from :class:`~.core.ArkletCore`; this module only frames HTTP,
+sleeps where the real Arklet would be busy, and applies the :class:`~.faults.FaultPlan`.
+
+It is a raw asyncio TCP server rather than an HTTP framework because Arklet's quirks are at the
+byte level: replies carry no headers at all and end by closing the connection, non-POST methods
+get a plain-text 500, and a malformed JSON body is never answered.
+
+The listening socket is managed by hand (``add_reader`` + ``accept``) so that :meth:`refuse` can
+close and reopen it synchronously: while refusing, a connect really fails with ECONNREFUSED.
+
+Serialisation: the real Arklet runs a connection's command synchronously on its handler thread,
+so a slow install delays ``health`` on the same base. With ``serialize_requests=True`` (default)
+one :class:`asyncio.Lock` per fake covers command processing, install latency and fault latency
+(but not waiting for a body, hangs, or writing the reply). The per ``name:version`` lock of the
+core is separate: it is observable (``FAILED`` "conflict, exist unfinished command") with
+``serialize_requests=False``, and in either mode while an ``async`` install is running in the
+background.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any, AsyncIterator, Coroutine
+
+from . import wire
+from .core import FAILED, INSTALL, INTERNAL_ERROR, ArkletCore, PendingOp, Reply, parse_body
+from .faults import FaultPlan
+
+log = logging.getLogger(__name__)
+
+_BACKLOG = 128
+
+
+@dataclass
+class RequestRecord:
+    """One request as the fake saw it, appended to :attr:`FakeArklet.requests`.
+
+    ``seq`` is the position in the log (1, 2, …). A record is appended once the fake has decided
+    what to do with the request: when it replies, or when it decides not to (malformed JSON, a
+    hang or close fault). ``time`` is when the request arrived (epoch seconds), so a slow install
+    can have a later ``seq`` but an earlier ``time`` than a quick call that overtook it.
+    ``http_status``/``code`` are ``None`` when no reply was sent.
+    """
+
+    seq: int
+    time: float
+    method: str
+    command: str
+    body: Any
+    http_status: int | None = None
+    code: str | None = None
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON shape used by the control app."""
+        return {"seq": self.seq, "time": self.time, "method": self.method,
+                "command": self.command, "body": self.body, "httpStatus": self.http_status,
+                "code": self.code, "note": self.note}
+
+
+def _text(raw: bytes) -> str:
+    return raw.decode("utf-8", errors="replace")
+
+
+class FakeArklet:
+    """One simulated base's Arklet, listening on ``host:port``.
+
+    ``port=0`` picks a free port; :attr:`port` holds the real one after :meth:`start`.
+    ``install_latency`` (seconds, settable at any time) is how long an install takes between
+    taking its ``name:version`` lock and finishing. ``seed`` seeds the fault plan's randomness.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int = 1238,
+        flavour: str = "2023",
+        base_name: str = "base",
+        base_version: str = "1.0.0",
+        install_latency: float = 0.0,
+        seed: int | None = None,
+        *,
+        serialize_requests: bool = True,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.flavour = flavour
+        self.install_latency = install_latency
+        self.serialize_requests = serialize_requests
+        identity = uuid.uuid5(uuid.NAMESPACE_URL, f"fakearklet://{host}/{base_name}/{base_version}")
+        self.core = ArkletCore(flavour, base_name, base_version, base_identity=str(identity))
+        self.faults = FaultPlan(seed)
+        self.requests: list[RequestRecord] = []
+        self._serial = asyncio.Lock()
+        self._sock: socket.socket | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._connections: dict[asyncio.Task[None], asyncio.StreamWriter | None] = {}
+        self._background: set[asyncio.Task[None]] = set()
+        self._started = False
+        self._refusing = False
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        """Bind and listen; raises :class:`OSError` if the address is taken."""
+        if self._started:
+            raise RuntimeError("FakeArklet already started")
+        self._loop = asyncio.get_running_loop()
+        self._open_listener()
+        self._started = True
+        self._refusing = False
+        log.debug("fake arklet %s listening on port %s (%s)", self.host, self.port, self.flavour)
+
+    async def stop(self) -> None:
+        """Close the listener and every open connection; waits for all tasks to end."""
+        self._close_listener()
+        await self._drop_all()
+        self._started = False
+        self._refusing = False
+
+    async def __aenter__(self) -> FakeArklet:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def restart_base(self) -> None:
+        """Simulate a JVM restart: every biz and lock is gone, in-flight connections drop."""
+        self.core.restart()
+        await self._drop_all()
+
+    def refuse(self, on: bool) -> None:
+        """Refuse TCP connections (close the listening socket) or accept them again.
+
+        Turning refusal off rebinds the same ``host:port`` and may raise :class:`OSError` if
+        someone else took the port meanwhile. Open connections are not affected either way.
+        """
+        if not self._started:
+            raise RuntimeError("FakeArklet not started")
+        if on and not self._refusing:
+            self._close_listener()
+            self._refusing = True
+        elif not on and self._refusing:
+            self._open_listener()
+            self._refusing = False
+
+    # ------------------------------------------------------------------ inspection
+
+    @property
+    def refusing(self) -> bool:
+        return self._refusing
+
+    @property
+    def running(self) -> bool:
+        return self._started
+
+    @property
+    def open_connections(self) -> int:
+        """Connections accepted and not yet closed (hung or waiting ones included)."""
+        return len(self._connections)
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def bizzes(self) -> list[dict[str, Any]]:
+        """Snapshot of the installed bizzes, rendered as ``queryAllBiz`` shows them."""
+        return self.core.bizzes()
+
+    def set_base_ready(self, ready: bool) -> None:
+        """Make ``health`` report the base as ready (ACTIVATED master biz) or not."""
+        self.core.base_ready = ready
+
+    def set_biz_state(self, name: str, version: str, state: str) -> None:
+        """Force a biz into a state, e.g. ``BROKEN`` (raises :class:`KeyError` if absent)."""
+        self.core.set_biz_state(name, version, state, now=time.time())
+
+    # ------------------------------------------------------------------ listener
+
+    def _open_listener(self) -> None:
+        infos = socket.getaddrinfo(self.host, self.port, type=socket.SOCK_STREAM,
+                                   flags=socket.AI_PASSIVE)
+        family, kind, proto, _, address = infos[0]
+        sock = socket.socket(family, kind, proto)
+        try:
+            # SO_REUSEADDR lets refuse(False) rebind while old connections sit in TIME_WAIT;
+            # on Linux it still refuses a second *listener* on the same address (OSError).
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind(address)
+            sock.listen(_BACKLOG)
+            sock.setblocking(False)
+            assert self._loop is not None
+            self._loop.add_reader(sock.fileno(), self._on_acceptable, sock)
+        except BaseException:
+            sock.close()
+            raise
+        self._sock = sock
+        self.port = sock.getsockname()[1]
+
+    def _close_listener(self) -> None:
+        sock, self._sock = self._sock, None
+        if sock is None:
+            return
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.remove_reader(sock.fileno())
+        sock.close()
+
+    def _on_acceptable(self, sock: socket.socket) -> None:
+        for _ in range(_BACKLOG):
+            try:
+                conn, _addr = sock.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:  # e.g. EMFILE: leave the rest in the backlog
+                log.warning("fake arklet %s: accept failed: %s", self.host, exc)
+                return
+            conn.setblocking(False)
+            assert self._loop is not None
+            task = self._loop.create_task(self._connection(conn))
+            self._connections[task] = None
+            task.add_done_callback(self._connection_done)
+
+    def _connection_done(self, task: asyncio.Task[None]) -> None:
+        self._connections.pop(task, None)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("fake arklet %s: connection handler failed", self.host,
+                      exc_info=task.exception())
+
+    # ------------------------------------------------------------------ connections
+
+    async def _connection(self, conn: socket.socket) -> None:
+        task = asyncio.current_task()
+        assert task is not None and self._loop is not None
+        writer: asyncio.StreamWriter | None = None
+        try:
+            reader = asyncio.StreamReader(limit=wire.MAX_HEAD)
+            protocol = asyncio.StreamReaderProtocol(reader)
+            transport, _ = await self._loop.connect_accepted_socket(lambda: protocol, sock=conn)
+            writer = asyncio.StreamWriter(transport, protocol, reader, self._loop)
+            self._connections[task] = writer
+            await self._serve_one(reader, writer)
+        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            pass  # the client went away, or sent more head than any Arklet client would
+        finally:
+            if writer is not None:
+                writer.close()  # flushes what was written, then closes: the client reads EOF
+            else:
+                conn.close()
+
+    async def _serve_one(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            raw_head = await reader.readuntil(b"\r\n\r\n")
+        except asyncio.IncompleteReadError:
+            return  # closed before a full request arrived: nothing to log
+        received = time.time()
+        try:
+            head = wire.parse_head(raw_head)
+            if (head.header("expect") or "").lower() == "100-continue":
+                writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            raw_body = await self._read_body(head, reader)
+        except (wire.WireError, asyncio.LimitOverrunError) as exc:
+            self._log(received, "", "", _text(raw_head[:200]), note=f"malformed HTTP: {exc}")
+            return
+        command = head.command
+
+        if head.method != "POST":
+            record = self._log(received, head.method, command, _text(raw_body), 500,
+                               note="non-POST method")
+            await self._send(writer, wire.error_response(
+                f"Unsupported method {head.method}: Arklet only accepts POST"), record)
+            return
+
+        body = parse_body(raw_body)
+        if body is None:
+            # The real Arklet throws while parsing and never answers; the connection stays
+            # open until the client gives up.
+            self._log(received, head.method, command, _text(raw_body),
+                      note="malformed JSON: no reply")
+            await self._wait_for_eof(reader)
+            return
+
+        decision = self.faults.decide(command)
+        if decision.action == "hang":
+            self._log(received, head.method, command, body, note=decision.note)
+            await self._wait_for_eof(reader)
+            return
+
+        async with self._serialised():
+            if decision.latency:
+                await asyncio.sleep(decision.latency)
+            if decision.action == "close":
+                self._log(received, head.method, command, body, note=decision.note)
+                return
+            if decision.action == "http500":
+                payload = wire.error_response("injected fault: internal server error")
+                record = self._log(received, head.method, command, body, 500,
+                                   note=decision.note)
+            else:
+                if decision.action in (FAILED, INTERNAL_ERROR):
+                    reply = self.core.injected_failure(command, decision.action)
+                else:
+                    reply = await self._execute(command, body)
+                payload = wire.ok_response(reply.body())
+                record = self._log(received, head.method, command, body, 200, reply.code,
+                                   note=decision.note)
+        await self._send(writer, payload, record)
+
+    async def _read_body(self, head: wire.RequestHead, reader: asyncio.StreamReader) -> bytes:
+        if head.chunked:
+            parts: list[bytes] = []
+            total = 0
+            while True:
+                size = wire.parse_chunk_size(await reader.readuntil(b"\r\n"))
+                if size == 0:
+                    while await reader.readuntil(b"\r\n") != b"\r\n":
+                        pass  # trailers are ignored
+                    return b"".join(parts)
+                total += size
+                if total > wire.MAX_BODY:
+                    raise wire.WireError("chunked body too large")
+                parts.append(await reader.readexactly(size))
+                if await reader.readexactly(2) != b"\r\n":
+                    raise wire.WireError("chunk not terminated by CRLF")
+        if head.header("transfer-encoding") is not None:
+            raise wire.WireError("unsupported Transfer-Encoding")
+        length = head.content_length()
+        return await reader.readexactly(length) if length else b""
+
+    async def _execute(self, command: str, body: dict[str, Any]) -> Reply:
+        step = self.core.handle(command, body, now=time.time())
+        if isinstance(step, Reply):
+            return step
+        op = step
+        if op.asynchronous:
+            reply = self.core.accepted(op)
+            self._spawn(self._finish_async(op))
+            return reply
+        try:
+            if op.command == INSTALL and self.install_latency > 0:
+                await asyncio.sleep(self.install_latency)  # download + start of the module
+        except BaseException:
+            self.core.abandon(op, now=time.time(), reason="the fake arklet was stopped")
+            raise
+        return self.core.finish(op, now=time.time())
+
+    async def _finish_async(self, op: PendingOp) -> None:
+        """Run an accepted ``async`` install in the background (outside the serial lock)."""
+        try:
+            await asyncio.sleep(0)  # the accepted reply goes out first
+            self.core.mark_executing(op)
+            if self.install_latency > 0:
+                await asyncio.sleep(self.install_latency)
+        except BaseException:
+            self.core.abandon(op, now=time.time(), reason="the fake arklet was stopped")
+            raise
+        self.core.finish(op, now=time.time())
+
+    @contextlib.asynccontextmanager
+    async def _serialised(self) -> AsyncIterator[None]:
+        if self.serialize_requests:
+            async with self._serial:
+                yield
+        else:
+            yield
+
+    async def _send(self, writer: asyncio.StreamWriter, payload: bytes,
+                    record: RequestRecord) -> None:
+        try:
+            writer.write(payload)
+            await writer.drain()
+        except (ConnectionError, OSError):
+            record.note = "; ".join(n for n in (record.note, "client gone before the reply") if n)
+
+    @staticmethod
+    async def _wait_for_eof(reader: asyncio.StreamReader) -> None:
+        while await reader.read(65536):
+            pass  # anything after the request is ignored, like the real Arklet does
+
+    def _log(self, received: float, method: str, command: str, body: Any,
+             http_status: int | None = None, code: str | None = None,
+             note: str = "") -> RequestRecord:
+        record = RequestRecord(len(self.requests) + 1, received, method, command, body,
+                               http_status, code, note)
+        self.requests.append(record)
+        return record
+
+    # ------------------------------------------------------------------ task bookkeeping
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        assert self._loop is not None
+        task = self._loop.create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _drop_all(self) -> None:
+        """Abort every connection and background op, and wait until their tasks are gone."""
+        current = asyncio.current_task()
+        tasks = [t for t in list(self._connections) + list(self._background) if t is not current]
+        for task in tasks:
+            writer = self._connections.get(task)
+            if writer is not None:
+                writer.transport.abort()
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)

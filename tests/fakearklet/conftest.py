@@ -1,0 +1,51 @@
+"""Fixtures for the fake Arklet tests: fakes that are always stopped, and an HTTP client."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, AsyncIterator
+
+import aiohttp
+import pytest_asyncio
+
+from module_controller.fakearklet import FakeArklet
+from module_controller.fakearklet.testing import ArkletHttp, MakeArklet
+
+
+@pytest_asyncio.fixture
+async def http() -> AsyncIterator[ArkletHttp]:
+    # force_close: Arklet closes after every reply, so never keep connections around.
+    connector = aiohttp.TCPConnector(force_close=True)
+    async with aiohttp.ClientSession(connector=connector,
+                                     timeout=aiohttp.ClientTimeout(total=10)) as session:
+        yield ArkletHttp(session)
+
+
+@pytest_asyncio.fixture
+async def make_arklet() -> AsyncIterator[MakeArklet]:
+    """Factory: ``await make_arklet(host="127.0.0.1", port=0, **kwargs)``; all are stopped."""
+    started: list[FakeArklet] = []
+
+    async def make(host: str = "127.0.0.1", port: int = 0, **kwargs: Any) -> FakeArklet:
+        kwargs.setdefault("seed", 1)
+        arklet = FakeArklet(host, port, **kwargs)
+        await arklet.start()
+        started.append(arklet)
+        return arklet
+
+    yield make
+    await asyncio.gather(*(a.stop() for a in started))
+    for arklet in started:
+        assert arklet.open_connections == 0
+
+
+@pytest_asyncio.fixture
+async def arklet(make_arklet: MakeArklet) -> FakeArklet:
+    """A 2023 fake Arklet on 127.0.0.1 and a free port."""
+    return await make_arklet()
+
+
+@pytest_asyncio.fixture
+async def arklet25(make_arklet: MakeArklet) -> FakeArklet:
+    """A 2025 fake Arklet on 127.0.0.1 and a free port."""
+    return await make_arklet(flavour="2025")
