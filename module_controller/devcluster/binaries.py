@@ -100,9 +100,18 @@ def _ldflags() -> str:
     return " ".join(["-s", "-w"] + [f"-X {k}={v}" for k, v in stamps.items()])
 
 
+def find_go() -> str | None:
+    """``go`` on PATH, else the standard install location (often missing from a CI's PATH)."""
+    found = shutil.which("go")
+    if found:
+        return found
+    fallback = Path("/usr/local/go/bin/go")
+    return str(fallback) if _executable(fallback) else None
+
+
 def build(names: list[str], log: Callable[[str], None] = print) -> None:
     """Build ``names`` into the cache with ``go``; atomic per binary, safe to run concurrently."""
-    go = shutil.which("go")
+    go = find_go()
     if go is None:
         raise BinariesError(
             f"missing {', '.join(names)} and no `go` on PATH: install Go >= 1.26, or set "

@@ -66,14 +66,23 @@ async def apply_crds(api: client.ApiClient, crds_dir: Path, timeout: float) -> l
                 await ext.replace_custom_resource_definition(name, doc)
             names.append(name)
     deadline = time.monotonic() + timeout
+    custom = client.CustomObjectsApi(api)
     for name in names:
         while True:
             crd = await ext.read_custom_resource_definition(name)
             conds = {c.type: c.status for c in (crd.status.conditions or [])} if crd.status else {}
             if conds.get("Established") == "True":
-                break
+                # Established is not yet servable: a list right after answers 429 "storage is
+                # (re)initializing" for a moment. Return only once a list works.
+                try:
+                    await custom.list_cluster_custom_object(
+                        crd.spec.group, crd.spec.versions[0].name, crd.spec.names.plural, limit=1)
+                    break
+                except ApiException as exc:
+                    if exc.status != 429:
+                        raise
             if time.monotonic() > deadline:
-                raise TimeoutError(f"CRD {name} not Established after {timeout:.0f}s")
+                raise TimeoutError(f"CRD {name} not servable after {timeout:.0f}s")
             await asyncio.sleep(0.1)
     return names
 

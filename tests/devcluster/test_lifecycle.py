@@ -100,6 +100,7 @@ def test_missing_go_says_what_to_do(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("KUBEBUILDER_ASSETS", str(tmp_path / "assets"))
     monkeypatch.setenv("MODULE_CONTROLLER_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
+    monkeypatch.setattr(binaries, "find_go", lambda: None)
     with pytest.raises(BinariesError, match="no `go` on PATH.*KUBEBUILDER_ASSETS"):
         binaries.ensure(log=lambda _: None)
 
