@@ -1,0 +1,157 @@
+"""Every name the API defines, in one place: group, kinds, labels, annotations, finalizers, limits.
+
+The controllers, the CRD generator, the models' own validation and the tests all import these, so a
+label key or a length limit cannot drift between the CRD and the code that relies on it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+GROUP: Final = "serverless.alipay.com"
+VERSION: Final = "v1alpha1"
+API_VERSION: Final = f"{GROUP}/{VERSION}"
+CATEGORY: Final = "koupleless"  # `kubectl get koupleless` lists all four kinds
+
+#: Prefix of the controller's labels, annotations and finalizers (SPEC §1 "P").
+PREFIX: Final = f"{GROUP}/"
+#: Prefix of the per-module label on base pods (SPEC §1 "M"); the module name follows it.
+MODULE_LABEL_PREFIX: Final = f"module.{GROUP}/"
+
+
+@dataclass(frozen=True)
+class ResourceNames:
+    """How one kind is spelled in the API (kind, plural, singular, short names)."""
+
+    kind: str
+    plural: str
+    singular: str
+    short_names: tuple[str, ...]
+
+
+MODULE_DEPLOYMENT: Final = ResourceNames("ModuleDeployment", "moduledeployments", "moduledeployment",
+                                         ("mddeploy",))
+MODULE_REPLICA_SET: Final = ResourceNames("ModuleReplicaSet", "modulereplicasets", "modulereplicaset",
+                                          ("mdrs",))
+MODULE: Final = ResourceNames("Module", "modules", "module", ("md", "mod"))
+MODULE_TEMPLATE: Final = ResourceNames("ModuleTemplate", "moduletemplates", "moduletemplate",
+                                       ("mdtpl",))
+
+# --- Labels (SPEC §1) ------------------------------------------------------------------------
+LABEL_MODULE_DEPLOYMENT: Final = PREFIX + "module-deployment"
+LABEL_MODULE_NAME: Final = PREFIX + "module-name"
+LABEL_MODULE_REPLICASET_REVISION: Final = PREFIX + "module-replicaset-revision"
+LABEL_DEPLOYMENT_NAME: Final = PREFIX + "deployment-name"  # the base Deployment
+LABEL_MODULE_SCHEDULING_STRATEGY: Final = PREFIX + "module-scheduling-strategy"
+LABEL_MODULE_REPLICASET: Final = PREFIX + "module-replicaset"
+LABEL_MODULE_VERSION: Final = PREFIX + "module-version"
+LABEL_BASE_INSTANCE_IP: Final = PREFIX + "base-instance-ip"
+LABEL_BASE_INSTANCE_NAME: Final = PREFIX + "base-instance-name"
+#: On base pods: number of Module objects bound to the pod (always recomputed).
+LABEL_MODULE_INSTANCE_COUNT: Final = PREFIX + "module-instance-count"
+#: On a base pod, else on its Deployment: how many modules the pod may host (absent = unlimited).
+LABEL_MAX_MODULE_COUNT: Final = PREFIX + "max-module-count"
+LABEL_MAX_MODULE_INSTANCE_COUNT_ON_BASE: Final = PREFIX + "max-module-instance-count-on-base"
+LABEL_MIN_MODULE_INSTANCE_COUNT_ON_BASE: Final = PREFIX + "min-module-instance-count-on-base"
+LABEL_AVERAGE_MODULE_INSTANCE_COUNT_ON_BASE: Final = PREFIX + "average-module-instance-count-on-base"
+#: On a base pod: take its modules off (uninstalling them), then delete the pod.
+LABEL_DELETE_POD: Final = PREFIX + "delete-pod"
+#: On a base pod: drop its Module objects without uninstalling, then delete the pod.
+LABEL_DELETE_POD_DIRECTLY: Final = PREFIX + "delete-pod-directly"
+LABEL_TRUE: Final = "true"
+
+# --- Annotations -----------------------------------------------------------------------------
+#: On a base pod: the Arklet port when it is not the controller's default.
+ANNOTATION_ARKLET_PORT: Final = PREFIX + "arklet-port"
+DEFAULT_ARKLET_PORT: Final = 1238
+
+# --- Finalizers (SPEC §1) --------------------------------------------------------------------
+FINALIZER_MODULE_REPLICASET_EXISTED: Final = PREFIX + "module-replicaset-existed"
+FINALIZER_MODULE_EXISTED: Final = PREFIX + "module-existed"
+FINALIZER_ALLOCATE_POD: Final = PREFIX + "allocate-pod"
+
+# --- Condition types and reasons (SPEC §2.2, §2.8, §3, §5) --------------------------------------
+CONDITION_AVAILABLE: Final = "Available"
+CONDITION_PROGRESSING: Final = "Progressing"
+CONDITION_REPLICA_FAILURE: Final = "ReplicaFailure"
+CONDITION_VALID: Final = "Valid"  # ModuleTemplate: the controller checked the template
+REASON_PROGRESS_DEADLINE_EXCEEDED: Final = "ProgressDeadlineExceeded"
+REASON_MODULE_NAME_CONFLICT: Final = "ModuleNameConflict"
+REASON_INSUFFICIENT_BASES: Final = "InsufficientBases"
+REASON_TEMPLATE_NOT_FOUND: Final = "TemplateNotFound"
+
+# --- Validation limits and patterns (shared by the CRD's CEL rules and the models) -------------
+# The patterns avoid escapes where a character class does the job, so the same text is valid as a
+# Python regex, as RE2 (CEL `matches`) and inside a CEL string literal.
+
+#: Module name: a DNS-1035 label (starts with a letter, like a Service name) because it becomes
+#: the name part of the label key ``module.serverless.alipay.com/<name>`` (<= 63) and the Service
+#: name ``<name>-service`` (<= 63), which leaves 63 - len("-service") = 55 characters.
+SERVICE_NAME_SUFFIX: Final = "-service"
+MODULE_NAME_MAX_LENGTH: Final = 63 - len(SERVICE_NAME_SUFFIX)
+MODULE_NAME_PATTERN: Final = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
+
+#: Module version: written into the label ``serverless.alipay.com/module-version``, so a label value.
+LABEL_VALUE_MAX_LENGTH: Final = 63
+LABEL_VALUE_PATTERN: Final = r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$"
+
+#: Object names that are references (baseDeploymentName, templateRef.name): DNS-1123 subdomains.
+DNS1123_SUBDOMAIN_MAX_LENGTH: Final = 253
+DNS1123_SUBDOMAIN_PATTERN: Final = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+
+#: A ModuleReplicaSet is named ``<moduledeployment>-replicas-<revision>`` and that name is a label
+#: value on its Modules; reserving 6 digits for the revision leaves 47 characters for the
+#: ModuleDeployment name.
+REPLICASET_NAME_INFIX: Final = "-replicas-"
+REVISION_DIGITS_RESERVED: Final = 6
+MODULE_DEPLOYMENT_NAME_MAX_LENGTH: Final = (
+    LABEL_VALUE_MAX_LENGTH - len(REPLICASET_NAME_INFIX) - REVISION_DIGITS_RESERVED)
+MODULE_REPLICA_SET_NAME_MAX_LENGTH: Final = LABEL_VALUE_MAX_LENGTH
+
+#: Module package URL: the schemes Arklet can fetch. The controller may narrow this at run time.
+URL_SCHEMES: Final = ("http", "https", "file")
+URL_MAX_LENGTH: Final = 4096
+# No whitespace after the scheme: the class is spelled out because Python's \s also matches
+# Unicode spaces and RE2's does not.
+URL_PATTERN: Final = r"^(" + "|".join(URL_SCHEMES) + r")://[^\t\n\f\r ]+$"
+
+MD5_PATTERN: Final = r"^[0-9a-fA-F]{32}$"
+MODULE_TYPE_MAX_LENGTH: Final = 63
+
+#: A Service targetPort name: an IANA service name (RFC 6335), as Kubernetes validates it.
+PORT_NAME_MAX_LENGTH: Final = 15
+PORT_NAME_PATTERN: Final = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+PORT_MIN: Final = 1
+PORT_MAX: Final = 65535
+
+#: maxUnavailable as a percentage: 0% to 100%.
+PERCENT_PATTERN: Final = r"^(100|[1-9]?[0-9])%$"
+
+# Spec defaults (SPEC §2.1).
+DEFAULT_REPLICAS: Final = 1
+DEFAULT_BATCH_COUNT: Final = 1
+DEFAULT_MAX_UNAVAILABLE: Final = "25%"
+DEFAULT_PROGRESS_DEADLINE_SECONDS: Final = 600
+DEFAULT_REVISION_HISTORY_LIMIT: Final = 10
+PEER_REPLICAS: Final = -1  # ModuleDeployment.spec.replicas for peer mode
+
+
+def module_label_key(module_name: str) -> str:
+    """Label on a base pod while ``module_name`` is Available there; the module Service selects it."""
+    return MODULE_LABEL_PREFIX + module_name
+
+
+def module_service_name(module_name: str) -> str:
+    """Name of the NodePort Service of a module (SPEC §2.7)."""
+    return module_name + SERVICE_NAME_SUFFIX
+
+
+def replicaset_name(module_deployment: str, revision: int) -> str:
+    """Name of revision ``revision`` (1, 2, ...) of a ModuleDeployment (SPEC §1)."""
+    return f"{module_deployment}{REPLICASET_NAME_INFIX}{revision}"
+
+
+def module_generate_name(replicaset: str, module_name: str) -> str:
+    """``metadata.generateName`` of a Module created by a ModuleReplicaSet (SPEC §1)."""
+    return f"{replicaset}-{module_name}-"
