@@ -1,0 +1,40 @@
+"""Client for Arklet, the HTTP agent inside every base pod (see ``shared/spec/arklet-protocol.md``).
+
+Functional core, imperative shell:
+
+* :mod:`.protocol` — pure: request bodies, reply parsing into typed results, state
+  normalisation, health interpretation for both Arklet generations, URLs and ports;
+* :mod:`.backoff` — the retry wait policy (capped exponential backoff with jitter);
+* :mod:`.locks` — keyed asyncio locks that are dropped when idle;
+* :mod:`.client` — :class:`ArkletClient`, the aiohttp/tenacity shell.
+
+Failures come in two kinds: :class:`ArkletUnavailable` (no usable answer even after retries; what
+the base did is unknown) and business answers (:class:`ArkletResult` with an :class:`Outcome`,
+never retried by the client; :class:`ArkletError` where a method needs a success).
+"""
+
+from .backoff import CappedJitterBackoff
+from .client import ArkletClient
+from .errors import ArkletError, ArkletUnavailable
+from .protocol import (
+    ARKLET_PORT_ANNOTATION, ArkletResult, BizInfo, BizRef, Health, Outcome, ProtocolError,
+    arklet_port, base_url,
+)
+from .settings import ArkletSettings
+
+__all__ = [
+    "ARKLET_PORT_ANNOTATION",
+    "ArkletClient",
+    "ArkletError",
+    "ArkletResult",
+    "ArkletSettings",
+    "ArkletUnavailable",
+    "BizInfo",
+    "BizRef",
+    "CappedJitterBackoff",
+    "Health",
+    "Outcome",
+    "ProtocolError",
+    "arklet_port",
+    "base_url",
+]

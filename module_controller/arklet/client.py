@@ -1,0 +1,232 @@
+"""The Arklet client's imperative shell: HTTP, timeouts, retries, serialisation, concurrency.
+
+Every decision about *what* a reply means is made in :mod:`.protocol`; this module only gets the
+bytes there and back, reliably:
+
+* one fresh connection per request (``force_close``): Arklet sends no Content-Length and closes
+  after every reply, so the body is read to EOF and a connection is never reused;
+* every attempt has a connect timeout and a total timeout (``install_timeout`` for install,
+  because Arklet answers only once the module has started);
+* transport failures, HTTP 5xx, timeouts and garbled replies are retried (tenacity, capped
+  exponential backoff with jitter) and end in :class:`ArkletUnavailable`; a business answer is
+  returned as an :class:`ArkletResult` and never retried here, because the caller has to decide
+  what e.g. REPEAT_BIZ or a conflict means;
+* calls that act on one module of one base (install/uninstall/switch of a ``(host, bizName)``)
+  are serialised, since Arklet itself only guards ``name:version`` and two versions of one name
+  racing on a base is exactly the mess the controller must avoid;
+* at most ``concurrency`` requests are in flight across all bases. The slot is taken per
+  attempt, not per call, so a call sleeping before its retry does not block others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Callable, Mapping
+
+import aiohttp
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
+
+from . import protocol
+from .backoff import CappedJitterBackoff
+from .errors import ArkletError, ArkletUnavailable
+from .locks import KeyedLocks
+from .protocol import ArkletResult, BizInfo, BizRef, Health, Outcome, ProtocolError
+from .settings import ArkletSettings
+
+log = logging.getLogger(__name__)
+
+#: ``on_call(command, result_label, seconds)``: called after every HTTP attempt.
+OnCall = Callable[[str, str, float], None]
+
+# Result labels for attempts that produced no business answer (Outcome names are the others).
+LABEL_HTTP_5XX = "http_500"
+LABEL_TIMEOUT = "timeout"
+LABEL_CONNECT_ERROR = "connect_error"  # refused, reset, closed without (complete) reply
+LABEL_PROTOCOL_ERROR = "protocol_error"  # an answer that is not an Arklet envelope
+
+_HEADERS = {"Content-Type": "application/json; charset=utf-8"}
+
+
+class _Transient(Exception):
+    """One attempt got no usable answer; worth retrying."""
+
+    def __init__(self, label: str, detail: str) -> None:
+        super().__init__(f"{label}: {detail}")
+        self.label = label
+        self.detail = detail
+
+
+class ArkletClient:
+    """Async client for the Arklet of many bases; use as ``async with ArkletClient(...) as c``.
+
+    One instance is meant to be shared by the whole controller: the per-module serialisation and
+    the concurrency bound only hold among calls made through the same instance.
+    """
+
+    def __init__(self, settings: ArkletSettings = ArkletSettings(), *,
+                 on_call: OnCall | None = None) -> None:
+        self.settings = settings
+        self._on_call = on_call
+        self._session: aiohttp.ClientSession | None = None
+        self._closed = False
+        self._semaphore = asyncio.Semaphore(settings.concurrency)
+        self._locks: KeyedLocks[tuple[str, str]] = KeyedLocks()
+        self.wait_policy = CappedJitterBackoff(settings.backoff_initial, settings.backoff_max)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def __aenter__(self) -> ArkletClient:
+        self._ensure_session()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Close the HTTP session; the client cannot be used afterwards."""
+        self._closed = True
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
+
+    def _ensure_session(self) -> aiohttp.ClientSession:
+        if self._closed:
+            raise RuntimeError("ArkletClient is closed")
+        if self._session is None:
+            # Created lazily so the client can be built outside a running loop.
+            # limit=0: the semaphore is the bound; a connector limit too would make requests
+            # queue inside aiohttp, where the wait would count against the connect timeout.
+            connector = aiohttp.TCPConnector(force_close=True, limit=0)
+            # trust_env=False: never send pod-IP traffic through an HTTP(S)_PROXY from the env.
+            self._session = aiohttp.ClientSession(connector=connector, trust_env=False)
+        return self._session
+
+    @property
+    def lock_count(self) -> int:
+        """(host, bizName) keys currently held or waited for (idle keys are dropped)."""
+        return len(self._locks)
+
+    # ------------------------------------------------------------------ commands
+
+    async def install(self, host: str, biz: BizRef, *, port: int | None = None) -> ArkletResult:
+        """``installBiz``; waits until Arklet has started the module (``install_timeout``)."""
+        body = protocol.install_body(biz)
+        return await self._module_call(host, port, protocol.INSTALL, body, biz.name,
+                                       self.settings.install_timeout)
+
+    async def uninstall(self, host: str, name: str, version: str, *,
+                        port: int | None = None) -> ArkletResult:
+        """``uninstallBiz``; ``NOT_FOUND_BIZ`` comes back with ``ok`` true."""
+        body = protocol.biz_body(name, version)
+        return await self._module_call(host, port, protocol.UNINSTALL, body, name,
+                                       self.settings.timeout)
+
+    async def switch(self, host: str, name: str, version: str, *,
+                     port: int | None = None) -> ArkletResult:
+        """``switchBiz``: activate ``version``, deactivating the other versions of ``name``."""
+        body = protocol.biz_body(name, version)
+        return await self._module_call(host, port, protocol.SWITCH, body, name,
+                                       self.settings.timeout)
+
+    async def query_all(self, host: str, *, port: int | None = None) -> list[BizInfo]:
+        """``queryAllBiz``; raises :class:`ArkletError` if Arklet does not answer SUCCESS."""
+        result = await self._call(host, port, protocol.QUERY_ALL, protocol.empty_body(),
+                                  self.settings.timeout)
+        if result.outcome is not Outcome.SUCCESS:
+            raise ArkletError(result, host)
+        return list(result.biz_infos)
+
+    async def health(self, host: str, *, port: int | None = None) -> Health:
+        """``health``, interpreted for either generation (a non-SUCCESS answer is not ready)."""
+        result = await self._call(host, port, protocol.HEALTH, protocol.empty_body(),
+                                  self.settings.timeout)
+        return protocol.parse_health(result.raw or {})
+
+    # ------------------------------------------------------------------ machinery
+
+    async def _module_call(self, host: str, port: int | None, command: str,
+                           body: Mapping[str, Any], name: str, timeout: float) -> ArkletResult:
+        # The lock covers the retries too: a retry of an install must not interleave with an
+        # uninstall of the same module that was queued behind it.
+        async with self._locks.hold((protocol.normalise_host(host), name)):
+            return await self._call(host, port, command, body, timeout)
+
+    async def _call(self, host: str, port: int | None, command: str, body: Mapping[str, Any],
+                    timeout: float) -> ArkletResult:
+        url = protocol.command_url(host, self.settings.port if port is None else port, command)
+        payload = protocol.encode_body(body)
+        attempts = self.settings.attempts
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(attempts),
+            wait=self.wait_policy,
+            retry=retry_if_exception_type(_Transient),
+            before_sleep=lambda state: self._warn_retry(command, url, state),
+            reraise=True,
+        )
+        made = 0
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    made = attempt.retry_state.attempt_number
+                    log.debug("arklet %s %s: attempt %d/%d", command, url, made, attempts)
+                    return await self._attempt(url, command, payload, timeout)
+        except _Transient as exc:
+            raise ArkletUnavailable(host, command, made, str(exc)) from exc
+        raise AssertionError("unreachable: tenacity either returns or re-raises")
+
+    async def _attempt(self, url: str, command: str, payload: bytes,
+                       timeout: float) -> ArkletResult:
+        """One HTTP exchange; a business answer or :class:`_Transient`."""
+        session = self._ensure_session()
+        loop = asyncio.get_running_loop()
+        client_timeout = aiohttp.ClientTimeout(total=timeout, connect=None,
+                                               sock_connect=self.settings.connect_timeout)
+        async with self._semaphore:
+            started = loop.time()
+            try:
+                result = await self._exchange(session, url, command, payload, client_timeout)
+            except _Transient as exc:
+                self._report(command, exc.label, loop.time() - started)
+                log.debug("arklet %s %s: %s", command, url, exc)
+                raise
+            self._report(command, result.outcome.name, loop.time() - started)
+            log.debug("arklet %s %s: %s %s", command, url, result.outcome.name, result.message)
+            return result
+
+    @staticmethod
+    async def _exchange(session: aiohttp.ClientSession, url: str, command: str, payload: bytes,
+                        client_timeout: aiohttp.ClientTimeout) -> ArkletResult:
+        try:
+            async with session.post(url, data=payload, headers=_HEADERS,
+                                    timeout=client_timeout) as response:
+                status = response.status
+                raw = await response.read()  # to EOF: Arklet sends no Content-Length
+        except TimeoutError as exc:  # before ClientError: aiohttp's timeouts are both
+            raise _Transient(LABEL_TIMEOUT, f"no reply within the timeout ({exc!r})") from exc
+        except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, OSError) as exc:
+            raise _Transient(LABEL_CONNECT_ERROR, repr(exc)) from exc
+        except aiohttp.ClientError as exc:  # e.g. a reply that is not valid HTTP
+            raise _Transient(LABEL_PROTOCOL_ERROR, repr(exc)) from exc
+        if status >= 500:
+            text = raw[:200].decode("utf-8", errors="replace").strip()
+            raise _Transient(LABEL_HTTP_5XX, f"HTTP {status}: {text}")
+        if status != 200:
+            raise _Transient(LABEL_PROTOCOL_ERROR, f"unexpected HTTP status {status}")
+        try:
+            return protocol.parse_envelope(command, protocol.decode_reply(raw))
+        except ProtocolError as exc:
+            raise _Transient(LABEL_PROTOCOL_ERROR, str(exc)) from exc
+
+    def _report(self, command: str, label: str, seconds: float) -> None:
+        if self._on_call is None:
+            return
+        try:
+            self._on_call(command, label, seconds)
+        except Exception:  # a metrics bug must not turn into a failed Arklet call
+            log.exception("arklet on_call hook failed for %s/%s", command, label)
+
+    def _warn_retry(self, command: str, url: str, state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome is not None else None
+        log.warning("arklet %s %s failed (%s); retry %d of %d in %.2fs", command, url, error,
+                    state.attempt_number, self.settings.attempts - 1, state.upcoming_sleep)

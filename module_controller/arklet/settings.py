@@ -1,0 +1,45 @@
+"""Tunables of the Arklet client."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .protocol import DEFAULT_PORT
+
+
+@dataclass(frozen=True)
+class ArkletSettings:
+    """Timeouts in seconds; ``attempts`` counts the first try.
+
+    ``timeout`` bounds every call but install, which gets ``install_timeout`` because Arklet
+    answers an install only after the jar is downloaded and the module started.
+    Retry waits grow from ``backoff_initial`` and never exceed ``backoff_max``.
+    ``concurrency`` bounds HTTP requests in flight across all bases.
+    """
+
+    port: int = DEFAULT_PORT
+    connect_timeout: float = 2.0
+    timeout: float = 10.0
+    install_timeout: float = 120.0
+    attempts: int = 4
+    backoff_initial: float = 0.2
+    backoff_max: float = 5.0
+    concurrency: int = 32
+
+    def __post_init__(self) -> None:
+        # Fail at construction (i.e. at controller start-up), not on the first call to a base.
+        if isinstance(self.port, bool) or not isinstance(self.port, int) \
+                or not 0 < self.port < 65536:
+            raise ValueError(f"port must be in 1..65535, got {self.port!r}")
+        for name in ("connect_timeout", "timeout", "install_timeout"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
+        if not 0 <= self.backoff_initial <= self.backoff_max:
+            raise ValueError("need 0 <= backoff_initial <= backoff_max, got "
+                             f"{self.backoff_initial!r} and {self.backoff_max!r}")
+        if isinstance(self.attempts, bool) or not isinstance(self.attempts, int) \
+                or self.attempts < 1:
+            raise ValueError(f"attempts must be an integer >= 1, got {self.attempts!r}")
+        if isinstance(self.concurrency, bool) or not isinstance(self.concurrency, int) \
+                or self.concurrency < 1:
+            raise ValueError(f"concurrency must be an integer >= 1, got {self.concurrency!r}")

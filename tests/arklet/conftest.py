@@ -1,0 +1,55 @@
+"""Fixtures for the Arklet client tests: fake Arklets that are always stopped, fast clients.
+
+Every client built here has short timeouts and backoffs, so a test that exercises the retry
+path finishes in well under a second, and records each HTTP attempt through ``on_call``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from typing import Any, AsyncIterator
+
+import pytest_asyncio
+from arklet_testkit import FAST, CallLog, MakeArklet, MakeClient
+
+from module_controller.arklet import ArkletClient
+from module_controller.fakearklet import FakeArklet
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def make_arklet() -> AsyncIterator[MakeArklet]:
+    """``await make_arklet(host="127.0.0.1", **kwargs)``: a started fake on a free port."""
+    started: list[FakeArklet] = []
+
+    async def make(host: str = "127.0.0.1", **kwargs: Any) -> FakeArklet:
+        kwargs.setdefault("seed", 1)
+        arklet = FakeArklet(host, 0, **kwargs)
+        await arklet.start()
+        started.append(arklet)
+        return arklet
+
+    yield make
+    await asyncio.gather(*(a.stop() for a in started))
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def arklet(make_arklet: MakeArklet) -> FakeArklet:
+    """A 2023 fake Arklet on 127.0.0.1."""
+    return await make_arklet()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def make_client() -> AsyncIterator[MakeClient]:
+    """``make_client(**overrides)`` → ``(client, calls)`` with :data:`FAST` settings."""
+    clients: list[ArkletClient] = []
+
+    def make(**overrides: Any) -> tuple[ArkletClient, CallLog]:
+        calls = CallLog()
+        client = ArkletClient(dataclasses.replace(FAST, **overrides), on_call=calls)
+        clients.append(client)
+        return client, calls
+
+    yield make
+    for client in clients:
+        await client.close()

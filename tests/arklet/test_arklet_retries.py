@@ -1,0 +1,248 @@
+"""Transport failures against a real (fake) Arklet over HTTP: timeouts, 5xx, refusals, resets.
+
+All of these must be retried with backoff and, if they persist, end in ArkletUnavailable. The
+fake's request log is the witness of how many attempts actually reached the base.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import AsyncIterator
+
+import pytest
+import pytest_asyncio
+from arklet_testkit import MakeClient, RogueServer
+
+from module_controller.arklet import ArkletUnavailable, BizRef, Outcome
+from module_controller.fakearklet import FakeArklet
+from module_controller.fakearklet.testing import wait_until
+
+BIZ = BizRef("provider", "1.0.2", "http://repo/provider-1.0.2-ark-biz.jar")
+
+
+def _log(arklet: FakeArklet, command: str) -> list:
+    return [r for r in arklet.requests if r.command == command]
+
+
+# --- hangs and timeouts ----------------------------------------------------------------------
+
+
+async def test_hang_times_out_and_is_retried_until_the_base_answers(
+        arklet: FakeArklet, make_client: MakeClient) -> None:
+    client, calls = make_client()
+    arklet.faults.set("queryAllBiz", fail_count=2, fail_code="hang")
+
+    assert await client.query_all("127.0.0.1", port=arklet.port) == []
+
+    records = _log(arklet, "queryAllBiz")
+    assert len(records) == 3
+    assert [r.http_status for r in records] == [None, None, 200]
+    assert all("hang" in r.note for r in records[:2])
+    assert calls.labels() == ["timeout", "timeout", "SUCCESS"]
+    assert all(a.seconds >= 0.3 * 0.95 for a in calls.attempts[:2])  # waited the full timeout
+
+
+async def test_hang_that_persists_gives_unavailable_after_all_attempts(
+        arklet: FakeArklet, make_client: MakeClient) -> None:
+    client, calls = make_client(attempts=3)
+    arklet.faults.set("health", hang=True)
+
+    with pytest.raises(ArkletUnavailable) as caught:
+        await client.health("127.0.0.1", port=arklet.port)
+
+    err = caught.value
+    assert (err.host, err.command, err.attempts) == ("127.0.0.1", "health", 3)
+    assert "timeout" in err.last_error
+    assert len(_log(arklet, "health")) == 3
+    assert calls.labels() == ["timeout"] * 3
+    # The client gave up on each hung connection instead of leaving it open.
+    await wait_until(lambda: arklet.open_connections == 0, timeout=2,
+                     what="hung connections closed by the client")
+
+
+async def test_install_gets_the_long_timeout_and_other_calls_the_short_one(
+        arklet: FakeArklet, make_client: MakeClient) -> None:
+    client, calls = make_client(timeout=0.3, install_timeout=3.0)
+    arklet.install_latency = 0.6  # longer than `timeout`, shorter than `install_timeout`
+
+    result = await client.install("127.0.0.1", BIZ, port=arklet.port)
+    assert result.outcome is Outcome.SUCCESS
+    assert len(_log(arklet, "installBiz")) == 1  # no timeout, no retry
+    assert calls.attempts[0].seconds >= 0.6 * 0.95
+
+    # The same 0.6 s on another command exceeds the short timeout.
+    short, short_calls = make_client(timeout=0.3, attempts=1)
+    arklet.faults.set("queryAllBiz", latency=0.6)
+    with pytest.raises(ArkletUnavailable) as caught:
+        await short.query_all("127.0.0.1", port=arklet.port)
+    assert short_calls.labels() == ["timeout"]
+    assert caught.value.attempts == 1
+
+
+async def test_install_timeout_applies_to_install(arklet: FakeArklet,
+                                                  make_client: MakeClient) -> None:
+    client, calls = make_client(timeout=5.0, install_timeout=0.3, attempts=1)
+    arklet.install_latency = 2.0
+    with pytest.raises(ArkletUnavailable):
+        await client.install("127.0.0.1", BIZ, port=arklet.port)
+    assert calls.labels() == ["timeout"]
+    assert 0.3 * 0.95 <= calls.attempts[0].seconds < 2.0
+
+
+# --- 5xx, refusals, resets -------------------------------------------------------------------
+
+
+async def test_http_500_is_retried_then_succeeds(arklet: FakeArklet,
+                                                 make_client: MakeClient) -> None:
+    client, calls = make_client()
+    arklet.faults.set("installBiz", fail_count=2, fail_code="http500")
+
+    result = await client.install("127.0.0.1", BIZ, port=arklet.port)
+
+    assert result.outcome is Outcome.SUCCESS
+    assert [r.http_status for r in _log(arklet, "installBiz")] == [500, 500, 200]
+    assert calls.labels() == ["http_500", "http_500", "SUCCESS"]
+    assert [(b["bizName"], b["bizVersion"]) for b in arklet.bizzes()] == [("provider", "1.0.2")]
+
+
+async def test_http_500_that_persists_gives_unavailable(arklet: FakeArklet,
+                                                        make_client: MakeClient) -> None:
+    client, calls = make_client(attempts=2)
+    arklet.faults.set("uninstallBiz", fail_rate=1.0, fail_code="http500")
+    with pytest.raises(ArkletUnavailable) as caught:
+        await client.uninstall("127.0.0.1", "provider", "1.0.2", port=arklet.port)
+    assert caught.value.attempts == 2
+    assert "HTTP 500" in caught.value.last_error
+    assert len(_log(arklet, "uninstallBiz")) == 2
+    assert calls.labels() == ["http_500", "http_500"]
+
+
+async def test_refused_connection_is_retried_then_succeeds(arklet: FakeArklet,
+                                                           make_client: MakeClient) -> None:
+    client, calls = make_client()
+    arklet.refuse(True)
+    # Accept again right after the first refused attempt: deterministic, no timing involved.
+    calls.after = lambda a: arklet.refuse(False) if a.label == "connect_error" else None
+
+    health = await client.health("127.0.0.1", port=arklet.port)
+
+    assert health.ready
+    assert calls.labels() == ["connect_error", "SUCCESS"]
+    assert len(_log(arklet, "health")) == 1  # the refused attempt never reached the base
+
+
+async def test_refusal_that_persists_gives_unavailable(arklet: FakeArklet,
+                                                       make_client: MakeClient) -> None:
+    client, calls = make_client(attempts=3)
+    arklet.refuse(True)
+    with pytest.raises(ArkletUnavailable) as caught:
+        await client.query_all("127.0.0.1", port=arklet.port)
+    assert caught.value.attempts == 3
+    assert calls.labels() == ["connect_error"] * 3
+    assert arklet.requests == []
+
+
+async def test_close_without_reply_is_retried(arklet: FakeArklet,
+                                              make_client: MakeClient) -> None:
+    client, calls = make_client()
+    arklet.faults.set("installBiz", fail_count=1, fail_code="close")
+
+    result = await client.install("127.0.0.1", BIZ, port=arklet.port)
+
+    assert result.outcome is Outcome.SUCCESS
+    records = _log(arklet, "installBiz")
+    assert len(records) == 2 and records[0].http_status is None
+    assert calls.labels() == ["connect_error", "SUCCESS"]
+
+
+async def test_retry_waits_grow(arklet: FakeArklet, make_client: MakeClient) -> None:
+    client, _ = make_client(backoff_initial=0.05, backoff_max=1.0)
+    arklet.faults.set("health", fail_count=3, fail_code="http500")
+
+    await client.health("127.0.0.1", port=arklet.port)
+
+    times = [r.time for r in _log(arklet, "health")]
+    assert len(times) == 4
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    # Lower bounds only (a gap is the wait plus the request): 0.05, 0.1, 0.2 minus clock slack.
+    for retry, gap in enumerate(gaps, start=1):
+        lower, _ = client.wait_policy.bounds(retry)
+        assert gap >= lower - 0.005, (retry, gap, lower)
+    assert client.wait_policy.bounds(3)[0] == pytest.approx(0.2)
+
+
+async def test_retries_are_logged_as_warnings_and_attempts_at_debug(
+        arklet: FakeArklet, make_client: MakeClient, caplog: pytest.LogCaptureFixture) -> None:
+    client, _ = make_client()
+    arklet.faults.set("health", fail_count=1, fail_code="http500")
+    with caplog.at_level(logging.DEBUG, logger="module_controller.arklet"):
+        await client.health("127.0.0.1", port=arklet.port)
+    ours = [r for r in caplog.records if r.name.startswith("module_controller.arklet")]
+    warnings = [r for r in ours if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "health" in warnings[0].getMessage()
+    assert sum("attempt" in r.getMessage() for r in ours if r.levelno == logging.DEBUG) == 2
+
+
+async def test_a_failing_on_call_hook_does_not_fail_the_call(
+        arklet: FakeArklet, make_client: MakeClient) -> None:
+    client, calls = make_client()
+
+    def broken(_attempt: object) -> None:
+        raise RuntimeError("metrics bug")
+
+    calls.after = broken
+    health = await client.health("127.0.0.1", port=arklet.port)
+    assert health.ready and calls.labels() == ["SUCCESS"]
+
+
+# --- replies that are not Arklet envelopes ---------------------------------------------------
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def rogue() -> AsyncIterator[RogueServer]:
+    server = RogueServer([b"HTTP/1.1 200 OK\r\n\r\nthis is not json"])
+    await server.start()
+    yield server
+    await server.stop()
+
+
+async def test_unparseable_reply_is_retried_then_unavailable(rogue: RogueServer,
+                                                             make_client: MakeClient) -> None:
+    client, calls = make_client(attempts=3)
+    with pytest.raises(ArkletUnavailable) as caught:
+        await client.install("127.0.0.1", BIZ, port=rogue.port)
+    assert caught.value.attempts == 3 and rogue.requests == 3
+    assert "not JSON" in caught.value.last_error
+    assert calls.labels() == ["protocol_error"] * 3
+
+
+async def test_unparseable_reply_then_a_good_one(rogue: RogueServer,
+                                                 make_client: MakeClient) -> None:
+    rogue.replies = [
+        b"HTTP/1.1 200 OK\r\n\r\n{\"code\":",  # truncated JSON
+        b"HTTP/1.1 200 OK\r\n\r\n[\"not an envelope\"]",
+        b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\n\r\n{\"code\":\"SUCCESS\",\"data\":[]}",
+    ]
+    client, calls = make_client(attempts=4)
+    assert await client.query_all("127.0.0.1", port=rogue.port) == []
+    assert calls.labels() == ["protocol_error"] * 3 + ["SUCCESS"]
+
+
+async def test_every_attempt_has_a_connect_and_a_total_timeout(
+        arklet: FakeArklet, make_client: MakeClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    client, _ = make_client(connect_timeout=0.7, timeout=0.9, install_timeout=1.9)
+    session = client._ensure_session()
+    seen: list[tuple[str, object]] = []
+    real_post = session.post
+
+    def spy(url: str, **kwargs: object):  # type: ignore[no-untyped-def]
+        seen.append((url.rsplit("/", 1)[-1], kwargs["timeout"]))
+        return real_post(url, **kwargs)
+
+    monkeypatch.setattr(session, "post", spy)
+    await client.install("127.0.0.1", BIZ, port=arklet.port)
+    await client.health("127.0.0.1", port=arklet.port)
+
+    assert [(cmd, t.total, t.sock_connect) for cmd, t in seen] == [  # type: ignore[attr-defined]
+        ("installBiz", 1.9, 0.7), ("health", 0.9, 0.7)]
