@@ -54,26 +54,49 @@ def _run_dev(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    """Pick the cluster: $KUBECONFIG or in-cluster config if present, else a local dev cluster.
+    """Pick the cluster: --kubeconfig, $KUBECONFIG or in-cluster config, else a local dev cluster.
 
     ``~/.kube/config`` alone does not count: ``make run`` must never surprise anyone by acting on
     whatever cluster their default context happens to point at.
     """
+    import asyncio
+    import logging
     import os
 
-    if os.environ.get("KUBECONFIG") or os.environ.get("KUBERNETES_SERVICE_HOST"):
-        target = os.environ.get("KUBECONFIG") or "in-cluster config"
-        print(f"cluster: {target}", file=sys.stderr)
-    else:
+    from .arklet import ArkletSettings
+    from .controllers.operator import Operator
+    from .controllers.queue import Backoff
+    from .kube.client import cluster_configured
+    from .settings import Settings
+
+    logging.basicConfig(level=args.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # kopf logs every successful event handler at INFO: one line per watch event is noise.
+    logging.getLogger("kopf.objects").setLevel(max(logging.WARNING, logging.getLogger().level))
+    kubeconfig = args.kubeconfig
+    if not kubeconfig and not cluster_configured():
+        if args.no_dev:
+            print("error: no cluster configured: set KUBECONFIG or pass --kubeconfig", file=sys.stderr)
+            return 1
         from .devcluster import DevCluster
 
         state = DevCluster().up(bases=3)
-        print(f"dev cluster is up with 3 bases. Talk to it with:\n"
+        kubeconfig = str(state.kubeconfig)
+        print(f"dev cluster is up with 3 bases. In another shell:\n"
               f"  export KUBECONFIG={state.kubeconfig}\n"
-              f"  kubectl get pods -o wide\n"
-              f"Stop it with: module-controller dev down", file=sys.stderr)
-    print("the controller itself is not implemented yet: stopping here (the cluster stays up)",
-          file=sys.stderr)
+              f"  kubectl apply -f config/samples/seed003_moduledeployment.yaml\n"
+              f"  kubectl get mddeploy,mdrs,md,pods -o wide\n"
+              f"Stop the dev cluster with: module-controller dev down", file=sys.stderr)
+    settings = Settings(
+        arklet=ArkletSettings(port=args.arklet_port, timeout=args.arklet_timeout,
+                              install_timeout=args.install_timeout,
+                              concurrency=args.arklet_concurrency),
+        namespaces=tuple(args.namespace),
+        retry_backoff=Backoff(initial=args.retry_backoff_initial, maximum=args.retry_backoff_max),
+    )
+    if kubeconfig:
+        os.environ["KUBECONFIG"] = kubeconfig  # kopf logs in through $KUBECONFIG as well
+    asyncio.run(Operator(settings, kubeconfig).run())
     return 0
 
 
@@ -81,7 +104,24 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="module-controller", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("version", help="print the version")
-    sub.add_parser("run", help="run the controller against $KUBECONFIG, or a dev cluster it starts")
+    run = sub.add_parser("run", help="run the controller against $KUBECONFIG, or a dev cluster it starts")
+    run.add_argument("--kubeconfig", default=None, help="kubeconfig file (default: $KUBECONFIG)")
+    run.add_argument("--namespace", action="append", default=[],
+                     help="namespace to watch (repeatable; default: all)")
+    run.add_argument("--arklet-port", type=int, default=1238, help="default Arklet port")
+    run.add_argument("--arklet-timeout", type=float, default=10.0,
+                     help="total timeout of an Arklet call other than install (s)")
+    run.add_argument("--install-timeout", type=float, default=120.0,
+                     help="total timeout of installBiz (s)")
+    run.add_argument("--arklet-concurrency", type=int, default=32,
+                     help="Arklet calls in flight at once, over all bases")
+    run.add_argument("--retry-backoff-initial", type=float, default=1.0,
+                     help="first retry delay of a failed reconcile (s)")
+    run.add_argument("--retry-backoff-max", type=float, default=60.0,
+                     help="cap of the retry delay (s)")
+    run.add_argument("--log-level", default="INFO")
+    run.add_argument("--no-dev", action="store_true",
+                     help="never start a dev cluster; fail if no cluster is configured")
     _dev_parser(sub)
     args = parser.parse_args(argv)
 

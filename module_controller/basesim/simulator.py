@@ -19,6 +19,7 @@ from kubernetes_asyncio import client, watch
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from ..fakearklet import ArkletRegistry, FakeArklet
+from ..kube.io import response_json
 from . import pods
 from .ippool import IPPool
 
@@ -66,7 +67,7 @@ class BaseSimulator:
 
     async def _list_and_sync(self) -> str:
         resp = await self.core.list_pod_for_all_namespaces(_preload_content=False)
-        data = await resp.json()
+        data = await response_json(resp)
         seen = set()
         for pod in data["items"]:
             seen.add(pod["metadata"]["uid"])
@@ -145,8 +146,9 @@ class BaseSimulator:
             "target": {"apiVersion": "v1", "kind": "Node", "name": next(self._node_cycle)},
         }
         # Raw response: the generated client cannot deserialise the Status a binding returns.
-        await self.core.create_namespaced_pod_binding(meta["name"], meta["namespace"], body,
-                                                      _preload_content=False)
+        resp = await self.core.create_namespaced_pod_binding(
+            meta["name"], meta["namespace"], body, _preload_content=False)
+        await response_json(resp)  # raises on 404/409 like any other call
 
     async def _start(self, pod: dict) -> None:
         meta = pod["metadata"]

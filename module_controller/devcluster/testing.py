@@ -99,3 +99,73 @@ async def delete_namespace(api: client.ApiClient, name: str) -> None:
     except ApiException as exc:
         if exc.status != 404:
             raise
+
+
+# ----------------------------------------------------------------- Modules
+
+GROUP, VERSION = "serverless.alipay.com", "v1alpha1"
+
+
+def module_body(name: str, *, module: str = "provider", version: str = "1.0.0",
+                app: str = bootstrap.BASE_APP_LABEL, labels: dict[str, str] | None = None,
+                upgrade_policy: str = "install_then_uninstall") -> dict:
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "Module",
+        "metadata": {"name": name, "labels": labels or {}},
+        "spec": {
+            "selector": {"matchLabels": {"app": app}},
+            "module": {"name": module, "version": version,
+                       "url": f"http://repo.example/{module}-{version}-ark-biz.jar"},
+            "upgradePolicy": upgrade_policy,
+        },
+    }
+
+
+async def create_module(api: client.ApiClient, namespace: str, body: dict) -> dict:
+    return await client.CustomObjectsApi(api).create_namespaced_custom_object(
+        GROUP, VERSION, namespace, "modules", body)
+
+
+async def get_module(api: client.ApiClient, namespace: str, name: str) -> dict | None:
+    try:
+        return await client.CustomObjectsApi(api).get_namespaced_custom_object(
+            GROUP, VERSION, namespace, "modules", name)
+    except ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise
+
+
+async def list_modules(api: client.ApiClient, namespace: str, selector: str = "") -> list[dict]:
+    result = await client.CustomObjectsApi(api).list_namespaced_custom_object(
+        GROUP, VERSION, namespace, "modules", label_selector=selector)
+    return result["items"]
+
+
+def phase(module: dict | None) -> str | None:
+    return ((module or {}).get("status") or {}).get("status")
+
+
+async def wait_module_phase(api: client.ApiClient, namespace: str, name: str, wanted: str,
+                            timeout: float = 30.0) -> dict:
+    return await wait_for(lambda: get_module(api, namespace, name),
+                          lambda m: phase(m) == wanted, timeout=timeout,
+                          what=f"Module {namespace}/{name} to be {wanted}")
+
+
+async def wait_module_gone(api: client.ApiClient, namespace: str, name: str,
+                           timeout: float = 30.0) -> None:
+    await wait_for(lambda: get_module(api, namespace, name), lambda m: m is None,
+                   timeout=timeout, what=f"Module {namespace}/{name} to be deleted")
+
+
+async def events_for(api: client.ApiClient, namespace: str, name: str) -> list[client.CoreV1Event]:
+    result = await client.CoreV1Api(api).list_namespaced_event(
+        namespace, field_selector=f"involvedObject.name={name}")
+    return result.items
+
+
+async def delete_module(api: client.ApiClient, namespace: str, name: str) -> None:
+    await client.CustomObjectsApi(api).delete_namespaced_custom_object(
+        GROUP, VERSION, namespace, "modules", name)

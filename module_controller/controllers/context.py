@@ -1,0 +1,107 @@
+"""Everything the reconcilers share: settings, API and Arklet I/O, event recorder, watch caches.
+
+Also the read-side helpers that turn cached pods and Modules into planner inputs, so every
+reconciler sees bases the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from ..api import constants as c
+from ..arklet import ArkletClient, arklet_port
+from ..kube.events import WARNING, EventRecorder
+from ..kube.io import KubeIO
+from ..planning import placement
+from ..settings import Settings
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+
+def pod_ready(pod: dict) -> bool:
+    status = pod.get("status") or {}
+    if status.get("phase") != "Running" or not status.get("podIP"):
+        return False
+    return any(cond.get("type") == "Ready" and cond.get("status") == "True"
+               for cond in status.get("conditions") or [])
+
+
+def pod_ip(pod: dict) -> str | None:
+    return (pod.get("status") or {}).get("podIP")
+
+
+def deleting(obj: dict) -> bool:
+    return bool(obj["metadata"].get("deletionTimestamp"))
+
+
+def labels_of(obj: dict) -> dict[str, str]:
+    return obj["metadata"].get("labels") or {}
+
+
+@dataclass
+class Context:
+    settings: Settings
+    kube: KubeIO
+    arklet: ArkletClient
+    events: EventRecorder
+    modules: Store = field(default_factory=lambda: Store("Module"))
+    replicasets: Store = field(default_factory=lambda: Store("ModuleReplicaSet"))
+    pods: Store = field(default_factory=lambda: Store("Pod"))
+    deployments: Store = field(default_factory=lambda: Store("Deployment"))
+    _reported_capacity: set[tuple[str, str, str]] = field(default_factory=set)
+
+    # ----------------------------------------------------------------- bases
+
+    def modules_on_pod(self, namespace: str, pod_name: str, *, include_deleting: bool = False
+                       ) -> list[dict]:
+        return [
+            m for m in self.modules.list(namespace)
+            if labels_of(m).get(c.LABEL_BASE_INSTANCE_NAME) == pod_name
+            and (include_deleting or not deleting(m))
+        ]
+
+    def deployment_of(self, pod: dict) -> dict | None:
+        """The Deployment a pod belongs to, through its ReplicaSet's name and pod-template-hash."""
+        labels = labels_of(pod)
+        template_hash = labels.get("pod-template-hash")
+        for ref in pod["metadata"].get("ownerReferences") or []:
+            if ref.get("kind") == "ReplicaSet" and template_hash and \
+                    ref["name"].endswith("-" + template_hash):
+                name = ref["name"][: -len(template_hash) - 1]
+                return self.deployments.get(pod["metadata"]["namespace"], name)
+        return None
+
+    def max_modules(self, pod: dict) -> int | None:
+        deployment = self.deployment_of(pod)
+        value, problem = placement.parse_max_module_count(
+            labels_of(pod).get(c.LABEL_MAX_MODULE_COUNT),
+            labels_of(deployment).get(c.LABEL_MAX_MODULE_COUNT) if deployment else None,
+        )
+        if problem:
+            marker = (pod["metadata"]["namespace"], pod["metadata"]["name"], problem)
+            if marker not in self._reported_capacity:  # report once, not on every reconcile
+                self._reported_capacity.add(marker)
+                self.events.record(pod, WARNING, "InvalidMaxModuleCount", problem)
+        return value
+
+    def base(self, pod: dict) -> placement.Base:
+        meta = pod["metadata"]
+        bound = self.modules_on_pod(meta["namespace"], meta["name"])
+        return placement.Base(
+            name=meta["name"],
+            ip=pod_ip(pod),
+            ready=pod_ready(pod),
+            deleting=deleting(pod),
+            labels=labels_of(pod),
+            module_count=len(bound),
+            modules=frozenset(m["spec"]["module"]["name"] for m in bound),
+            max_modules=self.max_modules(pod),
+        )
+
+    def bases(self, namespace: str) -> list[placement.Base]:
+        return [self.base(p) for p in self.pods.list(namespace)]
+
+    def port_of(self, pod: dict) -> int:
+        return arklet_port(pod["metadata"].get("annotations"), self.settings.arklet.port)

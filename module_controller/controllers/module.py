@@ -1,0 +1,330 @@
+"""The Module reconciler: one module instance on one base pod (SPEC §4).
+
+A reconcile binds an unbound Module to a base, then loops: observe (pod from the cache, bizzes
+from Arklet's queryAllBiz), ask :func:`planning.module_lifecycle.next_step`, act, until the
+Module is Available, must wait, or failed. Deletion runs the removal order of SPEC §4.
+
+API writes are kept few on purpose (the budget is ≤ 4 per Module from creation to Available):
+binding is one metadata patch (finalizer + labels + owner reference), the pod's labels are one
+patch, and status is written only when phase/reason/message change. The intermediate phases
+(Upgrading, Completing) are written only when an install is slow enough for anyone to see them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+from typing import AsyncIterator
+
+from pydantic import ValidationError
+
+from ..api import Module, ModulePhase
+from ..api import constants as c
+from ..api.common import SchedulingPolicy, normalize_scheduling_policy
+from ..arklet import ArkletResult, ArkletUnavailable, BizRef, Outcome
+from ..kube.events import NORMAL, WARNING
+from ..planning import placement
+from ..planning.module_lifecycle import Kind, PodView, next_step, pod_step, removal_step
+from .context import Context, deleting, labels_of, pod_ip, pod_ready
+from .queue import Result
+from .store import Key
+
+log = logging.getLogger(__name__)
+PLURAL = c.MODULE.plural
+MAX_STEPS = 12  # install, switch, uninstall old, verify ... never more than a handful
+
+
+class ArkletRefused(RuntimeError):
+    """Arklet answered a command with a business failure; retried with backoff by the queue."""
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def _timestamp(when: dt.datetime) -> str:
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class ModuleReconciler:
+    def __init__(self, ctx: Context, failures=lambda key: 0):
+        self.ctx = ctx
+        self._failures = failures  # consecutive failed reconciles of a key (from the queue)
+
+    async def reconcile(self, key: Key) -> Result | None:
+        namespace, name = key
+        obj = self.ctx.modules.get(namespace, name)
+        if obj is None:
+            return None
+        try:
+            module = Module.from_api(obj)
+        except ValidationError as exc:
+            await self._set_status(key, ModulePhase.FAILED, "InvalidSpec", str(exc).splitlines()[0])
+            return None
+        if deleting(obj):
+            return await self._remove(key, module)
+        return await self._ensure(key, module)
+
+    # ----------------------------------------------------------------- install path
+
+    async def _ensure(self, key: Key, module: Module) -> Result | None:
+        obj = await self._bind(key, module)
+        if obj is None:
+            return None
+        module = Module.from_api(obj)
+        info = module.spec.module
+        pod = self.ctx.pods.get(key[0], module.base_pod_name or "")
+        view = self._pod_view(pod, module.base_pod_ip)
+
+        for _ in range(MAX_STEPS):
+            blocked = pod_step(view)
+            if blocked is not None and blocked.kind is Kind.BASE_GONE:
+                return await self._base_gone(key, obj)
+            if blocked is not None:
+                await self._set_status(key, ModulePhase.PREPARE, "WaitingForBase",
+                                       f"base pod {module.base_pod_name} is not ready")
+                return None
+            assert pod is not None and view.ip
+            port = self.ctx.port_of(pod)
+            bizzes = await self._query(key, view.ip, port, info.name)
+            step = next_step(info.version, module.spec.policy, view, bizzes)
+            if step.kind is Kind.AVAILABLE:
+                return await self._available(key, module, pod)
+            if step.kind is Kind.INSTALL:
+                async with self._show_if_slow(key, ModulePhase.UPGRADING, "Installing",
+                                              f"installing {info.name}:{info.version}"):
+                    result = await self.ctx.arklet.install(
+                        view.ip, BizRef(info.name, info.version, info.url), port=port)
+                if result.outcome is Outcome.REPEAT_BIZ or result.ok:
+                    continue  # verify with queryAllBiz on the next turn
+                if result.outcome is Outcome.CONFLICT:
+                    # Another install of this name:version is still running on the base (e.g.
+                    # from before a controller restart): look again shortly.
+                    return Result(requeue_after=1.0)
+                await self._refused(key, "InstallFailed", result)
+            elif step.kind is Kind.SWITCH:
+                result = await self.ctx.arklet.switch(view.ip, info.name, info.version, port=port)
+                if not result.ok:
+                    await self._refused(key, "SwitchFailed", result)
+            elif step.kind is Kind.UNINSTALL:
+                assert step.version is not None
+                result = await self.ctx.arklet.uninstall(view.ip, info.name, step.version, port=port)
+                if not result.ok:
+                    await self._refused(key, "UninstallFailed", result)
+        raise RuntimeError(f"module {key} made no progress after {MAX_STEPS} steps")
+
+    async def _bind(self, key: Key, module: Module) -> dict | None:
+        """Make sure the Module has its finalizer and a base pod; None if it cannot have one yet."""
+        obj = self.ctx.modules.get(*key)
+        assert obj is not None
+        meta = obj["metadata"]
+        finalizers = list(meta.get("finalizers") or [])
+        if module.base_pod_name and c.FINALIZER_ALLOCATE_POD in finalizers:
+            return obj
+        patch: dict = {"metadata": {"resourceVersion": meta["resourceVersion"],
+                                    "finalizers": finalizers + [c.FINALIZER_ALLOCATE_POD]}}
+        if c.FINALIZER_ALLOCATE_POD in finalizers:
+            patch["metadata"]["finalizers"] = finalizers
+        chosen = None
+        if not module.base_pod_name:
+            chosen = self._choose_base(key[0], module, obj)
+            if chosen is None:
+                await self._set_status(key, ModulePhase.PENDING, "NoEligibleBase",
+                                       "no ready base pod with room for this module; waiting")
+                return None
+            pod = self.ctx.pods.get(key[0], chosen.name)
+            assert pod is not None
+            patch["metadata"]["labels"] = {c.LABEL_BASE_INSTANCE_NAME: chosen.name,
+                                           c.LABEL_BASE_INSTANCE_IP: chosen.ip}
+            patch["metadata"]["ownerReferences"] = (meta.get("ownerReferences") or []) + [{
+                "apiVersion": "v1", "kind": "Pod", "name": chosen.name,
+                "uid": pod["metadata"]["uid"], "controller": False,
+                "blockOwnerDeletion": False,
+            }]
+        obj = await self.ctx.kube.patch(PLURAL, key[0], key[1], patch)
+        self.ctx.modules.upsert(obj)
+        if chosen is not None:
+            self.ctx.events.record(obj, NORMAL, "Scheduled",
+                                   f"bound to base pod {chosen.name} ({chosen.ip})")
+        return obj
+
+    def _choose_base(self, namespace: str, module: Module, obj: dict) -> placement.Base | None:
+        try:
+            policy = normalize_scheduling_policy(
+                labels_of(obj).get(c.LABEL_MODULE_SCHEDULING_STRATEGY))
+        except ValueError:  # a hand-written label with a typo: fall back to the default
+            policy = SchedulingPolicy.SCATTER
+        selector = module.spec.selector.model_dump(by_alias=True, exclude_none=True)
+        return placement.choose(self.ctx.bases(namespace), module.spec.module.name, selector, policy)
+
+    async def _available(self, key: Key, module: Module, pod: dict) -> Result | None:
+        min_ready = self._min_ready_seconds(key)
+        if min_ready > 0:
+            obj = self.ctx.modules.get(*key)
+            status = (obj or {}).get("status") or {}
+            since = status.get("lastTransitionTime")
+            if status.get("status") not in (ModulePhase.COMPLETING, ModulePhase.AVAILABLE) or not since:
+                await self._set_status(key, ModulePhase.COMPLETING, "MinReadySeconds",
+                                       f"installed; counts as Available after {min_ready}s")
+                return Result(requeue_after=min_ready)
+            if status.get("status") == ModulePhase.COMPLETING:
+                elapsed = (_now() - dt.datetime.fromisoformat(since.replace("Z", "+00:00"))).total_seconds()
+                if elapsed < min_ready:
+                    return Result(requeue_after=min_ready - elapsed)
+        info = module.spec.module
+        await self._label_pod(pod, info.name, available=True)
+        await self._set_status(key, ModulePhase.AVAILABLE, "Installed",
+                               f"{info.name}:{info.version} is ACTIVATED on {pod['metadata']['name']}")
+        return None
+
+    def _min_ready_seconds(self, key: Key) -> int:
+        obj = self.ctx.modules.get(*key) or {}
+        for ref in obj.get("metadata", {}).get("ownerReferences") or []:
+            if ref.get("kind") == c.MODULE_REPLICA_SET.kind:
+                mrs = self.ctx.replicasets.get(key[0], ref["name"])
+                if mrs:
+                    return int((mrs.get("spec") or {}).get("minReadySeconds") or 0)
+        return 0
+
+    async def _base_gone(self, key: Key, obj: dict) -> Result | None:
+        # Deleting a Module is not undoable: confirm with the API server, not only the cache.
+        name = labels_of(obj).get(c.LABEL_BASE_INSTANCE_NAME) or ""
+        live = await self.ctx.kube.read_pod(key[0], name) if name else None
+        if live is not None:
+            self.ctx.pods.upsert(live)
+            view = self._pod_view(live, labels_of(obj).get(c.LABEL_BASE_INSTANCE_IP))
+            if view.exists and not view.deleting:
+                return Result(requeue_after=0.1)  # the cache was behind; look again
+        else:
+            stale = self.ctx.pods.get(key[0], name)
+            if stale is not None:
+                self.ctx.pods.remove(stale)
+        self.ctx.events.record(obj, WARNING, "BaseGone",
+                               f"base pod {labels_of(obj).get(c.LABEL_BASE_INSTANCE_NAME)} is gone; "
+                               "removing this Module")
+        await self.ctx.kube.delete(PLURAL, key[0], key[1], uid=obj["metadata"]["uid"])
+        return None
+
+    # ----------------------------------------------------------------- removal path
+
+    async def _remove(self, key: Key, module: Module) -> Result | None:
+        obj = self.ctx.modules.get(*key)
+        assert obj is not None
+        if c.FINALIZER_ALLOCATE_POD not in (obj["metadata"].get("finalizers") or []):
+            return None
+        await self._set_status(key, ModulePhase.TERMINATING, "Deleting", "taking the module off its base")
+        info = module.spec.module
+        pod = self.ctx.pods.get(key[0], module.base_pod_name or "")
+        view = self._pod_view(pod, module.base_pod_ip)
+        if pod is not None and view.exists:
+            # First stop routing: the Service selects on this label.
+            await self._label_pod(pod, info.name, available=False, exclude=key[1])
+        bizzes: dict[str, str] | None = None
+        if view.exists and view.ip:
+            try:
+                bizzes = await self._query(key, view.ip, self.ctx.port_of(pod), info.name, report=False)
+            except ArkletUnavailable:
+                live = await self.ctx.kube.read_pod(key[0], module.base_pod_name or "")
+                if live is not None and pod_ip(live) == view.ip:
+                    raise  # the pod still exists: its modules may still run there; retry
+                # The pod is gone (or replaced): nothing of this module is left to uninstall.
+        while (step := removal_step(view, bizzes)).kind is Kind.UNINSTALL:
+            assert step.version is not None and bizzes is not None and pod is not None
+            result = await self.ctx.arklet.uninstall(view.ip, info.name, step.version,
+                                                     port=self.ctx.port_of(pod))
+            if not result.ok:
+                await self._refused(key, "UninstallFailed", result)
+            bizzes.pop(step.version, None)
+        removed = await self.ctx.kube.remove_finalizer(PLURAL, obj, c.FINALIZER_ALLOCATE_POD)
+        if removed is not None:
+            self.ctx.modules.upsert(removed)
+        self.ctx.events.record(obj, NORMAL, "Removed", f"{info.name} taken off {module.base_pod_name}")
+        return None
+
+    # ----------------------------------------------------------------- helpers
+
+    def _pod_view(self, pod: dict | None, bound_ip: str | None) -> PodView:
+        if pod is None:
+            return PodView(exists=False)
+        ip = pod_ip(pod)
+        if bound_ip and ip and ip != bound_ip:
+            # Same name, different pod (e.g. a StatefulSet replaced it): the old base is gone.
+            return PodView(exists=False)
+        return PodView(exists=True, ready=pod_ready(pod), ip=ip, deleting=deleting(pod))
+
+    async def _query(self, key: Key, ip: str, port: int, name: str, report: bool = True
+                     ) -> dict[str, str]:
+        try:
+            bizzes = await self.ctx.arklet.query_all(ip, port=port)
+        except ArkletUnavailable as exc:
+            if report:
+                await self._set_status(key, ModulePhase.FAILED, "ArkletUnavailable",
+                                       self._attempt(key, f"Arklet at {ip}:{port} does not answer: "
+                                                          f"{exc.last_error}"))
+            raise
+        return {b.version: b.state for b in bizzes if b.name == name}
+
+    def _attempt(self, key: Key, message: str) -> str:
+        return f"{message} (attempt {self._failures(key) + 1})"
+
+    async def _refused(self, key: Key, reason: str, result: ArkletResult) -> None:
+        message = self._attempt(key, f"{result.command}: {result.outcome.name}: {result.message}")
+        await self._set_status(key, ModulePhase.FAILED, reason, message)
+        raise ArkletRefused(message)
+
+    @contextlib.asynccontextmanager
+    async def _show_if_slow(self, key: Key, phase: ModulePhase, reason: str, message: str
+                            ) -> AsyncIterator[None]:
+        async def later() -> None:
+            await asyncio.sleep(self.ctx.settings.slow_status_after)
+            await self._set_status(key, phase, reason, message)
+
+        task = asyncio.create_task(later())
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    async def _label_pod(self, pod: dict, module_name: str, *, available: bool,
+                         exclude: str | None = None) -> None:
+        meta = pod["metadata"]
+        count = sum(1 for m in self.ctx.modules_on_pod(meta["namespace"], meta["name"])
+                    if m["metadata"]["name"] != exclude)
+        wanted = {c.module_label_key(module_name): c.LABEL_TRUE if available else None,
+                  c.LABEL_MODULE_INSTANCE_COUNT: str(count)}
+        current = meta.get("labels") or {}
+        if all(current.get(k) == v for k, v in wanted.items()):
+            return
+        updated = await self.ctx.kube.patch_pod_labels(meta["namespace"], meta["name"], wanted)
+        if updated is not None:
+            self.ctx.pods.upsert(updated)
+
+    async def _set_status(self, key: Key, phase: ModulePhase, reason: str, message: str) -> None:
+        obj = self.ctx.modules.get(*key)
+        if obj is None:
+            return
+        current = obj.get("status") or {}
+        generation = obj["metadata"].get("generation")
+        if (current.get("status"), current.get("reason"), current.get("message"),
+                current.get("observedGeneration")) == (phase.value, reason, message, generation):
+            return
+        changed = current.get("status") != phase.value
+        status = {
+            "status": phase.value, "reason": reason, "message": message,
+            "observedGeneration": generation,
+            "lastTransitionTime": _timestamp(_now()) if changed else current.get("lastTransitionTime"),
+        }
+        try:
+            updated = await self.ctx.kube.patch_status(PLURAL, key[0], key[1], status)
+        except Exception as exc:  # the status is a report; the reconcile itself decides retries
+            if getattr(exc, "status", None) == 404:
+                return
+            raise
+        self.ctx.modules.upsert(updated)
+        if changed or phase is ModulePhase.FAILED:
+            kind = WARNING if phase is ModulePhase.FAILED else NORMAL
+            self.ctx.events.record(updated, kind, reason, message)

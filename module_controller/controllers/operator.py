@@ -1,0 +1,189 @@
+"""Wiring: kopf watches the cluster, our caches and work queues do the rest.
+
+kopf gives us watching (listing, re-watching, 410 recovery), the operator lifecycle and, later,
+peering. Its own per-handler state (progress annotations, diff-base annotations) is not used:
+every handler here is a ``kopf.on.event`` handler, which stores nothing in the cluster, so the
+API write budget stays ours. Reconcilers are level-triggered and keyed, like kubebuilder's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import kopf
+
+from ..api import constants as c
+from ..arklet import ArkletClient
+from ..kube.client import make_api_client
+from ..kube.events import EventRecorder
+from ..kube.io import KubeIO
+from ..settings import Settings
+from .context import Context, deleting, labels_of, pod_ip, pod_ready
+from .module import ModuleReconciler
+from .queue import WorkQueue
+from .store import Key, key_of
+
+log = logging.getLogger(__name__)
+
+# Fields whose change means a Module needs another look; status-only changes are our own writes.
+_MODULE_TRIGGERS = ("generation", "labels", "annotations", "finalizers", "deletionTimestamp",
+                    "ownerReferences")
+
+
+def _meta_changed(old: dict, new: dict, fields: tuple[str, ...]) -> bool:
+    return any(old["metadata"].get(f) != new["metadata"].get(f) for f in fields)
+
+
+def _pod_signature(pod: dict) -> tuple:
+    return (pod_ready(pod), pod_ip(pod), deleting(pod), tuple(sorted(labels_of(pod).items())))
+
+
+class Operator:
+    def __init__(self, settings: Settings, kubeconfig: str | None = None):
+        self.settings = settings
+        self.kubeconfig = kubeconfig
+        self.ctx: Context | None = None
+        self.modules: WorkQueue[Key] | None = None
+        self.registry = self._registry()
+
+    # ----------------------------------------------------------------- lifecycle
+
+    async def start(self) -> None:
+        api = await make_api_client(self.kubeconfig)
+        self.ctx = Context(settings=self.settings, kube=KubeIO(api),
+                           arklet=ArkletClient(self.settings.arklet), events=EventRecorder(api))
+        self.ctx.events.start()
+        await self._prime_caches()
+        reconciler = ModuleReconciler(self.ctx, failures=lambda key: self.modules.failures(key))
+        self.modules = WorkQueue("modules", reconciler.reconcile,
+                                 workers=self.settings.module_workers,
+                                 backoff=self.settings.retry_backoff)
+        for module in self.ctx.modules.list():
+            self.modules.add(key_of(module))
+        self.modules.start()
+
+    async def _prime_caches(self) -> None:
+        """List everything once before any reconcile runs.
+
+        kopf's watch streams fill the caches too, but in no particular order across kinds; a
+        Module reconciled before its pod is listed would look orphaned. So the caches start
+        complete, and the watch keeps them current (older copies never overwrite newer ones).
+        """
+        assert self.ctx is not None
+        kube = self.ctx.kube
+        for ns in self.settings.namespaces or (None,):
+            for store, kind, items in (
+                (self.ctx.pods, "Pod", await kube.list_pods(ns)),
+                (self.ctx.deployments, "Deployment", await kube.list_deployments(ns)),
+                (self.ctx.modules, c.MODULE.kind, await kube.list(c.MODULE.plural, ns)),
+                (self.ctx.replicasets, c.MODULE_REPLICA_SET.kind,
+                 await kube.list(c.MODULE_REPLICA_SET.plural, ns)),
+            ):
+                for item in items:
+                    item.setdefault("kind", kind)
+                    store.upsert(item)
+
+    async def stop(self) -> None:
+        if self.modules is not None:
+            await self.modules.stop()
+        if self.ctx is not None:
+            await self.ctx.events.drain(timeout=2)
+            await self.ctx.events.stop()
+            await self.ctx.arklet.close()
+            await self.ctx.kube.api.close()
+
+    async def run(self, stop_flag: asyncio.Event | None = None,
+                  ready_flag: asyncio.Event | None = None) -> None:
+        namespaces = list(self.settings.namespaces)
+        await kopf.operator(
+            registry=self.registry,
+            clusterwide=not namespaces,
+            namespaces=namespaces,
+            standalone=True,
+            stop_flag=stop_flag,
+            ready_flag=ready_flag,
+        )
+
+    # ----------------------------------------------------------------- watch events
+
+    def module_event(self, kind: str | None, obj: dict) -> None:
+        assert self.ctx is not None and self.modules is not None
+        if kind == "DELETED":
+            self.ctx.modules.remove(obj)
+            return
+        old, stored = self.ctx.modules.upsert(obj)
+        if stored and (old is None or _meta_changed(old, obj, _MODULE_TRIGGERS)):
+            self.modules.add(key_of(obj))
+
+    def pod_event(self, kind: str | None, pod: dict) -> None:
+        assert self.ctx is not None and self.modules is not None
+        if kind == "DELETED":
+            self.ctx.pods.remove(pod)
+            changed = True
+        else:
+            old, stored = self.ctx.pods.upsert(pod)
+            changed = stored and (old is None or _pod_signature(old) != _pod_signature(pod))
+        if not changed:
+            return
+        namespace, name = key_of(pod)
+        for module in self.ctx.modules_on_pod(namespace, name, include_deleting=True):
+            self.modules.add(key_of(module))
+        if kind != "DELETED" and pod_ready(pod) and not deleting(pod):
+            # A base became usable: Modules still waiting for one get another chance.
+            for module in self.ctx.modules.list(namespace):
+                if not labels_of(module).get(c.LABEL_BASE_INSTANCE_NAME):
+                    self.modules.add(key_of(module))
+
+    def replicaset_event(self, kind: str | None, obj: dict) -> None:
+        assert self.ctx is not None
+        if kind == "DELETED":
+            self.ctx.replicasets.remove(obj)
+        else:
+            self.ctx.replicasets.upsert(obj)
+
+    def deployment_event(self, kind: str | None, obj: dict) -> None:
+        assert self.ctx is not None
+        if kind == "DELETED":
+            self.ctx.deployments.remove(obj)
+        else:
+            self.ctx.deployments.upsert(obj)
+
+    # ----------------------------------------------------------------- kopf registry
+
+    def _registry(self) -> kopf.OperatorRegistry:
+        registry = kopf.OperatorRegistry()
+        op = self
+
+        @kopf.on.startup(registry=registry)
+        async def _startup(settings: kopf.OperatorSettings, **_: object) -> None:
+            settings.posting.enabled = False  # events are ours (kube.events), with our reasons
+            settings.watching.server_timeout = 300
+            settings.watching.client_timeout = 330
+            settings.networking.request_timeout = 30
+            await op.start()
+
+        @kopf.on.login(registry=registry)
+        def _login(**kwargs: object) -> kopf.ConnectionInfo | None:
+            # A private registry has none of kopf's default login handlers; these are kopf's
+            # own, without pykube or the sync kubernetes client.
+            return kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
+
+        @kopf.on.cleanup(registry=registry)
+        async def _cleanup(**_: object) -> None:
+            await op.stop()
+
+        def forward(handler):
+            # async, so kopf calls it on the event loop (sync handlers go to a thread pool).
+            async def on_event(event: kopf.RawEvent, **_: object) -> None:
+                handler(event.get("type"), event["object"])
+            return on_event
+
+        kopf.on.event(c.GROUP, c.VERSION, c.MODULE.plural, id="modules",
+                      registry=registry)(forward(op.module_event))
+        kopf.on.event(c.GROUP, c.VERSION, c.MODULE_REPLICA_SET.plural, id="modulereplicasets",
+                      registry=registry)(forward(op.replicaset_event))
+        kopf.on.event("", "v1", "pods", id="pods", registry=registry)(forward(op.pod_event))
+        kopf.on.event("apps", "v1", "deployments", id="deployments",
+                      registry=registry)(forward(op.deployment_event))
+        return registry

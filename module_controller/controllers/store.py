@@ -1,0 +1,61 @@
+"""In-memory copies of watched objects (what client-go calls an informer cache).
+
+Fed by kopf's watch events and by the answers to our own writes. A copy never replaces a newer
+one: resourceVersions of one object increase (etcd revisions), so an answer to our write and a
+watch event for it can arrive in either order without the cache going back in time.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterator
+
+Key = tuple[str, str]  # (namespace, name)
+
+
+def key_of(obj: dict) -> Key:
+    meta = obj["metadata"]
+    return meta.get("namespace") or "", meta["name"]
+
+
+def _rv(obj: dict) -> int:
+    try:
+        return int(obj["metadata"].get("resourceVersion") or 0)
+    except ValueError:
+        return 0
+
+
+class Store:
+    def __init__(self, kind: str):
+        self.kind = kind
+        self._objects: dict[Key, dict] = {}
+
+    def upsert(self, obj: dict) -> tuple[dict | None, bool]:
+        """Store ``obj`` unless a newer copy is there; return (previous copy, stored?)."""
+        key = key_of(obj)
+        old = self._objects.get(key)
+        if old is not None and old["metadata"].get("uid") == obj["metadata"].get("uid") \
+                and _rv(old) > _rv(obj):
+            return old, False
+        self._objects[key] = obj
+        return old, True
+
+    def remove(self, obj: dict) -> dict | None:
+        key = key_of(obj)
+        current = self._objects.get(key)
+        if current is not None and current["metadata"].get("uid") == obj["metadata"].get("uid"):
+            return self._objects.pop(key)
+        return None
+
+    def get(self, namespace: str, name: str) -> dict | None:
+        return self._objects.get((namespace, name))
+
+    def list(self, namespace: str | None = None,
+             where: Callable[[dict], bool] | None = None) -> Iterator[dict]:
+        for (ns, _), obj in list(self._objects.items()):
+            if namespace is not None and ns != namespace:
+                continue
+            if where is None or where(obj):
+                yield obj
+
+    def __len__(self) -> int:
+        return len(self._objects)

@@ -1,0 +1,162 @@
+"""The controller's API writes: patches, status, finalizers, pods, deletes.
+
+Every write returns the object the API server answered with, so callers can put it straight into
+their watch cache (a write-through cache: the next reconcile does not act on a stale copy of an
+object it has just changed).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubernetes_asyncio import client
+from kubernetes_asyncio.client.exceptions import ApiException
+from tenacity import (AsyncRetrying, retry_if_exception, stop_after_attempt,
+                      wait_exponential_jitter)
+
+from ..api import constants as c
+
+MERGE = "application/merge-patch+json"
+JSON_PATCH = "application/json-patch+json"
+
+
+def not_found(exc: BaseException) -> bool:
+    return isinstance(exc, ApiException) and exc.status == 404
+
+
+async def response_json(resp) -> dict:
+    """Body of a ``_preload_content=False`` response; such calls do not raise on errors."""
+    body = await resp.json(content_type=None)
+    if resp.status >= 400:
+        raise ApiException(status=resp.status, reason=(body or {}).get("message", resp.reason))
+    return body
+
+
+def transient(exc: BaseException) -> bool:
+    """429 (e.g. "storage is (re)initializing" right after a CRD appears) and 5xx pass."""
+    return isinstance(exc, ApiException) and (exc.status == 429 or exc.status >= 500)
+
+
+def _reads() -> AsyncRetrying:
+    # Bounded: about 30 s in all, then the error surfaces.
+    return AsyncRetrying(retry=retry_if_exception(transient), stop=stop_after_attempt(8),
+                         wait=wait_exponential_jitter(initial=0.2, max=5.0), reraise=True)
+
+
+class KubeIO:
+    def __init__(self, api: client.ApiClient):
+        self.api = api
+        self.custom = client.CustomObjectsApi(api)
+        self.core = client.CoreV1Api(api)
+        self.apps = client.AppsV1Api(api)
+
+    # ----------------------------------------------------------------- reads
+
+    async def list(self, plural: str, namespace: str | None) -> list[dict]:
+        async for attempt in _reads():
+            with attempt:
+                return await self._list(plural, namespace)
+        raise AssertionError("unreachable")
+
+    async def _list(self, plural: str, namespace: str | None) -> list[dict]:
+        if namespace:
+            result = await self.custom.list_namespaced_custom_object(
+                c.GROUP, c.VERSION, namespace, plural)
+        else:
+            result = await self.custom.list_cluster_custom_object(c.GROUP, c.VERSION, plural)
+        return result["items"]
+
+    async def list_pods(self, namespace: str | None) -> list[dict]:
+        if namespace:
+            resp = await self.core.list_namespaced_pod(namespace, _preload_content=False)
+        else:
+            resp = await self.core.list_pod_for_all_namespaces(_preload_content=False)
+        return (await response_json(resp))["items"]
+
+    async def list_deployments(self, namespace: str | None) -> list[dict]:
+        if namespace:
+            resp = await self.apps.list_namespaced_deployment(namespace, _preload_content=False)
+        else:
+            resp = await self.apps.list_deployment_for_all_namespaces(_preload_content=False)
+        return (await response_json(resp))["items"]
+
+    async def read_pod(self, namespace: str, name: str) -> dict | None:
+        """The pod as the API server has it now (the cache may lag); None if it does not exist."""
+        try:
+            resp = await self.core.read_namespaced_pod(name, namespace, _preload_content=False)
+            pod = await response_json(resp)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+        pod.setdefault("kind", "Pod")
+        return pod
+
+    # ----------------------------------------------------------------- custom objects
+
+    async def create(self, plural: str, namespace: str, body: dict) -> dict:
+        return await self.custom.create_namespaced_custom_object(
+            c.GROUP, c.VERSION, namespace, plural, body)
+
+    async def patch(self, plural: str, namespace: str, name: str, patch: dict) -> dict:
+        """JSON merge patch of metadata/spec."""
+        return await self.custom.patch_namespaced_custom_object(
+            c.GROUP, c.VERSION, namespace, plural, name, patch, _content_type=MERGE)
+
+    async def patch_status(self, plural: str, namespace: str, name: str, status: dict) -> dict:
+        return await self.custom.patch_namespaced_custom_object_status(
+            c.GROUP, c.VERSION, namespace, plural, name, {"status": status}, _content_type=MERGE)
+
+    async def remove_finalizer(self, plural: str, obj: dict, finalizer: str) -> dict | None:
+        """Remove one finalizer with a JSON patch that first tests it is still at that index,
+        so a concurrent change of the list makes the call fail (409/422) instead of removing
+        somebody else's finalizer."""
+        meta = obj["metadata"]
+        finalizers = meta.get("finalizers") or []
+        if finalizer not in finalizers:
+            return obj
+        index = finalizers.index(finalizer)
+        ops = [
+            {"op": "test", "path": f"/metadata/finalizers/{index}", "value": finalizer},
+            {"op": "remove", "path": f"/metadata/finalizers/{index}"},
+        ]
+        try:
+            return await self.custom.patch_namespaced_custom_object(
+                c.GROUP, c.VERSION, meta["namespace"], plural, meta["name"], ops,
+                _content_type=JSON_PATCH)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    async def delete(self, plural: str, namespace: str, name: str, uid: str | None = None) -> None:
+        body: dict[str, Any] = {}
+        if uid:
+            body["preconditions"] = {"uid": uid}
+        try:
+            await self.custom.delete_namespaced_custom_object(
+                c.GROUP, c.VERSION, namespace, plural, name, body=body)
+        except ApiException as exc:
+            if exc.status not in (404, 409):
+                raise
+
+    # ----------------------------------------------------------------- pods
+
+    async def patch_pod_labels(self, namespace: str, name: str,
+                               labels: dict[str, str | None]) -> dict | None:
+        try:
+            resp = await self.core.patch_namespaced_pod(
+                name, namespace, {"metadata": {"labels": labels}},
+                _content_type=MERGE, _preload_content=False)
+            return await response_json(resp)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    async def delete_pod(self, namespace: str, name: str) -> None:
+        try:
+            await self.core.delete_namespaced_pod(name, namespace)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise

@@ -1,0 +1,109 @@
+"""Which base pod gets the next module instance, and which instance goes first (pure; SPEC §3).
+
+Bases are described by :class:`Base`, plain data built by the shell from pods and Modules.
+Ties are always broken by pod name, so the same inputs give the same answer on every replica of
+the controller and after every restart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable, Mapping
+
+from ..api.common import SchedulingPolicy
+
+
+@dataclass(frozen=True)
+class Base:
+    name: str
+    ip: str | None
+    ready: bool
+    deleting: bool = False
+    labels: Mapping[str, str] = field(default_factory=dict)
+    module_count: int = 0                      # Module objects bound to this pod
+    modules: frozenset[str] = frozenset()      # module names bound to this pod
+    max_modules: int | None = None             # None: unlimited
+
+
+def selector_matches(selector: Mapping | None, labels: Mapping[str, str]) -> bool:
+    """A Kubernetes LabelSelector (``matchLabels`` + ``matchExpressions``) against labels."""
+    if not selector:
+        return True
+    for key, value in (selector.get("matchLabels") or {}).items():
+        if labels.get(key) != value:
+            return False
+    for expr in selector.get("matchExpressions") or []:
+        key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
+        if op == "In" and labels.get(key) not in values:
+            return False
+        if op == "NotIn" and key in labels and labels[key] in values:
+            return False
+        if op == "Exists" and key not in labels:
+            return False
+        if op == "DoesNotExist" and key in labels:
+            return False
+    return True
+
+
+def parse_max_module_count(pod_value: str | None, deployment_value: str | None
+                           ) -> tuple[int | None, str | None]:
+    """The capacity of a base: the pod's label, else the Deployment's, else unlimited.
+
+    Returns (capacity, problem): an invalid value counts as unlimited and is described in
+    ``problem`` so the caller can report it once.
+    """
+    for source, raw in (("pod", pod_value), ("deployment", deployment_value)):
+        if raw is None:
+            continue
+        try:
+            value = int(raw)
+        except ValueError:
+            value = -1
+        if value < 0:
+            return None, f"invalid max-module-count {raw!r} on the {source}: treated as unlimited"
+        return value, None
+    return None, None
+
+
+def has_room(base: Base) -> bool:
+    return base.max_modules is None or base.module_count < base.max_modules
+
+
+def eligible(base: Base, module_name: str, selector: Mapping | None) -> bool:
+    return (
+        base.ready
+        and bool(base.ip)
+        and not base.deleting
+        and has_room(base)
+        and module_name not in base.modules
+        and selector_matches(selector, base.labels)
+    )
+
+
+def choose(bases: Iterable[Base], module_name: str, selector: Mapping | None,
+           policy: SchedulingPolicy) -> Base | None:
+    """The pod for one more instance of ``module_name``, or None if no pod is eligible."""
+    candidates = [b for b in bases if eligible(b, module_name, selector)]
+    if not candidates:
+        return None
+    if policy is SchedulingPolicy.STACKING:
+        return min(candidates, key=lambda b: (-b.module_count, b.name))
+    return min(candidates, key=lambda b: (b.module_count, b.name))
+
+
+def place(bases: Iterable[Base], module_name: str, selector: Mapping | None,
+          policy: SchedulingPolicy, count: int) -> list[Base]:
+    """Pods for ``count`` new instances (fewer if bases run out), counting each placement."""
+    pool = {b.name: b for b in bases}
+    chosen: list[Base] = []
+    for _ in range(count):
+        pick = choose(pool.values(), module_name, selector, policy)
+        if pick is None:
+            break
+        chosen.append(pick)
+        pool[pick.name] = Base(
+            name=pick.name, ip=pick.ip, ready=pick.ready, deleting=pick.deleting,
+            labels=pick.labels, module_count=pick.module_count + 1,
+            modules=pick.modules | {module_name}, max_modules=pick.max_modules,
+        )
+    return chosen

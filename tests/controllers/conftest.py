@@ -1,0 +1,26 @@
+"""A real controller process per test, watching only that test's namespace."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from module_controller.devcluster import State
+from module_controller.devcluster.controllerproc import ControllerProcess
+
+# Fast retries, so failure tests see several attempts in seconds.
+FAST = ["--retry-backoff-initial=0.2", "--retry-backoff-max=1.0", "--arklet-timeout=2",
+        "--install-timeout=10"]
+
+
+@pytest.fixture
+def controller(dev_cluster: State, namespace: str, tmp_path: Path):
+    proc = ControllerProcess(dev_cluster.kubeconfig, tmp_path / "controller.log",
+                             namespaces=[namespace], extra_args=FAST).start()
+    yield proc
+    crashed = not proc.alive
+    proc.stop()
+    log = proc.log_text()
+    print(log[-8000:])  # shown by pytest when the test failed
+    assert not crashed, f"the controller exited during the test:\n{log[-4000:]}"

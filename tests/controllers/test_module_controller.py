@@ -1,0 +1,182 @@
+"""The Module controller against the real API server and simulated bases (issue: one module
+instance on one base)."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from kubernetes_asyncio import client
+
+from module_controller.api import constants as c
+from module_controller.devcluster import testing as kt
+
+pytestmark = pytest.mark.cluster
+SELECTOR = "app=dynamic-stock"
+
+
+async def bases(api, namespace, count, **kw):
+    await kt.create_base_deployment(api, namespace, count, **kw)
+    pods = await kt.wait_ready_pods(api, namespace, SELECTOR, count)
+    return sorted(pods, key=lambda p: p.metadata.name)
+
+
+def bound_to(pod) -> dict[str, str]:
+    return {c.LABEL_BASE_INSTANCE_NAME: pod.metadata.name, c.LABEL_BASE_INSTANCE_IP: pod.status.pod_ip}
+
+
+async def commands(arklets, ip, command=None) -> list[dict]:
+    log = (await arklets.requests(ip))["requests"]
+    return [r for r in log if command is None or r["command"] == command]
+
+
+async def test_bound_module_becomes_available_with_one_install(api, namespace, arklets, controller):
+    (pod,) = await bases(api, namespace, 1)
+    await kt.create_module(api, namespace, kt.module_body("m1", labels=bound_to(pod)))
+    module = await kt.wait_module_phase(api, namespace, "m1", "Available")
+
+    installs = await commands(arklets, pod.status.pod_ip, "installBiz")
+    assert len(installs) == 1 and installs[0]["body"]["bizName"] == "provider"
+    assert c.FINALIZER_ALLOCATE_POD in module["metadata"]["finalizers"]
+    live = await client.CoreV1Api(api).read_namespaced_pod(pod.metadata.name, namespace)
+    assert live.metadata.labels[c.module_label_key("provider")] == "true"
+    assert live.metadata.labels[c.LABEL_MODULE_INSTANCE_COUNT] == "1"
+    reasons = {e.reason for e in await kt.events_for(api, namespace, "m1")}
+    assert "Installed" in reasons
+
+
+async def test_unbound_module_picks_an_eligible_base(api, namespace, arklets, controller):
+    full, hosting, free = await bases(api, namespace, 3)
+    core = client.CoreV1Api(api)
+    await core.patch_namespaced_pod(full.metadata.name, namespace,
+                                    {"metadata": {"labels": {c.LABEL_MAX_MODULE_COUNT: "0"}}})
+    # A matching pod that never becomes ready (bound to a node nobody runs).
+    await core.create_namespaced_pod(namespace, {
+        "metadata": {"name": "not-ready", "labels": {"app": "dynamic-stock"}},
+        "spec": {"nodeName": "nobody", "containers": [{"name": "b", "image": "b"}]},
+    })
+    await kt.create_module(api, namespace, kt.module_body("first", labels=bound_to(hosting)))
+    await kt.wait_module_phase(api, namespace, "first", "Available")
+
+    await kt.create_module(api, namespace, kt.module_body("second"))
+    second = await kt.wait_module_phase(api, namespace, "second", "Available")
+    assert second["metadata"]["labels"][c.LABEL_BASE_INSTANCE_NAME] == free.metadata.name
+    assert second["metadata"]["labels"][c.LABEL_BASE_INSTANCE_IP] == free.status.pod_ip
+    assert await commands(arklets, full.status.pod_ip, "installBiz") == []
+
+    # No eligible base left for a third instance of the same module: it waits, Pending.
+    await kt.create_module(api, namespace, kt.module_body("third"))
+    third = await kt.wait_module_phase(api, namespace, "third", "Pending")
+    assert third["status"]["reason"] == "NoEligibleBase"
+    # ... and is placed as soon as a base has room again.
+    await core.patch_namespaced_pod(full.metadata.name, namespace,
+                                    {"metadata": {"labels": {c.LABEL_MAX_MODULE_COUNT: "3"}}})
+    third = await kt.wait_module_phase(api, namespace, "third", "Available")
+    assert third["metadata"]["labels"][c.LABEL_BASE_INSTANCE_NAME] == full.metadata.name
+
+
+async def test_install_failing_three_times_then_succeeding(api, namespace, arklets, controller):
+    (pod,) = await bases(api, namespace, 1)
+    ip = pod.status.pod_ip
+    await arklets.set_fault(ip, "installBiz", fail_count=3, fail_code="FAILED")
+    await kt.create_module(api, namespace, kt.module_body("m", labels=bound_to(pod)))
+    await kt.wait_module_phase(api, namespace, "m", "Available", timeout=60)
+
+    assert len(await commands(arklets, ip, "installBiz")) == 4
+    failures = await kt.wait_for(
+        lambda: kt.events_for(api, namespace, "m"),
+        lambda evs: len([e for e in evs if e.reason == "InstallFailed"]) >= 3,
+        what="three InstallFailed events")
+    messages = sorted(e.message for e in failures if e.reason == "InstallFailed")
+    for attempt in (1, 2, 3):
+        assert any(f"(attempt {attempt})" in m for m in messages), messages
+
+
+async def test_install_failing_forever_backs_off_with_a_cap(api, namespace, arklets, controller):
+    (pod,) = await bases(api, namespace, 1)
+    ip = pod.status.pod_ip
+    await arklets.set_fault(ip, "installBiz", fail_rate=1.0, fail_code="FAILED")
+    await kt.create_module(api, namespace, kt.module_body("m", labels=bound_to(pod)))
+    module = await kt.wait_module_phase(api, namespace, "m", "Failed")
+    assert module["status"]["reason"] == "InstallFailed"
+    assert "REPEAT_BIZ" not in module["status"]["message"]
+    assert "install biz not success" in module["status"]["message"] or "FAILED" in module["status"]["message"]
+
+    installs = await kt.wait_for(lambda: commands(arklets, ip, "installBiz"),
+                                 lambda rs: len(rs) >= 7, timeout=60, what="7 install attempts")
+    times = [r["time"] for r in installs]
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    # Backoff 0.2 s doubling to a 1 s cap (±10 % jitter), plus the reconcile's own time.
+    assert gaps[2] > gaps[0] * 1.5, gaps
+    assert max(gaps) < 1.1 + 1.0, gaps
+    assert gaps[-1] >= 0.9, gaps
+    assert (await kt.get_module(api, namespace, "m"))["status"]["status"] in ("Failed", "Upgrading")
+
+
+async def test_delete_module_removes_label_first_then_uninstalls_once(api, namespace, arklets,
+                                                                     controller):
+    (pod,) = await bases(api, namespace, 1)
+    ip, core = pod.status.pod_ip, client.CoreV1Api(api)
+    await kt.create_module(api, namespace, kt.module_body("m", labels=bound_to(pod)))
+    await kt.wait_module_phase(api, namespace, "m", "Available")
+    await arklets.set_fault(ip, "uninstallBiz", latency=1.0)  # < --arklet-timeout
+
+    await kt.delete_module(api, namespace, "m")
+    label = c.module_label_key("provider")
+    await kt.wait_for(lambda: core.read_namespaced_pod(pod.metadata.name, namespace),
+                      lambda p: label not in (p.metadata.labels or {}), what="service label removed")
+    # The label went while the module was still installed: routing stopped before uninstall.
+    assert [b["bizName"] for b in await arklets.bizzes(ip)] == ["provider"]
+
+    await kt.wait_module_gone(api, namespace, "m")
+    assert len(await commands(arklets, ip, "uninstallBiz")) == 1
+    assert await arklets.bizzes(ip) == []
+    live = await core.read_namespaced_pod(pod.metadata.name, namespace)
+    assert live.metadata.labels[c.LABEL_MODULE_INSTANCE_COUNT] == "0"
+
+
+async def test_deleting_the_base_pod_cleans_up_its_modules(api, namespace, arklets, controller):
+    (pod,) = await bases(api, namespace, 1)
+    for name in ("a", "b"):
+        await kt.create_module(api, namespace, kt.module_body(name, module=f"mod-{name}",
+                                                              labels=bound_to(pod)))
+        await kt.wait_module_phase(api, namespace, name, "Available")
+    await client.CoreV1Api(api).delete_namespaced_pod(pod.metadata.name, namespace)
+    for name in ("a", "b"):
+        await kt.wait_module_gone(api, namespace, name, timeout=60)
+
+
+async def test_controller_killed_during_install_ends_with_one_copy(api, namespace, arklets,
+                                                                   controller):
+    (pod,) = await bases(api, namespace, 1)
+    ip = pod.status.pod_ip
+    await arklets.set_install_latency(ip, 3.0)
+    await kt.create_module(api, namespace, kt.module_body("m", labels=bound_to(pod)))
+    # Shown as Upgrading once the install has taken a while: that is mid-install.
+    await kt.wait_module_phase(api, namespace, "m", "Upgrading", timeout=30)
+    controller.kill()
+    controller.start()
+    await kt.wait_module_phase(api, namespace, "m", "Available", timeout=60)
+    assert [b["bizName"] for b in await arklets.bizzes(ip)] == ["provider"]
+    succeeded = [r for r in await commands(arklets, ip, "installBiz") if r["code"] == "SUCCESS"]
+    assert len(succeeded) == 1, succeeded
+
+
+async def test_kubectl_lists_a_bases_modules_with_status(api, namespace, arklets, controller,
+                                                         dev_cluster):
+    one, two = await bases(api, namespace, 2)
+    for name, pod in (("x", one), ("y", one), ("z", two)):
+        await kt.create_module(api, namespace, kt.module_body(name, module=f"mod-{name}",
+                                                              labels=bound_to(pod)))
+    for name in "xyz":
+        await kt.wait_module_phase(api, namespace, name, "Available")
+    kubectl = Path(sys.executable).with_name("kubectl")
+    out = subprocess.run(
+        [str(kubectl), f"--kubeconfig={dev_cluster.kubeconfig}", "-n", namespace, "get", "module",
+         "-l", f"{c.LABEL_BASE_INSTANCE_IP}={one.status.pod_ip}",
+         "-o", "custom-columns=NAME:.metadata.name,STATUS:.status.status"],
+        capture_output=True, text=True, timeout=30, check=True).stdout.split()
+    assert out == ["NAME", "STATUS", "x", "Available", "y", "Available"]

@@ -1,0 +1,112 @@
+"""The work queue: dedup, per-key serialisation, delays, backoff, run-again-after-processing."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+import pytest
+
+from module_controller.controllers.queue import Backoff, Result, WorkQueue
+from module_controller.devcluster.testing import wait_for
+
+
+async def _started(queue: WorkQueue) -> WorkQueue:
+    queue.start()
+    return queue
+
+
+async def test_burst_of_adds_costs_one_reconcile():
+    calls: list[str] = []
+
+    async def handler(key: str) -> None:
+        calls.append(key)
+
+    queue = await _started(WorkQueue("t", handler, workers=2))
+    try:
+        for _ in range(50):
+            queue.add("a")
+        queue.add("b")
+        await asyncio.wait_for(queue.wait_idle(), 5)
+        assert sorted(calls) == ["a", "b"]
+    finally:
+        await queue.stop()
+
+
+async def test_one_key_never_runs_twice_at_once_and_reruns_after_change():
+    running = 0
+    peak = 0
+    calls = 0
+    gate = asyncio.Event()
+
+    async def handler(key: str) -> None:
+        nonlocal running, peak, calls
+        running += 1
+        calls += 1
+        peak = max(peak, running)
+        await gate.wait()
+        running -= 1
+
+    queue = await _started(WorkQueue("t", handler, workers=4))
+    try:
+        queue.add("k")
+        await wait_for(lambda: asyncio.sleep(0, calls), lambda c: c == 1, timeout=5)
+        queue.add("k")  # arrives while processing: must run once more, afterwards
+        queue.add("k")
+        gate.set()
+        await asyncio.wait_for(queue.wait_idle(), 5)
+        assert calls == 2 and peak == 1
+    finally:
+        await queue.stop()
+
+
+async def test_requeue_after_and_earliest_schedule_wins():
+    loop = asyncio.get_running_loop()
+    times: list[float] = []
+
+    async def handler(key: str) -> Result | None:
+        times.append(loop.time())
+        return Result(requeue_after=0.2) if len(times) == 1 else None
+
+    queue = await _started(WorkQueue("t", handler))
+    try:
+        start = loop.time()
+        queue.add("k", delay=5.0)
+        queue.add("k", delay=0.05)  # earlier wins
+        await asyncio.wait_for(queue.wait_idle(), 5)
+        assert len(times) == 2
+        assert 0.05 <= times[0] - start < 5.0
+        assert times[1] - times[0] >= 0.2
+    finally:
+        await queue.stop()
+
+
+async def test_failures_back_off_and_reset_after_success():
+    loop = asyncio.get_running_loop()
+    times: list[float] = []
+
+    async def handler(key: str) -> None:
+        times.append(loop.time())
+        if len(times) <= 3:
+            raise RuntimeError("boom")
+
+    queue = await _started(WorkQueue("t", handler, backoff=Backoff(initial=0.05, maximum=1, jitter=0)))
+    try:
+        queue.add("k")
+        await wait_for(lambda: asyncio.sleep(0, len(times)), lambda n: n == 4, timeout=5)
+        await asyncio.wait_for(queue.wait_idle(), 5)
+        gaps = [b - a for a, b in zip(times, times[1:])]
+        assert gaps[0] >= 0.05 and gaps[1] >= 0.1 and gaps[2] >= 0.2
+        assert queue.failures("k") == 0
+    finally:
+        await queue.stop()
+
+
+@pytest.mark.parametrize("failures", range(1, 30))
+def test_backoff_grows_and_is_capped(failures):
+    backoff = Backoff(initial=0.5, maximum=30, jitter=0.1)
+    rng = random.Random(failures)
+    delay = backoff.delay(failures, rng)
+    expected = min(0.5 * 2 ** (failures - 1), 30)
+    assert expected * 0.9 <= delay <= expected * 1.1
+    assert delay <= 33

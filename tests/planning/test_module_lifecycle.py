@@ -1,0 +1,70 @@
+"""The Module lifecycle planner: every step from what the pod and Arklet say (no cluster)."""
+
+from __future__ import annotations
+
+import pytest
+
+from module_controller.api.common import UpgradePolicy as P
+from module_controller.planning.module_lifecycle import Kind, PodView, next_step, removal_step
+
+READY = PodView(exists=True, ready=True, ip="127.0.0.2")
+
+
+@pytest.mark.parametrize("pod, kind", [
+    (PodView(exists=False), Kind.BASE_GONE),
+    (PodView(exists=True, ready=True, ip="127.0.0.2", deleting=True), Kind.BASE_GONE),
+    (PodView(exists=True, ready=False, ip="127.0.0.2"), Kind.WAIT_BASE),
+    (PodView(exists=True, ready=True, ip=None), Kind.WAIT_BASE),
+])
+def test_pod_state_comes_first(pod, kind):
+    assert next_step("2", P.INSTALL_THEN_UNINSTALL, pod, {"2": "ACTIVATED"}).kind is kind
+
+
+@pytest.mark.parametrize("policy, bizzes, expected", [
+    # fresh base
+    (P.INSTALL_THEN_UNINSTALL, {}, (Kind.INSTALL, "2")),
+    # installed and active: done
+    (P.INSTALL_THEN_UNINSTALL, {"2": "ACTIVATED"}, (Kind.AVAILABLE, None)),
+    # Arklet left the new version DEACTIVATED beside the old one: switch, then drop the old
+    (P.INSTALL_THEN_UNINSTALL, {"1": "ACTIVATED"}, (Kind.INSTALL, "2")),
+    (P.INSTALL_THEN_UNINSTALL, {"1": "ACTIVATED", "2": "DEACTIVATED"}, (Kind.SWITCH, "2")),
+    (P.INSTALL_THEN_UNINSTALL, {"1": "DEACTIVATED", "2": "ACTIVATED"}, (Kind.UNINSTALL, "1")),
+    # uninstall_then_install removes the old one first
+    (P.UNINSTALL_THEN_INSTALL, {"1": "ACTIVATED"}, (Kind.UNINSTALL, "1")),
+    (P.UNINSTALL_THEN_INSTALL, {}, (Kind.INSTALL, "2")),
+    (P.SCALEUP_THEN_SCALEDOWN, {"1": "ACTIVATED"}, (Kind.INSTALL, "2")),
+    # a broken start is cleared and retried
+    (P.INSTALL_THEN_UNINSTALL, {"2": "BROKEN"}, (Kind.UNINSTALL, "2")),
+    (P.INSTALL_THEN_UNINSTALL, {"2": "RESOLVED"}, (Kind.SWITCH, "2")),
+])
+def test_steps(policy, bizzes, expected):
+    step = next_step("2", policy, READY, bizzes)
+    assert (step.kind, step.version) == expected
+
+
+def test_upgrade_walks_to_available():
+    """Apply the planner's steps to a simulated base until it says AVAILABLE."""
+    for policy in P:
+        bizzes = {"1": "ACTIVATED"}
+        seen = []
+        for _ in range(10):
+            step = next_step("2", policy, READY, bizzes)
+            seen.append(step.kind)
+            if step.kind is Kind.AVAILABLE:
+                break
+            if step.kind is Kind.INSTALL:
+                bizzes["2"] = "DEACTIVATED" if "ACTIVATED" in bizzes.values() else "ACTIVATED"
+            elif step.kind is Kind.SWITCH:
+                bizzes = {v: ("ACTIVATED" if v == "2" else "DEACTIVATED") for v in bizzes}
+            elif step.kind is Kind.UNINSTALL:
+                bizzes.pop(step.version)
+        assert seen[-1] is Kind.AVAILABLE, (policy, seen)
+        assert bizzes == {"2": "ACTIVATED"}
+
+
+def test_removal():
+    assert removal_step(PodView(exists=False), None).kind is Kind.REMOVED
+    assert removal_step(READY, None).kind is Kind.REMOVED
+    assert removal_step(READY, {}).kind is Kind.REMOVED
+    step = removal_step(READY, {"2": "ACTIVATED", "1": "DEACTIVATED"})
+    assert (step.kind, step.version) == (Kind.UNINSTALL, "1")

@@ -1,0 +1,79 @@
+"""Placement rules (SPEC §3): eligibility, scatter, stacking, capacity, ties (no cluster)."""
+
+from __future__ import annotations
+
+import pytest
+
+from module_controller.api.common import SchedulingPolicy as S
+from module_controller.planning.placement import (Base, choose, eligible, parse_max_module_count,
+                                                  place, selector_matches)
+
+SEL = {"matchLabels": {"app": "base"}}
+
+
+def base(name, count=0, modules=(), max_modules=3, **kw):
+    kw.setdefault("labels", {"app": "base"})
+    return Base(name=name, ip=kw.pop("ip", f"127.0.0.{len(name) + 1}"), ready=kw.pop("ready", True),
+                module_count=count, modules=frozenset(modules), max_modules=max_modules, **kw)
+
+
+# Pods carrying 0/1/2/3 modules with max 3, and one pod already hosting the module.
+PODS = [base("p0", 0), base("p1", 1), base("p2", 2), base("p3", 3), base("host", 1, ["provider"])]
+
+
+def test_scatter_picks_least_loaded_free_pod():
+    assert choose(PODS, "provider", SEL, S.SCATTER).name == "p0"
+
+
+def test_stacking_picks_most_loaded_non_full_pod():
+    assert choose(PODS, "provider", SEL, S.STACKING).name == "p2"
+
+
+def test_ties_are_broken_by_name_whatever_the_order():
+    a, b = base("b-pod", 1), base("a-pod", 1)
+    for pods in ([a, b], [b, a]):
+        assert choose(pods, "m", SEL, S.SCATTER).name == "a-pod"
+        assert choose(pods, "m", SEL, S.STACKING).name == "a-pod"
+
+
+@pytest.mark.parametrize("candidate, ok", [
+    (base("x"), True),
+    (base("x", ready=False), False),
+    (base("x", ip=None), False),
+    (base("x", deleting=True), False),
+    (base("x", 3), False),
+    (base("x", 5, max_modules=None), True),
+    (base("x", 0, max_modules=0), False),
+    (base("x", modules=["m"]), False),
+    (base("x", labels={"app": "other"}), False),
+])
+def test_eligibility(candidate, ok):
+    assert eligible(candidate, "m", SEL) is ok
+
+
+def test_place_counts_its_own_placements():
+    pods = [base("a", 0), base("b", 0), base("c", 2)]
+    # one instance per pod at most; c has room (2 < 3), so three of the five fit
+    assert [b.name for b in place(pods, "m", SEL, S.SCATTER, 5)] == ["a", "b", "c"]
+    assert [b.name for b in place([base("a"), base("b")], "m", SEL, S.SCATTER, 1)] == ["a"]
+    assert place([], "m", SEL, S.SCATTER, 2) == []
+
+
+def test_max_module_count_sources():
+    assert parse_max_module_count("2", "5") == (2, None)
+    assert parse_max_module_count(None, "5") == (5, None)
+    assert parse_max_module_count(None, None) == (None, None)
+    value, problem = parse_max_module_count("lots", None)
+    assert value is None and "invalid" in problem
+    assert parse_max_module_count("-1", None)[0] is None
+
+
+def test_selector_expressions():
+    labels = {"app": "base", "tier": "gold"}
+    assert selector_matches({"matchExpressions": [{"key": "tier", "operator": "In",
+                                                   "values": ["gold"]}]}, labels)
+    assert not selector_matches({"matchExpressions": [{"key": "tier", "operator": "NotIn",
+                                                       "values": ["gold"]}]}, labels)
+    assert selector_matches({"matchExpressions": [{"key": "zone", "operator": "DoesNotExist"}]}, labels)
+    assert not selector_matches({"matchExpressions": [{"key": "zone", "operator": "Exists"}]}, labels)
+    assert selector_matches(None, labels)
