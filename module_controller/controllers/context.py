@@ -6,8 +6,10 @@ reconciler sees bases the same way.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
+from typing import Callable
 
 from ..api import constants as c
 from ..arklet import ArkletClient, arklet_port
@@ -40,6 +42,17 @@ def labels_of(obj: dict) -> dict[str, str]:
     return obj["metadata"].get("labels") or {}
 
 
+def wants_removal(pod: dict) -> bool:
+    """The pod carries delete-pod=true or delete-pod-directly=true (SPEC §6)."""
+    labels = labels_of(pod)
+    return c.LABEL_TRUE in (labels.get(c.LABEL_DELETE_POD), labels.get(c.LABEL_DELETE_POD_DIRECTLY))
+
+
+def skip_uninstall(pod: dict | None) -> bool:
+    """Modules on a pod labelled delete-pod-directly=true are dropped without asking Arklet."""
+    return pod is not None and labels_of(pod).get(c.LABEL_DELETE_POD_DIRECTLY) == c.LABEL_TRUE
+
+
 @dataclass
 class Context:
     settings: Settings
@@ -51,6 +64,22 @@ class Context:
     pods: Store = field(default_factory=lambda: Store("Pod"))
     deployments: Store = field(default_factory=lambda: Store("Deployment"))
     _reported_capacity: set[tuple[str, str, str]] = field(default_factory=set)
+    #: Called with a Module's key after another controller wrote it. The write-through cache
+    #: already holds the result, so the watch event that follows looks like "no change" and
+    #: would not wake the Module reconciler by itself.
+    module_written: Callable[[tuple[str, str]], None] = lambda key: None
+    _placement_locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+
+    def placement_lock(self, namespace: str) -> asyncio.Lock:
+        """Held from "choose bases" until the chosen Modules are written and cached.
+
+        Reconcilers of different ModuleReplicaSets (and unbound Modules) run concurrently; without
+        this, two of them could both see the same free slot on a base and overfill it.
+        """
+        lock = self._placement_locks.get(namespace)
+        if lock is None:
+            lock = self._placement_locks[namespace] = asyncio.Lock()
+        return lock
 
     # ----------------------------------------------------------------- bases
 
@@ -93,7 +122,8 @@ class Context:
             name=meta["name"],
             ip=pod_ip(pod),
             ready=pod_ready(pod),
-            deleting=deleting(pod),
+            # A pod on its way out takes no new modules.
+            deleting=deleting(pod) or wants_removal(pod),
             labels=labels_of(pod),
             module_count=len(bound),
             modules=frozenset(m["spec"]["module"]["name"] for m in bound),

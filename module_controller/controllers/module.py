@@ -27,7 +27,7 @@ from ..arklet import ArkletResult, ArkletUnavailable, BizRef, Outcome
 from ..kube.events import NORMAL, WARNING
 from ..planning import placement
 from ..planning.module_lifecycle import Kind, PodView, next_step, pod_step, removal_step
-from .context import Context, deleting, labels_of, pod_ip, pod_ready
+from .context import Context, deleting, labels_of, pod_ip, pod_ready, skip_uninstall
 from .queue import Result
 from .store import Key
 
@@ -121,14 +121,17 @@ class ModuleReconciler:
         assert obj is not None
         meta = obj["metadata"]
         finalizers = list(meta.get("finalizers") or [])
-        if module.base_pod_name and c.FINALIZER_ALLOCATE_POD in finalizers:
+        if c.FINALIZER_ALLOCATE_POD not in finalizers:
+            finalizers.append(c.FINALIZER_ALLOCATE_POD)
+        elif module.base_pod_name:
             return obj
+        # resourceVersion makes the patch fail on a concurrent change instead of overwriting the
+        # finalizer list or owner references somebody else just wrote.
         patch: dict = {"metadata": {"resourceVersion": meta["resourceVersion"],
-                                    "finalizers": finalizers + [c.FINALIZER_ALLOCATE_POD]}}
-        if c.FINALIZER_ALLOCATE_POD in finalizers:
-            patch["metadata"]["finalizers"] = finalizers
-        chosen = None
-        if not module.base_pod_name:
+                                    "finalizers": finalizers}}
+        if module.base_pod_name:
+            return await self._write_binding(key, patch, None)
+        async with self.ctx.placement_lock(key[0]):
             chosen = self._choose_base(key[0], module, obj)
             if chosen is None:
                 await self._set_status(key, ModulePhase.PENDING, "NoEligibleBase",
@@ -140,9 +143,11 @@ class ModuleReconciler:
                                            c.LABEL_BASE_INSTANCE_IP: chosen.ip}
             patch["metadata"]["ownerReferences"] = (meta.get("ownerReferences") or []) + [{
                 "apiVersion": "v1", "kind": "Pod", "name": chosen.name,
-                "uid": pod["metadata"]["uid"], "controller": False,
-                "blockOwnerDeletion": False,
+                "uid": pod["metadata"]["uid"], "controller": False, "blockOwnerDeletion": False,
             }]
+            return await self._write_binding(key, patch, chosen)
+
+    async def _write_binding(self, key: Key, patch: dict, chosen: placement.Base | None) -> dict:
         obj = await self.ctx.kube.patch(PLURAL, key[0], key[1], patch)
         self.ctx.modules.upsert(obj)
         if chosen is not None:
@@ -222,7 +227,7 @@ class ModuleReconciler:
             # First stop routing: the Service selects on this label.
             await self._label_pod(pod, info.name, available=False, exclude=key[1])
         bizzes: dict[str, str] | None = None
-        if view.exists and view.ip:
+        if view.exists and view.ip and not skip_uninstall(pod):
             try:
                 bizzes = await self._query(key, view.ip, self.ctx.port_of(pod), info.name, report=False)
             except ArkletUnavailable:

@@ -19,8 +19,10 @@ from ..kube.client import make_api_client
 from ..kube.events import EventRecorder
 from ..kube.io import KubeIO
 from ..settings import Settings
-from .context import Context, deleting, labels_of, pod_ip, pod_ready
+from .bases import BaseDeploymentReconciler, BasePodReconciler
+from .context import Context, deleting, labels_of, pod_ip, pod_ready, wants_removal
 from .module import ModuleReconciler
+from .modulereplicaset import ReplicaSetReconciler, owner_replicaset
 from .queue import WorkQueue
 from .store import Key, key_of
 
@@ -45,6 +47,9 @@ class Operator:
         self.kubeconfig = kubeconfig
         self.ctx: Context | None = None
         self.modules: WorkQueue[Key] | None = None
+        self.replicasets: WorkQueue[Key] | None = None
+        self.basepods: WorkQueue[Key] | None = None
+        self.base_deployments: WorkQueue[Key] | None = None
         self.registry = self._registry()
 
     # ----------------------------------------------------------------- lifecycle
@@ -59,9 +64,41 @@ class Operator:
         self.modules = WorkQueue("modules", reconciler.reconcile,
                                  workers=self.settings.module_workers,
                                  backoff=self.settings.retry_backoff)
+        self.ctx.module_written = self.modules.add
+        self.replicasets = WorkQueue("modulereplicasets", ReplicaSetReconciler(self.ctx).reconcile,
+                                     workers=4, backoff=self.settings.retry_backoff)
+        self.basepods = WorkQueue("basepods", BasePodReconciler(self.ctx).reconcile,
+                                  workers=2, backoff=self.settings.retry_backoff)
+        self.base_deployments = WorkQueue("basedeployments",
+                                          BaseDeploymentReconciler(self.ctx).reconcile,
+                                          workers=2, backoff=self.settings.retry_backoff)
         for module in self.ctx.modules.list():
             self.modules.add(key_of(module))
-        self.modules.start()
+        for mrs in self.ctx.replicasets.list():
+            self.replicasets.add(key_of(mrs))
+        for pod in self.ctx.pods.list():
+            if wants_removal(pod):
+                self.basepods.add(key_of(pod))
+        for deployment in self.ctx.deployments.list():
+            self.base_deployments.add(key_of(deployment))
+        for queue in self._queues():
+            queue.start()
+
+    def _queues(self) -> list[WorkQueue]:
+        return [q for q in (self.modules, self.replicasets, self.basepods, self.base_deployments)
+                if q is not None]
+
+    def _base_changed(self, namespace: str, pod_name: str | None) -> None:
+        """A Module was bound to, or left, a pod: its pod and Deployment may need a look."""
+        pod = self.ctx.pods.get(namespace, pod_name or "") if pod_name else None
+        if pod is None:
+            return
+        if wants_removal(pod):
+            self.basepods.add(key_of(pod))
+        deployment = self.ctx.deployment_of(pod)
+        if deployment is not None:
+            # A short delay folds a burst of placements into one label update.
+            self.base_deployments.add(key_of(deployment), delay=1.0)
 
     async def _prime_caches(self) -> None:
         """List everything once before any reconcile runs.
@@ -85,8 +122,8 @@ class Operator:
                     store.upsert(item)
 
     async def stop(self) -> None:
-        if self.modules is not None:
-            await self.modules.stop()
+        for queue in self._queues():
+            await queue.stop()
         if self.ctx is not None:
             await self.ctx.events.drain(timeout=2)
             await self.ctx.events.stop()
@@ -109,12 +146,23 @@ class Operator:
 
     def module_event(self, kind: str | None, obj: dict) -> None:
         assert self.ctx is not None and self.modules is not None
+        owner = owner_replicaset(obj)
+        pod_name = labels_of(obj).get(c.LABEL_BASE_INSTANCE_NAME)
         if kind == "DELETED":
             self.ctx.modules.remove(obj)
+            if owner is not None:
+                self.replicasets.add(owner)
+            self._base_changed(key_of(obj)[0], pod_name)
             return
         old, stored = self.ctx.modules.upsert(obj)
-        if stored and (old is None or _meta_changed(old, obj, _MODULE_TRIGGERS)):
+        if not stored:
+            return
+        if old is None or _meta_changed(old, obj, _MODULE_TRIGGERS):
             self.modules.add(key_of(obj))
+            self._base_changed(key_of(obj)[0], pod_name)
+        if owner is not None:
+            # Any change, status included, may move the owner's counts.
+            self.replicasets.add(owner)
 
     def pod_event(self, kind: str | None, pod: dict) -> None:
         assert self.ctx is not None and self.modules is not None
@@ -127,8 +175,15 @@ class Operator:
         if not changed:
             return
         namespace, name = key_of(pod)
+        if kind != "DELETED" and wants_removal(pod):
+            self.basepods.add((namespace, name))
+        deployment = self.ctx.deployment_of(pod)
+        if deployment is not None:
+            self.base_deployments.add(key_of(deployment), delay=1.0)
         for module in self.ctx.modules_on_pod(namespace, name, include_deleting=True):
             self.modules.add(key_of(module))
+        for mrs in self.ctx.replicasets.list(namespace):
+            self.replicasets.add(key_of(mrs))  # a base came, went or changed: placement may too
         if kind != "DELETED" and pod_ready(pod) and not deleting(pod):
             # A base became usable: Modules still waiting for one get another chance.
             for module in self.ctx.modules.list(namespace):
@@ -136,18 +191,22 @@ class Operator:
                     self.modules.add(key_of(module))
 
     def replicaset_event(self, kind: str | None, obj: dict) -> None:
-        assert self.ctx is not None
+        assert self.ctx is not None and self.replicasets is not None
         if kind == "DELETED":
             self.ctx.replicasets.remove(obj)
-        else:
-            self.ctx.replicasets.upsert(obj)
+            return
+        old, stored = self.ctx.replicasets.upsert(obj)
+        if stored and (old is None or _meta_changed(old, obj, _MODULE_TRIGGERS)):
+            self.replicasets.add(key_of(obj))
 
     def deployment_event(self, kind: str | None, obj: dict) -> None:
-        assert self.ctx is not None
+        assert self.ctx is not None and self.base_deployments is not None
         if kind == "DELETED":
             self.ctx.deployments.remove(obj)
-        else:
-            self.ctx.deployments.upsert(obj)
+            return
+        old, stored = self.ctx.deployments.upsert(obj)
+        if stored and old is None:
+            self.base_deployments.add(key_of(obj), delay=1.0)
 
     # ----------------------------------------------------------------- kopf registry
 

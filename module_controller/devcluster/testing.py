@@ -169,3 +169,57 @@ async def events_for(api: client.ApiClient, namespace: str, name: str) -> list[c
 async def delete_module(api: client.ApiClient, namespace: str, name: str) -> None:
     await client.CustomObjectsApi(api).delete_namespaced_custom_object(
         GROUP, VERSION, namespace, "modules", name)
+
+
+def replicaset_body(name: str, replicas: int, *, module: str = "provider", version: str = "1.0.0",
+                    policy: str = "scatter", app: str = bootstrap.BASE_APP_LABEL,
+                    upgrade_policy: str = "install_then_uninstall") -> dict:
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "ModuleReplicaSet",
+        "metadata": {"name": name},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": app}},
+            "template": {"spec": {"module": {
+                "name": module, "version": version,
+                "url": f"http://repo.example/{module}-{version}-ark-biz.jar"}}},
+            "operationStrategy": {"upgradePolicy": upgrade_policy},
+            "schedulingStrategy": {"schedulingPolicy": policy},
+        },
+    }
+
+
+async def create_replicaset(api: client.ApiClient, namespace: str, body: dict) -> dict:
+    return await client.CustomObjectsApi(api).create_namespaced_custom_object(
+        GROUP, VERSION, namespace, "modulereplicasets", body)
+
+
+async def patch_replicaset(api: client.ApiClient, namespace: str, name: str, patch: dict) -> dict:
+    return await client.CustomObjectsApi(api).patch_namespaced_custom_object(
+        GROUP, VERSION, namespace, "modulereplicasets", name, patch,
+        _content_type="application/merge-patch+json")
+
+
+async def get_replicaset(api: client.ApiClient, namespace: str, name: str) -> dict | None:
+    try:
+        return await client.CustomObjectsApi(api).get_namespaced_custom_object(
+            GROUP, VERSION, namespace, "modulereplicasets", name)
+    except ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise
+
+
+async def modules_per_pod(api: client.ApiClient, namespace: str, selector: str = "",
+                          phase_wanted: str | None = "Available") -> dict[str, int]:
+    """Pod name -> number of (Available, not deleting) Modules matching ``selector``."""
+    out: dict[str, int] = {}
+    for m in await list_modules(api, namespace, selector):
+        if m["metadata"].get("deletionTimestamp"):
+            continue
+        if phase_wanted and phase(m) != phase_wanted:
+            continue
+        pod = m["metadata"].get("labels", {}).get("serverless.alipay.com/base-instance-name")
+        out[pod] = out.get(pod, 0) + 1
+    return out

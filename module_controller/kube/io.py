@@ -154,6 +154,18 @@ class KubeIO:
                 return None
             raise
 
+    async def patch_deployment_labels(self, namespace: str, name: str,
+                                      labels: dict[str, str | None]) -> dict | None:
+        try:
+            resp = await self.apps.patch_namespaced_deployment(
+                name, namespace, {"metadata": {"labels": labels}},
+                _content_type=MERGE, _preload_content=False)
+            return await response_json(resp)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+
     async def delete_pod(self, namespace: str, name: str) -> None:
         try:
             await self.core.delete_namespaced_pod(name, namespace)

@@ -1,0 +1,241 @@
+"""The ModuleReplicaSet reconciler: keep ``replicas`` Modules of one template placed (SPEC §3).
+
+Scale up creates Modules already bound to the pods :func:`placement.place` chose (labels,
+finalizer and owner references in the create itself, so the Module controller does not have to
+patch them again). Scale down deletes in :func:`replicaset.scale_down_order`. A template change
+is applied to existing Modules in place (the Module controller performs the upgrade under the
+policy). Status counts and the ReplicaFailure condition are written only when they change.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from pydantic import ValidationError
+
+from ..api import ModulePhase, ModuleReplicaSet
+from ..api import constants as c
+from ..kube.events import NORMAL, WARNING
+from ..planning import placement
+from ..planning import replicaset as plan
+from ..planning.conditions import get_condition, set_condition
+from .context import Context, deleting, labels_of
+from .queue import Result
+from .store import Key, key_of
+
+log = logging.getLogger(__name__)
+PLURAL = c.MODULE_REPLICA_SET.plural
+MODULES = c.MODULE.plural
+
+# Labels a ModuleReplicaSet passes on to its Modules (SPEC §1).
+INHERITED_LABELS = (c.LABEL_MODULE_DEPLOYMENT, c.LABEL_MODULE_NAME,
+                    c.LABEL_MODULE_REPLICASET_REVISION, c.LABEL_DEPLOYMENT_NAME,
+                    c.LABEL_MODULE_SCHEDULING_STRATEGY)
+
+
+def owned_by(mrs: dict):
+    name, uid = mrs["metadata"]["name"], mrs["metadata"]["uid"]
+
+    def check(module: dict) -> bool:
+        if labels_of(module).get(c.LABEL_MODULE_REPLICASET) != name:
+            return False
+        return any(ref.get("uid") == uid for ref in module["metadata"].get("ownerReferences") or [])
+    return check
+
+
+def instance(module: dict) -> plan.Instance:
+    spec = module.get("spec", {}).get("module", {})
+    return plan.Instance(
+        name=module["metadata"]["name"],
+        pod=labels_of(module).get(c.LABEL_BASE_INSTANCE_NAME),
+        available=((module.get("status") or {}).get("status") == ModulePhase.AVAILABLE),
+        deleting=deleting(module),
+        version=spec.get("version"),
+        url=spec.get("url"),
+    )
+
+
+class ReplicaSetReconciler:
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
+
+    async def reconcile(self, key: Key) -> Result | None:
+        obj = self.ctx.replicasets.get(*key)
+        if obj is None:
+            return None
+        try:
+            mrs = ModuleReplicaSet.from_api(obj)
+        except ValidationError as exc:
+            self.ctx.events.record(obj, WARNING, "InvalidSpec", str(exc).splitlines()[0])
+            return None
+        modules = list(self.ctx.modules.list(key[0], owned_by(obj)))
+        if deleting(obj):
+            return await self._finalize(key, obj, modules)
+        obj = await self._ensure_finalizer(key, obj)
+        await self._update_templates(obj, mrs, modules)
+        placed_all = await self._scale(key, obj, mrs, modules)
+        modules = list(self.ctx.modules.list(key[0], owned_by(obj)))
+        await self._write_status(key, mrs, modules, placed_all)
+        return None
+
+    # ----------------------------------------------------------------- steps
+
+    async def _ensure_finalizer(self, key: Key, obj: dict) -> dict:
+        finalizers = obj["metadata"].get("finalizers") or []
+        if c.FINALIZER_MODULE_EXISTED in finalizers:
+            return obj
+        obj = await self.ctx.kube.patch(PLURAL, key[0], key[1], {"metadata": {
+            "resourceVersion": obj["metadata"]["resourceVersion"],
+            "finalizers": finalizers + [c.FINALIZER_MODULE_EXISTED]}})
+        self.ctx.replicasets.upsert(obj)
+        return obj
+
+    async def _update_templates(self, obj: dict, mrs: ModuleReplicaSet, modules: list[dict]) -> None:
+        """Bring existing Modules to the template: the Module controller upgrades in place."""
+        wanted = mrs.spec.template.spec.module.model_dump(by_alias=True, exclude_none=True)
+        policy = mrs.spec.operation_strategy.upgrade_policy
+        for module in modules:
+            if deleting(module):
+                continue
+            spec = module.get("spec", {})
+            if spec.get("module") == wanted and spec.get("upgradePolicy") == policy:
+                continue
+            meta = module["metadata"]
+            updated = await self.ctx.kube.patch(MODULES, meta["namespace"], meta["name"], {
+                "metadata": {"labels": {c.LABEL_MODULE_VERSION: wanted["version"]}},
+                "spec": {"module": wanted, "upgradePolicy": policy},
+            })
+            self.ctx.modules.upsert(updated)
+            self.ctx.module_written(key_of(updated))
+
+    async def _scale(self, key: Key, obj: dict, mrs: ModuleReplicaSet, modules: list[dict]) -> bool:
+        """Create or delete Modules toward ``replicas``; False if bases ran out."""
+        instances = [instance(m) for m in modules]
+        change = plan.delta(mrs.spec.replicas, instances)
+        name = mrs.spec.template.spec.module.name
+        policy = mrs.spec.scheduling_strategy.policy
+        if change > 0:
+            selector = mrs.spec.selector.model_dump(by_alias=True, exclude_none=True)
+            async with self.ctx.placement_lock(key[0]):
+                chosen = placement.place(self.ctx.bases(key[0]), name, selector, policy, change)
+                for base in chosen:
+                    await self._create_module(obj, mrs, base)
+            if len(chosen) < change:
+                return False
+        elif change < 0:
+            load = {b.name: b.module_count for b in self.ctx.bases(key[0])}
+            for victim in plan.scale_down_order(instances, load, policy)[:-change]:
+                await self.ctx.kube.delete(MODULES, key[0], victim.name)
+                self._mark_deleting(key[0], victim.name)
+        return True
+
+    def _mark_deleting(self, namespace: str, name: str) -> None:
+        # The delete only sets deletionTimestamp (the finalizer holds the object); mark the cached
+        # copy at once so the next reconcile does not pick the same victim twice.
+        module = self.ctx.modules.get(namespace, name)
+        if module is not None and not deleting(module):
+            copy = {**module, "metadata": {**module["metadata"], "deletionTimestamp": "pending"}}
+            self.ctx.modules.upsert(copy)
+
+    async def _create_module(self, obj: dict, mrs: ModuleReplicaSet, base: placement.Base) -> None:
+        meta = obj["metadata"]
+        info = mrs.spec.template.spec.module
+        pod = self.ctx.pods.get(meta["namespace"], base.name)
+        assert pod is not None
+        template_meta = mrs.spec.template.metadata
+        labels = dict((template_meta.labels or {}) if template_meta else {})
+        labels.update({k: v for k, v in labels_of(obj).items() if k in INHERITED_LABELS})
+        labels.update({
+            c.LABEL_MODULE_REPLICASET: meta["name"],
+            c.LABEL_MODULE_NAME: info.name,
+            c.LABEL_MODULE_VERSION: info.version,
+            c.LABEL_BASE_INSTANCE_NAME: base.name,
+            c.LABEL_BASE_INSTANCE_IP: base.ip or "",
+        })
+        body = {
+            "apiVersion": c.API_VERSION,
+            "kind": c.MODULE.kind,
+            "metadata": {
+                "generateName": c.module_generate_name(meta["name"], info.name),
+                "namespace": meta["namespace"],
+                "labels": labels,
+                "annotations": dict((template_meta.annotations or {}) if template_meta else {}),
+                "finalizers": [c.FINALIZER_ALLOCATE_POD],
+                "ownerReferences": [
+                    {"apiVersion": c.API_VERSION, "kind": c.MODULE_REPLICA_SET.kind,
+                     "name": meta["name"], "uid": meta["uid"], "controller": True,
+                     "blockOwnerDeletion": True},
+                    {"apiVersion": "v1", "kind": "Pod", "name": base.name,
+                     "uid": pod["metadata"]["uid"], "controller": False,
+                     "blockOwnerDeletion": False},
+                ],
+            },
+            "spec": {
+                "selector": mrs.spec.selector.model_dump(by_alias=True, exclude_none=True),
+                "module": info.model_dump(by_alias=True, exclude_none=True),
+                "upgradePolicy": mrs.spec.operation_strategy.upgrade_policy,
+            },
+        }
+        created = await self.ctx.kube.create(MODULES, meta["namespace"], body)
+        self.ctx.modules.upsert(created)  # seen at once: no second Module for the same slot
+        self.ctx.module_written(key_of(created))
+
+    async def _finalize(self, key: Key, obj: dict, modules: list[dict]) -> Result | None:
+        if c.FINALIZER_MODULE_EXISTED not in (obj["metadata"].get("finalizers") or []):
+            return None
+        for module in modules:
+            if not deleting(module):
+                await self.ctx.kube.delete(MODULES, key[0], module["metadata"]["name"])
+                self._mark_deleting(key[0], module["metadata"]["name"])
+        if modules:
+            return None  # Module events bring us back when they are gone
+        removed = await self.ctx.kube.remove_finalizer(PLURAL, obj, c.FINALIZER_MODULE_EXISTED)
+        if removed is not None:
+            self.ctx.replicasets.upsert(removed)
+        return None
+
+    async def _write_status(self, key: Key, mrs: ModuleReplicaSet, modules: list[dict],
+                            placed_all: bool) -> None:
+        obj = self.ctx.replicasets.get(*key)
+        if obj is None:
+            return
+        instances = [instance(m) for m in modules]
+        info = mrs.spec.template.spec.module
+        ready = {m["metadata"]["name"] for m in modules
+                 if (m.get("status") or {}).get("status") in (ModulePhase.AVAILABLE,
+                                                              ModulePhase.COMPLETING)}
+        counts = plan.counts(instances, info.version, info.url, ready)
+        current = obj.get("status") or {}
+        conditions = current.get("conditions")
+        failure = get_condition(conditions, c.CONDITION_REPLICA_FAILURE)
+        if not placed_all:
+            message = (f"{counts.replicas} of {mrs.spec.replicas} Modules placed: not enough "
+                       "eligible base pods; the rest are placed as soon as bases appear")
+            conditions = set_condition(conditions, c.CONDITION_REPLICA_FAILURE, True,
+                                       c.REASON_INSUFFICIENT_BASES, message)
+            if not failure or failure.get("status") != "True":
+                self.ctx.events.record(obj, WARNING, c.REASON_INSUFFICIENT_BASES, message)
+        elif failure and failure.get("status") == "True":
+            conditions = set_condition(conditions, c.CONDITION_REPLICA_FAILURE, False,
+                                       "AllPlaced", "every Module is placed")
+            self.ctx.events.record(obj, NORMAL, "AllPlaced", "every Module is placed")
+        status = {
+            "observedGeneration": obj["metadata"].get("generation"),
+            "replicas": counts.replicas,
+            "currentReplicas": sum(1 for i in instances if i.pod and not i.deleting),
+            "readyReplicas": counts.ready,
+            "availableReplicas": counts.available,
+            "updatedReplicas": counts.updated,
+            "conditions": conditions,
+        }
+        if all(current.get(k) == v for k, v in status.items()):
+            return
+        updated = await self.ctx.kube.patch_status(PLURAL, key[0], key[1],
+                                                   {k: v for k, v in status.items() if v is not None})
+        self.ctx.replicasets.upsert(updated)
+
+
+def owner_replicaset(module: dict) -> Key | None:
+    """The ModuleReplicaSet a Module belongs to, from its label."""
+    name = labels_of(module).get(c.LABEL_MODULE_REPLICASET)
+    return (key_of(module)[0], name) if name else None

@@ -1,0 +1,34 @@
+"""Kubernetes-style conditions on plain dicts (pure): set one, keep lastTransitionTime honest."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+
+def now_timestamp() -> str:
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def set_condition(conditions: list[dict] | None, type_: str, status: bool, reason: str,
+                  message: str, now: str | None = None) -> list[dict]:
+    """A copy of ``conditions`` with ``type_`` set; lastTransitionTime moves only when the
+    status flips, as the API conventions ask."""
+    wanted = "True" if status else "False"
+    out: list[dict] = []
+    found = False
+    for cond in conditions or []:
+        if cond.get("type") != type_:
+            out.append(cond)
+            continue
+        found = True
+        since = cond.get("lastTransitionTime") if cond.get("status") == wanted else None
+        out.append({"type": type_, "status": wanted, "reason": reason, "message": message,
+                    "lastTransitionTime": since or now or now_timestamp()})
+    if not found:
+        out.append({"type": type_, "status": wanted, "reason": reason, "message": message,
+                    "lastTransitionTime": now or now_timestamp()})
+    return out
+
+
+def get_condition(conditions: list[dict] | None, type_: str) -> dict | None:
+    return next((c for c in conditions or [] if c.get("type") == type_), None)

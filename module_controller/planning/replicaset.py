@@ -1,0 +1,61 @@
+"""Decisions of the ModuleReplicaSet controller (pure): how many to add or remove, and which.
+
+Instances are described by :class:`Instance`; bases by :class:`placement.Base`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..api.common import SchedulingPolicy
+
+
+@dataclass(frozen=True)
+class Instance:
+    name: str
+    pod: str | None           # base pod it is bound to
+    available: bool
+    deleting: bool = False
+    version: str | None = None
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class Counts:
+    replicas: int             # instances that are not being deleted
+    available: int
+    ready: int                # installed and active (Available, even before minReadySeconds)
+    updated: int              # running the template's version and url
+
+
+def scale_down_order(instances: list[Instance], pod_load: dict[str, int],
+                     policy: SchedulingPolicy) -> list[Instance]:
+    """Instances in the order they should be removed (SPEC §3, mirror of the policy).
+
+    Not-Available instances go first. Then scatter removes from the most loaded pod (undoing
+    the spread last), stacking from the least loaded one (keeping the packed pods full). Ties:
+    pod name, then instance name, so the choice is the same on every run.
+    """
+    def load(i: Instance) -> int:
+        return pod_load.get(i.pod or "", 0)
+
+    if policy is SchedulingPolicy.STACKING:
+        key = lambda i: (i.available, load(i), i.pod or "", i.name)  # noqa: E731
+    else:
+        key = lambda i: (i.available, -load(i), i.pod or "", i.name)  # noqa: E731
+    return sorted((i for i in instances if not i.deleting), key=key)
+
+
+def counts(instances: list[Instance], version: str, url: str, ready_names: set[str]) -> Counts:
+    live = [i for i in instances if not i.deleting]
+    return Counts(
+        replicas=len(live),
+        available=sum(1 for i in live if i.available),
+        ready=sum(1 for i in live if i.name in ready_names or i.available),
+        updated=sum(1 for i in live if i.version == version and i.url == url),
+    )
+
+
+def delta(desired: int, instances: list[Instance]) -> int:
+    """Positive: instances to add; negative: instances to remove."""
+    return desired - sum(1 for i in instances if not i.deleting)
