@@ -64,7 +64,7 @@ class Operator:
         self.modules = WorkQueue("modules", reconciler.reconcile,
                                  workers=self.settings.module_workers,
                                  backoff=self.settings.retry_backoff)
-        self.ctx.module_written = self.modules.add
+        self.ctx.module_written = self._module_written
         self.replicasets = WorkQueue("modulereplicasets", ReplicaSetReconciler(self.ctx).reconcile,
                                      workers=4, backoff=self.settings.retry_backoff)
         self.basepods = WorkQueue("basepods", BasePodReconciler(self.ctx).reconcile,
@@ -87,6 +87,13 @@ class Operator:
     def _queues(self) -> list[WorkQueue]:
         return [q for q in (self.modules, self.replicasets, self.basepods, self.base_deployments)
                 if q is not None]
+
+    def _module_written(self, key: Key) -> None:
+        """Another reconciler created or changed this Module (see Context.module_written)."""
+        self.modules.add(key)
+        module = self.ctx.modules.get(*key)
+        if module is not None:
+            self._base_changed(key[0], labels_of(module).get(c.LABEL_BASE_INSTANCE_NAME))
 
     def _base_changed(self, namespace: str, pod_name: str | None) -> None:
         """A Module was bound to, or left, a pod: its pod and Deployment may need a look."""
