@@ -63,11 +63,15 @@ class Context:
     replicasets: Store = field(default_factory=lambda: Store("ModuleReplicaSet"))
     pods: Store = field(default_factory=lambda: Store("Pod"))
     deployments: Store = field(default_factory=lambda: Store("Deployment"))
+    module_deployments: Store = field(default_factory=lambda: Store("ModuleDeployment"))
+    templates: Store = field(default_factory=lambda: Store("ModuleTemplate"))
     _reported_capacity: set[tuple[str, str, str]] = field(default_factory=set)
     #: Called with a Module's key after another controller wrote it. The write-through cache
     #: already holds the result, so the watch event that follows looks like "no change" and
     #: would not wake the Module reconciler by itself.
     module_written: Callable[[tuple[str, str]], None] = lambda key: None
+    #: The same for a ModuleReplicaSet written by the ModuleDeployment reconciler.
+    replicaset_written: Callable[[tuple[str, str]], None] = lambda key: None
     _placement_locks: dict[str, asyncio.Lock] = field(default_factory=dict)
 
     def placement_lock(self, namespace: str) -> asyncio.Lock:
@@ -115,9 +119,21 @@ class Context:
                 self.events.record(pod, WARNING, "InvalidMaxModuleCount", problem)
         return value
 
-    def base(self, pod: dict) -> placement.Base:
+    def base(self, pod: dict, replacing: tuple[str, str] | None = None) -> placement.Base:
+        """``replacing`` = (ModuleDeployment, ModuleReplicaSet) placing new instances: names whose
+        instances here are all of other revisions of that ModuleDeployment are replaceable."""
         meta = pod["metadata"]
         bound = self.modules_on_pod(meta["namespace"], meta["name"])
+        replaceable: set[str] = set()
+        if replacing is not None:
+            by_name: dict[str, list[dict]] = {}
+            for m in bound:
+                by_name.setdefault(m["spec"]["module"]["name"], []).append(m)
+            deployment, replicaset = replacing
+            for name, ms in by_name.items():
+                if all(labels_of(m).get(c.LABEL_MODULE_DEPLOYMENT) == deployment
+                       and labels_of(m).get(c.LABEL_MODULE_REPLICASET) != replicaset for m in ms):
+                    replaceable.add(name)
         return placement.Base(
             name=meta["name"],
             ip=pod_ip(pod),
@@ -128,10 +144,23 @@ class Context:
             module_count=len(bound),
             modules=frozenset(m["spec"]["module"]["name"] for m in bound),
             max_modules=self.max_modules(pod),
+            replaceable=frozenset(replaceable),
         )
 
-    def bases(self, namespace: str) -> list[placement.Base]:
-        return [self.base(p) for p in self.pods.list(namespace)]
+    def bases(self, namespace: str, replacing: tuple[str, str] | None = None
+              ) -> list[placement.Base]:
+        return [self.base(p, replacing) for p in self.pods.list(namespace)]
+
+    def replacement_rank(self, module: dict) -> tuple[bool, str, str]:
+        """See :func:`planning.module_lifecycle.supersedes`."""
+        labels = labels_of(module)
+        target = False
+        md = self.module_deployments.get(module["metadata"].get("namespace") or "",
+                                         labels.get(c.LABEL_MODULE_DEPLOYMENT) or "")
+        if md is not None:
+            update = ((md.get("status") or {}).get("releaseStatus") or {}).get("updateRevision")
+            target = update is not None and labels.get(c.LABEL_MODULE_REPLICASET_REVISION) == str(update)
+        return target, module["metadata"].get("creationTimestamp") or "", module["metadata"]["name"]
 
     def port_of(self, pod: dict) -> int:
         return arklet_port(pod["metadata"].get("annotations"), self.settings.arklet.port)

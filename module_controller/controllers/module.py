@@ -26,7 +26,8 @@ from ..api.common import SchedulingPolicy, normalize_scheduling_policy
 from ..arklet import ArkletResult, ArkletUnavailable, BizRef, Outcome
 from ..kube.events import NORMAL, WARNING
 from ..planning import placement
-from ..planning.module_lifecycle import Kind, PodView, next_step, pod_step, removal_step
+from ..planning.module_lifecycle import (Kind, PodView, next_step, pod_step, removal_step,
+                                         supersedes)
 from .context import Context, deleting, labels_of, pod_ip, pod_ready, skip_uninstall
 from .queue import Result
 from .store import Key
@@ -38,6 +39,12 @@ MAX_STEPS = 12  # install, switch, uninstall old, verify ... never more than a h
 
 class ArkletRefused(RuntimeError):
     """Arklet answered a command with a business failure; retried with backoff by the queue."""
+
+
+
+
+def _version(module: dict) -> str | None:
+    return module.get("spec", {}).get("module", {}).get("version")
 
 
 def _now() -> dt.datetime:
@@ -89,7 +96,13 @@ class ModuleReconciler:
             assert pod is not None and view.ip
             port = self.ctx.port_of(pod)
             bizzes = await self._query(key, view.ip, port, info.name)
-            step = next_step(info.version, module.spec.policy, view, bizzes)
+            siblings = self._siblings(key, info.name, module.base_pod_name)
+            me = self.ctx.replacement_rank(self.ctx.modules.get(*key) or obj)
+            newer = [m for m in siblings if supersedes(self.ctx.replacement_rank(m), me)]
+            if newer:
+                return await self._superseded(key, module, pod, bizzes, newer[0])
+            claimed = frozenset(v for m in siblings if (v := _version(m)) and v != info.version)
+            step = next_step(info.version, module.spec.policy, view, bizzes, claimed)
             if step.kind is Kind.AVAILABLE:
                 return await self._available(key, module, pod)
             if step.kind is Kind.INSTALL:
@@ -184,6 +197,21 @@ class ModuleReconciler:
                                f"{info.name}:{info.version} is ACTIVATED on {pod['metadata']['name']}")
         return None
 
+    async def _superseded(self, key: Key, module: Module, pod: dict, bizzes: dict[str, str],
+                          newer: dict) -> None:
+        """A newer revision's Module replaces this one in place on the same pod: leave Arklet
+        to it (no reinstall, no switch back) and wait to be scaled down."""
+        info = module.spec.module
+        if bizzes.get(info.version) == "ACTIVATED":
+            await self._set_status(key, ModulePhase.AVAILABLE, "Installed",
+                                   f"{info.name}:{info.version} is ACTIVATED on "
+                                   f"{pod['metadata']['name']}; being replaced by "
+                                   f"{newer['metadata']['name']}")
+        else:
+            await self._set_status(key, ModulePhase.PREPARE, "Superseded",
+                                   f"replaced in place by {newer['metadata']['name']}")
+        return None
+
     def _min_ready_seconds(self, key: Key) -> int:
         obj = self.ctx.modules.get(*key) or {}
         for ref in obj.get("metadata", {}).get("ownerReferences") or []:
@@ -235,7 +263,9 @@ class ModuleReconciler:
                 if live is not None and pod_ip(live) == view.ip:
                     raise  # the pod still exists: its modules may still run there; retry
                 # The pod is gone (or replaced): nothing of this module is left to uninstall.
-        while (step := removal_step(view, bizzes)).kind is Kind.UNINSTALL:
+        claimed = frozenset(v for m in self._siblings(key, info.name, module.base_pod_name)
+                            if (v := _version(m)))
+        while (step := removal_step(view, bizzes, claimed)).kind is Kind.UNINSTALL:
             assert step.version is not None and bizzes is not None and pod is not None
             result = await self.ctx.arklet.uninstall(view.ip, info.name, step.version,
                                                      port=self.ctx.port_of(pod))
@@ -249,6 +279,15 @@ class ModuleReconciler:
         return None
 
     # ----------------------------------------------------------------- helpers
+
+    def _siblings(self, key: Key, module_name: str, pod_name: str | None) -> list[dict]:
+        """Other live Modules of the same module name on the same pod (an in-place upgrade
+        across revisions puts the new revision's Module beside the old one for a while)."""
+        if not pod_name:
+            return []
+        return [m for m in self.ctx.modules_on_pod(key[0], pod_name)
+                if m["metadata"]["name"] != key[1]
+                and m.get("spec", {}).get("module", {}).get("name") == module_name]
 
     def _pod_view(self, pod: dict | None, bound_ip: str | None) -> PodView:
         if pod is None:
@@ -295,12 +334,22 @@ class ModuleReconciler:
                 await task
 
     async def _label_pod(self, pod: dict, module_name: str, *, available: bool,
-                         exclude: str | None = None) -> None:
+                         exclude: str | None = None, me: str | None = None) -> None:
+        """Set the pod's Service label and instance count from the Modules bound to it.
+
+        The Service label stays while any Module of that name on the pod is Available (during
+        an in-place upgrade the old and the new revision's Modules overlap there).
+        """
         meta = pod["metadata"]
-        count = sum(1 for m in self.ctx.modules_on_pod(meta["namespace"], meta["name"])
-                    if m["metadata"]["name"] != exclude)
-        wanted = {c.module_label_key(module_name): c.LABEL_TRUE if available else None,
-                  c.LABEL_MODULE_INSTANCE_COUNT: str(count)}
+        live = [m for m in self.ctx.modules_on_pod(meta["namespace"], meta["name"])
+                if m["metadata"]["name"] != exclude]
+        routed = available or any(
+            m["metadata"]["name"] not in (me, exclude)
+            and m.get("spec", {}).get("module", {}).get("name") == module_name
+            and (m.get("status") or {}).get("status") == ModulePhase.AVAILABLE
+            for m in live)
+        wanted = {c.module_label_key(module_name): c.LABEL_TRUE if routed else None,
+                  c.LABEL_MODULE_INSTANCE_COUNT: str(len(live))}
         current = meta.get("labels") or {}
         if all(current.get(k) == v for k, v in wanted.items()):
             return

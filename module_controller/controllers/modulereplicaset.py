@@ -13,12 +13,13 @@ import logging
 
 from pydantic import ValidationError
 
-from ..api import ModulePhase, ModuleReplicaSet
+from ..api import ModulePhase, ModuleReplicaSet, UpgradePolicy
 from ..api import constants as c
 from ..kube.events import NORMAL, WARNING
 from ..planning import placement
 from ..planning import replicaset as plan
 from ..planning.conditions import get_condition, set_condition
+from ..planning.module_lifecycle import supersedes
 from .context import Context, deleting, labels_of
 from .queue import Result
 from .store import Key, key_of
@@ -116,18 +117,41 @@ class ReplicaSetReconciler:
         policy = mrs.spec.scheduling_strategy.policy
         if change > 0:
             selector = mrs.spec.selector.model_dump(by_alias=True, exclude_none=True)
+            in_place = mrs.spec.operation_strategy.policy in (
+                UpgradePolicy.INSTALL_THEN_UNINSTALL, UpgradePolicy.UNINSTALL_THEN_INSTALL)
+            deployment = labels_of(obj).get(c.LABEL_MODULE_DEPLOYMENT)
+            replacing = (deployment, key[1]) if in_place and deployment else None
             async with self.ctx.placement_lock(key[0]):
-                chosen = placement.place(self.ctx.bases(key[0]), name, selector, policy, change)
+                chosen = placement.place(self.ctx.bases(key[0], replacing), name, selector,
+                                         policy, change)
                 for base in chosen:
                     await self._create_module(obj, mrs, base)
             if len(chosen) < change:
                 return False
         elif change < 0:
             load = {b.name: b.module_count for b in self.ctx.bases(key[0])}
-            for victim in plan.scale_down_order(instances, load, policy)[:-change]:
+            superseded = self._superseded(key, obj, modules)
+            order = plan.scale_down_order(instances, load, policy, superseded)
+            for victim in order[:-change]:
                 await self.ctx.kube.delete(MODULES, key[0], victim.name)
                 self._mark_deleting(key[0], victim.name)
         return True
+
+    def _superseded(self, key: Key, obj: dict, modules: list[dict]) -> set[str]:
+        """Own Modules that the release's target revision has joined on their pod, Available:
+        the in-place replacement is done there, so these go first on scale down."""
+        out = set()
+        for module in modules:
+            pod = labels_of(module).get(c.LABEL_BASE_INSTANCE_NAME)
+            name = module["spec"]["module"]["name"]
+            rank = self.ctx.replacement_rank(module)
+            for other in self.ctx.modules_on_pod(key[0], pod or ""):
+                if (other["spec"]["module"]["name"] == name
+                        and other["metadata"]["name"] != module["metadata"]["name"]
+                        and supersedes(self.ctx.replacement_rank(other), rank)
+                        and (other.get("status") or {}).get("status") == ModulePhase.AVAILABLE):
+                    out.add(module["metadata"]["name"])
+        return out
 
     def _mark_deleting(self, namespace: str, name: str) -> None:
         # The delete only sets deletionTimestamp (the finalizer holds the object); mark the cached

@@ -22,6 +22,7 @@ from ..settings import Settings
 from .bases import BaseDeploymentReconciler, BasePodReconciler
 from .context import Context, deleting, labels_of, pod_ip, pod_ready, wants_removal
 from .module import ModuleReconciler
+from .moduledeployment import DeploymentReconciler
 from .modulereplicaset import ReplicaSetReconciler, owner_replicaset
 from .queue import WorkQueue
 from .store import Key, key_of
@@ -31,6 +32,11 @@ log = logging.getLogger(__name__)
 # Fields whose change means a Module needs another look; status-only changes are our own writes.
 _MODULE_TRIGGERS = ("generation", "labels", "annotations", "finalizers", "deletionTimestamp",
                     "ownerReferences")
+
+
+def _conflict(exc: BaseException) -> bool:
+    """409: somebody changed the object since we read it; the retry reads it again."""
+    return getattr(exc, "status", None) == 409
 
 
 def _meta_changed(old: dict, new: dict, fields: tuple[str, ...]) -> bool:
@@ -50,6 +56,7 @@ class Operator:
         self.replicasets: WorkQueue[Key] | None = None
         self.basepods: WorkQueue[Key] | None = None
         self.base_deployments: WorkQueue[Key] | None = None
+        self.module_deployments: WorkQueue[Key] | None = None
         self.registry = self._registry()
 
     # ----------------------------------------------------------------- lifecycle
@@ -63,15 +70,21 @@ class Operator:
         reconciler = ModuleReconciler(self.ctx, failures=lambda key: self.modules.failures(key))
         self.modules = WorkQueue("modules", reconciler.reconcile,
                                  workers=self.settings.module_workers,
-                                 backoff=self.settings.retry_backoff)
+                                 backoff=self.settings.retry_backoff, expected=_conflict)
         self.ctx.module_written = self._module_written
         self.replicasets = WorkQueue("modulereplicasets", ReplicaSetReconciler(self.ctx).reconcile,
-                                     workers=4, backoff=self.settings.retry_backoff)
+                                     workers=4, backoff=self.settings.retry_backoff, expected=_conflict)
         self.basepods = WorkQueue("basepods", BasePodReconciler(self.ctx).reconcile,
-                                  workers=2, backoff=self.settings.retry_backoff)
+                                  workers=2, backoff=self.settings.retry_backoff, expected=_conflict)
         self.base_deployments = WorkQueue("basedeployments",
                                           BaseDeploymentReconciler(self.ctx).reconcile,
-                                          workers=2, backoff=self.settings.retry_backoff)
+                                          workers=2, backoff=self.settings.retry_backoff, expected=_conflict)
+        self.module_deployments = WorkQueue("moduledeployments",
+                                            DeploymentReconciler(self.ctx).reconcile,
+                                            workers=4, backoff=self.settings.retry_backoff, expected=_conflict)
+        self.ctx.replicaset_written = self.replicasets.add
+        for md in self.ctx.module_deployments.list():
+            self.module_deployments.add(key_of(md))
         for module in self.ctx.modules.list():
             self.modules.add(key_of(module))
         for mrs in self.ctx.replicasets.list():
@@ -85,8 +98,13 @@ class Operator:
             queue.start()
 
     def _queues(self) -> list[WorkQueue]:
-        return [q for q in (self.modules, self.replicasets, self.basepods, self.base_deployments)
-                if q is not None]
+        return [q for q in (self.modules, self.replicasets, self.basepods, self.base_deployments,
+                            self.module_deployments) if q is not None]
+
+    def _owner_deployment(self, obj: dict) -> None:
+        name = labels_of(obj).get(c.LABEL_MODULE_DEPLOYMENT)
+        if name:
+            self.module_deployments.add((key_of(obj)[0], name))
 
     def _module_written(self, key: Key) -> None:
         """Another reconciler created or changed this Module (see Context.module_written)."""
@@ -123,6 +141,10 @@ class Operator:
                 (self.ctx.modules, c.MODULE.kind, await kube.list(c.MODULE.plural, ns)),
                 (self.ctx.replicasets, c.MODULE_REPLICA_SET.kind,
                  await kube.list(c.MODULE_REPLICA_SET.plural, ns)),
+                (self.ctx.module_deployments, c.MODULE_DEPLOYMENT.kind,
+                 await kube.list(c.MODULE_DEPLOYMENT.plural, ns)),
+                (self.ctx.templates, c.MODULE_TEMPLATE.kind,
+                 await kube.list(c.MODULE_TEMPLATE.plural, ns)),
             ):
                 for item in items:
                     item.setdefault("kind", kind)
@@ -155,6 +177,7 @@ class Operator:
         assert self.ctx is not None and self.modules is not None
         owner = owner_replicaset(obj)
         pod_name = labels_of(obj).get(c.LABEL_BASE_INSTANCE_NAME)
+        self._owner_deployment(obj)
         if kind == "DELETED":
             self.ctx.modules.remove(obj)
             if owner is not None:
@@ -191,6 +214,8 @@ class Operator:
             self.modules.add(key_of(module))
         for mrs in self.ctx.replicasets.list(namespace):
             self.replicasets.add(key_of(mrs))  # a base came, went or changed: placement may too
+        for md in self.ctx.module_deployments.list(namespace):
+            self.module_deployments.add(key_of(md))  # peer mode follows the ready bases
         if kind != "DELETED" and pod_ready(pod) and not deleting(pod):
             # A base became usable: Modules still waiting for one get another chance.
             for module in self.ctx.modules.list(namespace):
@@ -199,6 +224,7 @@ class Operator:
 
     def replicaset_event(self, kind: str | None, obj: dict) -> None:
         assert self.ctx is not None and self.replicasets is not None
+        self._owner_deployment(obj)
         if kind == "DELETED":
             self.ctx.replicasets.remove(obj)
             return
@@ -208,12 +234,40 @@ class Operator:
 
     def deployment_event(self, kind: str | None, obj: dict) -> None:
         assert self.ctx is not None and self.base_deployments is not None
+        namespace, name = key_of(obj)
+        for md in self.ctx.module_deployments.list(namespace):
+            if md.get("spec", {}).get("baseDeploymentName") == name:
+                self.module_deployments.add(key_of(md))
         if kind == "DELETED":
             self.ctx.deployments.remove(obj)
             return
         old, stored = self.ctx.deployments.upsert(obj)
         if stored and old is None:
             self.base_deployments.add(key_of(obj), delay=1.0)
+
+    def module_deployment_event(self, kind: str | None, obj: dict) -> None:
+        assert self.ctx is not None and self.module_deployments is not None
+        if kind == "DELETED":
+            self.ctx.module_deployments.remove(obj)
+            return
+        old, stored = self.ctx.module_deployments.upsert(obj)
+        if stored and (old is None or _meta_changed(old, obj, _MODULE_TRIGGERS)):
+            self.module_deployments.add(key_of(obj))
+        if old is not None and old.get("spec") != obj.get("spec"):
+            # Another ModuleDeployment may be waiting on this one for its module name.
+            for md in self.ctx.module_deployments.list(key_of(obj)[0]):
+                self.module_deployments.add(key_of(md))
+
+    def template_event(self, kind: str | None, obj: dict) -> None:
+        assert self.ctx is not None and self.module_deployments is not None
+        if kind == "DELETED":
+            self.ctx.templates.remove(obj)
+        else:
+            self.ctx.templates.upsert(obj)
+        namespace, name = key_of(obj)
+        for md in self.ctx.module_deployments.list(namespace):
+            if (md.get("spec", {}).get("templateRef") or {}).get("name") == name:
+                self.module_deployments.add(key_of(md))
 
     # ----------------------------------------------------------------- kopf registry
 
@@ -249,6 +303,10 @@ class Operator:
                       registry=registry)(forward(op.module_event))
         kopf.on.event(c.GROUP, c.VERSION, c.MODULE_REPLICA_SET.plural, id="modulereplicasets",
                       registry=registry)(forward(op.replicaset_event))
+        kopf.on.event(c.GROUP, c.VERSION, c.MODULE_DEPLOYMENT.plural, id="moduledeployments",
+                      registry=registry)(forward(op.module_deployment_event))
+        kopf.on.event(c.GROUP, c.VERSION, c.MODULE_TEMPLATE.plural, id="moduletemplates",
+                      registry=registry)(forward(op.template_event))
         kopf.on.event("", "v1", "pods", id="pods", registry=registry)(forward(op.pod_event))
         kopf.on.event("apps", "v1", "deployments", id="deployments",
                       registry=registry)(forward(op.deployment_event))

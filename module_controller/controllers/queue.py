@@ -57,11 +57,15 @@ class WorkQueue(Generic[K]):
         *,
         workers: int = 8,
         backoff: Backoff = Backoff(),
+        expected: Callable[[BaseException], bool] = lambda exc: False,
     ) -> None:
         self.name = name
         self._handler = handler
         self._workers_count = workers
         self.backoff = backoff
+        # Failures that are part of normal operation (e.g. an optimistic-concurrency conflict):
+        # retried the same way, logged in one line instead of with a traceback.
+        self._expected = expected
         self._heap: list[tuple[float, int, K]] = []
         self._due: dict[K, float] = {}  # key -> time it is scheduled for (heap may hold stale entries)
         self._ready: asyncio.Queue[K] = asyncio.Queue()
@@ -157,11 +161,16 @@ class WorkQueue(Generic[K]):
                     delay = result.requeue_after
             except asyncio.CancelledError:
                 raise
-            except Exception:
+            except Exception as exc:
                 failures = self._failures[key] = self._failures.get(key, 0) + 1
                 delay = self.backoff.delay(failures)
-                log.exception("%s: reconcile of %s failed (%d in a row); retry in %.1fs",
-                              self.name, key, failures, delay)
+                if self._expected(exc):
+                    delay = min(delay, 0.5)  # a fresh read usually settles it at once
+                    log.info("%s: %s: %s; retry in %.1fs", self.name, key, exc.__class__.__name__,
+                             delay)
+                else:
+                    log.exception("%s: reconcile of %s failed (%d in a row); retry in %.1fs",
+                                  self.name, key, failures, delay)
             finally:
                 self._processing.discard(key)
             again = self._again.pop(key, None)

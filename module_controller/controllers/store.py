@@ -7,6 +7,7 @@ watch event for it can arrive in either order without the cache going back in ti
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Callable, Iterator
 
 Key = tuple[str, str]  # (namespace, name)
@@ -24,15 +25,24 @@ def _rv(obj: dict) -> int:
         return 0
 
 
+TOMBSTONES = 10_000
+
+
 class Store:
     def __init__(self, kind: str):
         self.kind = kind
         self._objects: dict[Key, dict] = {}
+        # UIDs seen deleted, so a late answer to our own write (or our own "being deleted"
+        # mark) cannot bring back an object the watch has already reported gone.
+        self._tombstones: OrderedDict[str, None] = OrderedDict()
 
     def upsert(self, obj: dict) -> tuple[dict | None, bool]:
-        """Store ``obj`` unless a newer copy is there; return (previous copy, stored?)."""
+        """Store ``obj`` unless a newer copy is there or it is known deleted;
+        return (previous copy, stored?)."""
         key = key_of(obj)
         old = self._objects.get(key)
+        if obj["metadata"].get("uid") in self._tombstones:
+            return old, False
         if old is not None and old["metadata"].get("uid") == obj["metadata"].get("uid") \
                 and _rv(old) > _rv(obj):
             return old, False
@@ -40,6 +50,11 @@ class Store:
         return old, True
 
     def remove(self, obj: dict) -> dict | None:
+        uid = obj["metadata"].get("uid")
+        if uid:
+            self._tombstones[uid] = None
+            if len(self._tombstones) > TOMBSTONES:
+                self._tombstones.popitem(last=False)
         key = key_of(obj)
         current = self._objects.get(key)
         if current is not None and current["metadata"].get("uid") == obj["metadata"].get("uid"):

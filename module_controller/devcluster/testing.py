@@ -223,3 +223,36 @@ async def modules_per_pod(api: client.ApiClient, namespace: str, selector: str =
         pod = m["metadata"].get("labels", {}).get("serverless.alipay.com/base-instance-name")
         out[pod] = out.get(pod, 0) + 1
     return out
+
+
+# ----------------------------------------------------------------- ModuleDeployments
+
+async def get_deployment(api: client.ApiClient, namespace: str, name: str) -> dict | None:
+    try:
+        return await client.CustomObjectsApi(api).get_namespaced_custom_object(
+            GROUP, VERSION, namespace, "moduledeployments", name)
+    except ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise
+
+
+def progress(md: dict | None) -> str | None:
+    return (((md or {}).get("status") or {}).get("releaseStatus") or {}).get("progress")
+
+
+async def wait_progress(api: client.ApiClient, namespace: str, name: str, wanted: str,
+                        timeout: float = 60.0, batch: int | None = None) -> dict:
+    def ok(md: dict | None) -> bool:
+        if progress(md) != wanted:
+            return False
+        return batch is None or md["status"]["releaseStatus"].get("currentBatch") == batch
+    return await wait_for(lambda: get_deployment(api, namespace, name), ok, timeout=timeout,
+                          what=f"ModuleDeployment {namespace}/{name} progress {wanted}"
+                               + (f" at group {batch}" if batch else ""))
+
+
+async def list_replicasets(api: client.ApiClient, namespace: str, selector: str = "") -> list[dict]:
+    result = await client.CustomObjectsApi(api).list_namespaced_custom_object(
+        GROUP, VERSION, namespace, "modulereplicasets", label_selector=selector)
+    return result["items"]

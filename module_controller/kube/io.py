@@ -166,6 +166,47 @@ class KubeIO:
                 return None
             raise
 
+    # ----------------------------------------------------------------- services
+
+    async def ensure_service(self, body: dict, owner_uid: str) -> str | None:
+        """Create the Service or bring its spec in line; a problem (it belongs to someone
+        else) is returned as text rather than raised, for a condition."""
+        meta = body["metadata"]
+        try:
+            resp = await self.core.read_namespaced_service(meta["name"], meta["namespace"],
+                                                           _preload_content=False)
+            current = await response_json(resp)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+            await self.core.create_namespaced_service(meta["namespace"], body)
+            return None
+        owners = {r.get("uid") for r in current["metadata"].get("ownerReferences") or []}
+        if owner_uid not in owners:
+            return f"Service {meta['name']} exists and is not owned by this ModuleDeployment"
+        spec = current.get("spec") or {}
+        ports = [{k: p.get(k) for k in ("name", "protocol", "port", "targetPort")}
+                 for p in spec.get("ports") or []]
+        wanted = body["spec"]
+        if (spec.get("type"), spec.get("selector"), ports) != (
+                wanted["type"], wanted["selector"], wanted["ports"]):
+            # Merge patch replaces the ports list; nodePort is re-allocated only if it changes.
+            await self.core.patch_namespaced_service(meta["name"], meta["namespace"],
+                                                     {"spec": wanted}, _content_type=MERGE)
+        return None
+
+    async def delete_owned_services(self, namespace: str, deployment: str, owner_uid: str) -> None:
+        resp = await self.core.list_namespaced_service(
+            namespace, label_selector=f"{c.LABEL_MODULE_DEPLOYMENT}={deployment}",
+            _preload_content=False)
+        for svc in (await response_json(resp))["items"]:
+            if any(r.get("uid") == owner_uid for r in svc["metadata"].get("ownerReferences") or []):
+                try:
+                    await self.core.delete_namespaced_service(svc["metadata"]["name"], namespace)
+                except ApiException as exc:
+                    if exc.status != 404:
+                        raise
+
     async def delete_pod(self, namespace: str, name: str) -> None:
         try:
             await self.core.delete_namespaced_pod(name, namespace)

@@ -59,10 +59,14 @@ def next_step(
     policy: UpgradePolicy,
     pod: PodView,
     bizzes: dict[str, str],
+    claimed: frozenset[str] = frozenset(),
 ) -> Step:
     """Next step for a Module that should run ``wanted_version``.
 
     ``bizzes`` maps version -> state (upper case) for every biz on the base with the Module's name.
+    ``claimed`` are versions other Modules on the same pod stand for (an older revision being
+    replaced in place): they are left for those Modules' own removal, except that
+    uninstall_then_install takes the old one off before installing, as the policy says.
     """
     blocked = pod_step(pod)
     if blocked is not None:
@@ -70,6 +74,7 @@ def next_step(
 
     wanted = bizzes.get(wanted_version)
     others = sorted(v for v in bizzes if v != wanted_version)
+    unclaimed = [v for v in others if v not in claimed]
 
     if wanted == BROKEN:
         # A failed start leaves BROKEN; Arklet usually drops it, but if not, clear it and retry.
@@ -80,21 +85,31 @@ def next_step(
         return Step(Kind.INSTALL, wanted_version)
     if wanted != ACTIVATED:
         return Step(Kind.SWITCH, wanted_version)
-    if others:
+    if unclaimed:
         # install_then_uninstall (and the tail of every policy): the new one is active, so the
         # old one can go.
-        return Step(Kind.UNINSTALL, others[0])
+        return Step(Kind.UNINSTALL, unclaimed[0])
     return Step(Kind.AVAILABLE)
 
 
-def removal_step(pod: PodView, bizzes: dict[str, str] | None) -> Step:
+def removal_step(pod: PodView, bizzes: dict[str, str] | None,
+                 claimed: frozenset[str] = frozenset()) -> Step:
     """Next step while a Module is being deleted.
 
     ``bizzes`` is None when Arklet could not be asked; a pod that no longer exists has nothing
-    left to uninstall, so that counts as removed.
+    left to uninstall, so that counts as removed. Versions ``claimed`` by other Modules on the pod
+    (the new revision that replaced this one in place) stay.
     """
     if not pod.exists or not pod.ip:
         return Step(Kind.REMOVED)
-    if bizzes:
-        return Step(Kind.UNINSTALL, sorted(bizzes)[0])
+    mine = sorted(v for v in (bizzes or {}) if v not in claimed)
+    if mine:
+        return Step(Kind.UNINSTALL, mine[0])
     return Step(Kind.REMOVED)
+
+
+def supersedes(newer: tuple[bool, str, str], older: tuple[bool, str, str]) -> bool:
+    """Order of two Modules of one name on one pod, by (belongs to the ModuleDeployment's update
+    revision, creationTimestamp, name): the release's target wins — also on a rollback, where
+    the target is an older revision — and otherwise the later creation."""
+    return newer > older

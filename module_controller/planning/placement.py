@@ -7,7 +7,7 @@ the controller and after every restart.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Iterable, Mapping
 
 from ..api.common import SchedulingPolicy
@@ -23,6 +23,11 @@ class Base:
     module_count: int = 0                      # Module objects bound to this pod
     modules: frozenset[str] = frozenset()      # module names bound to this pod
     max_modules: int | None = None             # None: unlimited
+    # Module names whose instances here belong to an older revision of the same
+    # ModuleDeployment and may be replaced in place (install_then_uninstall,
+    # uninstall_then_install): such a pod is eligible, preferred, and the old instance does not
+    # count against its capacity because it leaves when the new one is up.
+    replaceable: frozenset[str] = frozenset()
 
 
 def selector_matches(selector: Mapping | None, labels: Mapping[str, str]) -> bool:
@@ -65,8 +70,9 @@ def parse_max_module_count(pod_value: str | None, deployment_value: str | None
     return None, None
 
 
-def has_room(base: Base) -> bool:
-    return base.max_modules is None or base.module_count < base.max_modules
+def has_room(base: Base, module_name: str = "") -> bool:
+    leaving = 1 if module_name and module_name in base.replaceable else 0
+    return base.max_modules is None or base.module_count - leaving < base.max_modules
 
 
 def eligible(base: Base, module_name: str, selector: Mapping | None) -> bool:
@@ -74,8 +80,8 @@ def eligible(base: Base, module_name: str, selector: Mapping | None) -> bool:
         base.ready
         and bool(base.ip)
         and not base.deleting
-        and has_room(base)
-        and module_name not in base.modules
+        and has_room(base, module_name)
+        and (module_name not in base.modules or module_name in base.replaceable)
         and selector_matches(selector, base.labels)
     )
 
@@ -86,9 +92,10 @@ def choose(bases: Iterable[Base], module_name: str, selector: Mapping | None,
     candidates = [b for b in bases if eligible(b, module_name, selector)]
     if not candidates:
         return None
+    # Pods where an old instance can be replaced in place come first (SPEC §2.4).
     if policy is SchedulingPolicy.STACKING:
-        return min(candidates, key=lambda b: (-b.module_count, b.name))
-    return min(candidates, key=lambda b: (b.module_count, b.name))
+        return min(candidates, key=lambda b: (module_name not in b.replaceable, -b.module_count, b.name))
+    return min(candidates, key=lambda b: (module_name not in b.replaceable, b.module_count, b.name))
 
 
 def place(bases: Iterable[Base], module_name: str, selector: Mapping | None,
@@ -101,9 +108,7 @@ def place(bases: Iterable[Base], module_name: str, selector: Mapping | None,
         if pick is None:
             break
         chosen.append(pick)
-        pool[pick.name] = Base(
-            name=pick.name, ip=pick.ip, ready=pick.ready, deleting=pick.deleting,
-            labels=pick.labels, module_count=pick.module_count + 1,
-            modules=pick.modules | {module_name}, max_modules=pick.max_modules,
-        )
+        pool[pick.name] = replace(
+            pick, module_count=pick.module_count + 1, modules=pick.modules | {module_name},
+            replaceable=pick.replaceable - {module_name})
     return chosen

@@ -29,20 +29,24 @@ class Counts:
 
 
 def scale_down_order(instances: list[Instance], pod_load: dict[str, int],
-                     policy: SchedulingPolicy) -> list[Instance]:
+                     policy: SchedulingPolicy, superseded: set[str] | frozenset[str] = frozenset()
+                     ) -> list[Instance]:
     """Instances in the order they should be removed (SPEC §3, mirror of the policy).
 
-    Not-Available instances go first. Then scatter removes from the most loaded pod (undoing
+    Instances already replaced in place by a newer revision go first, then not-Available ones. Then scatter removes from the most loaded pod (undoing
     the spread last), stacking from the least loaded one (keeping the packed pods full). Ties:
     pod name, then instance name, so the choice is the same on every run.
     """
     def load(i: Instance) -> int:
         return pod_load.get(i.pod or "", 0)
 
+    def first(i: Instance) -> tuple[bool, bool]:
+        return i.name not in superseded, i.available
+
     if policy is SchedulingPolicy.STACKING:
-        key = lambda i: (i.available, load(i), i.pod or "", i.name)  # noqa: E731
+        key = lambda i: (first(i), load(i), i.pod or "", i.name)  # noqa: E731
     else:
-        key = lambda i: (i.available, -load(i), i.pod or "", i.name)  # noqa: E731
+        key = lambda i: (first(i), -load(i), i.pod or "", i.name)  # noqa: E731
     return sorted((i for i in instances if not i.deleting), key=key)
 
 

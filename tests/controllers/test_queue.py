@@ -110,3 +110,18 @@ def test_backoff_grows_and_is_capped(failures):
     expected = min(0.5 * 2 ** (failures - 1), 30)
     assert expected * 0.9 <= delay <= expected * 1.1
     assert delay <= 33
+
+
+def test_store_never_resurrects_a_deleted_object_or_goes_back_in_time():
+    from module_controller.controllers.store import Store
+
+    store = Store("Module")
+    obj = {"metadata": {"namespace": "n", "name": "a", "uid": "u1", "resourceVersion": "5"}}
+    assert store.upsert(obj) == (None, True)
+    older = {"metadata": {**obj["metadata"], "resourceVersion": "4"}}
+    assert store.upsert(older)[1] is False and store.get("n", "a") is obj
+    store.remove(obj)
+    late = {"metadata": {**obj["metadata"], "resourceVersion": "6", "deletionTimestamp": "x"}}
+    assert store.upsert(late)[1] is False and store.get("n", "a") is None
+    reborn = {"metadata": {"namespace": "n", "name": "a", "uid": "u2", "resourceVersion": "7"}}
+    assert store.upsert(reborn)[1] is True

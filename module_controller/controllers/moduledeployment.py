@@ -1,0 +1,436 @@
+"""The ModuleDeployment reconciler: revisions, grouped release, peer mode, offline, Service.
+
+Each reconcile: resolve the template (inline or ModuleTemplate), make sure the revision for the
+template's module name+version exists (rollback reuses an old one), observe the revisions, ask
+:func:`planning.release.plan` what the replica counts and release status should be, and write
+only what differs. The release status lives in ``status.releaseStatus`` so any controller
+instance resumes it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from pydantic import ValidationError
+
+from ..api import ModuleDeployment, ModulePhase, ModuleTemplate, ReleaseProgress
+from ..api import constants as c
+from ..kube.events import NORMAL, WARNING
+from ..planning import release
+from ..planning.conditions import set_condition
+from .context import Context, deleting, labels_of, pod_ready, wants_removal
+from .queue import Result
+from .store import Key, key_of
+
+log = logging.getLogger(__name__)
+PLURAL = c.MODULE_DEPLOYMENT.plural
+MRS = c.MODULE_REPLICA_SET.plural
+FINALIZERS = (c.FINALIZER_MODULE_REPLICASET_EXISTED, c.FINALIZER_MODULE_EXISTED)
+
+
+def _parse_time(value: str | None) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+
+
+def _fmt(value: dt.datetime | None) -> str | None:
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
+
+
+def _revision_number(mrs: dict) -> int:
+    try:
+        return int(labels_of(mrs).get(c.LABEL_MODULE_REPLICASET_REVISION) or 0)
+    except ValueError:
+        return 0
+
+
+class DeploymentReconciler:
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
+
+    async def reconcile(self, key: Key) -> Result | None:
+        obj = self.ctx.module_deployments.get(*key)
+        if obj is None:
+            return None
+        try:
+            md = ModuleDeployment.from_api(obj)
+        except ValidationError as exc:
+            await self._conditions(key, failure=("InvalidSpec", str(exc).splitlines()[0]))
+            return None
+        gone = deleting(obj)
+        if not gone:
+            obj = await self._ensure_metadata(key, obj, md)
+            conflict = self._conflict(key, obj, md)
+            if conflict:
+                await self._conditions(key, failure=(c.REASON_MODULE_NAME_CONFLICT, conflict))
+                return None
+        template = self._template(key, md)
+        if template is None and not gone:
+            await self._conditions(key, failure=(
+                c.REASON_TEMPLATE_NOT_FOUND,
+                f"ModuleTemplate {md.spec.template_ref.name} not found"))  # type: ignore[union-attr]
+            return None
+
+        revisions = self._revisions(key)
+        current = None
+        if template is not None and not gone:
+            current = await self._ensure_revision(key, obj, md, template, revisions)
+            revisions = self._revisions(key)
+        elif revisions:
+            current = max(revisions, key=_revision_number)
+        if current is None and gone:
+            return await self._finish_offline(key, obj)
+
+        observed = self._observe(key, md, revisions, current, gone)
+        state = self._release_state(obj)
+        now = dt.datetime.now(dt.timezone.utc)
+        decision = release.plan(observed, state, now)
+        await self._apply(key, obj, decision, revisions)
+        await self._write_status(key, md, decision, observed)
+        if gone and decision.state.progress is ReleaseProgress.TERMINATED and \
+                all(r.instances == 0 for r in observed.revisions):
+            return await self._finish_offline(key, obj)
+        if not gone:
+            await self._prune_history(key, md, revisions, current)
+            await self._service(key, obj, md, template)
+        return Result(requeue_after=decision.requeue_after) if decision.requeue_after else None
+
+    # ----------------------------------------------------------------- metadata, template
+
+    async def _ensure_metadata(self, key: Key, obj: dict, md: ModuleDeployment) -> dict:
+        meta = obj["metadata"]
+        finalizers = list(meta.get("finalizers") or [])
+        missing = [f for f in FINALIZERS if f not in finalizers]
+        patch: dict = {}
+        if missing:
+            patch["finalizers"] = finalizers + missing
+        base = self.ctx.deployments.get(key[0], md.spec.base_deployment_name)
+        refs = meta.get("ownerReferences") or []
+        if base is not None and not any(r.get("uid") == base["metadata"]["uid"] for r in refs):
+            # Owned by the base Deployment, but not as controller, so the user's own tools
+            # (which expect to control their Deployment's dependents) are not confused.
+            patch["ownerReferences"] = refs + [{
+                "apiVersion": "apps/v1", "kind": "Deployment", "name": base["metadata"]["name"],
+                "uid": base["metadata"]["uid"], "controller": False, "blockOwnerDeletion": False}]
+        if not patch:
+            return obj
+        patch["resourceVersion"] = meta["resourceVersion"]
+        obj = await self.ctx.kube.patch(PLURAL, key[0], key[1], {"metadata": patch})
+        self.ctx.module_deployments.upsert(obj)
+        return obj
+
+    def _conflict(self, key: Key, obj: dict, md: ModuleDeployment) -> str | None:
+        """Another ModuleDeployment owns this module name on this base Deployment (SPEC §2.8):
+        the older one wins (creation time, then name)."""
+        template = self._template(key, md)
+        if template is None:
+            return None
+        mine = (obj["metadata"].get("creationTimestamp") or "", key[1])
+        for other in self.ctx.module_deployments.list(key[0]):
+            if other["metadata"]["name"] == key[1]:
+                continue  # an older one that is going offline still holds the name until gone
+            try:
+                theirs_md = ModuleDeployment.from_api(other)
+            except ValidationError:
+                continue
+            their_template = self._template(key, theirs_md)
+            if (their_template is not None
+                    and theirs_md.spec.base_deployment_name == md.spec.base_deployment_name
+                    and their_template.spec.module.name == template.spec.module.name
+                    and (other["metadata"].get("creationTimestamp") or "", other["metadata"]["name"])
+                    < mine):
+                return (f"module {template.spec.module.name} on {md.spec.base_deployment_name} "
+                        f"already belongs to ModuleDeployment {other['metadata']['name']}")
+        return None
+
+    def _template(self, key: Key, md: ModuleDeployment):
+        if md.spec.template is not None:
+            return md.spec.template
+        ref = self.ctx.templates.get(key[0], md.spec.template_ref.name)  # type: ignore[union-attr]
+        if ref is None or deleting(ref):
+            return None
+        try:
+            return ModuleTemplate.from_api(ref).template
+        except ValidationError:
+            return None
+
+    # ----------------------------------------------------------------- revisions
+
+    def _revisions(self, key: Key) -> list[dict]:
+        return [m for m in self.ctx.replicasets.list(key[0])
+                if labels_of(m).get(c.LABEL_MODULE_DEPLOYMENT) == key[1]]
+
+    async def _ensure_revision(self, key: Key, obj: dict, md: ModuleDeployment, template,
+                               revisions: list[dict]) -> dict:
+        info = template.spec.module
+        base = self.ctx.deployments.get(key[0], md.spec.base_deployment_name)
+        selector = ((base or {}).get("spec") or {}).get("selector") or \
+            {"matchLabels": {"app": md.spec.base_deployment_name}}
+        wanted_spec = {
+            "selector": selector,
+            "template": template.model_dump(by_alias=True, exclude_none=True),
+            "operationStrategy": md.spec.operation_strategy.model_dump(by_alias=True, exclude_none=True),
+            "schedulingStrategy": md.spec.scheduling_strategy.model_dump(by_alias=True, exclude_none=True),
+            "minReadySeconds": md.spec.min_ready_seconds,
+        }
+        for mrs in revisions:
+            module = mrs["spec"]["template"]["spec"]["module"]
+            if (module["name"], module["version"]) != (info.name, info.version):
+                continue
+            # Same name+version: this is the revision (also a rollback to it). Keep its template
+            # (url, metadata) and strategies current without touching the replica count.
+            current = {k: mrs["spec"].get(k) for k in wanted_spec}
+            if current != wanted_spec:
+                updated = await self.ctx.kube.patch(MRS, key[0], mrs["metadata"]["name"],
+                                                    {"spec": wanted_spec})
+                self._written(updated)
+                return updated
+            return mrs
+        number = max((_revision_number(m) for m in revisions), default=0) + 1
+        labels = {
+            c.LABEL_MODULE_DEPLOYMENT: key[1],
+            c.LABEL_MODULE_NAME: info.name,
+            c.LABEL_MODULE_REPLICASET_REVISION: str(number),
+            c.LABEL_DEPLOYMENT_NAME: md.spec.base_deployment_name,
+            c.LABEL_MODULE_SCHEDULING_STRATEGY: md.spec.scheduling_strategy.policy.value,
+        }
+        body = {
+            "apiVersion": c.API_VERSION, "kind": c.MODULE_REPLICA_SET.kind,
+            "metadata": {
+                "name": c.replicaset_name(key[1], number), "namespace": key[0], "labels": labels,
+                "ownerReferences": [{
+                    "apiVersion": c.API_VERSION, "kind": c.MODULE_DEPLOYMENT.kind, "name": key[1],
+                    "uid": obj["metadata"]["uid"], "controller": True, "blockOwnerDeletion": True}],
+            },
+            "spec": {**wanted_spec, "replicas": 0},
+        }
+        created = await self.ctx.kube.create(MRS, key[0], body)
+        self._written(created)
+        self.ctx.events.record(obj, NORMAL, "RevisionCreated",
+                               f"revision {number}: {info.name}:{info.version}")
+        return created
+
+    def _written(self, mrs: dict) -> None:
+        self.ctx.replicasets.upsert(mrs)
+        self.ctx.replicaset_written(key_of(mrs))
+
+    async def _prune_history(self, key: Key, md: ModuleDeployment, revisions: list[dict],
+                             current: dict | None) -> None:
+        old = sorted((m for m in revisions if m is not current and not deleting(m)
+                      and m["spec"].get("replicas", 0) == 0
+                      and not self._instances(key, m)), key=_revision_number)
+        for mrs in old[: max(0, len(old) - md.spec.revision_history_limit)]:
+            await self.ctx.kube.delete(MRS, key[0], mrs["metadata"]["name"])
+
+    def _instances(self, key: Key, mrs: dict) -> list[dict]:
+        name = mrs["metadata"]["name"]
+        return [m for m in self.ctx.modules.list(key[0])
+                if labels_of(m).get(c.LABEL_MODULE_REPLICASET) == name]
+
+    # ----------------------------------------------------------------- release
+
+    def _observe(self, key: Key, md: ModuleDeployment, revisions: list[dict], current: dict | None,
+                 gone: bool) -> release.Observed:
+        revs = []
+        for mrs in revisions:
+            instances = self._instances(key, mrs)
+            revs.append(release.Revision(
+                number=_revision_number(mrs), name=mrs["metadata"]["name"],
+                replicas=int(mrs["spec"].get("replicas") or 0), instances=len(instances),
+                available=sum(1 for m in instances if not deleting(m)
+                              and (m.get("status") or {}).get("status") == ModulePhase.AVAILABLE)))
+        desired = 0 if gone else self._desired(key, md)
+        ops = md.spec.operation_strategy
+        strategy = release.Strategy(
+            batch_count=ops.batch_count, use_beta=ops.use_beta, need_confirm=ops.need_confirm,
+            gray_seconds=ops.gray_time_between_batch_seconds,
+            max_unavailable=ops.max_unavailable_count(max(desired, 0)), policy=ops.policy,
+            deadline_seconds=md.spec.progress_deadline_seconds)
+        previous = self._release_state(self.ctx.module_deployments.get(*key) or {})
+        peer_scale = md.spec.is_peer and previous.update_revision == (
+            _revision_number(current) if current else None)
+        return release.Observed(
+            desired=desired, update_revision=_revision_number(current) if current else 0,
+            revisions=tuple(revs), strategy=strategy, pause=md.spec.pause,
+            confirm_batch_num=md.spec.confirm_batch_num, deleting=gone,
+            skip_confirmation=peer_scale and not gone)
+
+    def _desired(self, key: Key, md: ModuleDeployment) -> int:
+        if not md.spec.is_peer:
+            return md.spec.replicas
+        base = self.ctx.deployments.get(key[0], md.spec.base_deployment_name)
+        if base is None:
+            return 0
+        return sum(1 for pod in self.ctx.pods.list(key[0])
+                   if self.ctx.deployment_of(pod) is base and pod_ready(pod)
+                   and not deleting(pod) and not wants_removal(pod))
+
+    @staticmethod
+    def _release_state(obj: dict) -> release.ReleaseState:
+        status = obj.get("status") or {}
+        rs = status.get("releaseStatus") or {}
+        progress = rs.get("progress")
+        return release.ReleaseState(
+            update_revision=rs.get("updateRevision"),
+            current_batch=rs.get("currentBatch") or 0,
+            real_batch_count=rs.get("realBatchCount") or 0,
+            original_delta=rs.get("originalDeltaReplicas") or 0,
+            progress=ReleaseProgress(progress) if progress else None,
+            desired=status.get("desiredReplicas"),
+            last_transition=_parse_time(rs.get("lastTransitionTime")),
+            next_reconcile=_parse_time(rs.get("nextReconcileTime")),
+        )
+
+    async def _apply(self, key: Key, obj: dict, decision: release.Decision,
+                     revisions: list[dict]) -> None:
+        spec_patch: dict = {}
+        if decision.set_pause is not None and decision.set_pause != obj["spec"].get("pause", False):
+            spec_patch["pause"] = decision.set_pause
+        if decision.reset_confirm:
+            spec_patch["confirmBatchNum"] = 0
+        if spec_patch:
+            # resourceVersion: a user's concurrent pause/confirm is never overwritten.
+            updated = await self.ctx.kube.patch(PLURAL, key[0], key[1], {
+                "metadata": {"resourceVersion": obj["metadata"]["resourceVersion"]},
+                "spec": spec_patch})
+            self.ctx.module_deployments.upsert(updated)
+            if decision.set_pause:
+                self.ctx.events.record(updated, NORMAL, "WaitingForConfirmation",
+                                       f"group {decision.state.current_batch} done; set "
+                                       "spec.pause=false (or confirmBatchNum) to continue")
+        by_name = {m["metadata"]["name"]: m for m in revisions}
+        for name, replicas in decision.replicas.items():
+            mrs = by_name.get(name)
+            if mrs is None or int(mrs["spec"].get("replicas") or 0) == replicas:
+                continue
+            updated = await self.ctx.kube.patch(MRS, key[0], name, {"spec": {"replicas": replicas}})
+            self._written(updated)
+
+    # ----------------------------------------------------------------- status
+
+    async def _write_status(self, key: Key, md: ModuleDeployment, decision: release.Decision,
+                            observed: release.Observed) -> None:
+        obj = self.ctx.module_deployments.get(*key)
+        if obj is None:
+            return
+        st = decision.state
+        revs = observed.revisions
+        update = next((r for r in revs if r.number == st.update_revision), None)
+        # Instances that serve: during an in-place upgrade the old and the new revision's Modules
+        # overlap on one pod for a moment, which is one instance, not two.
+        available = len({labels_of(m).get(c.LABEL_BASE_INSTANCE_NAME)
+                         for m in self.ctx.modules.list(key[0])
+                         if labels_of(m).get(c.LABEL_MODULE_DEPLOYMENT) == key[1]
+                         and not deleting(m)
+                         and (m.get("status") or {}).get("status") == ModulePhase.AVAILABLE})
+        desired = observed.desired
+        current = obj.get("status") or {}
+        conditions = current.get("conditions")
+        min_available = max(0, desired - observed.strategy.max_unavailable)
+        conditions = set_condition(
+            conditions, c.CONDITION_AVAILABLE, available >= min_available or
+            st.progress is ReleaseProgress.COMPLETED and available >= desired,
+            "MinimumReplicasAvailable" if available >= min_available else "MinimumReplicasUnavailable",
+            f"{available} of {desired} instances Available")
+        if decision.deadline_exceeded:
+            progressing = (False, c.REASON_PROGRESS_DEADLINE_EXCEEDED,
+                           f"group {st.current_batch} did not complete within "
+                           f"{md.spec.progress_deadline_seconds}s; still trying")
+        elif st.progress is ReleaseProgress.COMPLETED:
+            progressing = (True, "ReleaseCompleted", "release completed")
+        else:
+            progressing = (True, "ReleaseProgressing",
+                           f"group {st.current_batch}/{st.real_batch_count}: {st.progress}")
+        conditions = set_condition(conditions, c.CONDITION_PROGRESSING, *progressing)
+        conditions = [x for x in conditions if not (
+            x["type"] == c.CONDITION_REPLICA_FAILURE and x.get("reason") in (
+                c.REASON_MODULE_NAME_CONFLICT, c.REASON_TEMPLATE_NOT_FOUND, "InvalidSpec"))]
+        status = {
+            "observedGeneration": obj["metadata"].get("generation"),
+            "replicas": sum(r.instances for r in revs),
+            "desiredReplicas": desired if st.desired is None else st.desired,
+            "readyReplicas": available,
+            "availableReplicas": available,
+            "unavailableReplicas": max(0, desired - available),
+            "updatedReplicas": update.instances if update else 0,
+            "updatedAvailableReplicas": update.available if update else 0,
+            "conditions": conditions,
+            "releaseStatus": {k: v for k, v in {
+                "updateRevision": st.update_revision,
+                "currentBatch": st.current_batch,
+                "realBatchCount": st.real_batch_count,
+                "originalDeltaReplicas": st.original_delta,
+                "progress": st.progress.value if st.progress else None,
+                "batchProgress": f"{st.current_batch}/{st.real_batch_count}",
+                "lastTransitionTime": _fmt(st.last_transition),
+                "nextReconcileTime": _fmt(st.next_reconcile),
+            }.items() if v is not None},
+        }
+        if all(current.get(k) == v for k, v in status.items()):
+            return
+        if (current.get("releaseStatus") or {}).get("progress") != status["releaseStatus"].get("progress"):
+            self.ctx.events.record(obj, NORMAL, f"Release{st.progress.value if st.progress else ''}",
+                                   f"group {st.current_batch}/{st.real_batch_count}, "
+                                   f"{available}/{desired} Available")
+        if decision.deadline_exceeded and not any(
+                x["type"] == c.CONDITION_PROGRESSING and x["status"] == "False"
+                for x in current.get("conditions") or []):
+            self.ctx.events.record(obj, WARNING, c.REASON_PROGRESS_DEADLINE_EXCEEDED, progressing[2])
+        updated = await self.ctx.kube.patch_status(PLURAL, key[0], key[1], status)
+        self.ctx.module_deployments.upsert(updated)
+
+    async def _conditions(self, key: Key, failure: tuple[str, str]) -> None:
+        obj = self.ctx.module_deployments.get(*key)
+        if obj is None:
+            return
+        current = obj.get("status") or {}
+        conditions = set_condition(current.get("conditions"), c.CONDITION_REPLICA_FAILURE, True,
+                                   *failure)
+        if conditions == current.get("conditions"):
+            return
+        self.ctx.events.record(obj, WARNING, failure[0], failure[1])
+        updated = await self.ctx.kube.patch_status(PLURAL, key[0], key[1], {
+            "conditions": conditions, "observedGeneration": obj["metadata"].get("generation")})
+        self.ctx.module_deployments.upsert(updated)
+
+    # ----------------------------------------------------------------- offline, service
+
+    async def _finish_offline(self, key: Key, obj: dict) -> Result | None:
+        """All instances are gone: delete the revisions and the Service, then let go."""
+        revisions = self._revisions(key)
+        for mrs in revisions:
+            if not deleting(mrs):
+                await self.ctx.kube.delete(MRS, key[0], mrs["metadata"]["name"])
+        if revisions:
+            return None  # their deletion events bring us back
+        await self.ctx.kube.delete_owned_services(key[0], key[1], obj["metadata"]["uid"])
+        finalizers = [f for f in obj["metadata"].get("finalizers") or [] if f not in FINALIZERS]
+        if finalizers != (obj["metadata"].get("finalizers") or []):
+            updated = await self.ctx.kube.patch(PLURAL, key[0], key[1], {"metadata": {
+                "resourceVersion": obj["metadata"]["resourceVersion"], "finalizers": finalizers}})
+            self.ctx.module_deployments.upsert(updated)
+        return None
+
+    async def _service(self, key: Key, obj: dict, md: ModuleDeployment, template) -> None:
+        strategy = md.spec.operation_strategy.service_strategy
+        if strategy is None or not strategy.enable_module_service or template is None:
+            await self.ctx.kube.delete_owned_services(key[0], key[1], obj["metadata"]["uid"])
+            return
+        name = template.spec.module.name
+        target = strategy.target_port if strategy.target_port is not None else strategy.port
+        body = {
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": c.module_service_name(name), "namespace": key[0],
+                         "labels": {c.LABEL_MODULE_DEPLOYMENT: key[1], c.LABEL_MODULE_NAME: name},
+                         "ownerReferences": [{
+                             "apiVersion": c.API_VERSION, "kind": c.MODULE_DEPLOYMENT.kind,
+                             "name": key[1], "uid": obj["metadata"]["uid"], "controller": True,
+                             "blockOwnerDeletion": True}]},
+            "spec": {"type": "NodePort",
+                     "selector": {c.module_label_key(name): c.LABEL_TRUE},
+                     "ports": [{"name": "http", "protocol": "TCP", "port": strategy.port,
+                                "targetPort": target}]},
+        }
+        problem = await self.ctx.kube.ensure_service(body, obj["metadata"]["uid"])
+        if problem:
+            await self._conditions(key, failure=("ServiceConflict", problem))

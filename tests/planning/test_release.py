@@ -1,0 +1,179 @@
+"""The grouped release planner, driven against a simulated world (no cluster)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from module_controller.api.common import UpgradePolicy as U
+from module_controller.api.moduledeployment import ReleaseProgress as P
+from module_controller.planning.release import (Observed, ReleaseState, Revision, Strategy,
+                                                group_sizes, plan)
+
+T0 = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+
+
+@pytest.mark.parametrize("delta, batch, beta, sizes", [
+    (5, 3, False, [2, 2, 1]),
+    (5, 3, True, [1, 2, 2]),
+    (2, 2, False, [1, 1]),
+    (1, 3, False, [1]),
+    (1, 3, True, [1]),
+    (2, 1, True, [1, 1]),
+    (10, 4, True, [1, 3, 3, 3]),
+    (7, 1, False, [7]),
+    (-4, 3, False, [2, 1, 1]),
+    (0, 3, False, [0]),
+    (100, 7, False, [15, 15, 14, 14, 14, 14, 14]),
+])
+def test_group_sizes(delta, batch, beta, sizes):
+    assert group_sizes(delta, batch, beta) == sizes
+    assert sum(sizes) == abs(delta)
+    assert max(sizes) - min(sizes[1:] if beta and abs(delta) >= 2 else sizes) <= 1
+
+
+class World:
+    """Revisions whose instances follow spec.replicas at once and are all Available."""
+
+    def __init__(self, revisions: dict[str, tuple[int, int]], update: int, desired: int,
+                 strategy: Strategy):
+        self.revs = {name: list(v) for name, v in revisions.items()}  # name -> [number, replicas]
+        self.update = update
+        self.desired = desired
+        self.strategy = strategy
+        self.state = ReleaseState()
+        self.pause = False
+        self.confirm = 0
+        self.now = T0
+        self.deleting = False
+        self.history: list[tuple[P | None, int, dict[str, int]]] = []
+
+    def observed(self) -> Observed:
+        return Observed(
+            desired=0 if self.deleting else self.desired, update_revision=self.update,
+            revisions=tuple(Revision(n, name, r, r, r) for name, (n, r) in self.revs.items()),
+            strategy=self.strategy, pause=self.pause, confirm_batch_num=self.confirm,
+            deleting=self.deleting)
+
+    def step(self) -> None:
+        d = plan(self.observed(), self.state, self.now)
+        for name, replicas in d.replicas.items():
+            self.revs[name][1] = replicas
+        self.state = d.state
+        if d.set_pause is not None:
+            self.pause = d.set_pause
+        if d.reset_confirm:
+            self.confirm = 0
+        self.history.append((d.state.progress, d.state.current_batch,
+                             {n: r for n, (_, r) in self.revs.items()}))
+
+    def run(self, until, limit=20) -> None:
+        for _ in range(limit):
+            self.step()
+            if until(self):
+                return
+        raise AssertionError(self.history)
+
+
+def test_seed_upgrade_pauses_after_group_one_then_completes():
+    w = World({"md-replicas-1": (1, 2), "md-replicas-2": (2, 0)}, update=2, desired=2,
+              strategy=Strategy(batch_count=2, need_confirm=True))
+    w.run(lambda w: w.state.progress is P.PAUSED)
+    assert w.pause is True
+    assert w.revs == {"md-replicas-1": [1, 1], "md-replicas-2": [2, 1]}
+    assert (w.state.current_batch, w.state.real_batch_count) == (1, 2)
+    for _ in range(3):  # nothing moves while paused
+        w.step()
+    assert w.revs["md-replicas-2"][1] == 1 and w.state.progress is P.PAUSED
+    w.pause = False  # kubectl patch ... pause=false
+    w.run(lambda w: w.state.progress is P.COMPLETED)
+    assert w.revs == {"md-replicas-1": [1, 0], "md-replicas-2": [2, 2]}
+    assert w.pause is False
+
+
+def test_confirm_batch_num_confirms_once_and_stale_repeat_does_nothing():
+    w = World({"r1": (1, 0)}, update=1, desired=3,
+              strategy=Strategy(batch_count=3, need_confirm=True))
+    w.run(lambda w: w.state.progress is P.PAUSED)
+    assert w.revs["r1"][1] == 1
+    w.confirm = 1
+    w.run(lambda w: w.state.progress is P.PAUSED and w.state.current_batch == 2)
+    assert w.revs["r1"][1] == 2 and w.pause is True
+    w.confirm = 1  # stale: group 2 waits
+    for _ in range(3):
+        w.step()
+    assert w.revs["r1"][1] == 2 and w.state.progress is P.PAUSED
+    w.confirm = 2
+    w.run(lambda w: w.state.progress is P.COMPLETED)
+    assert w.revs["r1"][1] == 3 and w.confirm == 0 and w.pause is False
+
+
+def test_beta_group_is_one_instance_and_pauses():
+    w = World({"r1": (1, 0)}, update=1, desired=5, strategy=Strategy(batch_count=3, use_beta=True))
+    w.run(lambda w: w.state.progress is P.PAUSED)
+    assert w.revs["r1"][1] == 1 and w.state.real_batch_count == 3
+    w.pause = False
+    w.run(lambda w: w.state.progress is P.COMPLETED)
+    sizes = [h[2]["r1"] for h in w.history]
+    assert 3 in sizes and sizes[-1] == 5  # 1, then +2, then +2
+
+
+def test_gray_time_holds_the_next_group():
+    w = World({"r1": (1, 0)}, update=1, desired=2, strategy=Strategy(batch_count=2, gray_seconds=30))
+    w.step()
+    w.step()
+    assert w.revs["r1"][1] == 1 and w.state.current_batch == 2
+    assert w.state.next_reconcile == T0 + dt.timedelta(seconds=30)
+    w.step()
+    assert w.revs["r1"][1] == 1, "still inside the gray time"
+    w.now += dt.timedelta(seconds=31)
+    w.run(lambda w: w.state.progress is P.COMPLETED)
+    assert w.revs["r1"][1] == 2
+
+
+def test_user_pause_freezes_after_the_current_group():
+    w = World({"r1": (1, 0)}, update=1, desired=3, strategy=Strategy(batch_count=3))
+    w.pause = True
+    w.run(lambda w: w.state.progress is P.PAUSED)
+    assert w.revs["r1"][1] == 1
+    w.pause = False
+    w.run(lambda w: w.state.progress is P.COMPLETED)
+
+
+def test_deletion_interrupts_and_goes_offline_in_groups():
+    w = World({"r1": (1, 0)}, update=1, desired=4, strategy=Strategy(batch_count=2, need_confirm=True))
+    w.run(lambda w: w.state.progress is P.PAUSED)
+    w.deleting = True
+    w.run(lambda w: w.state.progress is P.PAUSED and w.state.desired == 0)
+    assert w.revs["r1"][1] == 1, "first offline group removed half of what existed"
+    w.pause = False
+    w.run(lambda w: w.state.progress is P.TERMINATED)
+    assert w.revs["r1"][1] == 0
+
+
+def test_new_spec_mid_release_takes_over_at_the_group_boundary():
+    w = World({"r1": (1, 4), "r2": (2, 0)}, update=2, desired=4, strategy=Strategy(batch_count=4))
+    w.step()
+    assert w.revs == {"r1": [1, 4], "r2": [2, 1]}, "the old instance stays until its replacement is up"
+    w.step()
+    assert w.revs == {"r1": [1, 3], "r2": [2, 1]}
+    w.revs["r3"] = [3, 0]
+    w.update = 3
+    w.run(lambda w: w.state.progress is P.COMPLETED and w.state.update_revision == 3)
+    assert w.revs["r3"][1] == 4 and w.revs["r1"][1] == 0 and w.revs["r2"][1] == 0
+
+
+def test_settled_deployment_does_nothing():
+    w = World({"r1": (1, 2)}, update=1, desired=2, strategy=Strategy())
+    w.step()
+    assert w.state.progress is P.COMPLETED and w.revs == {"r1": [1, 2]}
+
+
+def test_uninstall_then_install_waves_respect_max_unavailable():
+    strategy = Strategy(batch_count=1, max_unavailable=1, policy=U.UNINSTALL_THEN_INSTALL)
+    obs = Observed(desired=4, update_revision=2,
+                   revisions=(Revision(1, "r1", 4, 4, 4), Revision(2, "r2", 0, 0, 0)),
+                   strategy=strategy, pause=False, confirm_batch_num=0)
+    d = plan(obs, ReleaseState(), T0)
+    assert d.replicas["r2"] == 1, d.replicas
