@@ -49,3 +49,63 @@ bench-devcluster: venv controlplane
 # checked-in crds/ differ from what this writes.
 crds: venv
 	$(BIN)/python -m module_controller.api.crdgen crds
+
+# ---------------------------------------------------------------------------------------------
+# Deployment: rendered manifests, images, a kind cluster. See docs/deploy.md.
+
+MANIFESTS_NAMESPACE ?= module-controller-system
+CONTROLLER_IMAGE    ?= module-controller:dev
+FAKEBASE_IMAGE      ?= module-controller-fakebase:dev
+MANIFESTS_DIR       ?= config/deploy
+KIND                ?= kind
+DOCKER              ?= docker
+KUBECTL             ?= $(BIN)/kubectl
+KIND_CLUSTER        ?= module-controller
+KIND_CONTEXT        := kind-$(KIND_CLUSTER)
+KIND_BUILD_DIR      ?= build/kind
+
+.PHONY: manifests kind-tools kind-up kind-deploy kind-down
+
+# The install set (Namespace, CRDs, RBAC, controller Deployment) rendered from
+# module_controller/manifests/templates, crds/ and rbac/. config/deploy/ is checked in; a test
+# fails when it differs from what this writes.
+manifests: venv
+	$(BIN)/python -m module_controller.manifests --namespace $(MANIFESTS_NAMESPACE) \
+		--image $(CONTROLLER_IMAGE) --out $(MANIFESTS_DIR)
+
+# kind runs Kubernetes nodes as Docker containers: these targets need kind and a running Docker
+# engine, and say so instead of failing halfway.
+kind-tools:
+	@command -v $(KIND) >/dev/null 2>&1 || { echo "error: '$(KIND)' not found: the kind-* targets need kind (https://kind.sigs.k8s.io/) and a running Docker engine" >&2; exit 1; }
+	@command -v $(DOCKER) >/dev/null 2>&1 || { echo "error: '$(DOCKER)' not found: the kind-* targets need Docker (kind runs its nodes as Docker containers)" >&2; exit 1; }
+	@$(DOCKER) info >/dev/null 2>&1 || { echo "error: no Docker engine answers ('$(DOCKER) info' failed): start Docker first; kind runs its nodes as Docker containers" >&2; exit 1; }
+
+kind-up: kind-tools
+	@if $(KIND) get clusters 2>/dev/null | grep -qx '$(KIND_CLUSTER)'; then \
+		echo "kind cluster $(KIND_CLUSTER) already exists (context $(KIND_CONTEXT))"; \
+	else \
+		$(KIND) create cluster --name $(KIND_CLUSTER) --wait 120s; \
+	fi
+
+# Builds both images, loads them into the kind nodes, applies the install set (rendered for
+# CONTROLLER_IMAGE) and the fake base Deployment. Always through --context $(KIND_CONTEXT):
+# never the current context of your kubeconfig.
+kind-deploy: kind-tools venv
+	$(DOCKER) build -f Dockerfile -t $(CONTROLLER_IMAGE) .
+	$(DOCKER) build -f Dockerfile.fakebase -t $(FAKEBASE_IMAGE) .
+	$(KIND) load docker-image --name $(KIND_CLUSTER) $(CONTROLLER_IMAGE) $(FAKEBASE_IMAGE)
+	$(BIN)/python -m module_controller.manifests --namespace $(MANIFESTS_NAMESPACE) \
+		--image $(CONTROLLER_IMAGE) --out $(KIND_BUILD_DIR)/deploy
+	$(KUBECTL) --context $(KIND_CONTEXT) apply -f $(KIND_BUILD_DIR)/deploy
+	$(KUBECTL) --context $(KIND_CONTEXT) -n $(MANIFESTS_NAMESPACE) rollout status \
+		deployment/module-controller --timeout=180s
+	$(KUBECTL) --context $(KIND_CONTEXT) -n default apply -f config/fake-base
+	$(KUBECTL) --context $(KIND_CONTEXT) -n default set image \
+		deployment/dynamic-stock-deployment base=$(FAKEBASE_IMAGE)
+	$(KUBECTL) --context $(KIND_CONTEXT) -n default rollout status \
+		deployment/dynamic-stock-deployment --timeout=180s
+	@echo "deployed; try: $(KUBECTL) --context $(KIND_CONTEXT) apply -f config/samples/seed003_moduledeployment.yaml"
+
+kind-down:
+	@command -v $(KIND) >/dev/null 2>&1 || { echo "error: '$(KIND)' not found: the kind-* targets need kind (https://kind.sigs.k8s.io/) and a running Docker engine" >&2; exit 1; }
+	$(KIND) delete cluster --name $(KIND_CLUSTER)
