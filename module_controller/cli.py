@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -61,7 +62,6 @@ def _run(args: argparse.Namespace) -> int:
     """
     import asyncio
     import logging
-    import os
 
     from .arklet import ArkletSettings
     from .controllers.operator import Operator
@@ -69,8 +69,7 @@ def _run(args: argparse.Namespace) -> int:
     from .kube.client import cluster_configured
     from .settings import Settings
 
-    logging.basicConfig(level=args.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _configure_logging(args.log_level.upper(), args.log_format)
     # kopf logs every successful event handler at INFO: one line per watch event is noise.
     logging.getLogger("kopf.objects").setLevel(max(logging.WARNING, logging.getLogger().level))
     kubeconfig = args.kubeconfig
@@ -93,11 +92,35 @@ def _run(args: argparse.Namespace) -> int:
                               concurrency=args.arklet_concurrency),
         namespaces=tuple(args.namespace),
         retry_backoff=Backoff(initial=args.retry_backoff_initial, maximum=args.retry_backoff_max),
+        probe_port=args.probe_port,
+        probe_host=args.probe_host,
+        leader_election=args.leader_election,
+        lease_namespace=args.lease_namespace,
+        lease_name=args.lease_name,
+        drift_check_period=args.drift_check_period,
+        drift_remove_orphans=args.drift_remove_orphans,
     )
     if kubeconfig:
         os.environ["KUBECONFIG"] = kubeconfig  # kopf logs in through $KUBECONFIG as well
-    asyncio.run(Operator(settings, kubeconfig).run())
-    return 0
+    return asyncio.run(Operator(settings, kubeconfig).run())
+
+
+def _configure_logging(level: str, fmt: str) -> None:
+    import logging
+
+    handler = logging.StreamHandler()
+    if fmt == "json":
+        class JsonFormatter(logging.Formatter):
+            def format(self, record: logging.LogRecord) -> str:
+                entry = {"time": self.formatTime(record), "level": record.levelname,
+                         "logger": record.name, "message": record.getMessage()}
+                if record.exc_info:
+                    entry["exception"] = self.formatException(record.exc_info)
+                return json.dumps(entry)
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -119,6 +142,19 @@ def main(argv: list[str] | None = None) -> int:
                      help="first retry delay of a failed reconcile (s)")
     run.add_argument("--retry-backoff-max", type=float, default=60.0,
                      help="cap of the retry delay (s)")
+    run.add_argument("--probe-port", type=int, default=None,
+                     help="serve /healthz, /readyz and /metrics on this port (0: any free port)")
+    run.add_argument("--probe-host", default="0.0.0.0", help="address of the probe server")
+    run.add_argument("--leader-election", action=argparse.BooleanOptionalAction, default=False,
+                     help="take a Lease so that of several replicas exactly one acts")
+    run.add_argument("--lease-namespace", default=os.environ.get("POD_NAMESPACE", "default"),
+                     help="namespace of the leader Lease (default: $POD_NAMESPACE or default)")
+    run.add_argument("--lease-name", default="module-controller", help="name of the leader Lease")
+    run.add_argument("--drift-check-period", type=float, default=60.0,
+                     help="seconds between comparisons of queryAllBiz with the Modules (0: off)")
+    run.add_argument("--drift-remove-orphans", action="store_true",
+                     help="uninstall bizzes that run on a base without a Module (default: report)")
+    run.add_argument("--log-format", choices=("text", "json"), default="text")
     run.add_argument("--log-level", default="INFO")
     run.add_argument("--no-dev", action="store_true",
                      help="never start a dev cluster; fail if no cluster is configured")

@@ -20,3 +20,14 @@ class Settings:
     #: An install that has not answered after this long is shown as phase Upgrading; quicker
     #: ones go straight to Available, saving a status write per Module.
     slow_status_after: float = 1.0
+    #: Port of /healthz, /readyz and /metrics; None: not served.
+    probe_port: int | None = None
+    probe_host: str = "0.0.0.0"
+    #: Lease-based leader election among replicas (see controllers.leader).
+    leader_election: bool = False
+    lease_namespace: str = "default"
+    lease_name: str = "module-controller"
+    #: Seconds between drift checks (queryAllBiz against the Module objects); 0: off.
+    drift_check_period: float = 60.0
+    #: Uninstall bizzes that run on a base without a Module (off: only reported).
+    drift_remove_orphans: bool = False

@@ -19,7 +19,10 @@ from ..kube.client import make_api_client
 from ..kube.events import EventRecorder
 from ..kube.io import KubeIO
 from ..settings import Settings
+from ..observability import Metrics, Readiness, start_probe_server
+from . import leader
 from .bases import BaseDeploymentReconciler, BasePodReconciler
+from .drift import DriftChecker
 from .context import Context, deleting, labels_of, pod_ip, pod_ready, wants_removal
 from .module import ModuleReconciler
 from .moduledeployment import DeploymentReconciler
@@ -57,31 +60,35 @@ class Operator:
         self.basepods: WorkQueue[Key] | None = None
         self.base_deployments: WorkQueue[Key] | None = None
         self.module_deployments: WorkQueue[Key] | None = None
+        self.metrics = Metrics()
+        self.readiness = Readiness(leader_election=settings.leader_election)
+        self.stop_flag = asyncio.Event()
+        self.lost_lease = False
+        self._tasks: list[asyncio.Task] = []
         self.registry = self._registry()
 
     # ----------------------------------------------------------------- lifecycle
 
     async def start(self) -> None:
         api = await make_api_client(self.kubeconfig)
+        self.api = api
         self.ctx = Context(settings=self.settings, kube=KubeIO(api),
-                           arklet=ArkletClient(self.settings.arklet), events=EventRecorder(api))
+                           arklet=ArkletClient(self.settings.arklet, on_call=self.metrics.arklet_call),
+                           events=EventRecorder(api))
         self.ctx.events.start()
+        self.metrics.set_phase_provider(self._phases)
+        self.metrics.set_progress_provider(self._progresses)
         await self._prime_caches()
-        reconciler = ModuleReconciler(self.ctx, failures=lambda key: self.modules.failures(key))
-        self.modules = WorkQueue("modules", reconciler.reconcile,
-                                 workers=self.settings.module_workers,
-                                 backoff=self.settings.retry_backoff, expected=_conflict)
+        module_reconciler = ModuleReconciler(self.ctx, failures=lambda key: self.modules.failures(key))
+        self.modules = self._queue("Module", module_reconciler.reconcile,
+                                   self.settings.module_workers)
+        self.replicasets = self._queue("ModuleReplicaSet", ReplicaSetReconciler(self.ctx).reconcile, 4)
+        self.basepods = self._queue("BasePod", BasePodReconciler(self.ctx).reconcile, 2)
+        self.base_deployments = self._queue("BaseDeployment",
+                                            BaseDeploymentReconciler(self.ctx).reconcile, 2)
+        self.module_deployments = self._queue("ModuleDeployment",
+                                              DeploymentReconciler(self.ctx).reconcile, 4)
         self.ctx.module_written = self._module_written
-        self.replicasets = WorkQueue("modulereplicasets", ReplicaSetReconciler(self.ctx).reconcile,
-                                     workers=4, backoff=self.settings.retry_backoff, expected=_conflict)
-        self.basepods = WorkQueue("basepods", BasePodReconciler(self.ctx).reconcile,
-                                  workers=2, backoff=self.settings.retry_backoff, expected=_conflict)
-        self.base_deployments = WorkQueue("basedeployments",
-                                          BaseDeploymentReconciler(self.ctx).reconcile,
-                                          workers=2, backoff=self.settings.retry_backoff, expected=_conflict)
-        self.module_deployments = WorkQueue("moduledeployments",
-                                            DeploymentReconciler(self.ctx).reconcile,
-                                            workers=4, backoff=self.settings.retry_backoff, expected=_conflict)
         self.ctx.replicaset_written = self.replicasets.add
         for md in self.ctx.module_deployments.list():
             self.module_deployments.add(key_of(md))
@@ -94,8 +101,67 @@ class Operator:
                 self.basepods.add(key_of(pod))
         for deployment in self.ctx.deployments.list():
             self.base_deployments.add(key_of(deployment))
+        if self.settings.leader_election:
+            self.readiness.set_role("standby")
+            election = asyncio.create_task(leader.elect(
+                api, self.settings.lease_namespace, self.settings.lease_name,
+                self._lead, self._lost_lease), name="leader-election")
+            election.add_done_callback(self._election_ended)
+            self._tasks.append(election)
+        else:
+            await self._lead()
+
+    async def _lead(self) -> None:
+        """This replica acts: reconcilers and the drift check start."""
+        log.info("leading: starting the reconcilers")
+        self.readiness.set_role("leader")
         for queue in self._queues():
             queue.start()
+        if self.settings.drift_check_period > 0:
+            checker = DriftChecker(self.ctx, self.settings.drift_check_period,
+                                   self.settings.drift_remove_orphans, self.modules.add)
+            self._tasks.append(asyncio.create_task(checker.run(), name="drift-check"))
+
+    def _election_ended(self, task: asyncio.Task) -> None:
+        if task.cancelled():
+            return
+        if task.exception() is not None:
+            log.error("leader election failed: %r; stopping", task.exception())
+            self.lost_lease = True
+            self.stop_flag.set()
+
+    async def _lost_lease(self) -> None:
+        log.error("lost the leader lease: stopping, so that no two replicas act at once")
+        self.lost_lease = True
+        self.stop_flag.set()
+
+    def _queue(self, kind: str, handler, workers: int) -> WorkQueue[Key]:
+        metrics = self.metrics
+
+        async def timed(key: Key):
+            with metrics.time_reconcile(kind) as timer:
+                result = await handler(key)
+                if result is not None and result.requeue_after is not None:
+                    timer.result = "requeue"
+                return result
+
+        return WorkQueue(kind, timed, workers=workers, backoff=self.settings.retry_backoff,
+                         expected=_conflict)
+
+    def _phases(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for module in self.ctx.modules.list():
+            phase = (module.get("status") or {}).get("status") or "Pending"
+            counts[phase] = counts.get(phase, 0) + 1
+        return counts
+
+    def _progresses(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for md in self.ctx.module_deployments.list():
+            progress = ((md.get("status") or {}).get("releaseStatus") or {}).get("progress")
+            if progress:
+                counts[progress] = counts.get(progress, 0) + 1
+        return counts
 
     def _queues(self) -> list[WorkQueue]:
         return [q for q in (self.modules, self.replicasets, self.basepods, self.base_deployments,
@@ -151,6 +217,9 @@ class Operator:
                     store.upsert(item)
 
     async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         for queue in self._queues():
             await queue.stop()
         if self.ctx is not None:
@@ -159,17 +228,34 @@ class Operator:
             await self.ctx.arklet.close()
             await self.ctx.kube.api.close()
 
-    async def run(self, stop_flag: asyncio.Event | None = None,
-                  ready_flag: asyncio.Event | None = None) -> None:
+    async def run(self) -> int:
+        """Run until SIGTERM/SIGINT (kopf handles them) or a lost lease; the exit code."""
+        probes = None
+        if self.settings.probe_port is not None:
+            probes = await start_probe_server(self.settings.probe_host, self.settings.probe_port,
+                                              self.metrics, self.readiness)
+            log.info("probes and metrics on %s", probes.url)
+        ready = asyncio.Event()
+        watcher = asyncio.create_task(self._mark_watching(ready))
         namespaces = list(self.settings.namespaces)
-        await kopf.operator(
-            registry=self.registry,
-            clusterwide=not namespaces,
-            namespaces=namespaces,
-            standalone=True,
-            stop_flag=stop_flag,
-            ready_flag=ready_flag,
-        )
+        try:
+            await kopf.operator(
+                registry=self.registry,
+                clusterwide=not namespaces,
+                namespaces=namespaces,
+                standalone=True,
+                stop_flag=self.stop_flag,
+                ready_flag=ready,
+            )
+        finally:
+            watcher.cancel()
+            if probes is not None:
+                await probes.cleanup()
+        return 1 if self.lost_lease else 0
+
+    async def _mark_watching(self, ready: asyncio.Event) -> None:
+        await ready.wait()
+        self.readiness.set_watching(True)
 
     # ----------------------------------------------------------------- watch events
 
