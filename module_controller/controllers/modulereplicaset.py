@@ -9,6 +9,7 @@ policy). Status counts and the ReplicaFailure condition are written only when th
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from pydantic import ValidationError
@@ -124,8 +125,15 @@ class ReplicaSetReconciler:
             async with self.ctx.placement_lock(key[0]):
                 chosen = placement.place(self.ctx.bases(key[0], replacing), name, selector,
                                          policy, change)
-                for base in chosen:
-                    await self._create_module(obj, mrs, base)
+                # Concurrent creates: a group of 25 costs one round trip, not 25. The lock is
+                # held until all of them are in the cache.
+                limit = asyncio.Semaphore(16)
+
+                async def create(base: placement.Base) -> None:
+                    async with limit:
+                        await self._create_module(obj, mrs, base)
+
+                await asyncio.gather(*(create(b) for b in chosen))
             if len(chosen) < change:
                 return False
         elif change < 0:
