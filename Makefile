@@ -6,13 +6,14 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: help venv controlplane test test-unit run dev-up dev-down clean bench-devcluster crds
+.PHONY: help venv controlplane test test-unit run dev-up dev-down clean bench bench-devcluster crds
 
 help:
 	@echo "make test          install, build/find the control plane, run the whole test suite"
 	@echo "make run           run against \$$KUBECONFIG, or start a local dev cluster first"
 	@echo "make controlplane  find or build etcd, kube-apiserver, kube-controller-manager"
 	@echo "make dev-up / dev-down   start / stop the local dev cluster"
+	@echo "make bench         the benchmark suite (results in bench/results/)"
 
 venv: $(VENV)/.installed
 
@@ -44,6 +45,14 @@ clean:
 
 bench-devcluster: venv controlplane
 	$(BIN)/python bench/devcluster_bench.py
+
+# The benchmark suite: dev cluster start-up, Module controller, and whole releases for
+# N = 10, 100, 1000 (results, a Markdown table and a PNG plot in bench/results/).
+bench: venv controlplane
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test,bench]'
+	$(BIN)/python bench/devcluster_bench.py
+	$(BIN)/python bench/module_bench.py
+	$(BIN)/python bench/release_bench.py
 
 # The CRDs are generated from the pydantic models in module_controller/api; a test fails when the
 # checked-in crds/ differ from what this writes.

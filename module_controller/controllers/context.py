@@ -72,6 +72,8 @@ class Context:
     module_written: Callable[[tuple[str, str]], None] = lambda key: None
     #: The same for a ModuleReplicaSet written by the ModuleDeployment reconciler.
     replicaset_written: Callable[[tuple[str, str]], None] = lambda key: None
+    #: And for a base pod labelled for removal by a reconciler.
+    base_retired: Callable[[tuple[str, str]], None] = lambda key: None
     _placement_locks: dict[str, asyncio.Lock] = field(default_factory=dict)
 
     def placement_lock(self, namespace: str) -> asyncio.Lock:

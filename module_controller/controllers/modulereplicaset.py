@@ -21,7 +21,7 @@ from ..planning import placement
 from ..planning import replicaset as plan
 from ..planning.conditions import get_condition, set_condition
 from ..planning.module_lifecycle import supersedes
-from .context import Context, deleting, labels_of
+from .context import Context, deleting, labels_of, wants_removal
 from .queue import Result
 from .store import Key, key_of
 
@@ -112,7 +112,7 @@ class ReplicaSetReconciler:
 
     async def _scale(self, key: Key, obj: dict, mrs: ModuleReplicaSet, modules: list[dict]) -> bool:
         """Create or delete Modules toward ``replicas``; False if bases ran out."""
-        instances = [instance(m) for m in modules]
+        instances = [self._instance(key, m) for m in modules]
         change = plan.delta(mrs.spec.replicas, instances)
         name = mrs.spec.template.spec.module.name
         policy = mrs.spec.scheduling_strategy.policy
@@ -140,10 +140,43 @@ class ReplicaSetReconciler:
             load = {b.name: b.module_count for b in self.ctx.bases(key[0])}
             superseded = self._superseded(key, obj, modules)
             order = plan.scale_down_order(instances, load, policy, superseded)
+            replace_bases = self._replaces_bases(obj, mrs)
             for victim in order[:-change]:
-                await self.ctx.kube.delete(MODULES, key[0], victim.name)
-                self._mark_deleting(key[0], victim.name)
+                if replace_bases and victim.pod:
+                    # scaleup_then_scaledown ("1:1 base"): the base that hosted the replaced
+                    # instance is recreated clean by its Deployment (SPEC §2.4); the base pod
+                    # reconciler takes its modules off and deletes it.
+                    await self._retire_base(key[0], victim.pod)
+                else:
+                    await self.ctx.kube.delete(MODULES, key[0], victim.name)
+                    self._mark_deleting(key[0], victim.name)
         return True
+
+    def _instance(self, key: Key, module: dict) -> plan.Instance:
+        """An instance on a base that is being retired counts as going already."""
+        item = instance(module)
+        pod = self.ctx.pods.get(key[0], item.pod or "") if item.pod else None
+        if pod is not None and wants_removal(pod) and not item.deleting:
+            item = plan.Instance(item.name, item.pod, item.available, True, item.version, item.url)
+        return item
+
+    def _replaces_bases(self, obj: dict, mrs: ModuleReplicaSet) -> bool:
+        """An old revision of a ModuleDeployment scaling down under scaleup_then_scaledown."""
+        if mrs.spec.operation_strategy.policy is not UpgradePolicy.SCALEUP_THEN_SCALEDOWN:
+            return False
+        md = self.ctx.module_deployments.get(obj["metadata"]["namespace"],
+                                             labels_of(obj).get(c.LABEL_MODULE_DEPLOYMENT) or "")
+        if md is None or deleting(md):
+            return False
+        update = ((md.get("status") or {}).get("releaseStatus") or {}).get("updateRevision")
+        return update is not None and labels_of(obj).get(c.LABEL_MODULE_REPLICASET_REVISION) != str(update)
+
+    async def _retire_base(self, namespace: str, pod_name: str) -> None:
+        updated = await self.ctx.kube.patch_pod_labels(namespace, pod_name,
+                                                       {c.LABEL_DELETE_POD: c.LABEL_TRUE})
+        if updated is not None:
+            self.ctx.pods.upsert(updated)
+            self.ctx.base_retired((namespace, pod_name))
 
     def _superseded(self, key: Key, obj: dict, modules: list[dict]) -> set[str]:
         """Own Modules that the release's target revision has joined on their pod, Available:
@@ -231,7 +264,7 @@ class ReplicaSetReconciler:
         obj = self.ctx.replicasets.get(*key)
         if obj is None:
             return
-        instances = [instance(m) for m in modules]
+        instances = [self._instance(key, m) for m in modules]
         info = mrs.spec.template.spec.module
         ready = {m["metadata"]["name"] for m in modules
                  if (m.get("status") or {}).get("status") in (ModulePhase.AVAILABLE,

@@ -90,6 +90,7 @@ class Operator:
                                               DeploymentReconciler(self.ctx).reconcile, 4)
         self.ctx.module_written = self._module_written
         self.ctx.replicaset_written = self.replicasets.add
+        self.ctx.base_retired = self.basepods.add
         for md in self.ctx.module_deployments.list():
             self.module_deployments.add(key_of(md))
         for module in self.ctx.modules.list():

@@ -178,84 +178,136 @@ class DevCluster:
             "bases": state.bases,
         }
 
+    def restart(self, component: str, timeout: float = 60.0) -> State:
+        """Stop one component and start it again with the same ports, certificates and flags.
+
+        For fault injection (e.g. a kube-apiserver restart in the middle of a release). The
+        new PID is recorded in ``state.json`` before waiting for readiness; etcd keeps its data
+        directory, so the cluster's objects survive. Returns the updated state.
+        """
+        if component not in COMPONENTS:
+            raise DevClusterError(f"unknown component {component!r}: one of {', '.join(COMPONENTS)}")
+        state = State.load(self.dir)
+        if state is None:
+            raise DevClusterError(f"no dev cluster in {self.dir}: run `module-controller dev up` first")
+        pid = state.pids.get(component)
+        if pid:
+            processes.stop(pid, self.dir, child=self._children.pop(component, None))
+            self.log(f"stopped {component} (pid {pid})")
+        self._start_component(state, binaries.require(), self._pki_files(), component, timeout)
+        self.log(f"restarted {component} (pid {state.pids[component]})")
+        return state
+
     # ----------------------------------------------------------------- internals
 
     def _start_all(self, state: State, bins: binaries.Binaries, timeout: float) -> None:
         pki = certs.generate(self.dir / "pki")
         kubeconfig.write(state.kubeconfig, state.server, pki.ca_cert, pki.admin_cert, pki.admin_key,
                          user="dev-admin")
-        kcm_config = kubeconfig.write(self.dir / "kube-controller-manager.kubeconfig", state.server,
-                                      pki.ca_cert, pki.kcm_cert, pki.kcm_key,
-                                      user="system:kube-controller-manager")
+        kubeconfig.write(self.dir / "kube-controller-manager.kubeconfig", state.server,
+                         pki.ca_cert, pki.kcm_cert, pki.kcm_key,
+                         user="system:kube-controller-manager")
+        for name in COMPONENTS:
+            self._start_component(state, bins, pki, name, timeout)
+
+    def _start_component(self, state: State, bins: binaries.Binaries, pki: certs.CertFiles,
+                         name: str, timeout: float) -> None:
+        """Spawn one component with its argv and wait until it is ready (if it can tell)."""
+        self._spawn(state, name, self._argv(state, bins, pki, name))
+        ready = self._readiness(state, name)
+        if ready is not None:
+            self._wait(state, name, ready, timeout)
+
+    def _readiness(self, state: State, name: str) -> Callable[[], bool] | None:
+        if name == "etcd":
+            return lambda: self._http_ok(f"http://127.0.0.1:{state.ports['etcd']}/health")
+        if name == "kube-apiserver":
+            return lambda: self._api_ready(state)
+        if name == "base-simulator":
+            return lambda: self._http_ok(f"{state.control_url}/healthz")
+        return None  # kube-controller-manager: no port of its own (--secure-port=0)
+
+    def _argv(self, state: State, bins: binaries.Binaries, pki: certs.CertFiles,
+              name: str) -> list[str]:
+        """The command line of ``name``: the same on first start and on every restart."""
         p = state.ports
         etcd_url = f"http://127.0.0.1:{p['etcd']}"
         peer_url = f"http://127.0.0.1:{p['etcd-peer']}"
+        if name == "etcd":
+            return [
+                str(bins.etcd),
+                "--name=dev",
+                f"--data-dir={self.dir / 'etcd-data'}",
+                f"--listen-client-urls={etcd_url}",
+                f"--advertise-client-urls={etcd_url}",
+                f"--listen-peer-urls={peer_url}",
+                f"--initial-advertise-peer-urls={peer_url}",
+                f"--initial-cluster=dev={peer_url}",
+                # A throw-away cluster: durability costs seconds per test run and buys nothing.
+                "--unsafe-no-fsync=true",
+                "--log-level=warn",
+            ]
+        if name == "kube-apiserver":
+            return [
+                str(bins.kube_apiserver),
+                f"--etcd-servers={etcd_url}",
+                "--bind-address=127.0.0.1",
+                "--advertise-address=127.0.0.1",
+                f"--secure-port={p['kube-apiserver']}",
+                f"--tls-cert-file={pki.serving_cert}",
+                f"--tls-private-key-file={pki.serving_key}",
+                f"--client-ca-file={pki.ca_cert}",
+                f"--service-account-key-file={pki.sa_pub}",
+                f"--service-account-signing-key-file={pki.sa_key}",
+                "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+                f"--service-cluster-ip-range={SERVICE_CIDR}",
+                "--authorization-mode=RBAC",
+                "--allow-privileged=true",
+                # No kubelet or kube-proxy answers for 127.0.0.1; the endpoint reconciler would
+                # only write a loopback address into the default/kubernetes Endpoints.
+                "--endpoint-reconciler-type=none",
+                "--profiling=false",
+                f"--cert-dir={self.dir / 'pki'}",
+            ]
+        if name == "kube-controller-manager":
+            kcm_config = self.dir / "kube-controller-manager.kubeconfig"
+            return [
+                str(bins.kube_controller_manager),
+                f"--kubeconfig={kcm_config}",
+                f"--authentication-kubeconfig={kcm_config}",
+                f"--authorization-kubeconfig={kcm_config}",
+                "--secure-port=0",
+                "--leader-elect=false",
+                # Each controller acts as its own ServiceAccount, with the bootstrap RBAC roles, as
+                # kubeadm clusters do; the KCM identity alone may not run every controller.
+                "--use-service-account-credentials=true",
+                f"--controllers={','.join(KCM_CONTROLLERS)}",
+                f"--service-account-private-key-file={pki.sa_key}",
+                f"--root-ca-file={pki.ca_cert}",
+                f"--service-cluster-ip-range={SERVICE_CIDR}",
+                # Big base Deployments should come up in seconds, not be rate-limited by the client.
+                "--kube-api-qps=200",
+                "--kube-api-burst=400",
+            ]
+        if name == "base-simulator":
+            return [
+                sys.executable, "-m", "module_controller.basesim",
+                f"--kubeconfig={state.kubeconfig}",
+                f"--control-port={p['base-simulator']}",
+                f"--state-dir={self.dir}",
+            ]
+        raise DevClusterError(f"unknown component {name!r}: one of {', '.join(COMPONENTS)}")
 
-        self._spawn(state, "etcd", [
-            str(bins.etcd),
-            "--name=dev",
-            f"--data-dir={self.dir / 'etcd-data'}",
-            f"--listen-client-urls={etcd_url}",
-            f"--advertise-client-urls={etcd_url}",
-            f"--listen-peer-urls={peer_url}",
-            f"--initial-advertise-peer-urls={peer_url}",
-            f"--initial-cluster=dev={peer_url}",
-            # A throw-away cluster: durability costs seconds per test run and buys nothing.
-            "--unsafe-no-fsync=true",
-            "--log-level=warn",
-        ])
-        self._wait(state, "etcd", lambda: self._http_ok(f"{etcd_url}/health"), timeout)
-
-        self._spawn(state, "kube-apiserver", [
-            str(bins.kube_apiserver),
-            f"--etcd-servers={etcd_url}",
-            "--bind-address=127.0.0.1",
-            "--advertise-address=127.0.0.1",
-            f"--secure-port={p['kube-apiserver']}",
-            f"--tls-cert-file={pki.serving_cert}",
-            f"--tls-private-key-file={pki.serving_key}",
-            f"--client-ca-file={pki.ca_cert}",
-            f"--service-account-key-file={pki.sa_pub}",
-            f"--service-account-signing-key-file={pki.sa_key}",
-            "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-            f"--service-cluster-ip-range={SERVICE_CIDR}",
-            "--authorization-mode=RBAC",
-            "--allow-privileged=true",
-            # No kubelet or kube-proxy answers for 127.0.0.1; the endpoint reconciler would
-            # only write a loopback address into the default/kubernetes Endpoints.
-            "--endpoint-reconciler-type=none",
-            "--profiling=false",
-            f"--cert-dir={self.dir / 'pki'}",
-        ])
-        self._wait(state, "kube-apiserver", lambda: self._api_ready(state), timeout)
-
-        self._spawn(state, "kube-controller-manager", [
-            str(bins.kube_controller_manager),
-            f"--kubeconfig={kcm_config}",
-            f"--authentication-kubeconfig={kcm_config}",
-            f"--authorization-kubeconfig={kcm_config}",
-            "--secure-port=0",
-            "--leader-elect=false",
-            # Each controller acts as its own ServiceAccount, with the bootstrap RBAC roles, as
-            # kubeadm clusters do; the KCM identity alone may not run every controller.
-            "--use-service-account-credentials=true",
-            f"--controllers={','.join(KCM_CONTROLLERS)}",
-            f"--service-account-private-key-file={pki.sa_key}",
-            f"--root-ca-file={pki.ca_cert}",
-            f"--service-cluster-ip-range={SERVICE_CIDR}",
-            # Big base Deployments should come up in seconds, not be rate-limited by the client.
-            "--kube-api-qps=200",
-            "--kube-api-burst=400",
-        ])
-
-        self._spawn(state, "base-simulator", [
-            sys.executable, "-m", "module_controller.basesim",
-            f"--kubeconfig={state.kubeconfig}",
-            f"--control-port={p['base-simulator']}",
-            f"--state-dir={self.dir}",
-        ])
-        self._wait(state, "base-simulator",
-                   lambda: self._http_ok(f"{state.control_url}/healthz"), timeout)
+    def _pki_files(self) -> certs.CertFiles:
+        """The certificate files ``up`` wrote (``certs.generate``'s names), not regenerated."""
+        d = self.dir / "pki"
+        return certs.CertFiles(
+            ca_cert=d / "ca.crt", ca_key=d / "ca.key",
+            serving_cert=d / "apiserver.crt", serving_key=d / "apiserver.key",
+            admin_cert=d / "admin.crt", admin_key=d / "admin.key",
+            kcm_cert=d / "kube-controller-manager.crt", kcm_key=d / "kube-controller-manager.key",
+            sa_key=d / "sa.key", sa_pub=d / "sa.pub",
+        )
 
     def _spawn(self, state: State, name: str, argv: list[str]) -> None:
         child = processes.start(name, argv, self.dir)

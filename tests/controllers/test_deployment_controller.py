@@ -213,3 +213,35 @@ async def test_controller_killed_mid_release_resumes(api, namespace, arklets, co
         log = (await arklets.requests(pod.status.pod_ip))["requests"]
         installs += sum(1 for r in log if r["command"] == "installBiz" and r["code"] == "SUCCESS")
     assert installs == 3
+
+
+async def test_scaleup_then_scaledown_replaces_the_old_bases(api, namespace, arklets, controller,
+                                                            dev_cluster):
+    kc = dev_cluster.kubeconfig
+    await bases(api, namespace, 3)
+    body = yaml.safe_load((SAMPLES / "seed003_moduledeployment.yaml").read_text())
+    body["spec"]["operationStrategy"].update({"needConfirm": False,
+                                              "upgradePolicy": "scaleup_then_scaledown"})
+    kubectl(kc, namespace, "apply", "-f", "-", stdin=yaml.safe_dump(body))
+    await kt.wait_progress(api, namespace, MD, "Completed")
+    old_pods = set(await kt.modules_per_pod(api, namespace))
+    assert len(old_pods) == 2
+
+    body["spec"]["template"]["spec"]["module"]["version"] = "2.0.0"
+    kubectl(kc, namespace, "apply", "-f", "-", stdin=yaml.safe_dump(body))
+    md = await kt.wait_for(lambda: kt.get_deployment(api, namespace, MD),
+                           lambda m: kt.progress(m) == "Completed"
+                           and m["status"]["releaseStatus"]["updateRevision"] == 2
+                           and m["status"].get("updatedAvailableReplicas") == 2,
+                           timeout=90, what="the scaleup_then_scaledown release to complete")
+    assert md["status"]["availableReplicas"] == 2
+    live = {p.metadata.name for p in await kt.list_pods(api, namespace, SELECTOR)
+            if not p.metadata.deletion_timestamp}
+    assert not old_pods & live, "the bases that hosted the old version were recreated"
+    modules = await kt.list_modules(api, namespace)
+    assert sorted(m["spec"]["module"]["version"] for m in modules) == ["2.0.0", "2.0.0"]
+    for pod in await kt.list_pods(api, namespace, SELECTOR):
+        if pod.metadata.deletion_timestamp:
+            continue
+        versions = [b["bizVersion"] for b in await arklets.bizzes(pod.status.pod_ip)]
+        assert versions in ([], ["2.0.0"]), versions
