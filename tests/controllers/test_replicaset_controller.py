@@ -33,9 +33,10 @@ async def expect(api, namespace, pods, wanted: list[int]):
         lambda per: [per.get(n, 0) for n in names] == wanted
         and not [m for m in per if m not in names],
         timeout=60, what=f"instances per base {wanted}")
-    # ... and nothing extra left behind, being deleted or not.
-    modules = await kt.list_modules(api, namespace, MRS)
-    assert len(modules) == sum(wanted), [m["metadata"]["name"] for m in modules]
+    # ... and nothing extra left behind once removals finish (deleting ones included).
+    await kt.wait_for(lambda: kt.list_modules(api, namespace, MRS),
+                      lambda ms: len(ms) == sum(wanted), timeout=30,
+                      what=f"exactly {sum(wanted)} Module objects")
 
 
 @pytest.mark.parametrize("policy, steps", [
