@@ -127,14 +127,19 @@ async def create_module(api: client.ApiClient, namespace: str, body: dict) -> di
         GROUP, VERSION, namespace, "modules", body)
 
 
-async def get_module(api: client.ApiClient, namespace: str, name: str) -> dict | None:
+async def get_custom(api: client.ApiClient, plural: str, namespace: str, name: str) -> dict | None:
+    """One of our custom objects, or None if it does not exist."""
     try:
         return await client.CustomObjectsApi(api).get_namespaced_custom_object(
-            GROUP, VERSION, namespace, "modules", name)
+            GROUP, VERSION, namespace, plural, name)
     except ApiException as exc:
         if exc.status == 404:
             return None
         raise
+
+
+async def get_module(api: client.ApiClient, namespace: str, name: str) -> dict | None:
+    return await get_custom(api, "modules", namespace, name)
 
 
 async def list_modules(api: client.ApiClient, namespace: str, selector: str = "") -> list[dict]:
@@ -202,13 +207,7 @@ async def patch_replicaset(api: client.ApiClient, namespace: str, name: str, pat
 
 
 async def get_replicaset(api: client.ApiClient, namespace: str, name: str) -> dict | None:
-    try:
-        return await client.CustomObjectsApi(api).get_namespaced_custom_object(
-            GROUP, VERSION, namespace, "modulereplicasets", name)
-    except ApiException as exc:
-        if exc.status == 404:
-            return None
-        raise
+    return await get_custom(api, "modulereplicasets", namespace, name)
 
 
 async def modules_per_pod(api: client.ApiClient, namespace: str, selector: str = "",
@@ -228,13 +227,7 @@ async def modules_per_pod(api: client.ApiClient, namespace: str, selector: str =
 # ----------------------------------------------------------------- ModuleDeployments
 
 async def get_deployment(api: client.ApiClient, namespace: str, name: str) -> dict | None:
-    try:
-        return await client.CustomObjectsApi(api).get_namespaced_custom_object(
-            GROUP, VERSION, namespace, "moduledeployments", name)
-    except ApiException as exc:
-        if exc.status == 404:
-            return None
-        raise
+    return await get_custom(api, "moduledeployments", namespace, name)
 
 
 def progress(md: dict | None) -> str | None:

@@ -144,22 +144,21 @@ class KubeIO:
 
     async def patch_pod_labels(self, namespace: str, name: str,
                                labels: dict[str, str | None]) -> dict | None:
-        try:
-            resp = await self.core.patch_namespaced_pod(
-                name, namespace, {"metadata": {"labels": labels}},
-                _content_type=MERGE, _preload_content=False)
-            return await response_json(resp)
-        except ApiException as exc:
-            if exc.status == 404:
-                return None
-            raise
+        """Merge the labels (None removes one); None if the pod is gone."""
+        return await self._patch_labels(self.core.patch_namespaced_pod, namespace, name, labels)
 
     async def patch_deployment_labels(self, namespace: str, name: str,
                                       labels: dict[str, str | None]) -> dict | None:
+        return await self._patch_labels(self.apps.patch_namespaced_deployment, namespace, name,
+                                        labels)
+
+    @staticmethod
+    async def _patch_labels(call, namespace: str, name: str,
+                            labels: dict[str, str | None]) -> dict | None:
         try:
-            resp = await self.apps.patch_namespaced_deployment(
-                name, namespace, {"metadata": {"labels": labels}},
-                _content_type=MERGE, _preload_content=False)
+            # Raw JSON: the answer goes straight into the dict-based caches.
+            resp = await call(name, namespace, {"metadata": {"labels": labels}},
+                              _content_type=MERGE, _preload_content=False)
             return await response_json(resp)
         except ApiException as exc:
             if exc.status == 404:
