@@ -33,8 +33,14 @@ def _parse_time(value: str | None) -> dt.datetime | None:
     return dt.datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
 
 
-def _fmt(value: dt.datetime | None) -> str | None:
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
+def _fmt(value: dt.datetime | None, ceil: bool = False) -> str | None:
+    """RFC 3339 in whole seconds, as Kubernetes writes times. ``ceil`` rounds up, for a time
+    that must not come early (the end of the gray time)."""
+    if value is None:
+        return None
+    if ceil and value.microsecond:
+        value = value.replace(microsecond=0) + dt.timedelta(seconds=1)
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _revision_number(mrs: dict) -> int:
@@ -363,7 +369,7 @@ class DeploymentReconciler:
                 "progress": st.progress.value if st.progress else None,
                 "batchProgress": f"{st.current_batch}/{st.real_batch_count}",
                 "lastTransitionTime": _fmt(st.last_transition),
-                "nextReconcileTime": _fmt(st.next_reconcile),
+                "nextReconcileTime": _fmt(st.next_reconcile, ceil=True),
             }.items() if v is not None},
         }
         if all(current.get(k) == v for k, v in status.items()):

@@ -259,8 +259,10 @@ def _limit_unavailable(obs: Observed, st: ReleaseState, targets: dict[str, int])
     if want <= update.replicas:
         return targets
     desired = st.desired if st.desired is not None else obs.desired
-    down = max(0, desired - sum(r.available for r in obs.revisions))
     in_flight = max(0, update.replicas - update.available)
+    # An instance being replaced in place is down even while the old revision's Module on that
+    # pod still reads Available: count the replacements in flight as down.
+    down = max(0, desired - sum(r.available for r in obs.revisions)) + in_flight
     allowance = obs.strategy.max_unavailable - down
     if allowance <= 0:
         allowance = 0 if in_flight else 1

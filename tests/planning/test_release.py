@@ -177,3 +177,18 @@ def test_uninstall_then_install_waves_respect_max_unavailable():
                    strategy=strategy, pause=False, confirm_batch_num=0)
     d = plan(obs, ReleaseState(), T0)
     assert d.replicas["r2"] == 1, d.replicas
+
+
+def test_uninstall_then_install_waits_for_the_wave_in_flight():
+    strategy = Strategy(batch_count=1, max_unavailable=1, policy=U.UNINSTALL_THEN_INSTALL)
+    # One replacement placed, not Available yet; the old revision still reads 4 Available.
+    st = ReleaseState(update_revision=2, current_batch=1, real_batch_count=1, original_delta=4,
+                      progress=P.EXECUTING, desired=4, last_transition=T0)
+    obs = Observed(desired=4, update_revision=2,
+                   revisions=(Revision(1, "r1", 4, 4, 4), Revision(2, "r2", 1, 1, 0)),
+                   strategy=strategy, pause=False, confirm_batch_num=0)
+    assert plan(obs, st, T0).replicas["r2"] == 1, "no second instance down at once"
+    done = Observed(desired=4, update_revision=2,
+                    revisions=(Revision(1, "r1", 3, 3, 3), Revision(2, "r2", 1, 1, 1)),
+                    strategy=strategy, pause=False, confirm_batch_num=0)
+    assert plan(done, st, T0).replicas["r2"] == 2
