@@ -59,7 +59,8 @@ class Context:
     kube: KubeIO
     arklet: ArkletClient
     events: EventRecorder
-    modules: Store = field(default_factory=lambda: Store("Module"))
+    modules: Store = field(default_factory=lambda: Store("Module", index_labels=(
+        c.LABEL_BASE_INSTANCE_NAME, c.LABEL_MODULE_REPLICASET, c.LABEL_MODULE_DEPLOYMENT)))
     replicasets: Store = field(default_factory=lambda: Store("ModuleReplicaSet"))
     pods: Store = field(default_factory=lambda: Store("Pod"))
     deployments: Store = field(default_factory=lambda: Store("Deployment"))
@@ -91,11 +92,8 @@ class Context:
 
     def modules_on_pod(self, namespace: str, pod_name: str, *, include_deleting: bool = False
                        ) -> list[dict]:
-        return [
-            m for m in self.modules.list(namespace)
-            if labels_of(m).get(c.LABEL_BASE_INSTANCE_NAME) == pod_name
-            and (include_deleting or not deleting(m))
-        ]
+        return [m for m in self.modules.by_label(namespace, c.LABEL_BASE_INSTANCE_NAME, pod_name)
+                if include_deleting or not deleting(m)]
 
     def deployment_of(self, pod: dict) -> dict | None:
         """The Deployment a pod belongs to, through its ReplicaSet's name and pod-template-hash."""

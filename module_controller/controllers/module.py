@@ -34,7 +34,8 @@ from .store import Key
 
 log = logging.getLogger(__name__)
 PLURAL = c.MODULE.plural
-MAX_STEPS = 12  # install, switch, uninstall old, verify ... never more than a handful
+MAX_STEPS = 12
+SUPERSEDED_RECHECK = 2.0  # seconds  # install, switch, uninstall old, verify ... never more than a handful
 
 
 class ArkletRefused(RuntimeError):
@@ -198,7 +199,7 @@ class ModuleReconciler:
         return None
 
     async def _superseded(self, key: Key, module: Module, pod: dict, bizzes: dict[str, str],
-                          newer: dict) -> None:
+                          newer: dict) -> Result:
         """A newer revision's Module replaces this one in place on the same pod: leave Arklet
         to it (no reinstall, no switch back) and wait to be scaled down."""
         info = module.spec.module
@@ -210,7 +211,9 @@ class ModuleReconciler:
         else:
             await self._set_status(key, ModulePhase.PREPARE, "Superseded",
                                    f"replaced in place by {newer['metadata']['name']}")
-        return None
+        # Which Module is the release's target can change (a rollback): look again now and then
+        # rather than rely on an event that may not come.
+        return Result(requeue_after=SUPERSEDED_RECHECK)
 
     def _min_ready_seconds(self, key: Key) -> int:
         obj = self.ctx.modules.get(*key) or {}

@@ -91,8 +91,12 @@ class DeploymentReconciler:
         state = self._release_state(obj)
         now = dt.datetime.now(dt.timezone.utc)
         decision = release.plan(observed, state, now)
-        await self._apply(key, obj, decision, revisions)
+        # Order matters. spec.pause before status: a reader who sees progress Paused must see
+        # the pause it asks to lift. Status before the revisions' counts: Modules tell which of
+        # two on one pod is the release's target from releaseStatus.updateRevision.
+        obj = await self._apply_spec(key, obj, decision)
         await self._write_status(key, md, decision, observed)
+        await self._apply_replicas(key, decision, revisions)
         if gone and decision.state.progress is ReleaseProgress.TERMINATED and \
                 all(r.instances == 0 for r in observed.revisions):
             return await self._finish_offline(key, obj)
@@ -229,9 +233,7 @@ class DeploymentReconciler:
             await self.ctx.kube.delete(MRS, key[0], mrs["metadata"]["name"])
 
     def _instances(self, key: Key, mrs: dict) -> list[dict]:
-        name = mrs["metadata"]["name"]
-        return [m for m in self.ctx.modules.list(key[0])
-                if labels_of(m).get(c.LABEL_MODULE_REPLICASET) == name]
+        return self.ctx.modules.by_label(key[0], c.LABEL_MODULE_REPLICASET, mrs["metadata"]["name"])
 
     # ----------------------------------------------------------------- release
 
@@ -287,23 +289,27 @@ class DeploymentReconciler:
             next_reconcile=_parse_time(rs.get("nextReconcileTime")),
         )
 
-    async def _apply(self, key: Key, obj: dict, decision: release.Decision,
-                     revisions: list[dict]) -> None:
+    async def _apply_spec(self, key: Key, obj: dict, decision: release.Decision) -> dict:
         spec_patch: dict = {}
         if decision.set_pause is not None and decision.set_pause != obj["spec"].get("pause", False):
             spec_patch["pause"] = decision.set_pause
         if decision.reset_confirm:
             spec_patch["confirmBatchNum"] = 0
-        if spec_patch:
-            # resourceVersion: a user's concurrent pause/confirm is never overwritten.
-            updated = await self.ctx.kube.patch(PLURAL, key[0], key[1], {
-                "metadata": {"resourceVersion": obj["metadata"]["resourceVersion"]},
-                "spec": spec_patch})
-            self.ctx.module_deployments.upsert(updated)
-            if decision.set_pause:
-                self.ctx.events.record(updated, NORMAL, "WaitingForConfirmation",
-                                       f"group {decision.state.current_batch} done; set "
-                                       "spec.pause=false (or confirmBatchNum) to continue")
+        if not spec_patch:
+            return obj
+        # resourceVersion: a user's concurrent pause/confirm is never overwritten.
+        updated = await self.ctx.kube.patch(PLURAL, key[0], key[1], {
+            "metadata": {"resourceVersion": obj["metadata"]["resourceVersion"]},
+            "spec": spec_patch})
+        self.ctx.module_deployments.upsert(updated)
+        if decision.set_pause:
+            self.ctx.events.record(updated, NORMAL, "WaitingForConfirmation",
+                                   f"group {decision.state.current_batch} done; set "
+                                   "spec.pause=false (or confirmBatchNum) to continue")
+        return updated
+
+    async def _apply_replicas(self, key: Key, decision: release.Decision,
+                              revisions: list[dict]) -> None:
         by_name = {m["metadata"]["name"]: m for m in revisions}
         for name, replicas in decision.replicas.items():
             mrs = by_name.get(name)
@@ -325,9 +331,8 @@ class DeploymentReconciler:
         # Instances that serve: during an in-place upgrade the old and the new revision's Modules
         # overlap on one pod for a moment, which is one instance, not two.
         available = len({labels_of(m).get(c.LABEL_BASE_INSTANCE_NAME)
-                         for m in self.ctx.modules.list(key[0])
-                         if labels_of(m).get(c.LABEL_MODULE_DEPLOYMENT) == key[1]
-                         and not deleting(m)
+                         for m in self.ctx.modules.by_label(key[0], c.LABEL_MODULE_DEPLOYMENT, key[1])
+                         if not deleting(m)
                          and (m.get("status") or {}).get("status") == ModulePhase.AVAILABLE})
         desired = observed.desired
         current = obj.get("status") or {}

@@ -70,15 +70,20 @@ class ReplicaSetReconciler:
         except ValidationError as exc:
             self.ctx.events.record(obj, WARNING, "InvalidSpec", str(exc).splitlines()[0])
             return None
-        modules = list(self.ctx.modules.list(key[0], owned_by(obj)))
+        modules = self._owned(key, obj)
         if deleting(obj):
             return await self._finalize(key, obj, modules)
         obj = await self._ensure_finalizer(key, obj)
         await self._update_templates(obj, mrs, modules)
         placed_all = await self._scale(key, obj, mrs, modules)
-        modules = list(self.ctx.modules.list(key[0], owned_by(obj)))
+        modules = self._owned(key, obj)
         await self._write_status(key, mrs, modules, placed_all)
         return None
+
+    def _owned(self, key: Key, obj: dict) -> list[dict]:
+        check = owned_by(obj)
+        return [m for m in self.ctx.modules.by_label(key[0], c.LABEL_MODULE_REPLICASET, key[1])
+                if check(m)]
 
     # ----------------------------------------------------------------- steps
 

@@ -47,7 +47,13 @@ def _meta_changed(old: dict, new: dict, fields: tuple[str, ...]) -> bool:
 
 
 def _pod_signature(pod: dict) -> tuple:
-    return (pod_ready(pod), pod_ip(pod), deleting(pod), tuple(sorted(labels_of(pod).items())))
+    """What of a pod matters to placement and to its Modules. The labels we write ourselves
+    (Service label, instance count) are left out: otherwise every Module that becomes Available
+    would wake every reconciler of its namespace."""
+    labels = tuple(sorted((k, v) for k, v in labels_of(pod).items()
+                          if not k.startswith(c.MODULE_LABEL_PREFIX)
+                          and k != c.LABEL_MODULE_INSTANCE_COUNT))
+    return pod_ready(pod), pod_ip(pod), deleting(pod), labels
 
 
 class Operator:

@@ -29,9 +29,12 @@ TOMBSTONES = 10_000
 
 
 class Store:
-    def __init__(self, kind: str):
+    def __init__(self, kind: str, index_labels: tuple[str, ...] = ()):
         self.kind = kind
         self._objects: dict[Key, dict] = {}
+        # label -> (namespace, label value) -> keys: "the Modules on this pod / of this
+        # ModuleReplicaSet" without scanning every Module (thousands, on every reconcile).
+        self._index: dict[str, dict[tuple[str, str], set[Key]]] = {l: {} for l in index_labels}
         # UIDs seen deleted, so a late answer to our own write (or our own "being deleted"
         # mark) cannot bring back an object the watch has already reported gone.
         self._tombstones: OrderedDict[str, None] = OrderedDict()
@@ -46,8 +49,35 @@ class Store:
         if old is not None and old["metadata"].get("uid") == obj["metadata"].get("uid") \
                 and _rv(old) > _rv(obj):
             return old, False
+        self._unindex(key, old)
         self._objects[key] = obj
+        self._reindex(key, obj)
         return old, True
+
+    def _reindex(self, key: Key, obj: dict) -> None:
+        labels = obj["metadata"].get("labels") or {}
+        for label, index in self._index.items():
+            value = labels.get(label)
+            if value is not None:
+                index.setdefault((key[0], value), set()).add(key)
+
+    def _unindex(self, key: Key, obj: dict | None) -> None:
+        if obj is None:
+            return
+        labels = obj["metadata"].get("labels") or {}
+        for label, index in self._index.items():
+            value = labels.get(label)
+            if value is not None:
+                bucket = index.get((key[0], value))
+                if bucket is not None:
+                    bucket.discard(key)
+                    if not bucket:
+                        del index[(key[0], value)]
+
+    def by_label(self, namespace: str, label: str, value: str) -> list[dict]:
+        """Objects in ``namespace`` whose label ``label`` is ``value`` (an indexed label)."""
+        keys = self._index[label].get((namespace, value), ())
+        return [self._objects[k] for k in list(keys) if k in self._objects]
 
     def remove(self, obj: dict) -> dict | None:
         uid = obj["metadata"].get("uid")
@@ -58,6 +88,7 @@ class Store:
         key = key_of(obj)
         current = self._objects.get(key)
         if current is not None and current["metadata"].get("uid") == obj["metadata"].get("uid"):
+            self._unindex(key, current)
             return self._objects.pop(key)
         return None
 

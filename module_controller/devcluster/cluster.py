@@ -178,12 +178,13 @@ class DevCluster:
             "bases": state.bases,
         }
 
-    def restart(self, component: str, timeout: float = 60.0) -> State:
+    def restart(self, component: str, timeout: float = 60.0, grace: float = 10.0) -> State:
         """Stop one component and start it again with the same ports, certificates and flags.
 
-        For fault injection (e.g. a kube-apiserver restart in the middle of a release). The
-        new PID is recorded in ``state.json`` before waiting for readiness; etcd keeps its data
-        directory, so the cluster's objects survive. Returns the updated state.
+        For fault injection (e.g. a kube-apiserver restart in the middle of a release). The stop
+        is SIGTERM, then SIGKILL after ``grace`` seconds. The new PID is recorded in
+        ``state.json`` before waiting for readiness; etcd keeps its data directory, so the
+        cluster's objects survive. Returns the updated state.
         """
         if component not in COMPONENTS:
             raise DevClusterError(f"unknown component {component!r}: one of {', '.join(COMPONENTS)}")
@@ -192,7 +193,7 @@ class DevCluster:
             raise DevClusterError(f"no dev cluster in {self.dir}: run `module-controller dev up` first")
         pid = state.pids.get(component)
         if pid:
-            processes.stop(pid, self.dir, child=self._children.pop(component, None))
+            processes.stop(pid, self.dir, child=self._children.pop(component, None), grace=grace)
             self.log(f"stopped {component} (pid {pid})")
         self._start_component(state, binaries.require(), self._pki_files(), component, timeout)
         self.log(f"restarted {component} (pid {state.pids[component]})")
