@@ -8,7 +8,7 @@ and ``install_then_uninstall``, both ``Scatter`` and ``scatter``); code works wi
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field
 
@@ -59,24 +59,26 @@ SCHEDULING_POLICY_SPELLINGS: dict[str, SchedulingPolicy] = {
 }
 
 
+def _normalize(spellings: dict[str, Any], value: str | None, default: Any, field: str) -> Any:
+    """The canonical enum for a spelling the API accepts; None -> ``default``."""
+    if value is None:
+        return default
+    try:
+        return spellings[value]
+    except KeyError:
+        raise ValueError(f"unknown {field} {value!r}") from None
+
+
 def normalize_upgrade_policy(value: str | None) -> UpgradePolicy:
     """``installThenUninstall`` -> ``install_then_uninstall``; None -> the default policy."""
-    if value is None:
-        return UpgradePolicy.INSTALL_THEN_UNINSTALL
-    try:
-        return UPGRADE_POLICY_SPELLINGS[value]
-    except KeyError:
-        raise ValueError(f"unknown upgradePolicy {value!r}") from None
+    return _normalize(UPGRADE_POLICY_SPELLINGS, value, UpgradePolicy.INSTALL_THEN_UNINSTALL,
+                      "upgradePolicy")
 
 
 def normalize_scheduling_policy(value: str | None) -> SchedulingPolicy:
     """``Scatter`` -> ``scatter``; None -> the default policy."""
-    if value is None:
-        return SchedulingPolicy.SCATTER
-    try:
-        return SCHEDULING_POLICY_SPELLINGS[value]
-    except KeyError:
-        raise ValueError(f"unknown schedulingPolicy {value!r}") from None
+    return _normalize(SCHEDULING_POLICY_SPELLINGS, value, SchedulingPolicy.SCATTER,
+                      "schedulingPolicy")
 
 
 ModuleName = Annotated[str, Field(min_length=1, max_length=c.MODULE_NAME_MAX_LENGTH), MODULE_NAME_RULE]
