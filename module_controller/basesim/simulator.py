@@ -15,6 +15,7 @@ import itertools
 import logging
 from dataclasses import dataclass
 
+import aiohttp
 from kubernetes_asyncio import client, watch
 from kubernetes_asyncio.client.exceptions import ApiException
 
@@ -53,17 +54,25 @@ class BaseSimulator:
 
     async def run(self) -> None:
         await self._register_nodes()
+        backoff = 0.2
         while True:
-            rv = await self._list_and_sync()
-            self.ready.set()
             try:
+                rv = await self._list_and_sync()
+                self.ready.set()
+                backoff = 0.2
                 await self._watch(rv)
             except ApiException as exc:
-                if exc.status != 410:  # 410 Gone: our resourceVersion expired; list again
+                if exc.status == 410:  # Gone: our resourceVersion expired; list again at once
+                    continue
+                if exc.status < 500:
                     raise
-            except (asyncio.TimeoutError, OSError) as exc:
-                log.warning("pod watch interrupted (%s); listing again", exc)
-                await asyncio.sleep(1)  # back off before hammering a restarting apiserver
+                log.warning("pod watch failed (%s %s); listing again in %.1fs",
+                            exc.status, exc.reason, backoff)
+            except (asyncio.TimeoutError, OSError, aiohttp.ClientError) as exc:
+                # kube-apiserver restarting: connection refused, payload cut mid-stream, ...
+                log.warning("pod watch interrupted (%r); listing again in %.1fs", exc, backoff)
+            await asyncio.sleep(backoff)  # back off before hammering a restarting apiserver
+            backoff = min(backoff * 2, 5.0)
 
     async def _list_and_sync(self) -> str:
         resp = await self.core.list_pod_for_all_namespaces(_preload_content=False)
