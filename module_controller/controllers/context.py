@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -67,15 +68,40 @@ class Context:
     module_deployments: Store = field(default_factory=lambda: Store("ModuleDeployment"))
     templates: Store = field(default_factory=lambda: Store("ModuleTemplate"))
     _reported_capacity: set[tuple[str, str, str]] = field(default_factory=set)
-    #: Called with a Module's key after another controller wrote it. The write-through cache
-    #: already holds the result, so the watch event that follows looks like "no change" and
-    #: would not wake the Module reconciler by itself.
-    module_written: Callable[[tuple[str, str]], None] = lambda key: None
+    #: Wakes what a change of a Module wakes: (previous copy, new copy, wake the Module's own
+    #: reconciler too?). See :meth:`remember_module`.
+    module_changed: Callable[[dict | None, dict, bool], None] = lambda old, new, wake_self: None
     #: The same for a ModuleReplicaSet written by the ModuleDeployment reconciler.
     replicaset_written: Callable[[tuple[str, str]], None] = lambda key: None
+    #: Called with a Module a reconciler saw deleted for good (its last finalizer removed), so
+    #: the cache and the owners do not wait for a DELETED event that a re-listing watch skips.
+    module_gone: Callable[[dict], None] = lambda obj: None
     #: And for a base pod labelled for removal by a reconciler.
     base_retired: Callable[[tuple[str, str]], None] = lambda key: None
     _placement_locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+    _pod_locks: weakref.WeakValueDictionary = field(default_factory=weakref.WeakValueDictionary)
+
+    def pod_lock(self, namespace: str, pod_name: str) -> asyncio.Lock:
+        """Held while a pod's module labels are computed and written (see ModuleReconciler).
+        Kept only while somebody holds or waits for it."""
+        lock = self._pod_locks.get((namespace, pod_name))
+        if lock is None:
+            lock = self._pod_locks[(namespace, pod_name)] = asyncio.Lock()
+        return lock
+
+    def remember_module(self, obj: dict, *, wake_self: bool) -> None:
+        """Write-through for a Module this process just wrote: cache the API server's answer and
+        wake, at once, whatever the watch event of that write would wake (owners, the base).
+
+        The watch event comes later and is then recognised as an echo of a version already
+        cached, and ignored: no round trip through the watch before the next step, and no
+        second reconcile of the owners for one change. ``wake_self``: the Module's own reconciler
+        must look too (another reconciler changed it); a reconciler writing its own Module
+        passes False.
+        """
+        old, stored = self.modules.upsert(obj)
+        if stored:
+            self.module_changed(old, obj, wake_self)
 
     def placement_lock(self, namespace: str) -> asyncio.Lock:
         """Held from "choose bases" until the chosen Modules are written and cached.

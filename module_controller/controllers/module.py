@@ -26,8 +26,8 @@ from ..api.common import SchedulingPolicy, normalize_scheduling_policy
 from ..arklet import ArkletResult, ArkletUnavailable, BizRef, Outcome
 from ..kube.events import NORMAL, WARNING
 from ..planning import placement
-from ..planning.module_lifecycle import (Kind, PodView, next_step, pod_step, removal_step,
-                                         supersedes)
+from ..planning.module_lifecycle import (Kind, PodView, next_step, pod_labels, pod_step,
+                                         removal_step, supersedes)
 from .context import Context, deleting, labels_of, pod_ip, pod_ready, skip_uninstall
 from .queue import Result
 from .store import Key
@@ -86,6 +86,7 @@ class ModuleReconciler:
         pod = self.ctx.pods.get(key[0], module.base_pod_name or "")
         view = self._pod_view(pod, module.base_pod_ip)
 
+        bizzes: dict[str, str] | None = None  # this module's versions on the base, by state
         for _ in range(MAX_STEPS):
             blocked = pod_step(view)
             if blocked is not None and blocked.kind is Kind.BASE_GONE:
@@ -96,7 +97,8 @@ class ModuleReconciler:
                 return None
             assert pod is not None and view.ip
             port = self.ctx.port_of(pod)
-            bizzes = await self._query(key, view.ip, port, info.name)
+            if bizzes is None:
+                bizzes = await self._query(key, view.ip, port, info.name)
             siblings = self._siblings(key, info.name, module.base_pod_name)
             me = self.ctx.replacement_rank(self.ctx.modules.get(*key) or obj)
             newer = [m for m in siblings if supersedes(self.ctx.replacement_rank(m), me)]
@@ -111,8 +113,15 @@ class ModuleReconciler:
                                               f"installing {info.name}:{info.version}"):
                     result = await self.ctx.arklet.install(
                         view.ip, BizRef(info.name, info.version, info.url), port=port)
+                installed = {b.version: b.state for b in result.biz_infos if b.name == info.name}
+                if result.ok and installed:
+                    # The reply reports the new biz's state: no second queryAllBiz needed (the
+                    # per-module lock kept other calls for this name off the base meanwhile).
+                    bizzes = {**bizzes, **installed}
+                    continue
                 if result.outcome is Outcome.REPEAT_BIZ or result.ok:
-                    continue  # verify with queryAllBiz on the next turn
+                    bizzes = None  # verify with queryAllBiz on the next turn
+                    continue
                 if result.outcome is Outcome.CONFLICT:
                     # Another install of this name:version is still running on the base (e.g.
                     # from before a controller restart): look again shortly.
@@ -122,11 +131,13 @@ class ModuleReconciler:
                 result = await self.ctx.arklet.switch(view.ip, info.name, info.version, port=port)
                 if not result.ok:
                     await self._refused(key, "SwitchFailed", result)
+                bizzes = None
             elif step.kind is Kind.UNINSTALL:
                 assert step.version is not None
                 result = await self.ctx.arklet.uninstall(view.ip, info.name, step.version, port=port)
                 if not result.ok:
                     await self._refused(key, "UninstallFailed", result)
+                bizzes = None
         raise RuntimeError(f"module {key} made no progress after {MAX_STEPS} steps")
 
     async def _bind(self, key: Key, module: Module) -> dict | None:
@@ -163,7 +174,7 @@ class ModuleReconciler:
 
     async def _write_binding(self, key: Key, patch: dict, chosen: placement.Base | None) -> dict:
         obj = await self.ctx.kube.patch(PLURAL, key[0], key[1], patch)
-        self.ctx.modules.upsert(obj)
+        self.ctx.remember_module(obj, wake_self=False)
         if chosen is not None:
             self.ctx.events.record(obj, NORMAL, "Scheduled",
                                    f"bound to base pod {chosen.name} ({chosen.ip})")
@@ -193,9 +204,9 @@ class ModuleReconciler:
                 if elapsed < min_ready:
                     return Result(requeue_after=min_ready - elapsed)
         info = module.spec.module
-        await self._label_pod(pod, info.name, available=True)
         await self._set_status(key, ModulePhase.AVAILABLE, "Installed",
                                f"{info.name}:{info.version} is ACTIVATED on {pod['metadata']['name']}")
+        await self._label_pod(key[0], pod["metadata"]["name"], info.name)
         return None
 
     async def _superseded(self, key: Key, module: Module, pod: dict, bizzes: dict[str, str],
@@ -255,8 +266,9 @@ class ModuleReconciler:
         pod = self.ctx.pods.get(key[0], module.base_pod_name or "")
         view = self._pod_view(pod, module.base_pod_ip)
         if pod is not None and view.exists:
-            # First stop routing: the Service selects on this label.
-            await self._label_pod(pod, info.name, available=False, exclude=key[1])
+            # First stop routing: the Service selects on this label. (Being deleted, this
+            # Module no longer counts among the pod's Modules.)
+            await self._label_pod(key[0], pod["metadata"]["name"], info.name)
         bizzes: dict[str, str] | None = None
         if view.exists and view.ip and not skip_uninstall(pod):
             try:
@@ -276,8 +288,10 @@ class ModuleReconciler:
                 await self._refused(key, "UninstallFailed", result)
             bizzes.pop(step.version, None)
         removed = await self.ctx.kube.remove_finalizer(PLURAL, obj, c.FINALIZER_ALLOCATE_POD)
-        if removed is not None:
-            self.ctx.modules.upsert(removed)
+        if removed is None or not removed["metadata"].get("finalizers"):
+            self.ctx.module_gone(removed or obj)  # deleted now; the watch may never say so
+        else:
+            self.ctx.remember_module(removed, wake_self=False)
         self.ctx.events.record(obj, NORMAL, "Removed", f"{info.name} taken off {module.base_pod_name}")
         return None
 
@@ -336,29 +350,27 @@ class ModuleReconciler:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
 
-    async def _label_pod(self, pod: dict, module_name: str, *, available: bool,
-                         exclude: str | None = None, me: str | None = None) -> None:
-        """Set the pod's Service label and instance count from the Modules bound to it.
+    async def _label_pod(self, namespace: str, pod_name: str, module_name: str) -> None:
+        """Bring the pod's Service label for ``module_name`` and its instance count in line
+        with the Modules now bound to it.
 
-        The Service label stays while any Module of that name on the pod is Available (during
-        an in-place upgrade the old and the new revision's Modules overlap there).
+        Computed from the cache under a per-pod lock, never from a pod or Module copy read
+        earlier: an in-place upgrade takes the old revision's Module off the pod while the new
+        one installs, and whichever of the two writes last must see what the other wrote. The
+        label stays while any live Module of that name on the pod is Available, so callers
+        write a Module's Available status before they call this.
         """
-        meta = pod["metadata"]
-        live = [m for m in self.ctx.modules_on_pod(meta["namespace"], meta["name"])
-                if m["metadata"]["name"] != exclude]
-        routed = available or any(
-            m["metadata"]["name"] not in (me, exclude)
-            and m.get("spec", {}).get("module", {}).get("name") == module_name
-            and (m.get("status") or {}).get("status") == ModulePhase.AVAILABLE
-            for m in live)
-        wanted = {c.module_label_key(module_name): c.LABEL_TRUE if routed else None,
-                  c.LABEL_MODULE_INSTANCE_COUNT: str(len(live))}
-        current = meta.get("labels") or {}
-        if all(current.get(k) == v for k, v in wanted.items()):
-            return
-        updated = await self.ctx.kube.patch_pod_labels(meta["namespace"], meta["name"], wanted)
-        if updated is not None:
-            self.ctx.pods.upsert(updated)
+        async with self.ctx.pod_lock(namespace, pod_name):
+            pod = self.ctx.pods.get(namespace, pod_name)
+            if pod is None:
+                return
+            wanted = pod_labels(module_name, self.ctx.modules_on_pod(namespace, pod_name))
+            current = labels_of(pod)
+            if all(current.get(k) == v for k, v in wanted.items()):
+                return
+            updated = await self.ctx.kube.patch_pod_labels(namespace, pod_name, wanted)
+            if updated is not None:
+                self.ctx.pods.upsert(updated)
 
     async def _set_status(self, key: Key, phase: ModulePhase, reason: str, message: str) -> None:
         obj = self.ctx.modules.get(*key)
@@ -381,7 +393,7 @@ class ModuleReconciler:
             if getattr(exc, "status", None) == 404:
                 return
             raise
-        self.ctx.modules.upsert(updated)
+        self.ctx.remember_module(updated, wake_self=False)
         if changed or phase is ModulePhase.FAILED:
             kind = WARNING if phase is ModulePhase.FAILED else NORMAL
             self.ctx.events.record(updated, kind, reason, message)

@@ -112,8 +112,7 @@ class ReplicaSetReconciler:
                 "metadata": {"labels": {c.LABEL_MODULE_VERSION: wanted["version"]}},
                 "spec": {"module": wanted, "upgradePolicy": policy},
             })
-            self.ctx.modules.upsert(updated)
-            self.ctx.module_written(key_of(updated))
+            self.ctx.remember_module(updated, wake_self=True)
 
     async def _scale(self, key: Key, obj: dict, mrs: ModuleReplicaSet, modules: list[dict]) -> bool:
         """Create or delete Modules toward ``replicas``; False if bases ran out."""
@@ -247,8 +246,8 @@ class ReplicaSetReconciler:
             },
         }
         created = await self.ctx.kube.create(MODULES, meta["namespace"], body)
-        self.ctx.modules.upsert(created)  # seen at once: no second Module for the same slot
-        self.ctx.module_written(key_of(created))
+        # Cached at once (no second Module for the same slot); the Module reconciler starts now.
+        self.ctx.remember_module(created, wake_self=True)
 
     async def _finalize(self, key: Key, obj: dict, modules: list[dict]) -> Result | None:
         if c.FINALIZER_MODULE_EXISTED not in (obj["metadata"].get("finalizers") or []):

@@ -28,6 +28,7 @@ from .module import ModuleReconciler
 from .moduledeployment import DeploymentReconciler
 from .modulereplicaset import ReplicaSetReconciler, owner_replicaset
 from .queue import WorkQueue
+from .resync import Kind as ResyncKind, Resync
 from .store import Key, key_of
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,11 @@ def _conflict(exc: BaseException) -> bool:
 
 def _meta_changed(old: dict, new: dict, fields: tuple[str, ...]) -> bool:
     return any(old["metadata"].get(f) != new["metadata"].get(f) for f in fields)
+
+
+def _same_version(old: dict | None, new: dict) -> bool:
+    return old is not None and old["metadata"].get("uid") == new["metadata"].get("uid") \
+        and old["metadata"].get("resourceVersion") == new["metadata"].get("resourceVersion")
 
 
 def _pod_signature(pod: dict) -> tuple:
@@ -82,6 +88,8 @@ class Operator:
                            arklet=ArkletClient(self.settings.arklet, on_call=self.metrics.arklet_call),
                            events=EventRecorder(api))
         self.ctx.events.start()
+        self.resync = self._resync(self.ctx)
+        self.ctx.module_gone = lambda obj: self.module_event("DELETED", obj)
         self.metrics.set_phase_provider(self._phases)
         self.metrics.set_progress_provider(self._progresses)
         await self._prime_caches()
@@ -94,7 +102,7 @@ class Operator:
                                             BaseDeploymentReconciler(self.ctx).reconcile, 2)
         self.module_deployments = self._queue("ModuleDeployment",
                                               DeploymentReconciler(self.ctx).reconcile, 4)
-        self.ctx.module_written = self._module_written
+        self.ctx.module_changed = self._module_changed
         self.ctx.replicaset_written = self.replicasets.add
         self.ctx.base_retired = self.basepods.add
         for md in self.ctx.module_deployments.list():
@@ -179,12 +187,18 @@ class Operator:
         if name:
             self.module_deployments.add((key_of(obj)[0], name))
 
-    def _module_written(self, key: Key) -> None:
-        """Another reconciler created or changed this Module (see Context.module_written)."""
-        self.modules.add(key)
-        module = self.ctx.modules.get(*key)
-        if module is not None:
-            self._base_changed(key[0], labels_of(module).get(c.LABEL_BASE_INSTANCE_NAME))
+    def _module_changed(self, old: dict | None, obj: dict, wake_self: bool = True) -> None:
+        """What a new version of a Module wakes, whether the watch or our own write brought it."""
+        key = key_of(obj)
+        self._owner_deployment(obj)
+        owner = owner_replicaset(obj)
+        if owner is not None:
+            # Any change, status included, may move the owner's counts.
+            self.replicasets.add(owner)
+        if old is None or _meta_changed(old, obj, _MODULE_TRIGGERS):
+            if wake_self:
+                self.modules.add(key)
+            self._base_changed(key[0], labels_of(obj).get(c.LABEL_BASE_INSTANCE_NAME))
 
     def _base_changed(self, namespace: str, pod_name: str | None) -> None:
         """A Module was bound to, or left, a pod: its pod and Deployment may need a look."""
@@ -198,6 +212,28 @@ class Operator:
             # A short delay folds a burst of placements into one label update.
             self.base_deployments.add(key_of(deployment), delay=1.0)
 
+    def _resync(self, ctx: Context) -> Resync:
+        kube = ctx.kube
+
+        def custom(plural: str):
+            return lambda ns: kube.list(plural, ns)
+
+        return Resync({
+            "Pod": ResyncKind(ctx.pods, kube.list_pods, lambda o: self.pod_event("DELETED", o)),
+            "Deployment": ResyncKind(ctx.deployments, kube.list_deployments,
+                                     lambda o: self.deployment_event("DELETED", o)),
+            c.MODULE.kind: ResyncKind(ctx.modules, custom(c.MODULE.plural),
+                                      lambda o: self.module_event("DELETED", o)),
+            c.MODULE_REPLICA_SET.kind: ResyncKind(
+                ctx.replicasets, custom(c.MODULE_REPLICA_SET.plural),
+                lambda o: self.replicaset_event("DELETED", o)),
+            c.MODULE_DEPLOYMENT.kind: ResyncKind(
+                ctx.module_deployments, custom(c.MODULE_DEPLOYMENT.plural),
+                lambda o: self.module_deployment_event("DELETED", o)),
+            c.MODULE_TEMPLATE.kind: ResyncKind(ctx.templates, custom(c.MODULE_TEMPLATE.plural),
+                                               lambda o: self.template_event("DELETED", o)),
+        }, self.settings.namespaces)
+
     async def _prime_caches(self) -> None:
         """List everything once before any reconcile runs.
 
@@ -208,22 +244,17 @@ class Operator:
         assert self.ctx is not None
         kube = self.ctx.kube
         for ns in self.settings.namespaces or (None,):
-            for store, kind, items in (
-                (self.ctx.pods, "Pod", await kube.list_pods(ns)),
-                (self.ctx.deployments, "Deployment", await kube.list_deployments(ns)),
-                (self.ctx.modules, c.MODULE.kind, await kube.list(c.MODULE.plural, ns)),
-                (self.ctx.replicasets, c.MODULE_REPLICA_SET.kind,
-                 await kube.list(c.MODULE_REPLICA_SET.plural, ns)),
-                (self.ctx.module_deployments, c.MODULE_DEPLOYMENT.kind,
-                 await kube.list(c.MODULE_DEPLOYMENT.plural, ns)),
-                (self.ctx.templates, c.MODULE_TEMPLATE.kind,
-                 await kube.list(c.MODULE_TEMPLATE.plural, ns)),
-            ):
-                for item in items:
+            for kind, spec in self.resync.kinds.items():
+                listing = await spec.list(ns)
+                for item in listing.items:
                     item.setdefault("kind", kind)
-                    store.upsert(item)
+                    spec.store.upsert(item)
+        for kind in self.resync.kinds:
+            self.resync.listed(kind)
 
     async def stop(self) -> None:
+        if self.ctx is not None:
+            await self.resync.stop()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -268,24 +299,20 @@ class Operator:
 
     def module_event(self, kind: str | None, obj: dict) -> None:
         assert self.ctx is not None and self.modules is not None
-        owner = owner_replicaset(obj)
-        pod_name = labels_of(obj).get(c.LABEL_BASE_INSTANCE_NAME)
-        self._owner_deployment(obj)
         if kind == "DELETED":
+            if self.ctx.modules.is_deleted(obj["metadata"].get("uid")):
+                return  # already handled (Context.module_gone, or a resync)
             self.ctx.modules.remove(obj)
+            owner = owner_replicaset(obj)
+            self._owner_deployment(obj)
             if owner is not None:
                 self.replicasets.add(owner)
-            self._base_changed(key_of(obj)[0], pod_name)
+            self._base_changed(key_of(obj)[0], labels_of(obj).get(c.LABEL_BASE_INSTANCE_NAME))
             return
         old, stored = self.ctx.modules.upsert(obj)
-        if not stored:
-            return
-        if old is None or _meta_changed(old, obj, _MODULE_TRIGGERS):
-            self.modules.add(key_of(obj))
-            self._base_changed(key_of(obj)[0], pod_name)
-        if owner is not None:
-            # Any change, status included, may move the owner's counts.
-            self.replicasets.add(owner)
+        if not stored or _same_version(old, obj):
+            return  # older than the cache, or the echo of our own write (already acted on)
+        self._module_changed(old, obj)
 
     def pod_event(self, kind: str | None, pod: dict) -> None:
         assert self.ctx is not None and self.modules is not None
@@ -317,12 +344,18 @@ class Operator:
 
     def replicaset_event(self, kind: str | None, obj: dict) -> None:
         assert self.ctx is not None and self.replicasets is not None
-        self._owner_deployment(obj)
         if kind == "DELETED":
             self.ctx.replicasets.remove(obj)
+            self._owner_deployment(obj)
             return
         old, stored = self.ctx.replicasets.upsert(obj)
-        if stored and (old is None or _meta_changed(old, obj, _MODULE_TRIGGERS)):
+        if not stored or _same_version(old, obj):
+            # Older than the cache, or the echo of our own write: the ModuleDeployment reconciler
+            # wrote it (and woke the revision), or the revision wrote its own status, which the
+            # ModuleDeployment does not read.
+            return
+        self._owner_deployment(obj)
+        if old is None or _meta_changed(old, obj, _MODULE_TRIGGERS):
             self.replicasets.add(key_of(obj))
 
     def deployment_event(self, kind: str | None, obj: dict) -> None:
@@ -386,21 +419,25 @@ class Operator:
         async def _cleanup(**_: object) -> None:
             await op.stop()
 
-        def forward(handler):
+        def forward(kind: str, handler):
             # async, so kopf calls it on the event loop (sync handlers go to a thread pool).
             async def on_event(event: kopf.RawEvent, **_: object) -> None:
+                if event.get("type") is None and op.ctx is not None:
+                    op.resync.request(kind)  # kopf (re-)listed: deletions may have been missed
                 handler(event.get("type"), event["object"])
             return on_event
 
         kopf.on.event(c.GROUP, c.VERSION, c.MODULE.plural, id="modules",
-                      registry=registry)(forward(op.module_event))
+                      registry=registry)(forward(c.MODULE.kind, op.module_event))
         kopf.on.event(c.GROUP, c.VERSION, c.MODULE_REPLICA_SET.plural, id="modulereplicasets",
-                      registry=registry)(forward(op.replicaset_event))
+                      registry=registry)(forward(c.MODULE_REPLICA_SET.kind, op.replicaset_event))
         kopf.on.event(c.GROUP, c.VERSION, c.MODULE_DEPLOYMENT.plural, id="moduledeployments",
-                      registry=registry)(forward(op.module_deployment_event))
+                      registry=registry)(forward(c.MODULE_DEPLOYMENT.kind,
+                                                 op.module_deployment_event))
         kopf.on.event(c.GROUP, c.VERSION, c.MODULE_TEMPLATE.plural, id="moduletemplates",
-                      registry=registry)(forward(op.template_event))
-        kopf.on.event("", "v1", "pods", id="pods", registry=registry)(forward(op.pod_event))
+                      registry=registry)(forward(c.MODULE_TEMPLATE.kind, op.template_event))
+        kopf.on.event("", "v1", "pods", id="pods",
+                      registry=registry)(forward("Pod", op.pod_event))
         kopf.on.event("apps", "v1", "deployments", id="deployments",
-                      registry=registry)(forward(op.deployment_event))
+                      registry=registry)(forward("Deployment", op.deployment_event))
         return registry

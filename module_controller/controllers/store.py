@@ -92,6 +92,22 @@ class Store:
             return self._objects.pop(key)
         return None
 
+    def missing_from(self, listed: list[dict], list_rv: int, namespace: str | None = None
+                     ) -> list[dict]:
+        """Cached objects a fresh list (served at ``list_rv``) shows deleted.
+
+        A watch re-established by listing again (after the API server restarted, or a 410)
+        reports no DELETED event for objects deleted in between. Only copies older than the
+        list count: an object created after it may already have arrived by watch.
+        """
+        present = {obj["metadata"].get("uid") for obj in listed}
+        return [obj for obj in self.list(namespace)
+                if obj["metadata"].get("uid") not in present and _rv(obj) <= list_rv]
+
+    def is_deleted(self, uid: str | None) -> bool:
+        """Seen deleted (and not yet forgotten)."""
+        return uid in self._tombstones
+
     def get(self, namespace: str, name: str) -> dict | None:
         return self._objects.get((namespace, name))
 

@@ -7,6 +7,7 @@ object it has just changed).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from kubernetes_asyncio import client
@@ -43,6 +44,18 @@ def _reads() -> AsyncRetrying:
                          wait=wait_exponential_jitter(initial=0.2, max=5.0), reraise=True)
 
 
+@dataclass(frozen=True)
+class Listing:
+    """A list answer: the objects and the resourceVersion the list was served at."""
+    items: list[dict]
+    resource_version: int
+
+    @classmethod
+    def of(cls, body: dict) -> "Listing":
+        rv = (body.get("metadata") or {}).get("resourceVersion") or "0"
+        return cls(body.get("items") or [], int(rv) if rv.isdigit() else 0)
+
+
 class KubeIO:
     def __init__(self, api: client.ApiClient):
         self.api = api
@@ -52,33 +65,39 @@ class KubeIO:
 
     # ----------------------------------------------------------------- reads
 
-    async def list(self, plural: str, namespace: str | None) -> list[dict]:
+    async def list(self, plural: str, namespace: str | None) -> Listing:
+        """All objects of one of our kinds, with the list's resourceVersion."""
         async for attempt in _reads():
             with attempt:
-                return await self._list(plural, namespace)
+                if namespace:
+                    result = await self.custom.list_namespaced_custom_object(
+                        c.GROUP, c.VERSION, namespace, plural)
+                else:
+                    result = await self.custom.list_cluster_custom_object(c.GROUP, c.VERSION, plural)
+                return Listing.of(result)
         raise AssertionError("unreachable")
 
-    async def _list(self, plural: str, namespace: str | None) -> list[dict]:
-        if namespace:
-            result = await self.custom.list_namespaced_custom_object(
-                c.GROUP, c.VERSION, namespace, plural)
-        else:
-            result = await self.custom.list_cluster_custom_object(c.GROUP, c.VERSION, plural)
-        return result["items"]
+    async def list_pods(self, namespace: str | None) -> Listing:
+        async for attempt in _reads():
+            with attempt:
+                if namespace:
+                    resp = await self.core.list_namespaced_pod(namespace, _preload_content=False)
+                else:
+                    resp = await self.core.list_pod_for_all_namespaces(_preload_content=False)
+                return Listing.of(await response_json(resp))
+        raise AssertionError("unreachable")
 
-    async def list_pods(self, namespace: str | None) -> list[dict]:
-        if namespace:
-            resp = await self.core.list_namespaced_pod(namespace, _preload_content=False)
-        else:
-            resp = await self.core.list_pod_for_all_namespaces(_preload_content=False)
-        return (await response_json(resp))["items"]
-
-    async def list_deployments(self, namespace: str | None) -> list[dict]:
-        if namespace:
-            resp = await self.apps.list_namespaced_deployment(namespace, _preload_content=False)
-        else:
-            resp = await self.apps.list_deployment_for_all_namespaces(_preload_content=False)
-        return (await response_json(resp))["items"]
+    async def list_deployments(self, namespace: str | None) -> Listing:
+        async for attempt in _reads():
+            with attempt:
+                if namespace:
+                    resp = await self.apps.list_namespaced_deployment(namespace,
+                                                                      _preload_content=False)
+                else:
+                    resp = await self.apps.list_deployment_for_all_namespaces(
+                        _preload_content=False)
+                return Listing.of(await response_json(resp))
+        raise AssertionError("unreachable")
 
     async def read_pod(self, namespace: str, name: str) -> dict | None:
         """The pod as the API server has it now (the cache may lag); None if it does not exist."""

@@ -11,7 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+from ..api import constants as c
 from ..api.common import UpgradePolicy
+from ..api.module import ModulePhase
 
 ACTIVATED = "ACTIVATED"
 DEACTIVATED = "DEACTIVATED"
@@ -113,3 +115,15 @@ def supersedes(newer: tuple[bool, str, str], older: tuple[bool, str, str]) -> bo
     revision, creationTimestamp, name): the release's target wins — also on a rollback, where
     the target is an older revision — and otherwise the later creation."""
     return newer > older
+
+
+def pod_labels(module_name: str, live_modules: list[dict]) -> dict[str, str | None]:
+    """The labels a base pod should carry for ``module_name``, given the live (not deleting)
+    Modules bound to it: the Service label while any Module of that name there is Available
+    (old and new revisions overlap during an in-place upgrade), and the instance count.
+    ``None`` means "remove the label" (a merge-patch null)."""
+    routed = any(m.get("spec", {}).get("module", {}).get("name") == module_name
+                 and (m.get("status") or {}).get("status") == ModulePhase.AVAILABLE
+                 for m in live_modules)
+    return {c.module_label_key(module_name): c.LABEL_TRUE if routed else None,
+            c.LABEL_MODULE_INSTANCE_COUNT: str(len(live_modules))}

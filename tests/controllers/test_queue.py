@@ -125,3 +125,54 @@ def test_store_never_resurrects_a_deleted_object_or_goes_back_in_time():
     assert store.upsert(late)[1] is False and store.get("n", "a") is None
     reborn = {"metadata": {"namespace": "n", "name": "a", "uid": "u2", "resourceVersion": "7"}}
     assert store.upsert(reborn)[1] is True
+
+
+def test_store_reports_objects_a_fresh_list_shows_deleted():
+    from module_controller.controllers.store import Store
+
+    store = Store("Module")
+
+    def obj(name: str, uid: str, rv: int) -> dict:
+        return {"metadata": {"namespace": "n", "name": name, "uid": uid,
+                             "resourceVersion": str(rv)}}
+
+    kept, ghost, newer, recreated_old = obj("a", "u1", 5), obj("b", "u2", 6), obj("c", "u3", 12), \
+        obj("d", "u4", 7)
+    for o in (kept, ghost, newer, recreated_old):
+        store.upsert(o)
+    # The list was served at rv 10: "b" is gone, "c" was created after it (arrived by watch),
+    # and "d" was deleted and created again under the same name (a new uid).
+    listed = [kept, obj("d", "u5", 9)]
+    missing = store.missing_from(listed, 10)
+    assert sorted(m["metadata"]["uid"] for m in missing) == ["u2", "u4"]
+    assert store.missing_from(listed, 10, namespace="other") == []
+
+
+async def test_resync_coalesces_requests_and_drops_what_the_list_lacks():
+    import asyncio
+
+    from module_controller.controllers.resync import Kind, Resync
+    from module_controller.controllers.store import Store
+    from module_controller.kube.io import Listing
+
+    store = Store("Pod")
+    for uid, rv in (("u1", 1), ("u2", 2)):
+        store.upsert({"metadata": {"namespace": "n", "name": uid, "uid": uid,
+                                   "resourceVersion": str(rv)}})
+    lists, deleted = [], []
+
+    async def list_pods(namespace):
+        lists.append(namespace)
+        return Listing([store.get("n", "u1")], 3)
+
+    resync = Resync({"Pod": Kind(store, list_pods, lambda o: deleted.append(o["metadata"]["uid"]))},
+                    (), min_interval=0.2)
+    resync.listed("Pod")  # primed just now: the first resync waits out min_interval
+    for _ in range(5):  # a re-list delivers many objects; each asks
+        resync.request("Pod")
+    resync.request("Unknown")
+    assert list(resync._pending) == ["Pod"]
+    task = resync._pending["Pod"]
+    await asyncio.wait_for(task, timeout=5)
+    assert lists == [None] and deleted == ["u2"]
+    await resync.stop()

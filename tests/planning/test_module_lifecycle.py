@@ -68,3 +68,25 @@ def test_removal():
     assert removal_step(READY, {}).kind is Kind.REMOVED
     step = removal_step(READY, {"2": "ACTIVATED", "1": "DEACTIVATED"})
     assert (step.kind, step.version) == (Kind.UNINSTALL, "1")
+
+
+def _module(name: str, phase: str | None) -> dict:
+    return {"spec": {"module": {"name": name, "version": "1"}},
+            "status": {"status": phase} if phase else {}}
+
+
+@pytest.mark.parametrize("modules, routed", [
+    ([], False),
+    ([_module("a", "Available")], True),
+    ([_module("a", "Upgrading")], False),
+    # an in-place upgrade: the new revision installing beside the old, still Available one
+    ([_module("a", "Available"), _module("a", "Upgrading")], True),
+    ([_module("b", "Available")], False),
+])
+def test_pod_labels_route_while_any_module_of_the_name_is_available(modules, routed):
+    from module_controller.api import constants as c
+    from module_controller.planning.module_lifecycle import pod_labels
+
+    labels = pod_labels("a", modules)
+    assert labels[c.module_label_key("a")] == (c.LABEL_TRUE if routed else None)
+    assert labels[c.LABEL_MODULE_INSTANCE_COUNT] == str(len(modules))
