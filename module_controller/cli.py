@@ -91,6 +91,7 @@ def _run(args: argparse.Namespace) -> int:
                               install_timeout=args.install_timeout,
                               concurrency=args.arklet_concurrency),
         namespaces=tuple(args.namespace),
+        module_workers=args.module_workers,
         retry_backoff=Backoff(initial=args.retry_backoff_initial, maximum=args.retry_backoff_max),
         probe_port=args.probe_port,
         probe_host=args.probe_host,
@@ -124,6 +125,9 @@ def _configure_logging(level: str, fmt: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .arklet.settings import ArkletSettings
+    from .settings import Settings
+
     parser = argparse.ArgumentParser(prog="module-controller", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("version", help="print the version")
@@ -136,8 +140,10 @@ def main(argv: list[str] | None = None) -> int:
                      help="total timeout of an Arklet call other than install (s)")
     run.add_argument("--install-timeout", type=float, default=120.0,
                      help="total timeout of installBiz (s)")
-    run.add_argument("--arklet-concurrency", type=int, default=32,
+    run.add_argument("--arklet-concurrency", type=int, default=ArkletSettings.concurrency,
                      help="Arklet calls in flight at once, over all bases")
+    run.add_argument("--module-workers", type=int, default=Settings.module_workers,
+                     help="Module reconciles at once (each may wait on an install)")
     run.add_argument("--retry-backoff-initial", type=float, default=1.0,
                      help="first retry delay of a failed reconcile (s)")
     run.add_argument("--retry-backoff-max", type=float, default=60.0,

@@ -13,8 +13,11 @@ class Settings:
     arklet: ArkletSettings = field(default_factory=ArkletSettings)
     #: Namespaces to watch; empty means all (cluster-wide).
     namespaces: tuple[str, ...] = ()
-    #: Concurrent Module reconciles (each may wait on a slow installBiz).
-    module_workers: int = 32
+    #: Concurrent Module reconciles. Each one waits on its base's installBiz (seconds to tens of
+    #: seconds for a real module) while holding its worker, so this bounds how many bases
+    #: install at once: a group of 250 instances with 32 workers took 8 install rounds instead
+    #: of 2. Idle workers cost next to nothing.
+    module_workers: int = 256
     #: Retry schedule of a Module whose install keeps failing (and of any failed reconcile).
     retry_backoff: Backoff = field(default_factory=lambda: Backoff(initial=1.0, maximum=60.0))
     #: An install that has not answered after this long is shown as phase Upgrading; quicker

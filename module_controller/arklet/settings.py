@@ -24,7 +24,7 @@ class ArkletSettings:
     attempts: int = 4
     backoff_initial: float = 0.2
     backoff_max: float = 5.0
-    concurrency: int = 32
+    concurrency: int = 256
 
     def __post_init__(self) -> None:
         # Fail at construction (i.e. at controller start-up), not on the first call to a base.

@@ -67,7 +67,7 @@ def test_settings_defaults() -> None:
     s = ArkletSettings()
     assert (s.port, s.connect_timeout, s.timeout, s.install_timeout, s.attempts,
             s.backoff_initial, s.backoff_max, s.concurrency) == (1238, 2.0, 10.0, 120.0, 4, 0.2,
-                                                                 5.0, 32)
+                                                                 5.0, 256)
     with pytest.raises(AttributeError):
         s.port = 1  # type: ignore[misc]
 
