@@ -18,9 +18,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from kubernetes_asyncio import config
+from kubernetes_asyncio import client, config
 
 import apimetrics
+from follow import follow
 from module_controller.api import constants as c
 from module_controller.basesim import pods as simpods
 from module_controller.devcluster import DevCluster
@@ -72,16 +73,26 @@ async def scenario(state, modules: int, bases: int, latency: float, log_dir: Pat
                         c.LABEL_BASE_INSTANCE_IP: pod.status.pod_ip}))
                 created[name] = time.monotonic()
 
+            available: dict[str, float] = {}
+            done = asyncio.Event()
+
+            def seen(m: dict) -> None:
+                name = m["metadata"]["name"]
+                if name.startswith("m-") and name not in available and kt.phase(m) == "Available":
+                    available[name] = time.monotonic()
+                    if len(available) == modules:
+                        done.set()
+
+            watcher = asyncio.create_task(follow(client.CustomObjectsApi(api), NS, "modules", seen))
             start = time.monotonic()
             await asyncio.gather(*(create(i) for i in range(modules)))
-            available: dict[str, float] = {}
-            deadline = start + 300
-            while len(available) < modules and time.monotonic() < deadline:
-                for m in await kt.list_modules(api, NS):
-                    name = m["metadata"]["name"]
-                    if name in created and name not in available and kt.phase(m) == "Available":
-                        available[name] = time.monotonic()
-                await asyncio.sleep(0.05)
+            try:
+                await asyncio.wait_for(done.wait(), timeout=300)
+            except asyncio.TimeoutError:
+                pass  # reported as fewer Available than created
+            finally:
+                watcher.cancel()
+                await asyncio.gather(watcher, return_exceptions=True)
             wall = max(available.values(), default=time.monotonic()) - start
             after = apimetrics.scrape(state.server, state.path / "pki")
             stats = proc_stats(controller.proc.pid)
