@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from .. import generated
 from . import KINDS, KubeObject
 from . import constants as c
 from .validation import X_INT_OR_STRING, X_PRESERVE_UNKNOWN, X_VALIDATIONS
@@ -170,34 +171,12 @@ def render_all() -> dict[str, str]:
 
 def stale_files(directory: Path) -> dict[str, str]:
     """What differs in ``directory``: file name -> 'missing' / 'differs' / 'not generated'."""
-    wanted = render_all()
-    problems = {}
-    for name, text in wanted.items():
-        path = directory / name
-        if not path.exists():
-            problems[name] = "missing"
-        elif path.read_text() != text:
-            problems[name] = "differs"
-    for path in directory.glob(f"{FILE_PREFIX}*.yaml"):
-        if path.name not in wanted:
-            problems[path.name] = "not generated"
-    return problems
+    return generated.stale_files(directory, render_all(), f"{FILE_PREFIX}*.yaml")
 
 
 def write_all(directory: Path) -> list[Path]:
     """Write every CRD into ``directory``; remove generated files of kinds that no longer exist."""
-    directory.mkdir(parents=True, exist_ok=True)
-    wanted = render_all()
-    for path in directory.glob(f"{FILE_PREFIX}*.yaml"):
-        if path.name not in wanted:
-            path.unlink()
-    written = []
-    for name, text in wanted.items():
-        path = directory / name
-        if not path.exists() or path.read_text() != text:
-            path.write_text(text)
-        written.append(path)
-    return written
+    return generated.write_files(directory, render_all(), f"{FILE_PREFIX}*.yaml")
 
 
 def main(argv: list[str] | None = None) -> int:

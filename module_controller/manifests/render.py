@@ -27,6 +27,8 @@ from typing import Any, Iterable, Literal, Sequence
 import jinja2
 import yaml
 
+from ..generated import stale_files, write_files
+
 Mode = Literal["cluster", "namespaced"]
 MODES: tuple[str, ...] = ("cluster", "namespaced")
 
@@ -312,37 +314,6 @@ def to_files(objects: Sequence[dict[str, Any]], command: str) -> dict[str, str]:
 def dump(obj: dict[str, Any]) -> str:
     return yaml.safe_dump(obj, sort_keys=False, default_flow_style=False, allow_unicode=True,
                           width=100)
-
-
-def stale_files(directory: Path, files: dict[str, str]) -> dict[str, str]:
-    """How ``directory`` differs from ``files``: name -> missing / differs / not generated."""
-    problems = {}
-    for name, text in files.items():
-        path = directory / name
-        if not path.exists():
-            problems[name] = "missing"
-        elif path.read_text() != text:
-            problems[name] = "differs"
-    for path in directory.glob("*.yaml"):
-        if path.name not in files:
-            problems[path.name] = "not generated"
-    return problems
-
-
-def write_files(directory: Path, files: dict[str, str]) -> list[Path]:
-    """Write ``files`` into ``directory``; remove other ``*.yaml`` there (the directory is owned
-    by the renderer, so a kind that disappears does not linger in ``kubectl apply -f DIR``)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    for path in directory.glob("*.yaml"):
-        if path.name not in files:
-            path.unlink()
-    written = []
-    for name, text in files.items():
-        path = directory / name
-        if not path.exists() or path.read_text() != text:
-            path.write_text(text)
-        written.append(path)
-    return written
 
 
 # ---------------------------------------------------------------------- command line
