@@ -188,7 +188,8 @@ class Operator:
             self.module_deployments.add((key_of(obj)[0], name))
 
     def _module_changed(self, old: dict | None, obj: dict, wake_self: bool = True) -> None:
-        """What a new version of a Module wakes, whether the watch or our own write brought it."""
+        """What a new version of a Module wakes, whether the watch or our own write brought it
+        (``old`` None: the Module is new, or gone)."""
         key = key_of(obj)
         self._owner_deployment(obj)
         owner = owner_replicaset(obj)
@@ -242,7 +243,6 @@ class Operator:
         complete, and the watch keeps them current (older copies never overwrite newer ones).
         """
         assert self.ctx is not None
-        kube = self.ctx.kube
         for ns in self.settings.namespaces or (None,):
             for kind, spec in self.resync.kinds.items():
                 listing = await spec.list(ns)
@@ -303,11 +303,8 @@ class Operator:
             if self.ctx.modules.is_deleted(obj["metadata"].get("uid")):
                 return  # already handled (Context.module_gone, or a resync)
             self.ctx.modules.remove(obj)
-            owner = owner_replicaset(obj)
-            self._owner_deployment(obj)
-            if owner is not None:
-                self.replicasets.add(owner)
-            self._base_changed(key_of(obj)[0], labels_of(obj).get(c.LABEL_BASE_INSTANCE_NAME))
+            # Owners recount, the pod lost a Module; the Module itself has nothing left to do.
+            self._module_changed(None, obj, wake_self=False)
             return
         old, stored = self.ctx.modules.upsert(obj)
         if not stored or _same_version(old, obj):

@@ -15,7 +15,8 @@ import logging
 import socket
 
 from kubernetes_asyncio import client
-from kubernetes_asyncio.client.exceptions import ApiException
+
+from .io import response_json
 
 log = logging.getLogger(__name__)
 COMPONENT = "module-controller"
@@ -76,11 +77,7 @@ class EventRecorder:
     async def _post(self, body: dict) -> None:
         resp = await self.core.create_namespaced_event(body["metadata"]["namespace"], body,
                                                        _preload_content=False)
-        try:
-            if resp.status >= 400:
-                raise ApiException(status=resp.status, reason=(await resp.text())[:300])
-        finally:
-            resp.release()
+        await response_json(resp)  # raises ApiException on an error status
 
     async def drain(self, timeout: float = 5.0) -> None:
         """Wait until queued events are posted (tests, shutdown)."""
