@@ -21,6 +21,7 @@ from pathlib import Path
 from kubernetes_asyncio import client, config
 
 import apimetrics
+from procstats import proc_stats
 from follow import follow
 from module_controller.api import constants as c
 from module_controller.basesim import pods as simpods
@@ -30,17 +31,6 @@ from module_controller.devcluster.controllerproc import ControllerProcess
 
 RESULTS = Path(__file__).with_name("results")
 NS = "bench"
-
-
-def proc_stats(pid: int) -> dict:
-    status = Path(f"/proc/{pid}/status").read_text()
-    hwm_kb = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM"))
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    ticks = int(fields[11]) + int(fields[12])  # utime + stime
-    import os
-
-    return {"peak_rss_mb": round(hwm_kb / 1024, 1),
-            "cpu_seconds": round(ticks / os.sysconf("SC_CLK_TCK"), 2)}
 
 
 async def scenario(state, modules: int, bases: int, latency: float, log_dir: Path) -> dict:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import statistics
 import tempfile
 import time
@@ -26,6 +25,7 @@ from pathlib import Path
 from kubernetes_asyncio import client, config
 
 import apimetrics
+from procstats import cpu_seconds, proc_stats
 from follow import GROUP, VERSION, follow
 from module_controller.basesim import pods as simpods
 from module_controller.devcluster import DevCluster
@@ -42,17 +42,6 @@ SUITE = [
     (100, 100, 4, 0.5),
     (1000, 200, 4, 0.2),
 ]
-
-
-def proc_stats(pid: int) -> dict:
-    status = Path(f"/proc/{pid}/status").read_text()
-    hwm_kb = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM"))
-    return {"peak_rss_mb": round(hwm_kb / 1024, 1), "cpu_seconds": round(cpu_seconds(pid), 2)}
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def deployment(modules: int, bases: int, batch: int) -> dict:
