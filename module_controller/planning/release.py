@@ -180,6 +180,11 @@ def plan(obs: Observed, st: ReleaseState, now: dt.datetime) -> Decision:
         if _settled(obs):
             return _settled_decision(obs, st, now)
         st = _start(obs, now)
+    elif obs.skip_confirmation and st.progress is P.EXECUTING and _superseded(obs, st):
+        # Peer mode follows the ready bases. When they change under a running scale, its target
+        # may be out of reach for good (bases gone), so waiting for the group boundary, as a
+        # user's spec change does, could wait forever: a new scale toward them starts now.
+        st = _start(obs, now)
 
     decision = Decision(state=st)
     if st.progress is P.PAUSED:

@@ -192,3 +192,27 @@ def test_uninstall_then_install_waits_for_the_wave_in_flight():
                     revisions=(Revision(1, "r1", 3, 3, 3), Revision(2, "r2", 1, 1, 1)),
                     strategy=strategy, pause=False, confirm_batch_num=0)
     assert plan(done, st, T0).replicas["r2"] == 2
+
+
+def test_peer_scale_follows_bases_that_go_away_mid_scale():
+    """Peer mode: a scale toward 2 bases runs, then one of them goes away before the second
+    instance can be placed. The scale must settle on the one base left, not wait for a group
+    that can never complete."""
+    strategy = Strategy(batch_count=2, use_beta=False, need_confirm=False, gray_seconds=0,
+                        max_unavailable=1, policy=U.INSTALL_THEN_UNINSTALL, deadline_seconds=600)
+
+    def observed(desired: int, replicas: int, instances: int) -> Observed:
+        return Observed(desired=desired, update_revision=1,
+                        revisions=(Revision(1, "r1", replicas, instances, instances),),
+                        strategy=strategy, pause=False, confirm_batch_num=0, deleting=False,
+                        skip_confirmation=True)
+
+    # 4 bases -> 2 seen ready: the scale from 4 to 2 starts.
+    first = plan(observed(2, 4, 4), ReleaseState(update_revision=1, progress=P.COMPLETED,
+                                                 desired=4), T0)
+    assert first.replicas == {"r1": 2} and first.state.progress is P.EXECUTING
+    # Before it completes, one more base goes: 1 ready base, 1 instance left.
+    later = T0 + dt.timedelta(seconds=1)
+    decision = plan(observed(1, 2, 1), first.state, later)
+    assert decision.replicas == {"r1": 1}
+    assert decision.state.progress is P.COMPLETED and decision.state.desired == 1
