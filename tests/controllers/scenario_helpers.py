@@ -20,8 +20,9 @@ from kubernetes_asyncio import client
 
 from module_controller.api import constants as c
 from module_controller.devcluster import testing as kt
+from module_controller.devcluster.testing import kubectl_apply as apply, release_status
 
-from kubectl import kubectl
+__all__ = ["apply", "release_status"]  # and everything defined below
 
 SAMPLES = Path(__file__).resolve().parents[2] / "config" / "samples"
 SELECTOR = "app=dynamic-stock"
@@ -51,17 +52,9 @@ def md_body(name: str, replicas: int, version: str = "1.0.2", url: str | None = 
     return body
 
 
-def apply(kubeconfig: Path, namespace: str, body: dict) -> str:
-    return kubectl(kubeconfig, namespace, "apply", "-f", "-", stdin=yaml.safe_dump(body))
-
-
 async def bases(api, namespace: str, count: int, annotations: dict[str, str] | None = None):
     await kt.create_base_deployment(api, namespace, count, annotations=annotations)
     return await kt.wait_ready_pods(api, namespace, SELECTOR, count)
-
-
-def release_status(md: dict | None) -> dict:
-    return ((md or {}).get("status") or {}).get("releaseStatus") or {}
 
 
 async def wait_md(api, namespace: str, name: str, check: Callable[[dict | None], bool], what: str,
