@@ -9,9 +9,7 @@ import pytest
 from module_controller.devcluster import State
 from module_controller.devcluster.controllerproc import ControllerProcess
 
-# Fast retries, so failure tests see several attempts in seconds.
-FAST = ["--retry-backoff-initial=0.2", "--retry-backoff-max=1.0", "--arklet-timeout=2",
-        "--install-timeout=10"]
+from controller_args import FAST
 
 
 @pytest.fixture

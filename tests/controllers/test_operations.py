@@ -15,7 +15,7 @@ from module_controller.devcluster import processes
 from module_controller.devcluster import testing as kt
 from module_controller.devcluster.controllerproc import ControllerProcess
 
-from conftest import FAST
+from controller_args import FAST
 from kubectl import kubectl
 
 pytestmark = pytest.mark.cluster
