@@ -338,15 +338,23 @@ class ModuleReconciler:
     @contextlib.asynccontextmanager
     async def _show_if_slow(self, key: Key, phase: ModulePhase, reason: str, message: str
                             ) -> AsyncIterator[None]:
+        writing = False
+
         async def later() -> None:
+            nonlocal writing
             await asyncio.sleep(self.ctx.settings.slow_status_after)
+            writing = True
             await self._set_status(key, phase, reason, message)
 
         task = asyncio.create_task(later())
         try:
             yield
         finally:
-            task.cancel()
+            # A write already under way is awaited, never cancelled: a cancelled PATCH may still
+            # reach the API server, on another connection and after the caller's next status
+            # write, and leave the slow phase (Upgrading) there for good.
+            if not writing:
+                task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
 
