@@ -7,6 +7,10 @@ bytes there and back, reliably:
   after every reply, so the body is read to EOF and a connection is never reused;
 * every attempt has a connect timeout and a total timeout (``install_timeout`` for install,
   because Arklet answers only once the module has started);
+* redirects are never followed (a 3xx is a protocol error: Arklet is spoken to on the pod's own
+  address only, or a pod could make the controller fetch, and then publish, an internal url);
+  a body longer than ``max_reply_bytes`` is a protocol error and is not read further; nothing
+  of a reply that is not an Arklet envelope is passed on in an error's text (docs/security.md);
 * transport failures, HTTP 5xx, timeouts and garbled replies are retried (tenacity, capped
   exponential backoff with jitter) and end in :class:`ArkletUnavailable`; a business answer is
   returned as an :class:`ArkletResult` and never retried here, because the caller has to decide
@@ -45,7 +49,9 @@ LABEL_TIMEOUT = "timeout"
 LABEL_CONNECT_ERROR = "connect_error"  # refused, reset, closed without (complete) reply
 LABEL_PROTOCOL_ERROR = "protocol_error"  # an answer that is not an Arklet envelope
 
-_HEADERS = {"Content-Type": "application/json; charset=utf-8"}
+# identity: a compressed body could inflate far beyond the reply cap before it is counted.
+_HEADERS = {"Content-Type": "application/json; charset=utf-8", "Accept-Encoding": "identity"}
+_READ_CHUNK = 64 * 1024
 
 
 class _Transient(Exception):
@@ -99,7 +105,9 @@ class ArkletClient:
             # queue inside aiohttp, where the wait would count against the connect timeout.
             connector = aiohttp.TCPConnector(force_close=True, limit=0)
             # trust_env=False: never send pod-IP traffic through an HTTP(S)_PROXY from the env.
-            self._session = aiohttp.ClientSession(connector=connector, trust_env=False)
+            # auto_decompress=False: bytes are counted as they come off the wire (see _HEADERS).
+            self._session = aiohttp.ClientSession(connector=connector, trust_env=False,
+                                                  auto_decompress=False)
         return self._session
 
     @property
@@ -185,7 +193,8 @@ class ArkletClient:
         async with self._semaphore:
             started = loop.time()
             try:
-                result = await self._exchange(session, url, command, payload, client_timeout)
+                result = await self._exchange(session, url, command, payload, client_timeout,
+                                              self.settings.max_reply_bytes)
             except _Transient as exc:
                 self._report(command, exc.label, loop.time() - started)
                 log.debug("arklet %s %s: %s", command, url, exc)
@@ -196,12 +205,16 @@ class ArkletClient:
 
     @staticmethod
     async def _exchange(session: aiohttp.ClientSession, url: str, command: str, payload: bytes,
-                        client_timeout: aiohttp.ClientTimeout) -> ArkletResult:
+                        client_timeout: aiohttp.ClientTimeout, limit: int) -> ArkletResult:
         try:
-            async with session.post(url, data=payload, headers=_HEADERS,
-                                    timeout=client_timeout) as response:
+            async with session.post(url, data=payload, headers=_HEADERS, timeout=client_timeout,
+                                    allow_redirects=False) as response:
                 status = response.status
-                raw = await response.read()  # to EOF: Arklet sends no Content-Length
+                if 300 <= status < 400:
+                    # Neither the Location nor the body is looked at, let alone followed.
+                    response.close()
+                    raise _Transient(LABEL_PROTOCOL_ERROR, f"HTTP {status} redirect refused")
+                raw = await _read_capped(response, limit)  # to EOF: no Content-Length
         except TimeoutError as exc:  # before ClientError: aiohttp's timeouts are both
             raise _Transient(LABEL_TIMEOUT, f"no reply within the timeout ({exc!r})") from exc
         except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, OSError) as exc:
@@ -209,14 +222,15 @@ class ArkletClient:
         except aiohttp.ClientError as exc:  # e.g. a reply that is not valid HTTP
             raise _Transient(LABEL_PROTOCOL_ERROR, repr(exc)) from exc
         if status >= 500:
-            text = raw[:200].decode("utf-8", errors="replace").strip()
-            raise _Transient(LABEL_HTTP_5XX, f"HTTP {status}: {text}")
+            # The body is not echoed: whatever answers 5xx on the port (a proxy, a module's own
+            # server) is not Arklet, and its text must not reach status or Events.
+            raise _Transient(LABEL_HTTP_5XX, f"HTTP {status}")
         if status != 200:
             raise _Transient(LABEL_PROTOCOL_ERROR, f"unexpected HTTP status {status}")
         try:
             return protocol.parse_envelope(command, protocol.decode_reply(raw))
         except ProtocolError as exc:
-            raise _Transient(LABEL_PROTOCOL_ERROR, str(exc)) from exc
+            raise _Transient(LABEL_PROTOCOL_ERROR, _without_reply(exc, len(raw))) from exc
 
     def _report(self, command: str, label: str, seconds: float) -> None:
         if self._on_call is None:
@@ -230,3 +244,30 @@ class ArkletClient:
         error = state.outcome.exception() if state.outcome is not None else None
         log.warning("arklet %s %s failed (%s); retry %d of %d in %.2fs", command, url, error,
                     state.attempt_number, self.settings.attempts - 1, state.upcoming_sleep)
+
+
+async def _read_capped(response: aiohttp.ClientResponse, limit: int) -> bytes:
+    """The body, read in chunks to EOF; more than ``limit`` bytes is a protocol error, and then
+    the connection is dropped instead of being drained."""
+    if response.content_length is not None and response.content_length > limit:
+        response.close()
+        raise _Transient(LABEL_PROTOCOL_ERROR,
+                         f"reply of {response.content_length} bytes exceeds {limit}")
+    chunks: list[bytes] = []
+    total = 0
+    while True:
+        chunk = await response.content.read(min(_READ_CHUNK, limit + 1 - total))
+        if not chunk:
+            return b"".join(chunks)
+        total += len(chunk)
+        if total > limit:
+            response.close()
+            raise _Transient(LABEL_PROTOCOL_ERROR, f"reply exceeds {limit} bytes")
+        chunks.append(chunk)
+
+
+def _without_reply(exc: ProtocolError, size: int) -> str:
+    """The protocol module's own words for what is wrong, without the preview of the reply it
+    quotes after the colon: a reply that is not an Arklet envelope may be anybody's document."""
+    reason = str(exc).split(":", 1)[0].strip() or "not an Arklet reply"
+    return f"{reason} ({size} bytes)"

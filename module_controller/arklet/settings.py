@@ -15,6 +15,9 @@ class ArkletSettings:
     answers an install only after the jar is downloaded and the module started.
     Retry waits grow from ``backoff_initial`` and never exceed ``backoff_max``.
     ``concurrency`` bounds HTTP requests in flight across all bases.
+    ``max_reply_bytes`` bounds the body of one reply: a longer one is a protocol error and its
+    connection is dropped, so one hostile or broken base cannot make the controller buffer an
+    arbitrary amount of memory for every namespace it serves.
     """
 
     port: int = DEFAULT_PORT
@@ -25,6 +28,12 @@ class ArkletSettings:
     backoff_initial: float = 0.2
     backoff_max: float = 5.0
     concurrency: int = 256
+    #: 1 MiB. The largest honest reply is ``queryAllBiz`` of a crowded base: a biz entry (name,
+    #: version, state, main class, a few state records) is a few hundred bytes, so 100 modules
+    #: answer in ~50 kB and 1 MiB is 20x headroom. The bound that matters is the worst case:
+    #: ``concurrency`` (256) hostile replies buffered at once stay under 256 MiB, inside the
+    #: controller Deployment's 512 Mi limit; 4 MiB would not be.
+    max_reply_bytes: int = 1024 * 1024
 
     def __post_init__(self) -> None:
         # Fail at construction (i.e. at controller start-up), not on the first call to a base.
@@ -43,3 +52,7 @@ class ArkletSettings:
         if isinstance(self.concurrency, bool) or not isinstance(self.concurrency, int) \
                 or self.concurrency < 1:
             raise ValueError(f"concurrency must be an integer >= 1, got {self.concurrency!r}")
+        if isinstance(self.max_reply_bytes, bool) or not isinstance(self.max_reply_bytes, int) \
+                or self.max_reply_bytes < 1:
+            raise ValueError("max_reply_bytes must be an integer >= 1, "
+                             f"got {self.max_reply_bytes!r}")
