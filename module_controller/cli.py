@@ -109,14 +109,18 @@ def _run(args: argparse.Namespace) -> int:
 def _configure_logging(level: str, fmt: str) -> None:
     import logging
 
+    from .observability.redaction import RedactingFilter, exception_text
+
     handler = logging.StreamHandler()
+    # On the handler, so records of every logger pass it: no url credentials in any log line.
+    handler.addFilter(RedactingFilter())
     if fmt == "json":
         class JsonFormatter(logging.Formatter):
             def format(self, record: logging.LogRecord) -> str:
                 entry = {"time": self.formatTime(record), "level": record.levelname,
                          "logger": record.name, "message": record.getMessage()}
-                if record.exc_info:
-                    entry["exception"] = self.formatException(record.exc_info)
+                if record.exc_info or record.exc_text:
+                    entry["exception"] = exception_text(self, record)
                 return json.dumps(entry)
         handler.setFormatter(JsonFormatter())
     else:

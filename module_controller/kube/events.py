@@ -16,6 +16,7 @@ import socket
 
 from kubernetes_asyncio import client
 
+from ..api.redact import redact_text
 from .io import response_json
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,8 @@ class EventRecorder:
                 "name": meta.get("name"), "namespace": meta.get("namespace"),
                 "uid": meta.get("uid"),
             },
-            "type": type_, "reason": reason, "message": message[:1024],
+            # Redacted here, for every Event: a module url may carry credentials.
+            "type": type_, "reason": reason, "message": redact_text(message)[:1024],
             "source": {"component": COMPONENT},
             "reportingComponent": COMPONENT, "reportingInstance": self._instance,
             "firstTimestamp": now, "lastTimestamp": now, "count": 1,

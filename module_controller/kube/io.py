@@ -16,6 +16,7 @@ from tenacity import (AsyncRetrying, retry_if_exception, stop_after_attempt,
                       wait_exponential_jitter)
 
 from ..api import constants as c
+from ..api.redact import redact_text
 
 MERGE = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
@@ -54,6 +55,17 @@ class Listing:
     def of(cls, body: dict) -> "Listing":
         rv = (body.get("metadata") or {}).get("resourceVersion") or "0"
         return cls(body.get("items") or [], int(rv) if rv.isdigit() else 0)
+
+
+def redact_messages(value: Any) -> Any:
+    """A copy of a status with :func:`redact_text` applied to every string under a ``message``
+    key, at any depth; everything else as it was."""
+    if isinstance(value, dict):
+        return {k: redact_text(v) if k == "message" and isinstance(v, str) else redact_messages(v)
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact_messages(v) for v in value]
+    return value
 
 
 class KubeIO:
@@ -123,8 +135,11 @@ class KubeIO:
             c.GROUP, c.VERSION, namespace, plural, name, patch, _content_type=MERGE)
 
     async def patch_status(self, plural: str, namespace: str, name: str, status: dict) -> dict:
+        """Every ``message`` in the status (conditions' too) is written with credentials in
+        urls redacted: whoever may read the object must not learn them (docs/security.md)."""
         return await self.custom.patch_namespaced_custom_object_status(
-            c.GROUP, c.VERSION, namespace, plural, name, {"status": status}, _content_type=MERGE)
+            c.GROUP, c.VERSION, namespace, plural, name, {"status": redact_messages(status)},
+            _content_type=MERGE)
 
     async def remove_finalizer(self, plural: str, obj: dict, finalizer: str) -> dict | None:
         """Remove one finalizer with a JSON patch that first tests it is still at that index,
