@@ -6,12 +6,13 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: help venv controlplane test test-unit run dev-up dev-down clean bench bench-devcluster crds
+.PHONY: help venv controlplane jars test test-unit run dev-up dev-down clean bench bench-devcluster crds
 
 help:
 	@echo "make test          install, build/find the control plane, run the whole test suite"
 	@echo "make run           run against \$$KUBECONFIG, or start a local dev cluster first"
 	@echo "make controlplane  find or build etcd, kube-apiserver, kube-controller-manager"
+	@echo "make jars          find or build the real koupleless base and module jars (Java 17, Maven)"
 	@echo "make dev-up / dev-down   start / stop the local dev cluster"
 	@echo "make bench         the benchmark suite (results in bench/results/)"
 
@@ -25,7 +26,11 @@ $(VENV)/.installed: pyproject.toml
 controlplane: venv
 	$(BIN)/module-controller dev controlplane
 
-test: venv controlplane
+# Real bases: Maven builds module_controller/realbase/maven into a cache outside the repository.
+jars: venv
+	$(BIN)/module-controller dev jars
+
+test: venv controlplane jars
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test-unit: venv

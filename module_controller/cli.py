@@ -29,6 +29,7 @@ def _dev_parser(sub: argparse._SubParsersAction) -> None:
     with_dir(dev_sub.add_parser("down", help="stop everything `dev up` started"))
     with_dir(dev_sub.add_parser("status", help="say what runs"))
     dev_sub.add_parser("controlplane", help="find or build etcd, kube-apiserver, kube-controller-manager")
+    dev_sub.add_parser("jars", help="find or build the real base and module jars (Java, Maven)")
 
 
 def _run_dev(args: argparse.Namespace) -> int:
@@ -38,6 +39,16 @@ def _run_dev(args: argparse.Namespace) -> int:
         bins = binaries.ensure(log=lambda m: print(m, file=sys.stderr))
         print(bins.etcd.parent if len({p.parent for p in bins.as_dict().values()}) == 1
               else "\n".join(str(p) for p in bins.as_dict().values()))
+        return 0
+    if args.dev_command == "jars":
+        from .realbase.build import RealBaseUnavailable, ensure
+
+        try:
+            jars = ensure(log=lambda m: print(m, file=sys.stderr))
+        except RealBaseUnavailable as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        print(jars.dir)
         return 0
     cluster = DevCluster(args.dir)
     if args.dev_command == "up":
