@@ -57,6 +57,9 @@ class ModuleStatus(KubeModel):
         None, json_schema_extra=CONDITIONS_LIST_EXTRA, description="Conditions of the Module.")
     observed_generation: int | None = Field(
         None, description="The metadata.generation this status was computed from.")
+    installed_version: str | None = Field(None, description=(
+        "The version of spec.module.name last observed ACTIVATED on the base pod; it differs "
+        "from spec.module.version while a new version is being installed."))
 
 
 class Module(KubeObject):
@@ -74,6 +77,8 @@ class Module(KubeObject):
             PrinterColumn("BASE-POD", "string",
                           ".metadata.labels." + c.LABEL_BASE_INSTANCE_NAME.replace(".", "\\."),
                           "Name of the base pod."),
+            PrinterColumn("INSTALLED", "string", ".status.installedVersion",
+                          "Version observed ACTIVATED on the base."),
             PrinterColumn("STATUS", "string", ".status.status", "Phase of the Module."),
             AGE_COLUMN,
         ),

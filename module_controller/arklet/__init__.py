@@ -18,7 +18,7 @@ from .client import ArkletClient
 from .errors import ArkletError, ArkletUnavailable
 from .protocol import (
     ARKLET_PORT_ANNOTATION, ArkletResult, BizInfo, BizRef, Health, Outcome, ProtocolError,
-    arklet_port, base_url,
+    arklet_port, base_url, installed_identity,
 )
 from .settings import ArkletSettings
 
@@ -35,6 +35,7 @@ __all__ = [
     "Health",
     "Outcome",
     "ProtocolError",
+    "installed_identity",
     "arklet_port",
     "base_url",
 ]

@@ -42,6 +42,11 @@ ILLEGAL_STATE_BIZ = "ILLEGAL_STATE_BIZ"
 
 #: Arklet's per ``name:version`` guard answers FAILED with this text (matched case-insensitively).
 CONFLICT_MARKER = "conflict, exist unfinished command"
+#: Both real generations refuse to uninstall the base itself with this text (data.code FAILED).
+MASTER_BIZ_MARKER = "master biz must not be uninstalled"
+#: A REPEAT_BIZ answer names the identity that is there, taken from the jar's manifest, whatever
+#: name and version the request gave: "Biz: provider:1.0.2 has been installed or registered."
+_REPEAT_IDENTITY = re.compile(r"Biz:\s*(\S+?)\s+has been installed")
 
 # --- Biz states (normalised to upper case; the 2025 Arklet writes them lower-case) -----------
 ACTIVATED = "ACTIVATED"
@@ -74,6 +79,7 @@ class Outcome(enum.Enum):
     NOT_FOUND_BIZ = "NOT_FOUND_BIZ"  # uninstall/switch: no such biz
     ILLEGAL_STATE_BIZ = "ILLEGAL_STATE_BIZ"  # switch: the biz is not in a switchable state
     CONFLICT = "CONFLICT"  # another command on this name:version is still running
+    MASTER_BIZ = "MASTER_BIZ"  # uninstall: the name:version is the base itself
     FAILED = "FAILED"  # any other FAILED answer
     INTERNAL_ERROR = "INTERNAL_ERROR"  # CMD_PROCESS_INTERNAL_ERROR (bad input, download failure)
     CMD_NOT_FOUND = "CMD_NOT_FOUND"  # the base's Arklet does not know the command
@@ -296,7 +302,32 @@ def classify(code: str, data_code: str | None, messages: tuple[str, ...]) -> Out
         return Outcome.ILLEGAL_STATE_BIZ
     if any(CONFLICT_MARKER in m.lower() for m in messages):
         return Outcome.CONFLICT
+    if any(MASTER_BIZ_MARKER in m.lower() for m in messages):
+        return Outcome.MASTER_BIZ
     return Outcome.FAILED
+
+
+def installed_identity(result: ArkletResult) -> tuple[str, str] | None:
+    """The ``(name, version)`` an install answer says is on the base, if it names one.
+
+    A real Arklet takes a biz's identity from the jar's manifest (``Ark-Biz-Name``,
+    ``Ark-Biz-Version``), not from the request: asked for ``provider:3.0.0`` with a url that
+    serves the 2.0.0 jar it installs ``provider:2.0.0`` and says so in ``data.bizInfos``, and a
+    REPEAT_BIZ answer names the identity it found in its message. None when the answer names
+    none (then only ``queryAllBiz`` can tell).
+    """
+    if result.command != INSTALL:
+        return None
+    if result.outcome is Outcome.SUCCESS and result.biz_infos:
+        first = result.biz_infos[0]
+        return first.name, first.version
+    if result.outcome is Outcome.REPEAT_BIZ:
+        match = _REPEAT_IDENTITY.search(result.message)
+        if match:
+            name, sep, version = match.group(1).rpartition(":")
+            if sep and name and version:
+                return name, version
+    return None
 
 
 def parse_envelope(command: str, envelope: Mapping[str, Any]) -> ArkletResult:

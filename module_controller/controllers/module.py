@@ -23,13 +23,14 @@ from pydantic import ValidationError
 from ..api import Module, ModulePhase
 from ..api import constants as c
 from ..api.common import SchedulingPolicy, normalize_scheduling_policy
-from ..arklet import ArkletResult, ArkletUnavailable, BizRef, Outcome
+from ..arklet import ArkletResult, ArkletUnavailable, BizRef, Outcome, installed_identity
 from ..kube.events import NORMAL, WARNING
 from ..planning import placement
-from ..planning.module_lifecycle import (Kind, PodView, next_step, pod_labels, pod_step,
-                                         removal_step, supersedes)
+from ..planning.module_lifecycle import (InstallVerdict, Kind, PodView, gave_up, judge_install,
+                                         next_step, pod_labels, pod_step, removal_step,
+                                         supersedes)
 from .context import Context, deleting, labels_of, pod_ip, pod_ready, skip_uninstall
-from .queue import Result
+from .queue import ReportedFailure, Result
 from .store import Key
 
 log = logging.getLogger(__name__)
@@ -38,10 +39,15 @@ MAX_STEPS = 12
 SUPERSEDED_RECHECK = 2.0  # seconds  # install, switch, uninstall old, verify ... never more than a handful
 
 
-class ArkletRefused(RuntimeError):
+class ArkletRefused(ReportedFailure):
     """Arklet answered a command with a business failure; retried with backoff by the queue."""
 
+_KEEP = object()  # _set_status: leave status.installedVersion as it is
 
+
+def _active(bizzes: dict[str, str] | None) -> str | None:
+    """The version observed ACTIVATED among this module's bizzes on the base."""
+    return next((v for v, state in (bizzes or {}).items() if state == "ACTIVATED"), None)
 
 
 def _version(module: dict) -> str | None:
@@ -85,6 +91,10 @@ class ModuleReconciler:
         info = module.spec.module
         pod = self.ctx.pods.get(key[0], module.base_pod_name or "")
         view = self._pod_view(pod, module.base_pod_ip)
+        if gave_up(obj.get("status"), obj["metadata"].get("generation")):
+            blocked = pod_step(view)
+            if blocked is None or blocked.kind is Kind.WAIT_BASE:
+                return None  # final for this spec (docs/arklet.md): wait for a spec change
 
         bizzes: dict[str, str] | None = None  # this module's versions on the base, by state
         for _ in range(MAX_STEPS):
@@ -108,21 +118,29 @@ class ModuleReconciler:
             step = next_step(info.version, module.spec.policy, view, bizzes, claimed)
             if step.kind is Kind.AVAILABLE:
                 return await self._available(key, module, pod)
+            await self._leave_available(key, f"{info.name}:{info.version}", bizzes)
             if step.kind is Kind.INSTALL:
                 async with self._show_if_slow(key, ModulePhase.UPGRADING, "Installing",
                                               f"installing {info.name}:{info.version}"):
                     result = await self.ctx.arklet.install(
                         view.ip, BizRef(info.name, info.version, info.url), port=port)
-                installed = {b.version: b.state for b in result.biz_infos if b.name == info.name}
-                if result.ok and installed:
+                identity = installed_identity(result)
+                verdict = judge_install((info.name, info.version), succeeded=result.ok,
+                                        repeat=result.outcome is Outcome.REPEAT_BIZ,
+                                        busy=result.outcome is Outcome.CONFLICT, identity=identity)
+                if verdict is InstallVerdict.INSTALLED and result.biz_infos:
                     # The reply reports the new biz's state: no second queryAllBiz needed (the
                     # per-module lock kept other calls for this name off the base meanwhile).
-                    bizzes = {**bizzes, **installed}
+                    bizzes = {**bizzes, **{b.version: b.state for b in result.biz_infos
+                                           if b.name == info.name}}
                     continue
-                if result.outcome is Outcome.REPEAT_BIZ or result.ok:
+                if verdict in (InstallVerdict.INSTALLED, InstallVerdict.VERIFY):
                     bizzes = None  # verify with queryAllBiz on the next turn
                     continue
-                if result.outcome is Outcome.CONFLICT:
+                if verdict is InstallVerdict.MISMATCH:
+                    assert identity is not None
+                    return await self._mismatch(key, module, pod, identity)
+                if verdict is InstallVerdict.BUSY:
                     # Another install of this name:version is still running on the base (e.g.
                     # from before a controller restart): look again shortly.
                     return Result(requeue_after=1.0)
@@ -135,10 +153,24 @@ class ModuleReconciler:
             elif step.kind is Kind.UNINSTALL:
                 assert step.version is not None
                 result = await self.ctx.arklet.uninstall(view.ip, info.name, step.version, port=port)
+                if result.outcome is Outcome.MASTER_BIZ:
+                    await self._set_status(key, ModulePhase.FAILED, "MasterBiz", (
+                        f"{info.name}:{step.version} is the base itself; Arklet refuses to "
+                        "uninstall it. Give the module another name."))
+                    return None
                 if not result.ok:
                     await self._refused(key, "UninstallFailed", result)
                 bizzes = None
         raise RuntimeError(f"module {key} made no progress after {MAX_STEPS} steps")
+
+    async def _leave_available(self, key: Key, wanted: str, bizzes: dict[str, str]) -> None:
+        """Before Arklet is asked to change anything for a new spec, a status that still says
+        Available (for the old spec) goes: nobody may read Available for a version that does
+        not run yet. One write, recording the new generation, and only when needed."""
+        obj = self.ctx.modules.get(*key) or {}
+        if (obj.get("status") or {}).get("status") == ModulePhase.AVAILABLE:
+            await self._set_status(key, ModulePhase.UPGRADING, "Installing",
+                                   f"installing {wanted}", installed=_active(bizzes))
 
     async def _bind(self, key: Key, module: Module) -> dict | None:
         """Make sure the Module has its finalizer and a base pod; None if it cannot have one yet."""
@@ -204,9 +236,45 @@ class ModuleReconciler:
                 if elapsed < min_ready:
                     return Result(requeue_after=min_ready - elapsed)
         info = module.spec.module
-        await self._set_status(key, ModulePhase.AVAILABLE, "Installed",
-                               f"{info.name}:{info.version} is ACTIVATED on {pod['metadata']['name']}")
-        await self._label_pod(key[0], pod["metadata"]["name"], info.name)
+        pod_name = pod["metadata"]["name"]
+        # Available means: ACTIVATED, minReadySeconds passed, and the pod routes the module's
+        # Service to it (docs/behaviour of Available in docs/arklet.md). So the pod is labelled
+        # first, and under the pod's lock, so that no other Module's label update on this pod
+        # can come between the label and the status and take the label off again.
+        async with self.ctx.pod_lock(key[0], pod_name):
+            await self._label_pod_locked(key[0], pod_name, info.name, serving_now=key[1])
+            await self._set_status(key, ModulePhase.AVAILABLE, "Installed",
+                                   f"{info.name}:{info.version} is ACTIVATED on {pod_name}",
+                                   installed=info.version)
+        return None
+
+    async def _mismatch(self, key: Key, module: Module, pod: dict,
+                        identity: tuple[str, str]) -> None:
+        """The package behind spec.module.url is another name:version than the spec says.
+
+        Final for this spec (see :func:`gave_up`): the biz Arklet put there is taken off again
+        unless another Module on the pod stands for it, the Module is Failed/VersionMismatch
+        with both identities and a Warning Event, and nothing is installed until the spec
+        changes, so the base does not download and unpack the same jar over and over.
+        """
+        info = module.spec.module
+        pod_name = pod["metadata"]["name"]
+        name, version = identity
+        owners = [m["metadata"]["name"] for m in self.ctx.modules_on_pod(key[0], pod_name)
+                  if m["metadata"]["name"] != key[1]
+                  and (m.get("spec", {}).get("module", {}).get("name"), _version(m)) == identity]
+        if owners:
+            cleanup = f"left there for Module {owners[0]}"
+        else:
+            result = await self.ctx.arklet.uninstall(pod_ip(pod) or "", name, version,
+                                                     port=self.ctx.port_of(pod))
+            cleanup = ("uninstalled it again" if result.ok else
+                       f"uninstalling it failed: {result.outcome.name}: {result.message}")
+        message = (f"spec.module says {info.name}:{info.version} but the package at "
+                   f"{info.url} is {name}:{version}; {cleanup}. Nothing more is installed "
+                   "until spec.module matches the package.")
+        log.warning("module %s/%s: version mismatch: %s", key[0], key[1], message)
+        await self._set_status(key, ModulePhase.FAILED, "VersionMismatch", message)
         return None
 
     async def _superseded(self, key: Key, module: Module, pod: dict, bizzes: dict[str, str],
@@ -284,7 +352,12 @@ class ModuleReconciler:
             assert step.version is not None and bizzes is not None and pod is not None
             result = await self.ctx.arklet.uninstall(view.ip, info.name, step.version,
                                                      port=self.ctx.port_of(pod))
-            if not result.ok:
+            if result.outcome is Outcome.MASTER_BIZ:
+                # Not ours to take off: the base itself carries this name:version.
+                self.ctx.events.record(obj, WARNING, "MasterBiz",
+                                       f"{info.name}:{step.version} is the base itself; left on "
+                                       f"{module.base_pod_name}")
+            elif not result.ok:
                 await self._refused(key, "UninstallFailed", result)
             bizzes.pop(step.version, None)
         removed = await self.ctx.kube.remove_finalizer(PLURAL, obj, c.FINALIZER_ALLOCATE_POD)
@@ -369,30 +442,41 @@ class ModuleReconciler:
         write a Module's Available status before they call this.
         """
         async with self.ctx.pod_lock(namespace, pod_name):
-            pod = self.ctx.pods.get(namespace, pod_name)
-            if pod is None:
-                return
-            wanted = pod_labels(module_name, self.ctx.modules_on_pod(namespace, pod_name))
-            current = labels_of(pod)
-            if all(current.get(k) == v for k, v in wanted.items()):
-                return
-            updated = await self.ctx.kube.patch_pod_labels(namespace, pod_name, wanted)
-            if updated is not None:
-                self.ctx.pods.upsert(updated)
+            await self._label_pod_locked(namespace, pod_name, module_name)
 
-    async def _set_status(self, key: Key, phase: ModulePhase, reason: str, message: str) -> None:
+    async def _label_pod_locked(self, namespace: str, pod_name: str, module_name: str,
+                                serving_now: str | None = None) -> None:
+        pod = self.ctx.pods.get(namespace, pod_name)
+        if pod is None:
+            return
+        wanted = pod_labels(module_name, self.ctx.modules_on_pod(namespace, pod_name),
+                            serving_now)
+        current = labels_of(pod)
+        if all(current.get(k) == v for k, v in wanted.items()):
+            return
+        updated = await self.ctx.kube.patch_pod_labels(namespace, pod_name, wanted)
+        if updated is not None:
+            self.ctx.pods.upsert(updated)
+
+    async def _set_status(self, key: Key, phase: ModulePhase, reason: str, message: str,
+                          installed: str | None | object = _KEEP) -> None:
+        """Write the Module's phase; ``installed`` is the version of this module observed
+        ACTIVATED on the base (None: none), or, when not given, what the status said before."""
         obj = self.ctx.modules.get(*key)
         if obj is None:
             return
         current = obj.get("status") or {}
         generation = obj["metadata"].get("generation")
+        if installed is _KEEP:
+            installed = current.get("installedVersion")
         if (current.get("status"), current.get("reason"), current.get("message"),
-                current.get("observedGeneration")) == (phase.value, reason, message, generation):
+                current.get("observedGeneration"), current.get("installedVersion")) == (
+                phase.value, reason, message, generation, installed):
             return
         changed = current.get("status") != phase.value
         status = {
             "status": phase.value, "reason": reason, "message": message,
-            "observedGeneration": generation,
+            "observedGeneration": generation, "installedVersion": installed,
             "lastTransitionTime": _timestamp(_now()) if changed else current.get("lastTransitionTime"),
         }
         try:

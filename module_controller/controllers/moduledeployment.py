@@ -14,11 +14,12 @@ import logging
 
 from pydantic import ValidationError
 
-from ..api import ModuleDeployment, ModulePhase, ModuleTemplate, ReleaseProgress
+from ..api import ModuleDeployment, ModuleTemplate, ReleaseProgress
 from ..api import constants as c
 from ..kube.events import NORMAL, WARNING
 from ..planning import release
 from ..planning.conditions import set_condition
+from ..planning.module_lifecycle import serving
 from .context import Context, deleting, labels_of, pod_ready, wants_removal
 from .queue import Result
 from .store import Key, key_of
@@ -245,8 +246,7 @@ class DeploymentReconciler:
             revs.append(release.Revision(
                 number=_revision_number(mrs), name=mrs["metadata"]["name"],
                 replicas=int(mrs["spec"].get("replicas") or 0), instances=len(instances),
-                available=sum(1 for m in instances if not deleting(m)
-                              and (m.get("status") or {}).get("status") == ModulePhase.AVAILABLE)))
+                available=sum(1 for m in instances if not deleting(m) and serving(m))))
         desired = 0 if gone else self._desired(key, md)
         ops = md.spec.operation_strategy
         strategy = release.Strategy(
@@ -332,8 +332,7 @@ class DeploymentReconciler:
         # overlap on one pod for a moment, which is one instance, not two.
         available = len({labels_of(m).get(c.LABEL_BASE_INSTANCE_NAME)
                          for m in self.ctx.modules.by_label(key[0], c.LABEL_MODULE_DEPLOYMENT, key[1])
-                         if not deleting(m)
-                         and (m.get("status") or {}).get("status") == ModulePhase.AVAILABLE})
+                         if not deleting(m) and serving(m)})
         desired = observed.desired
         current = obj.get("status") or {}
         conditions = current.get("conditions")

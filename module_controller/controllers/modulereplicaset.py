@@ -20,8 +20,8 @@ from ..kube.events import NORMAL, WARNING
 from ..planning import placement
 from ..planning import replicaset as plan
 from ..planning.conditions import get_condition, set_condition
-from ..planning.module_lifecycle import supersedes
-from .context import Context, deleting, labels_of, wants_removal
+from ..planning.module_lifecycle import observed_current, serving, supersedes
+from .context import Context, deleting, labels_of
 from .queue import Result
 from .store import Key, key_of
 
@@ -50,7 +50,7 @@ def instance(module: dict) -> plan.Instance:
     return plan.Instance(
         name=module["metadata"]["name"],
         pod=labels_of(module).get(c.LABEL_BASE_INSTANCE_NAME),
-        available=((module.get("status") or {}).get("status") == ModulePhase.AVAILABLE),
+        available=serving(module),
         deleting=deleting(module),
         version=spec.get("version"),
         url=spec.get("url"),
@@ -146,7 +146,8 @@ class ReplicaSetReconciler:
             order = plan.scale_down_order(instances, load, policy, superseded)
             replace_bases = self._replaces_bases(obj, mrs)
             for victim in order[:-change]:
-                if replace_bases and victim.pod:
+                pod = self.ctx.pods.get(key[0], victim.pod) if victim.pod else None
+                if replace_bases and pod is not None and self.ctx.base_deployment_of(pod):
                     # scaleup_then_scaledown ("1:1 base"): the base that hosted the replaced
                     # instance is recreated clean by its Deployment (SPEC §2.4); the base pod
                     # reconciler takes its modules off and deletes it.
@@ -160,7 +161,7 @@ class ReplicaSetReconciler:
         """An instance on a base that is being retired counts as going already."""
         item = instance(module)
         pod = self.ctx.pods.get(key[0], item.pod or "") if item.pod else None
-        if pod is not None and wants_removal(pod) and not item.deleting:
+        if pod is not None and self.ctx.retiring(pod) and not item.deleting:
             item = plan.Instance(item.name, item.pod, item.available, True, item.version, item.url)
         return item
 
@@ -271,8 +272,8 @@ class ReplicaSetReconciler:
         instances = [self._instance(key, m) for m in modules]
         info = mrs.spec.template.spec.module
         ready = {m["metadata"]["name"] for m in modules
-                 if (m.get("status") or {}).get("status") in (ModulePhase.AVAILABLE,
-                                                              ModulePhase.COMPLETING)}
+                 if serving(m) or ((m.get("status") or {}).get("status") == ModulePhase.COMPLETING
+                                   and observed_current(m))}
         counts = plan.counts(instances, info.version, info.url, ready)
         current = obj.get("status") or {}
         conditions = current.get("conditions")

@@ -27,6 +27,12 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
+
+class ReportedFailure(Exception):
+    """A failure its reconciler has already reported (status, Event): an expected outcome such as
+    Arklet refusing an install. The queue retries it with backoff and logs one WARNING line with
+    the message, without a traceback, so that the log says what went wrong and nothing more."""
+
 class Result:
     """What a reconcile wants next: nothing, or another look after ``requeue_after`` seconds."""
 
@@ -164,7 +170,10 @@ class WorkQueue(Generic[K]):
             except Exception as exc:
                 failures = self._failures[key] = self._failures.get(key, 0) + 1
                 delay = self.backoff.delay(failures)
-                if self._expected(exc):
+                if isinstance(exc, ReportedFailure):
+                    log.warning("%s: %s: %s; retry %d in %.1fs", self.name, key, exc, failures,
+                                delay)
+                elif self._expected(exc):
                     delay = min(delay, 0.5)  # a fresh read usually settles it at once
                     log.info("%s: %s: %s; retry in %.1fs", self.name, key, exc.__class__.__name__,
                              delay)

@@ -94,6 +94,47 @@ def next_step(
     return Step(Kind.AVAILABLE)
 
 
+class InstallVerdict(Enum):
+    """What one installBiz answer means for a Module (see docs/arklet.md)."""
+
+    INSTALLED = "installed"    # the answer names the wanted name:version: take its state
+    VERIFY = "verify"          # success or REPEAT_BIZ naming nothing: ask queryAllBiz
+    MISMATCH = "mismatch"      # the package is another name:version than the Module says
+    BUSY = "busy"              # another command on this name:version still runs: look again
+    REFUSED = "refused"        # any other answer: report, retry with backoff
+
+
+#: Reasons of a Failed Module that no retry can cure: the controller stops calling Arklet for it
+#: until its spec changes (a new metadata.generation).
+FINAL_REASONS = frozenset({"VersionMismatch", "MasterBiz"})
+
+
+def judge_install(wanted: tuple[str, str], *, succeeded: bool, repeat: bool, busy: bool,
+                  identity: tuple[str, str] | None) -> InstallVerdict:
+    """Judge an installBiz answer for a Module that wants ``wanted`` = (name, version).
+
+    ``identity`` is what the answer says is on the base (a real Arklet reads it from the jar's
+    manifest, whatever the request said). A success or REPEAT_BIZ naming another identity is a
+    mismatch between the Module's spec and its package: installing again would only download,
+    unpack and refuse the same jar again, so it is final for this spec.
+    """
+    if busy:
+        return InstallVerdict.BUSY
+    if not (succeeded or repeat):
+        return InstallVerdict.REFUSED
+    if identity is None:
+        return InstallVerdict.VERIFY
+    return InstallVerdict.INSTALLED if identity == wanted else InstallVerdict.MISMATCH
+
+
+def gave_up(status: dict | None, generation: int | None) -> bool:
+    """True when the Module's status records a final failure for its current spec."""
+    status = status or {}
+    return (status.get("status") == ModulePhase.FAILED
+            and status.get("reason") in FINAL_REASONS
+            and generation is not None and status.get("observedGeneration") == generation)
+
+
 def removal_step(pod: PodView, bizzes: dict[str, str] | None,
                  claimed: frozenset[str] = frozenset()) -> Step:
     """Next step while a Module is being deleted.
@@ -117,13 +158,35 @@ def supersedes(newer: tuple[bool, str, str], older: tuple[bool, str, str]) -> bo
     return newer > older
 
 
-def pod_labels(module_name: str, live_modules: list[dict]) -> dict[str, str | None]:
+def observed_current(module: dict) -> bool:
+    """The Module's status was written for its current spec (metadata.generation)."""
+    status = module.get("status") or {}
+    return status.get("observedGeneration") == module.get("metadata", {}).get("generation")
+
+
+def serving(module: dict) -> bool:
+    """The Module runs what its spec says: Available, as observed for its current spec.
+
+    A status written for an older generation (the spec changed since, e.g. a new version) says
+    nothing about the new spec, so such a Module is not counted as Available for it: counts of
+    ModuleReplicaSets and ModuleDeployments follow observedGeneration like Deployments do.
+    """
+    return (module.get("status") or {}).get("status") == ModulePhase.AVAILABLE \
+        and observed_current(module)
+
+
+def pod_labels(module_name: str, live_modules: list[dict],
+               serving_now: str | None = None) -> dict[str, str | None]:
     """The labels a base pod should carry for ``module_name``, given the live (not deleting)
     Modules bound to it: the Service label while any Module of that name there is Available
     (old and new revisions overlap during an in-place upgrade), and the instance count.
+    ``serving_now`` names a Module to count as Available already: the one about to write its
+    Available status, which must only be written once the pod routes to it.
     ``None`` means "remove the label" (a merge-patch null)."""
     routed = any(m.get("spec", {}).get("module", {}).get("name") == module_name
-                 and (m.get("status") or {}).get("status") == ModulePhase.AVAILABLE
+                 and ((m.get("status") or {}).get("status") == ModulePhase.AVAILABLE
+                      or (serving_now is not None
+                          and m.get("metadata", {}).get("name") == serving_now))
                  for m in live_modules)
     return {c.module_label_key(module_name): c.LABEL_TRUE if routed else None,
             c.LABEL_MODULE_INSTANCE_COUNT: str(len(live_modules))}

@@ -212,8 +212,8 @@ def test_kubectl_get_prints_the_columns(kubectl, namespace):
     assert list(mrs_table[0]) == ["NAME", "MODULE", "VERSION", "DESIRED", "CURRENT", "AVAILABLE",
                                   "AGE"]
     assert mrs_table[0]["DESIRED"] == "2"
-    assert list(module_table[0]) == ["NAME", "MODULE", "VERSION", "BASE-IP", "BASE-POD", "STATUS",
-                                     "AGE"]
+    assert list(module_table[0]) == ["NAME", "MODULE", "VERSION", "BASE-IP", "BASE-POD",
+                                     "INSTALLED", "STATUS", "AGE"]
     row = module_table[0]
     assert (row["BASE-IP"], row["BASE-POD"], row["STATUS"]) == ("10.1.2.3", "base-pod-0", "Available")
     assert list(tpl_table[0]) == ["NAME", "MODULE", "VERSION", "AGE"]

@@ -178,7 +178,7 @@ def test_subresources():
 @pytest.mark.parametrize("kind,columns", [
     ("ModuleDeployment", ["MODULE", "VERSION", "REPLICAS", "AVAILABLE", "PROGRESS", "BATCH", "AGE"]),
     ("ModuleReplicaSet", ["MODULE", "VERSION", "DESIRED", "CURRENT", "AVAILABLE", "AGE"]),
-    ("Module", ["MODULE", "VERSION", "BASE-IP", "BASE-POD", "STATUS", "AGE"]),
+    ("Module", ["MODULE", "VERSION", "BASE-IP", "BASE-POD", "INSTALLED", "STATUS", "AGE"]),
     ("ModuleTemplate", ["MODULE", "VERSION", "AGE"]),
 ])
 def test_printer_columns(kind, columns):

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from module_controller.api import constants as c
 from module_controller.api.common import UpgradePolicy as P
-from module_controller.planning.module_lifecycle import Kind, PodView, next_step, removal_step
+from module_controller.planning.module_lifecycle import (InstallVerdict, Kind, PodView, gave_up,
+                                                         judge_install, next_step, pod_labels,
+                                                         removal_step, serving)
 
 READY = PodView(exists=True, ready=True, ip="127.0.0.2")
 
@@ -90,3 +93,58 @@ def test_pod_labels_route_while_any_module_of_the_name_is_available(modules, rou
     labels = pod_labels("a", modules)
     assert labels[c.module_label_key("a")] == (c.LABEL_TRUE if routed else None)
     assert labels[c.LABEL_MODULE_INSTANCE_COUNT] == str(len(modules))
+
+
+# --- judging an install answer ------------------------------------------------------------------
+
+WANTED = ("provider", "3.0.0")
+
+
+@pytest.mark.parametrize("kwargs, verdict", [
+    (dict(succeeded=True, repeat=False, busy=False, identity=WANTED), InstallVerdict.INSTALLED),
+    (dict(succeeded=False, repeat=True, busy=False, identity=WANTED), InstallVerdict.INSTALLED),
+    (dict(succeeded=True, repeat=False, busy=False, identity=None), InstallVerdict.VERIFY),
+    (dict(succeeded=True, repeat=False, busy=False, identity=("provider", "2.0.0")),
+     InstallVerdict.MISMATCH),
+    (dict(succeeded=False, repeat=True, busy=False, identity=("other", "3.0.0")),
+     InstallVerdict.MISMATCH),
+    (dict(succeeded=False, repeat=False, busy=True, identity=None), InstallVerdict.BUSY),
+    (dict(succeeded=False, repeat=False, busy=False, identity=None), InstallVerdict.REFUSED),
+])
+def test_judge_install(kwargs: dict, verdict: InstallVerdict) -> None:
+    assert judge_install(WANTED, **kwargs) is verdict
+
+
+@pytest.mark.parametrize("status, generation, expected", [
+    ({"status": "Failed", "reason": "VersionMismatch", "observedGeneration": 2}, 2, True),
+    ({"status": "Failed", "reason": "MasterBiz", "observedGeneration": 2}, 2, True),
+    ({"status": "Failed", "reason": "VersionMismatch", "observedGeneration": 2}, 3, False),
+    ({"status": "Failed", "reason": "InstallFailed", "observedGeneration": 2}, 2, False),
+    ({"status": "Available", "reason": "Installed", "observedGeneration": 2}, 2, False),
+    (None, 1, False),
+])
+def test_gave_up_only_for_the_spec_it_failed(status, generation, expected) -> None:
+    assert gave_up(status, generation) is expected
+
+
+def _observed_module(name: str, phase: str | None, observed: int | None, generation: int = 2) -> dict:
+    return {"metadata": {"name": name, "generation": generation},
+            "spec": {"module": {"name": "a", "version": "2.0.0"}},
+            "status": {"status": phase, "observedGeneration": observed} if phase else None}
+
+
+@pytest.mark.parametrize("module, expected", [
+    (_observed_module("m", "Available", 2), True),
+    (_observed_module("m", "Available", 1), False),   # Available for the spec before the last change
+    (_observed_module("m", "Upgrading", 2), False),
+    (_observed_module("m", None, None), False),
+])
+def test_serving_follows_observed_generation(module: dict, expected: bool) -> None:
+    assert serving(module) is expected
+
+
+def test_the_module_about_to_be_available_is_routed_before_its_status_says_so() -> None:
+    installing = _observed_module("m", "Upgrading", 2)
+    assert pod_labels("a", [installing])[c.module_label_key("a")] is None
+    assert pod_labels("a", [installing], serving_now="m")[c.module_label_key("a")] == "true"
+    assert pod_labels("a", [installing], serving_now="other")[c.module_label_key("a")] is None
