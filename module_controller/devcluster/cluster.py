@@ -1,7 +1,9 @@
 """``module-controller dev up | down | status``: a real control plane on loopback.
 
 The cluster is etcd + kube-apiserver + kube-controller-manager, each a child process, plus the
-base simulator (which plays scheduler and kubelet and serves fake Arklets). Everything it needs to
+module repository (an HTTP server for ark-biz jars, also the bases' HTTP proxy: the dev cluster's
+bases reach "the internet" only through it) and the base simulator (which plays scheduler and
+kubelet and serves fake Arklets). Everything it needs to
 find again lives in the state directory: ``state.json`` (PIDs and ports), certificates, kubeconfig,
 logs and etcd's data. ``up`` is idempotent for one directory; two directories never share a port
 because every port is chosen free at start-up.
@@ -23,7 +25,14 @@ from typing import Callable
 from . import binaries, certs, kubeconfig, processes
 
 # The order processes start in; ``down`` stops them in reverse.
-COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "base-simulator")
+COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "module-repository",
+              "base-simulator")
+
+# Where the Maven-built real module jars land (``make realbase``); served by the module
+# repository under ``/modules-2025/<file>`` and ``/modules-2023/<file>`` (and by bare file name,
+# 2025 first). Glob patterns: the repository expands them per request, so jars built after
+# ``dev up`` are found.
+MODULE_DIRS = ("realbase-*/modules-2025", "realbase-*/modules-2023")
 
 # The controllers the dev cluster needs: Deployments make ReplicaSets make Pods, owner references
 # are garbage-collected, namespaces are cleaned up, every namespace gets its default
@@ -77,6 +86,18 @@ class State:
     @property
     def control_url(self) -> str:
         return f"http://127.0.0.1:{self.ports['base-simulator']}"
+
+    @property
+    def module_proxy(self) -> str | None:
+        """``127.0.0.1:PORT`` of the module repository, the bases' HTTP proxy (None if absent)."""
+        port = self.ports.get("module-repository")
+        return f"127.0.0.1:{port}" if port else None
+
+    @property
+    def module_repo_url(self) -> str | None:
+        """``http://127.0.0.1:PORT`` of the module repository (jars by path, see modulerepo)."""
+        proxy = self.module_proxy
+        return f"http://{proxy}" if proxy else None
 
     def save(self) -> None:
         tmp = self.path / "state.json.tmp"
@@ -137,6 +158,7 @@ class DevCluster:
             "etcd": processes.free_port(),
             "etcd-peer": processes.free_port(),
             "kube-apiserver": apiserver_port or processes.free_port(),
+            "module-repository": processes.free_port(),
             "base-simulator": processes.free_port(),
         }
         try:
@@ -149,7 +171,8 @@ class DevCluster:
             self._stop_all(state)
             raise
         self.log(f"dev cluster ready in {time.time() - state.started:.1f}s: API {state.server}, "
-                 f"base simulator control {state.control_url}")
+                 f"base simulator control {state.control_url}, "
+                 f"module repository {state.module_repo_url}")
         return state
 
     def down(self) -> bool:
@@ -175,6 +198,7 @@ class DevCluster:
             "kubeconfig": str(state.kubeconfig),
             "server": state.server,
             "baseSimulator": state.control_url,
+            "moduleRepository": state.module_repo_url,
             "bases": state.bases,
         }
 
@@ -226,6 +250,8 @@ class DevCluster:
             return lambda: self._api_ready(state)
         if name == "base-simulator":
             return lambda: self._http_ok(f"{state.control_url}/healthz")
+        if name == "module-repository":
+            return lambda: self._http_ok(f"{state.module_repo_url}/-/healthz")
         return None  # kube-controller-manager: no port of its own (--secure-port=0)
 
     def _argv(self, state: State, bins: binaries.Binaries, pki: certs.CertFiles,
@@ -290,13 +316,24 @@ class DevCluster:
                 "--kube-api-qps=200",
                 "--kube-api-burst=400",
             ]
-        if name == "base-simulator":
+        if name == "module-repository":
             return [
+                sys.executable, "-m", "module_controller.modulerepo",
+                "--host=127.0.0.1",
+                f"--port={p['module-repository']}",
+                *(f"--dir={binaries.cache_root() / d}" for d in MODULE_DIRS),
+                f"--state-dir={self.dir}",
+            ]
+        if name == "base-simulator":
+            argv = [
                 sys.executable, "-m", "module_controller.basesim",
                 f"--kubeconfig={state.kubeconfig}",
                 f"--control-port={p['base-simulator']}",
                 f"--state-dir={self.dir}",
             ]
+            if state.module_proxy:
+                argv.append(f"--module-proxy={state.module_proxy}")
+            return argv
         raise DevClusterError(f"unknown component {name!r}: one of {', '.join(COMPONENTS)}")
 
     def _pki_files(self) -> certs.CertFiles:

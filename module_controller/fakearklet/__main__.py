@@ -39,6 +39,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=None, help="seed for fault fail rates")
     parser.add_argument("--no-serialize", action="store_true",
                         help="process requests concurrently (makes lock conflicts observable)")
+    parser.add_argument("--module-proxy", metavar="HOST:PORT", default=None,
+                        help="HTTP proxy for bizUrl downloads (e.g. a module repository)")
     parser.add_argument("--log-level", default="INFO")
     return parser.parse_args(argv)
 
@@ -51,7 +53,8 @@ async def run(args: argparse.Namespace) -> None:
 
     arklet = FakeArklet(args.host, args.port, args.flavour, args.base_name, args.base_version,
                         args.install_latency, args.seed,
-                        serialize_requests=not args.no_serialize)
+                        serialize_requests=not args.no_serialize,
+                        module_proxy=args.module_proxy)
     await arklet.start()
     app = make_control_app(SingleArklet(arklet, any_host=True))
     runner = web.AppRunner(app, access_log=None)

@@ -13,10 +13,16 @@ from urllib.parse import urlsplit
 
 MAX_HEAD = 64 * 1024
 MAX_BODY = 16 * 1024 * 1024
+#: Netty's ``HttpObjectAggregator`` limit in Arklet: a bigger body is answered 413.
+MAX_ARKLET_BODY = 1024 * 1024
 
 
 class WireError(Exception):
     """The bytes are not an HTTP/1.x request the fake can handle; it closes the connection."""
+
+
+class TooLarge(Exception):
+    """The request body is over :data:`MAX_ARKLET_BODY`: 413, connection left open."""
 
 
 @dataclass(frozen=True)
@@ -53,10 +59,7 @@ class RequestHead:
             return 0
         if not value.strip().isdigit():
             raise WireError(f"bad Content-Length: {value!r}")
-        length = int(value)
-        if length > MAX_BODY:
-            raise WireError(f"body too large: {length}")
-        return length
+        return int(value)
 
 
 def command_of(target: str) -> str:
@@ -110,7 +113,20 @@ def ok_response(body: bytes) -> bytes:
     return b"HTTP/1.1 200 OK\r\n\r\n" + body
 
 
+def non_post_response() -> bytes:
+    """What both real generations answer to any method but POST, byte for byte: a 500 whose
+    only header is the misspelt ``Content_Length: 42`` (so clients see no length at all), then
+    close."""
+    return (b"HTTP/1.1 500 Internal Server Error\r\nContent_Length: 42\r\n\r\n"
+            b"POST http request only supported by arklet")
+
+
+def too_large_response() -> bytes:
+    """Netty's answer to a body over 1 MiB (the connection is then left open)."""
+    return b"HTTP/1.1 413 Request Entity Too Large\r\ncontent-length: 0\r\n\r\n"
+
+
 def error_response(text: str) -> bytes:
-    """HTTP 500 with a plain-text body (non-POST methods and the ``http500`` fault)."""
+    """HTTP 500 with a plain-text body (the ``http500`` fault)."""
     return (b"HTTP/1.1 500 Internal Server Error\r\n"
             b"Content-Type: text/plain; charset=utf-8\r\n\r\n" + text.encode("utf-8"))

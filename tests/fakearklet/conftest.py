@@ -10,6 +10,14 @@ import pytest_asyncio
 
 from module_controller.fakearklet import FakeArklet
 from module_controller.fakearklet.testing import ArkletHttp, MakeArklet
+from module_controller.modulerepo import ModuleRepository
+
+
+@pytest_asyncio.fixture
+async def repo() -> AsyncIterator[ModuleRepository]:
+    """A module repository on 127.0.0.1; every fake made here downloads through it (proxy)."""
+    async with ModuleRepository("127.0.0.1", 0) as repository:
+        yield repository
 
 
 @pytest_asyncio.fixture
@@ -22,12 +30,17 @@ async def http() -> AsyncIterator[ArkletHttp]:
 
 
 @pytest_asyncio.fixture
-async def make_arklet() -> AsyncIterator[MakeArklet]:
-    """Factory: ``await make_arklet(host="127.0.0.1", port=0, **kwargs)``; all are stopped."""
+async def make_arklet(repo: ModuleRepository) -> AsyncIterator[MakeArklet]:
+    """Factory: ``await make_arklet(host="127.0.0.1", port=0, **kwargs)``; all are stopped.
+
+    Fakes download jars through ``repo`` as their HTTP proxy, so any ``http://<host>/<file>``
+    url works (``<artifact>-<version>-ark-biz.jar`` names a generated jar).
+    """
     started: list[FakeArklet] = []
 
     async def make(host: str = "127.0.0.1", port: int = 0, **kwargs: Any) -> FakeArklet:
         kwargs.setdefault("seed", 1)
+        kwargs.setdefault("module_proxy", repo.proxy)
         arklet = FakeArklet(host, port, **kwargs)
         await arklet.start()
         started.append(arklet)

@@ -42,7 +42,7 @@ async def test_standalone_process_answers_health_and_exits_on_sigterm() -> None:
                     return False
 
             await wait_until(answers, timeout=15, interval=0.05, what="health answered")
-        assert health["code"] == "SUCCESS" and "baseIdentity" in health
+        assert health["code"] == "SUCCESS" and "baseIdentity" not in health
         assert health["data"]["healthData"]["masterBizInfo"]["bizState"] == "activated"
 
         async with ControlClient(f"http://127.0.0.1:{ready['controlPort']}",
