@@ -15,15 +15,26 @@ from arklet_testkit import FAST, CallLog, MakeArklet, MakeClient
 
 from module_controller.arklet import ArkletClient
 from module_controller.fakearklet import FakeArklet
+from module_controller.modulerepo import ModuleRepository
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def repo() -> AsyncIterator[ModuleRepository]:
+    """One module repository for the session: the fakes' HTTP proxy for every jar url."""
+    async with ModuleRepository("127.0.0.1", 0) as repository:
+        yield repository
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def make_arklet() -> AsyncIterator[MakeArklet]:
-    """``await make_arklet(host="127.0.0.1", **kwargs)``: a started fake on a free port."""
+async def make_arklet(repo: ModuleRepository) -> AsyncIterator[MakeArklet]:
+    """``await make_arklet(host="127.0.0.1", **kwargs)``: a started fake on a free port that
+    downloads ``bizUrl`` through ``repo`` (so ``http://repo/<artifact>-<version>-ark-biz.jar``
+    is a generated jar of that identity)."""
     started: list[FakeArklet] = []
 
     async def make(host: str = "127.0.0.1", **kwargs: Any) -> FakeArklet:
         kwargs.setdefault("seed", 1)
+        kwargs.setdefault("module_proxy", repo.proxy)
         arklet = FakeArklet(host, 0, **kwargs)
         await arklet.start()
         started.append(arklet)

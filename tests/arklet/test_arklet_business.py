@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from pathlib import Path
 
 import pytest
 from arklet_testkit import MakeArklet, MakeClient
@@ -13,6 +14,7 @@ from module_controller.arklet import (
 )
 from module_controller.fakearklet import FakeArklet
 from module_controller.fakearklet.testing import wait_until
+from module_controller.modulerepo import build_biz_jar
 
 BIZ = BizRef("provider", "1.0.2", "http://repo/provider-1.0.2-ark-biz.jar")
 
@@ -22,7 +24,7 @@ def _log(arklet: FakeArklet, command: str) -> list:
 
 
 def _ref(name: str, version: str) -> BizRef:
-    return BizRef(name, version, f"http://repo/{version}/module.jar")
+    return BizRef(name, version, f"http://repo/{version}/{name}-{version}-ark-biz.jar")
 
 
 # --- typed business answers, each from exactly one request ------------------------------------
@@ -132,11 +134,14 @@ async def test_query_all_raises_arklet_error_on_a_business_failure(
 @pytest.mark.parametrize("flavour", ["2023", "2025"])
 async def test_awkward_module_names_reach_arklet_intact(make_arklet: MakeArklet,
                                                         make_client: MakeClient,
-                                                        flavour: str) -> None:
+                                                        flavour: str, tmp_path: Path) -> None:
     arklet = await make_arklet(flavour=flavour)
     client, _ = make_client()
     name = 'pro"vider-模块\\{x}'
-    url = 'http://repo/pro"vider-模块-1.0.0.jar'
+    # The base takes the identity from the jar's manifest: a jar file that names this biz.
+    jar = tmp_path / "awkward-1.0.0-ark-biz.jar"
+    jar.write_bytes(build_biz_jar(name, "1.0.0"))
+    url = jar.as_uri()
 
     result = await client.install("127.0.0.1", BizRef(name, "1.0.0", url), port=arklet.port)
 
@@ -162,13 +167,13 @@ async def test_states_normalise_for_both_generations(make_arklet: MakeArklet,
     assert written == ({"ACTIVATED", "DEACTIVATED"} if flavour == "2023"
                        else {"activated", "deactivated"})
 
-    assert await client.query_all("127.0.0.1", port=arklet.port) == [
-        BizInfo("provider", "1.0.1", "ACTIVATED"), BizInfo("provider", "1.0.2", "DEACTIVATED")]
+    assert await client.query_all("127.0.0.1", port=arklet.port) == [  # newest first
+        BizInfo("provider", "1.0.2", "DEACTIVATED"), BizInfo("provider", "1.0.1", "ACTIVATED")]
 
     switched = await client.switch("127.0.0.1", "provider", "1.0.2", port=arklet.port)
     assert switched.ok
     assert await client.query_all("127.0.0.1", port=arklet.port) == [
-        BizInfo("provider", "1.0.1", "DEACTIVATED"), BizInfo("provider", "1.0.2", "ACTIVATED")]
+        BizInfo("provider", "1.0.2", "ACTIVATED"), BizInfo("provider", "1.0.1", "DEACTIVATED")]
 
 
 # --- health ----------------------------------------------------------------------------------
@@ -176,9 +181,10 @@ async def test_states_normalise_for_both_generations(make_arklet: MakeArklet,
 
 @pytest.mark.parametrize(("flavour", "ready", "master", "readiness"), [
     ("2023", True, "ACTIVATED", "ACCEPTING_TRAFFIC"),
-    ("2023", False, "RESOLVED", "REFUSING_TRAFFIC"),
+    # Start-up as recorded: 2023 answers ACTIVATED but REFUSING_TRAFFIC for ~0.2 s; a 2025
+    # base has no such state (its first answer is already the ready one).
+    ("2023", False, "ACTIVATED", "REFUSING_TRAFFIC"),
     ("2025", True, "ACTIVATED", None),
-    ("2025", False, "RESOLVED", None),
 ])
 async def test_health_both_generations(make_arklet: MakeArklet, make_client: MakeClient,
                                        flavour: str, ready: bool, master: str,

@@ -25,7 +25,7 @@ def _arrivals(arklet: FakeArklet, command: str) -> list[float]:
 
 
 def _ref(name: str, version: str) -> BizRef:
-    return BizRef(name, version, f"http://repo/{name}-{version}.jar")
+    return BizRef(name, version, f"http://repo/{name}-{version}-ark-biz.jar")
 
 
 async def test_calls_for_one_module_on_one_base_never_overlap(
