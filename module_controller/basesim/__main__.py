@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import logging
 import signal
+from pathlib import Path
 
 from aiohttp import web
 from kubernetes_asyncio import config
@@ -29,7 +30,7 @@ def control_app(sim: BaseSimulator) -> web.Application:
     async def list_pods(_: web.Request) -> web.Response:
         return web.json_response([
             {"namespace": p.namespace, "name": p.name, "uid": p.uid, "ip": p.ip,
-             "arklet": p.arklet is not None}
+             "arklet": p.arklet is not None, "realbase": sim.realbases.describe(p.uid)}
             for p in sim.by_uid.values()
         ])
 
@@ -40,7 +41,8 @@ def control_app(sim: BaseSimulator) -> web.Application:
 
 async def main_async(args: argparse.Namespace) -> None:
     api = await config.new_client_from_config(config_file=args.kubeconfig)
-    sim = BaseSimulator(api, nodes=args.nodes, module_proxy=args.module_proxy)
+    sim = BaseSimulator(api, nodes=args.nodes, module_proxy=args.module_proxy,
+                        realbase_dir=args.realbase_dir)
     runner = web.AppRunner(control_app(sim), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", args.control_port).start()
@@ -69,6 +71,9 @@ def main() -> None:
     parser.add_argument("--module-proxy", metavar="HOST:PORT", default=None,
                         help="HTTP proxy for module jar downloads (the dev cluster's module "
                              "repository); bases reach no other network")
+    parser.add_argument("--realbase-dir", type=Path, default=None,
+                        help="jars for pods annotated real-2025/real-2023 (default: "
+                             "$MODULE_CONTROLLER_REALBASE_DIR, else the `make jars` cache)")
     parser.add_argument("--state-dir", help="only recorded, so `dev down` can recognise us")
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args()

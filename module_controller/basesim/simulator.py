@@ -14,6 +14,7 @@ import asyncio
 import itertools
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 import aiohttp
 from kubernetes_asyncio import client, watch
@@ -21,8 +22,10 @@ from kubernetes_asyncio.client.exceptions import ApiException
 
 from ..fakearklet import ArkletRegistry, FakeArklet
 from ..kube.io import response_json
+from ..realbase.build import RealBaseUnavailable
 from . import pods
 from .ippool import IPPool
+from .realbases import RealBases, generation_of, not_ready_status
 
 log = logging.getLogger("basesim")
 
@@ -38,7 +41,7 @@ class SimulatedPod:
 
 class BaseSimulator:
     def __init__(self, api: client.ApiClient, nodes: int = 3, concurrency: int = 32,
-                 module_proxy: str | None = None):
+                 module_proxy: str | None = None, realbase_dir: Path | None = None):
         self.api = api
         self.module_proxy = module_proxy  # host:port of the module repository (HTTP proxy)
         self.core = client.CoreV1Api(api)
@@ -46,6 +49,8 @@ class BaseSimulator:
         self._node_cycle = itertools.cycle(self.node_names)
         self.pool = IPPool()
         self.registry = ArkletRegistry()
+        # pods annotated real-2025/real-2023 get a real base JVM (see realbases.py)
+        self.realbases = RealBases(realbase_dir, proxy=module_proxy)
         self.by_uid: dict[str, SimulatedPod] = {}
         self._latest: dict[str, dict] = {}  # newest pod object not yet handled, per uid
         self._workers: dict[str, asyncio.Task] = {}
@@ -170,6 +175,9 @@ class BaseSimulator:
         self.by_uid[sim.uid] = sim
         if arklet is not None:
             self.registry.add(arklet)
+        generation = generation_of(cfg.flavour)
+        if generation is not None and not await self._start_real_base(pod, ip, generation):
+            return  # stays not Ready (logged), or was deleted while its JVM started
         try:
             await self.core.patch_namespaced_pod_status(
                 meta["name"], meta["namespace"], {"status": pods.running_status(pod, ip)},
@@ -188,7 +196,7 @@ class BaseSimulator:
         if prefer and not self.pool.in_use(prefer):
             order = itertools.chain([prefer], order)
         for ip in order:
-            if cfg.flavour is None:
+            if cfg.flavour is None or generation_of(cfg.flavour):  # no fake Arklet
                 self.pool.take(ip)
                 return ip, None
             arklet = FakeArklet(host=ip, port=cfg.port, flavour=cfg.flavour, base_name=name,
@@ -202,6 +210,32 @@ class BaseSimulator:
             self.pool.take(ip)
             return ip, arklet
         raise RuntimeError("no free loopback address left for a simulated pod")
+
+    async def _start_real_base(self, pod: dict, ip: str, generation: str) -> bool:
+        """Back the pod with a real base JVM on a free port of its own, written into the pod's
+        Arklet-port annotation; True once Arklet answers ``health``. A base that cannot start
+        leaves the pod not Ready, with one log line and the reason in the pod's Ready condition."""
+        meta = pod["metadata"]
+        uid, ns, name = meta["uid"], meta["namespace"], meta["name"]
+        try:
+            jvm = self.realbases.launch(uid, ns, name, generation)
+            await self.core.patch_namespaced_pod(
+                name, ns, {"metadata": {"annotations": {pods.ARKLET_PORT: str(jvm.port)}}},
+                _content_type="application/merge-patch+json")
+            took = await self.realbases.wait_healthy(jvm)
+        except RealBaseUnavailable as exc:
+            await self.realbases.stop(uid)
+            if uid not in self.by_uid:
+                return False  # deleted while starting: _forget stopped it
+            log.warning("pod %s/%s: no real %s base, pod stays not Ready: %s",
+                        ns, name, generation, str(exc).splitlines()[0])
+            await self.core.patch_namespaced_pod_status(
+                name, ns, {"status": not_ready_status(str(exc))},
+                _content_type="application/merge-patch+json")
+            return False
+        log.info("pod %s/%s: real %s base answers on %s:%d after %.1fs", ns, name, generation,
+                 ip, jvm.port, took)
+        return uid in self.by_uid
 
     async def _terminate(self, pod: dict) -> None:
         meta = pod["metadata"]
@@ -227,6 +261,7 @@ class BaseSimulator:
         if sim.arklet is not None:
             self.registry.remove(sim.ip)
             await sim.arklet.stop()
+        await self.realbases.stop(uid)
         self.pool.release(sim.ip)
 
     async def close(self) -> None:
@@ -234,3 +269,4 @@ class BaseSimulator:
             task.cancel()
         for uid in list(self.by_uid):
             await self._forget(uid)
+        await self.realbases.close()
