@@ -1,13 +1,18 @@
-"""Real base JVMs of both generations: start, health, install a module from a local http url,
-see it ACTIVATED, stop, and nothing left running. Both JVMs start at once (they share the two
-cores either way, and each start is mostly waiting on class loading)."""
+"""Real base JVMs of both generations: start, health, install a module over http, see it
+ACTIVATED, stop, and nothing left running. Both JVMs start at once (they share the two cores
+either way, and each start is mostly waiting on class loading).
+
+The module jars come from the project's module repository, which the JVMs use as their HTTP proxy
+(``-Dhttp.proxyHost/Port``), as on the dev cluster: the 2025 base fetches a url naming a host that
+does not exist, so the jar can only have come through the proxy.
+"""
 
 from __future__ import annotations
 
-import functools
-import http.server
+import json
 import os
-import threading
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,32 +22,43 @@ from module_controller.realbase.testing import ensure_jars
 
 pytestmark = pytest.mark.realbase
 
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass
+MAIN_CLASS = "dev.realbase.provider.ProviderApplication"  # the Maven-built module, not a stand-in
 
 
 @pytest.fixture(scope="module")
-def module_server():
-    """A plain http.server on loopback serving the jar cache: the module urls are real http."""
+def module_repo(tmp_path_factory):
+    """``python -m module_controller.modulerepo`` serving the jar cache; yields its ready line."""
     jars = ensure_jars()
-    handler = functools.partial(_QuietHandler, directory=str(jars.dir))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    log = tmp_path_factory.mktemp("modulerepo") / "log"
+    with open(log, "w") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "module_controller.modulerepo", "--port=0",
+             f"--dir={jars.dir / 'modules-2025'}", f"--dir={jars.dir / 'modules-2023'}"],
+            stdout=subprocess.PIPE, stderr=err, text=True)
+    try:
+        line = proc.stdout.readline()
+        assert line, f"module repository did not start: {log.read_text()}"
+        yield json.loads(line)
+    finally:
+        proc.terminate()
+        proc.wait(10)
 
 
 def _unpack_dirs(workdir: Path) -> list[Path]:
     return list((workdir / "tmp" / "sofa-ark").glob("*-unpack"))
 
 
-def test_both_generations_install_a_real_module(tmp_path, module_server):
+def test_both_generations_install_a_real_module(tmp_path, module_repo):
     jars = ensure_jars()
-    bases = {g: jvm.launch(jars.base(g), g, tmp_path / f"base-{g}") for g in ("2025", "2023")}
+    proxy = module_repo["proxy"]
+    bases = {g: jvm.launch(jars.base(g), g, tmp_path / f"base-{g}", proxy=proxy)
+             for g in ("2025", "2023")}
+    urls = {
+        # through the proxy: no such host exists
+        "2025": "http://modules.invalid/module-packages/dynamic-provider-1.0.2-ark-biz.jar",
+        # the repository's own url (also through the proxy: nothing is exempt)
+        "2023": f"{module_repo['url']}/modules-2023/dynamic-provider-1.0.2-ark-biz.jar",
+    }
     try:
         for g, base in bases.items():
             took = base.wait_healthy()
@@ -53,13 +69,13 @@ def test_both_generations_install_a_real_module(tmp_path, module_server):
             assert health["data"]["healthData"]["masterBizInfo"]["bizName"] == f"base-{g}"
 
         for g, base in bases.items():
-            url = f"{module_server}/modules-{g}/dynamic-provider-1.0.2-ark-biz.jar"
             reply = base.call("installBiz", {"bizName": "provider", "bizVersion": "1.0.2",
-                                             "bizUrl": url}, timeout=120)
+                                             "bizUrl": urls[g]}, timeout=120)
             assert reply["code"] == "SUCCESS", reply
             bizzes = base.call("queryAllBiz")["data"]
             states = {(b["bizName"], b["bizVersion"]): b["bizState"].upper() for b in bizzes}
             assert states == {("provider", "1.0.2"): "ACTIVATED"}, bizzes
+            assert bizzes[0]["mainClass"] == MAIN_CLASS
             # the JVM unpacks into its own working directory, nowhere else
             assert len(_unpack_dirs(base.workdir)) == 1
     finally:

@@ -62,13 +62,16 @@ async def test_real_bases_behind_simulated_pods(api, namespace, dev_cluster):
         # the controller's view: the pod's IP and its annotated port reach the JVM
         health = await asyncio.to_thread(arklet_call, pod.status.pod_ip, port, "health")
         assert health["data"]["healthData"]["masterBizInfo"]["bizName"] == f"base-{generation}"
-        url = jars.module(generation, "1.0.2").as_uri()
+        # through the dev cluster's module repository, the JVMs' HTTP proxy (no such host)
+        url = (f"http://modules.invalid/modules-{generation}/dynamic-provider-1.0.2-ark-biz.jar"
+               if dev_cluster.module_proxy else jars.module(generation, "1.0.2").as_uri())
         reply = await asyncio.to_thread(arklet_call, pod.status.pod_ip, port, "installBiz",
                                         {"bizName": "provider", "bizVersion": "1.0.2",
                                          "bizUrl": url}, 120)
         assert reply["code"] == "SUCCESS", reply
         bizzes = (await asyncio.to_thread(arklet_call, pod.status.pod_ip, port, "queryAllBiz"))["data"]
         assert [(b["bizName"], b["bizState"].upper()) for b in bizzes] == [("provider", "ACTIVATED")]
+        assert bizzes[0]["mainClass"] == "dev.realbase.provider.ProviderApplication"
     assert len(ports) == 3  # one port per JVM: Netty binds every interface
 
     pids = {name: p["realbase"]["pid"] for name, p in sim.items()
