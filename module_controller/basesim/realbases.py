@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 
 from ..realbase.build import Jars, RealBaseUnavailable, find_java, jar_dir
-from ..realbase.jvm import DEFAULT_START_TIMEOUT, BaseJvm, launch
+from ..realbase.jvm import DEFAULT_START_TIMEOUT, BaseJvm, PortTaken, launch
 
 log = logging.getLogger("basesim.realbases")
 
@@ -100,8 +100,23 @@ class RealBases:
                 "workdir": str(jvm.workdir), "log": str(jvm.log_path), "alive": jvm.alive(),
                 "healthyAfter": jvm.healthy_after}
 
-    async def wait_healthy(self, jvm: BaseJvm) -> float:
-        return await asyncio.to_thread(jvm.wait_healthy, self.start_timeout)
+    async def start(self, uid: str, namespace: str, name: str, generation: str,
+                    attempts: int = 3) -> BaseJvm:
+        """Launch the pod's JVM and wait until Arklet answers; a port taken meanwhile (found in
+        the JVM's log at once) is retried with another. RealBaseUnavailable when it cannot be had;
+        a pod deleted meanwhile (``stop`` called) ends it with BaseStartFailed."""
+        for attempt in range(1, attempts + 1):
+            jvm = self.launch(uid, namespace, name, generation)
+            try:
+                await asyncio.to_thread(jvm.wait_healthy, self.start_timeout)
+                return jvm
+            except PortTaken:
+                if self.running.get(uid) is not jvm or attempt == attempts:
+                    raise
+                await self.stop(uid)
+                log.info("pod %s/%s: Arklet port %d was taken; starting again on another",
+                         namespace, name, jvm.port)
+        raise AssertionError("unreachable")
 
     async def stop(self, uid: str) -> None:
         jvm = self.running.pop(uid, None)

@@ -212,17 +212,14 @@ class BaseSimulator:
         raise RuntimeError("no free loopback address left for a simulated pod")
 
     async def _start_real_base(self, pod: dict, ip: str, generation: str) -> bool:
-        """Back the pod with a real base JVM on a free port of its own, written into the pod's
-        Arklet-port annotation; True once Arklet answers ``health``. A base that cannot start
-        leaves the pod not Ready, with one log line and the reason in the pod's Ready condition."""
+        """Back the pod with a real base JVM on a free port of its own; once Arklet answers
+        ``health``, write the port into the pod's Arklet-port annotation and return True. A base
+        that cannot start leaves the pod not Ready, with one log line and the reason in the pod's
+        Ready condition."""
         meta = pod["metadata"]
         uid, ns, name = meta["uid"], meta["namespace"], meta["name"]
         try:
-            jvm = self.realbases.launch(uid, ns, name, generation)
-            await self.core.patch_namespaced_pod(
-                name, ns, {"metadata": {"annotations": {pods.ARKLET_PORT: str(jvm.port)}}},
-                _content_type="application/merge-patch+json")
-            took = await self.realbases.wait_healthy(jvm)
+            jvm = await self.realbases.start(uid, ns, name, generation)
         except RealBaseUnavailable as exc:
             await self.realbases.stop(uid)
             if uid not in self.by_uid:
@@ -233,8 +230,11 @@ class BaseSimulator:
                 name, ns, {"status": not_ready_status(str(exc))},
                 _content_type="application/merge-patch+json")
             return False
+        await self.core.patch_namespaced_pod(
+            name, ns, {"metadata": {"annotations": {pods.ARKLET_PORT: str(jvm.port)}}},
+            _content_type="application/merge-patch+json")
         log.info("pod %s/%s: real %s base answers on %s:%d after %.1fs", ns, name, generation,
-                 ip, jvm.port, took)
+                 ip, jvm.port, jvm.healthy_after or 0.0)
         return uid in self.by_uid
 
     async def _terminate(self, pod: dict) -> None:

@@ -50,6 +50,17 @@ class BaseStartFailed(RealBaseUnavailable):
     """The JVM exited or did not answer ``health`` in time; the message ends with its log tail."""
 
 
+class PortTaken(BaseStartFailed):
+    """Arklet could not bind its port (taken between our check and the JVM's bind).
+
+    The JVM would run on without Arklet until the deadline, so this is noticed in its log and
+    reported at once; a caller that chose the port itself can retry with another."""
+
+
+# What Netty logs when the Arklet port is taken.
+_BIND_FAILURE_MARKERS: tuple[bytes, ...] = (b"java.net.BindException", b"Address already in use")
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """A TCP port nobody listens on right now (on every interface, as Netty will bind it)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -127,6 +138,7 @@ class BaseJvm:
     process: subprocess.Popen
     started_at: float = field(default_factory=time.monotonic)
     healthy_after: float | None = None  # seconds from launch to the first health answer
+    _log_scanned: int = 0  # bytes of the log already searched for a bind failure
 
     @property
     def pid(self) -> int:
@@ -163,10 +175,25 @@ class BaseJvm:
             if self.health_once():
                 self.healthy_after = time.monotonic() - self.started_at
                 return self.healthy_after
+            if self._bind_failed():
+                self.stop()
+                raise PortTaken(self._failure(f"could not bind Arklet port {self.port}"))
             if time.monotonic() >= deadline:
                 self.stop()
                 raise BaseStartFailed(self._failure(f"Arklet did not answer health within {timeout:.0f} s"))
             time.sleep(interval)
+
+    def _bind_failed(self) -> bool:
+        """Whether the log, read on from where the last call stopped, shows a bind failure."""
+        start = max(0, self._log_scanned - 64)  # a marker may straddle two reads
+        try:
+            with open(self.log_path, "rb") as f:
+                f.seek(start)
+                chunk = f.read()
+        except OSError:
+            return False
+        self._log_scanned = start + len(chunk)
+        return any(marker in chunk for marker in _BIND_FAILURE_MARKERS)
 
     def _failure(self, what: str) -> str:
         return (f"base JVM {self.generation} (pid {self.pid}, Arklet port {self.port}, "
@@ -230,12 +257,20 @@ def launch(jar: Path, generation: str, workdir: Path, *, port: int | None = None
 
 def start(jar: Path, generation: str, workdir: Path, *, port: int | None = None,
           proxy: str | None = None, timeout: float = DEFAULT_START_TIMEOUT,
-          heap: str = DEFAULT_HEAP) -> BaseJvm:
-    """Launch a base JVM and wait until Arklet answers ``health`` (BaseStartFailed otherwise)."""
-    jvm = launch(jar, generation, workdir, port=port, proxy=proxy, heap=heap)
-    try:
-        jvm.wait_healthy(timeout)
-    except BaseException:
-        jvm.stop()
-        raise
-    return jvm
+          heap: str = DEFAULT_HEAP, attempts: int = 3) -> BaseJvm:
+    """Launch a base JVM and wait until Arklet answers ``health`` (BaseStartFailed otherwise).
+
+    When the port is ours to choose and turns out taken, try again with another one."""
+    for attempt in range(1, attempts + 1):
+        jvm = launch(jar, generation, workdir, port=port, proxy=proxy, heap=heap)
+        try:
+            jvm.wait_healthy(timeout)
+            return jvm
+        except PortTaken:
+            jvm.stop()
+            if port is not None or attempt == attempts:
+                raise
+        except BaseException:
+            jvm.stop()
+            raise
+    raise AssertionError("unreachable")

@@ -83,3 +83,25 @@ def test_both_generations_install_a_real_module(tmp_path, module_repo):
     for g, base in bases.items():
         assert codes[g] is not None and not base.alive()
         assert not os.path.exists(f"/proc/{base.pid}"), f"base {g} (pid {base.pid}) still exists"
+
+
+def test_a_taken_arklet_port_is_reported_at_once(tmp_path):
+    """Netty fails to bind but the JVM runs on without Arklet: the launcher must notice the bind
+    failure in the log instead of waiting out its deadline."""
+    import socket
+    import time
+
+    jars = ensure_jars()
+    with socket.socket() as taken:
+        taken.bind(("0.0.0.0", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        base = jvm.launch(jars.base("2025"), "2025", tmp_path / "w", port=port)
+        started = time.monotonic()
+        try:
+            with pytest.raises(jvm.PortTaken, match=f"could not bind Arklet port {port}"):
+                base.wait_healthy(timeout=120)
+        finally:
+            base.stop()
+    assert time.monotonic() - started < 60
+    assert not base.alive()
