@@ -86,7 +86,9 @@ class FakeArklet:
     ``install_latency`` (seconds, settable at any time) is how long a module takes to start once
     its jar was downloaded and read. ``seed`` seeds the fault plan's randomness.
     ``module_proxy`` (``host:port``) is the HTTP proxy jar downloads of non-local urls go
-    through; ``download_timeout`` bounds one download. ``event_loops`` is the number of Netty
+    through; ``download_timeout`` bounds one download; ``download_latency`` (default 0) is extra
+    time every download takes (a real base spends ~10 ms fetching and unpacking, which is also
+    what every REPEAT_BIZ and download failure costs there). ``event_loops`` is the number of Netty
     event loops modelled (see the module docstring).
     """
 
@@ -104,6 +106,7 @@ class FakeArklet:
         event_loops: int = 4,
         module_proxy: str | None = None,
         download_timeout: float = 10.0,
+        download_latency: float = 0.0,
     ) -> None:
         if event_loops < 1:
             raise ValueError("event_loops must be >= 1")
@@ -114,6 +117,7 @@ class FakeArklet:
         self.serialize_requests = serialize_requests
         self.event_loops = event_loops
         self.module_proxy = module_proxy
+        self.download_latency = download_latency
         self.core = ArkletCore(flavour, base_name, base_version)
         self.faults = FaultPlan(seed)
         self.requests: list[RequestRecord] = []
@@ -390,6 +394,8 @@ class FakeArklet:
         if op.command != INSTALL:
             return self.core.finish(op, now=time.time())
         try:
+            if self.download_latency > 0:
+                await asyncio.sleep(self.download_latency)
             jar = await self.downloader.fetch(op.biz_url)
         except DownloadError as exc:
             return self.core.download_failed(op, str(exc), now=time.time())
