@@ -8,37 +8,28 @@ Layout (functional core, imperative shell):
 
 * :mod:`.core` — the pure protocol state machine (biz store, per ``name:version`` locks, envelope
   rendering per flavour). No I/O; time is passed in.
+* :mod:`.jar` — pure: the biz identity from a jar's ``META-INF/MANIFEST.MF``.
+* :mod:`.download` — fetching ``bizUrl`` (HTTP through the module repository as proxy, or
+  ``file://``), failures as the JVM's exception texts.
 * :mod:`.faults` — :class:`FaultPlan`, pure fault decisions (latency, fail rate/count, hang, …).
-* :mod:`.wire` — pure HTTP/1.1 framing helpers.
+* :mod:`.wire` — pure HTTP/1.1 framing helpers (and the recorded 500/413 bytes).
 * :mod:`.server` — :class:`FakeArklet`, the asyncio TCP server around the core.
 * :mod:`.control` — the JSON control API (:func:`make_control_app`) and :class:`ControlClient`.
 * ``python -m module_controller.fakearklet`` — one fake plus its control API, for demos.
 
-Decisions where the protocol document is silent:
+The reference is the real bases recorded in ``tests/fakearklet/captures`` (2023: sofa-serverless
+0.5.6, 2025: koupleless 2.1.6); ``docs/arklet.md`` ("The fake Arklet against the real bases")
+lists every behaviour that matters to a client and what the fake does. Decisions where the
+recordings are silent:
 
-* A body that is empty counts as ``{}``; a body that is not a JSON object (invalid JSON or UTF-8,
-  an array, a number, ``null``) is "malformed JSON" and is never answered.
-* ``installBiz`` without ``bizName``/``bizVersion`` derives them from the jar file name (see
-  :func:`.core.derive_biz_identity`): ``provider-1.0.2-ark-biz.jar`` is ``provider``/``1.0.2``.
-  A name that does not follow ``<name>-<dotted version>`` is ``CMD_PROCESS_INTERNAL_ERROR``.
-  Blank strings count as missing; non-string names are invalid.
-* ``REPEAT_BIZ`` is decided when an install *finishes* (after its latency), as the real Arklet
-  downloads the jar before it registers the biz.
-* Uninstalling the ACTIVATED version of a name promotes the most recently installed DEACTIVATED
-  version of that name to ACTIVATED (``ArkletCore.promote_on_uninstall``).
-* The conflict answer carries "conflict, exist unfinished command" both in the top-level
-  ``message`` and in ``data.message`` (``data.code`` is ``FAILED``).
-* ``async: true`` (install only, needs ``requestId``) answers at once and installs in the
-  background; ``queryBizOps`` reports INITIALIZED → EXECUTING → SUCCEEDED/FAILED. A synchronous
-  op that carries a ``requestId`` is recorded too.
-* ``health`` accepts ``type`` = ``system`` | ``biz`` | ``plugin``; any other value is
-  ``CMD_PROCESS_INTERNAL_ERROR``.
-* 2025 ``baseIdentity`` is a stable UUID string derived from host, base name and version;
-  ``bizStateRecords[].changeTime`` is ``yyyy-MM-dd HH:mm:ss.SSS`` in UTC.
-* The HTTP 500 for non-POST methods (and the ``http500`` fault) has ``Content-Type: text/plain``
-  and no Content-Length; like every reply, it ends by closing the connection.
+* A body that is empty counts as ``{}`` (but an empty ``installBiz`` body is the recorded
+  NullPointerException); a body that is not a JSON object is never answered.
+* Only ``async`` installs get a ``queryBizOps`` record.
+* Uninstalling the master biz is refused in both generations (only 2025 was recorded).
+* A jar without ``Ark-Biz-Name``/``Ark-Biz-Version`` is ``CMD_PROCESS_INTERNAL_ERROR``.
+* The HTTP 500 of the ``http500`` fault has ``Content-Type: text/plain``; it ends by closing.
 * A fault-injected failure never runs the command; a ``latency`` fault counts as processing time
-  (inside the per-base serialisation), a ``hang`` does not hold it.
+  (on the connection's event loop), a ``hang`` does not hold it.
 """
 
 from .control import ArkletRegistry, ControlClient, ControlError, SingleArklet, make_control_app
