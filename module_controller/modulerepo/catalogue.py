@@ -11,7 +11,9 @@ repository acts as an HTTP proxy), in this order:
    file (directories are searched in the order given; the first hit wins);
 4. a last component ``<artifact>-<version>-ark-biz.jar`` → a generated tiny ark-biz jar (see
    :mod:`.jars`), cached per biz so thousands of installs cost nothing;
-5. anything else → ``404``.
+5. ``/biz/<name>/<version>/<file>.jar`` (percent-encoded segments) → a generated jar of exactly
+   that biz, for names and versions no file name can carry (``a.b``, ``v2``, ``模块``);
+6. anything else → ``404``.
 
 So ``/provider-1.0.2-ark-biz.jar``, ``/x/provider-1.0.2-ark-biz.jar`` and
 ``/module-packages/stable/dynamic-provider-1.0.2-ark-biz.jar`` all work; a Maven-built jar in a
@@ -67,9 +69,11 @@ class Catalogue:
         if found is not None:
             return found
         name = jars.parse_jar_name(parts[-1])
-        if name is None:
-            return None
-        return Found(JAR_TYPE, "generated", body=self.generated(name.biz_name, name.version))
+        if name is not None:
+            return Found(JAR_TYPE, "generated", body=self.generated(name.biz_name, name.version))
+        if len(parts) >= 4 and parts[0] == "biz" and parts[-1].endswith(".jar"):
+            return Found(JAR_TYPE, "generated", body=self.generated(parts[1], parts[2]))
+        return None
 
     def generated(self, biz_name: str, version: str) -> bytes:
         key = (biz_name, version)

@@ -17,6 +17,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from hypothesis import strategies as st
 
@@ -220,6 +221,9 @@ def convergeable(spec: dict, index: int, base: str) -> dict:
                                                 "url": "http://repo.example.com/m.jar"}}}
     module = spec["template"]["spec"]["module"]
     module["name"] = f"{module['name'].rsplit('-', 1)[0][:40]}-{index}"
+    # Bases download the url and install what its manifest says: a jar of exactly this biz.
+    module["url"] = (f"http://repo.example.com/biz/{quote(module['name'], safe='')}/"
+                     f"{quote(str(module['version']), safe='')}/module-ark-biz.jar")
     if spec.get("replicas", 1) > 3:
         spec["replicas"] = 3
     return spec

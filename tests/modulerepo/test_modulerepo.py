@@ -74,6 +74,9 @@ def test_catalogue_lookup_order(tmp_path: Path) -> None:
     assert generated is not None and generated.origin == "generated"
     assert catalogue.lookup("/y/provider-2.0.0-ark-biz.jar").body is generated.body  # cached
     assert catalogue.lookup("/not-a-jar/anything").origin == "not-a-jar"
+    explicit = catalogue.lookup("/biz/模块 x/v2/any.jar")
+    assert explicit is not None and read_biz_manifest(explicit.body).version == "v2"
+    assert read_biz_manifest(explicit.body).name == "模块 x"
     for missing in ("/", "/nope.jar", "/../etc/passwd", "/modules-2025/../x-1.0-ark-biz.jar"):
         assert catalogue.lookup(missing) is None, missing
 
