@@ -41,8 +41,10 @@ def control_app(sim: BaseSimulator) -> web.Application:
 
 async def main_async(args: argparse.Namespace) -> None:
     api = await config.new_client_from_config(config_file=args.kubeconfig)
+    # real base JVMs work (log, unpack modules) in the state directory, kept after `dev down`
+    work = Path(args.state_dir) / "realbases" if args.state_dir else None
     sim = BaseSimulator(api, nodes=args.nodes, module_proxy=args.module_proxy,
-                        realbase_dir=args.realbase_dir)
+                        realbase_dir=args.realbase_dir, realbase_work=work)
     runner = web.AppRunner(control_app(sim), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", args.control_port).start()

@@ -41,7 +41,8 @@ class SimulatedPod:
 
 class BaseSimulator:
     def __init__(self, api: client.ApiClient, nodes: int = 3, concurrency: int = 32,
-                 module_proxy: str | None = None, realbase_dir: Path | None = None):
+                 module_proxy: str | None = None, realbase_dir: Path | None = None,
+                 realbase_work: Path | None = None):
         self.api = api
         self.module_proxy = module_proxy  # host:port of the module repository (HTTP proxy)
         self.core = client.CoreV1Api(api)
@@ -50,7 +51,7 @@ class BaseSimulator:
         self.pool = IPPool()
         self.registry = ArkletRegistry()
         # pods annotated real-2025/real-2023 get a real base JVM (see realbases.py)
-        self.realbases = RealBases(realbase_dir, proxy=module_proxy)
+        self.realbases = RealBases(realbase_dir, work_root=realbase_work, proxy=module_proxy)
         self.by_uid: dict[str, SimulatedPod] = {}
         self._latest: dict[str, dict] = {}  # newest pod object not yet handled, per uid
         self._workers: dict[str, asyncio.Task] = {}

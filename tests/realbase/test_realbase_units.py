@@ -70,6 +70,13 @@ def test_maven_argv_sets_the_module_version_without_touching_revision():
     assert argv[-2:] == ["clean", "package"]
 
 
+def test_maven_env_keeps_the_callers_maven_opts_last():
+    env = build.maven_env({"MAVEN_OPTS": "-Dmaven.repo.local=/tmp/r", "PATH": "/bin"})
+    assert env["MAVEN_OPTS"].startswith(build.MAVEN_JVM_FLAGS)
+    assert env["MAVEN_OPTS"].endswith("-Dmaven.repo.local=/tmp/r") and env["PATH"] == "/bin"
+    assert build.maven_env({})["MAVEN_OPTS"] == build.MAVEN_JVM_FLAGS
+
+
 @pytest.mark.parametrize("generation,prop", [("2025", "koupleless.arklet.http.port"),
                                              ("2023", "sofa.serverless.arklet.http.port")])
 def test_java_argv(generation, prop, tmp_path):
