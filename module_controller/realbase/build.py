@@ -235,12 +235,35 @@ def _install(src: Path, dst: Path) -> None:
     tmp.replace(dst)
 
 
+def prune_stale(keep: Path, log: Callable[[str], None] = print) -> list[Path]:
+    """Remove the cache's other ``realbase-*`` directories (built from older sources).
+
+    They would only fill the disk, and a glob over ``realbase-*`` (as the module repository of
+    the dev cluster takes) could pick an old build. A directory whose build lock is held is left.
+    """
+    removed = []
+    for other in sorted(keep.parent.glob("realbase-*")):
+        if other == keep or not other.is_dir():
+            continue
+        try:
+            with open(other / ".build.lock", "a") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                shutil.rmtree(other)
+        except OSError:
+            continue
+        removed.append(other)
+        log(f"removed stale real base jars: {other}")
+    return removed
+
+
 def ensure(log: Callable[[str], None] = print) -> Jars:
-    """Find the jars, or build them; says which, and where."""
+    """Find the jars, or build them (then drop older builds); says which, and where."""
     found = find()
     if found is not None:
         log(f"found real base jars: {found.dir}")
         return found
     if os.environ.get(ENV_OVERRIDE):
         return require()  # an explicit directory is never built into
-    return build(log=log)
+    jars = build(log=log)
+    prune_stale(jars.dir, log)
+    return jars

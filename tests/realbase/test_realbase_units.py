@@ -31,6 +31,17 @@ def test_cache_dir_is_named_after_the_sources(tmp_path, monkeypatch):
     assert build.cache_dir(src) != first
 
 
+def test_prune_stale_keeps_the_current_build_and_other_caches(tmp_path):
+    keep = tmp_path / "realbase-aaaaaaaaaaaa"
+    old = tmp_path / "realbase-bbbbbbbbbbbb"
+    other = tmp_path / "k8s-v1.36.3-etcd-v3.6.8"
+    for d in (keep, old, other):
+        d.mkdir()
+        (d / "x.jar").write_bytes(b"x")
+    assert build.prune_stale(keep, log=lambda m: None) == [old]
+    assert keep.is_dir() and other.is_dir() and not old.exists()
+
+
 def test_cache_dir_follows_xdg_cache_home(tmp_path, monkeypatch):
     monkeypatch.delenv("MODULE_CONTROLLER_CACHE", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
