@@ -194,6 +194,12 @@ async def events_for(api: client.ApiClient, namespace: str, name: str) -> list[c
     return result.items
 
 
+async def patch_module(api: client.ApiClient, namespace: str, name: str, patch: dict) -> dict:
+    return await client.CustomObjectsApi(api).patch_namespaced_custom_object(
+        GROUP, VERSION, namespace, "modules", name, patch,
+        _content_type="application/merge-patch+json")
+
+
 async def delete_module(api: client.ApiClient, namespace: str, name: str) -> None:
     await client.CustomObjectsApi(api).delete_namespaced_custom_object(
         GROUP, VERSION, namespace, "modules", name)

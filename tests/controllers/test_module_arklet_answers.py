@@ -4,7 +4,6 @@ package's manifest decides the identity, and a mismatch with the spec is final f
 from __future__ import annotations
 
 import pytest
-from kubernetes_asyncio import client
 
 from module_controller.api import constants as c
 from module_controller.devcluster import testing as kt
@@ -49,9 +48,8 @@ async def test_version_mismatch_fails_once_per_spec_and_cleans_up(api, namespace
                       timeout=30, what="the mismatched biz to be uninstalled")
 
     # Fixing the spec (a new generation) installs again, once, and ends Available.
-    await client.CustomObjectsApi(api).patch_namespaced_custom_object(
-        kt.GROUP, kt.VERSION, namespace, "modules", "m1",
-        {"spec": {"module": {"url": "http://repo.example/provider-3.0.0-ark-biz.jar"}}})
+    await kt.patch_module(api, namespace, "m1", {"spec": {"module": {
+        "url": "http://repo.example/provider-3.0.0-ark-biz.jar"}}})
     available = await kt.wait_module_phase(api, namespace, "m1", "Available")
     assert available["status"]["observedGeneration"] == available["metadata"]["generation"]
     # One install for the mismatched spec, one for the fixed one: no loop in between.
