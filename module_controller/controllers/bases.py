@@ -2,28 +2,38 @@
 
 * A pod labelled ``delete-pod=true`` has its Modules taken off (uninstalled), then is deleted;
   ``delete-pod-directly=true`` does the same without uninstalling (the Module reconciler skips
-  Arklet for Modules on such a pod).
+  Arklet for Modules on such a pod). Only base pods (:meth:`Context.base_deployment_of`): on any
+  other pod the labels are ignored with one Event, since whoever may label a pod must not get
+  the controller to delete it (docs/security.md).
 * A base Deployment carries max/min/average module counts over its pods, derived from the
   Module objects every time, never accumulated.
 """
 
 from __future__ import annotations
 
+import logging
+
 from ..api import constants as c
-from ..kube.events import NORMAL
+from ..kube.events import NORMAL, WARNING
 from ..planning.bases import count_labels
 from .context import Context, deleting, labels_of, wants_removal
 from .queue import Result
 from .store import Key
 
+log = logging.getLogger(__name__)
+
 
 class BasePodReconciler:
     def __init__(self, ctx: Context):
         self.ctx = ctx
+        self._ignored: set[str] = set()  # pod uids already told that the label is ignored
 
     async def reconcile(self, key: Key) -> Result | None:
         pod = self.ctx.pods.get(*key)
         if pod is None or deleting(pod) or not wants_removal(pod):
+            return None
+        if self.ctx.base_deployment_of(pod) is None:
+            self._ignore(pod)
             return None
         modules = self.ctx.modules_on_pod(key[0], key[1], include_deleting=True)
         for module in modules:
@@ -35,6 +45,19 @@ class BasePodReconciler:
                                "modules taken off as the delete-pod label asked; deleting the pod")
         await self.ctx.kube.delete_pod(key[0], key[1])
         return None
+
+    def _ignore(self, pod: dict) -> None:
+        uid = pod["metadata"].get("uid") or pod["metadata"]["name"]
+        if uid in self._ignored:
+            return
+        if len(self._ignored) >= 10_000:  # a bound, not a cache: at worst an Event repeats
+            self._ignored.clear()
+        self._ignored.add(uid)
+        log.warning("pod %s/%s is labelled for removal but is no base pod; label ignored",
+                    pod["metadata"]["namespace"], pod["metadata"]["name"])
+        self.ctx.events.record(pod, WARNING, "NotABasePod",
+                               "delete-pod label ignored: the pod belongs to no base Deployment "
+                               "that a ModuleDeployment or ModuleReplicaSet names")
 
 
 class BaseDeploymentReconciler:

@@ -132,6 +132,37 @@ class Context:
                 return self.deployments.get(pod["metadata"]["namespace"], name)
         return None
 
+    def base_deployment_of(self, pod: dict) -> dict | None:
+        """The base Deployment owning the pod, or None if the pod is not a base pod.
+
+        A base pod is owned, through its ReplicaSet, by a Deployment that a ModuleDeployment names
+        (``spec.baseDeploymentName``) or a ModuleReplicaSet names (its deployment-name label, or,
+        for one made by hand without that label, a non-empty selector that matches the
+        Deployment's pod template). The delete-pod labels act on base pods only: the right to
+        label a pod must not become the right to have the controller delete any pod.
+        """
+        deployment = self.deployment_of(pod)
+        if deployment is None:
+            return None
+        namespace, name = pod["metadata"]["namespace"], deployment["metadata"]["name"]
+        if any((md.get("spec") or {}).get("baseDeploymentName") == name
+               for md in self.module_deployments.list(namespace)):
+            return deployment
+        template = (((deployment.get("spec") or {}).get("template") or {}).get("metadata")
+                    or {}).get("labels") or {}
+        for mrs in self.replicasets.list(namespace):
+            named = labels_of(mrs).get(c.LABEL_DEPLOYMENT_NAME)
+            if named == name:
+                return deployment
+            selector = (mrs.get("spec") or {}).get("selector")
+            if named is None and selector and placement.selector_matches(selector, template):
+                return deployment
+        return None
+
+    def retiring(self, pod: dict) -> bool:
+        """A base pod whose delete-pod label the controller acts on (see base_deployment_of)."""
+        return wants_removal(pod) and self.base_deployment_of(pod) is not None
+
     def max_modules(self, pod: dict) -> int | None:
         deployment = self.deployment_of(pod)
         value, problem = placement.parse_max_module_count(

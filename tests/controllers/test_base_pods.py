@@ -1,0 +1,88 @@
+"""Which pods are base pods, i.e. which the delete-pod labels act on (issue 14, item 3); pure,
+on the controller's caches alone."""
+
+from __future__ import annotations
+
+import pytest
+
+from module_controller.api import constants as c
+from module_controller.controllers.context import Context
+from module_controller.settings import Settings
+
+NS = "ns"
+
+
+def deployment(name: str, app: str) -> dict:
+    return {"kind": "Deployment", "metadata": {"name": name, "namespace": NS, "uid": name},
+            "spec": {"selector": {"matchLabels": {"app": app}},
+                     "template": {"metadata": {"labels": {"app": app}}}}}
+
+
+def pod(name: str, labels: dict[str, str], owner: str | None = None,
+        template_hash: str = "abc12") -> dict:
+    meta: dict = {"name": name, "namespace": NS, "uid": name,
+                  "labels": {**labels, c.LABEL_DELETE_POD: "true"}}
+    if owner is not None:
+        meta["labels"]["pod-template-hash"] = template_hash
+        meta["ownerReferences"] = [{"apiVersion": "apps/v1", "kind": "ReplicaSet",
+                                    "name": f"{owner}-{template_hash}", "uid": "rs",
+                                    "controller": True}]
+    return {"kind": "Pod", "metadata": meta}
+
+
+def replicaset(name: str, selector: dict | None, deployment_name: str | None = None) -> dict:
+    labels = {c.LABEL_DEPLOYMENT_NAME: deployment_name} if deployment_name else {}
+    return {"kind": "ModuleReplicaSet",
+            "metadata": {"name": name, "namespace": NS, "uid": name, "labels": labels},
+            "spec": {"selector": selector} if selector is not None else {}}
+
+
+def module_deployment(name: str, base: str) -> dict:
+    return {"kind": "ModuleDeployment", "metadata": {"name": name, "namespace": NS, "uid": name},
+            "spec": {"baseDeploymentName": base}}
+
+
+def context(*objects: dict) -> Context:
+    ctx = Context(settings=Settings(), kube=None, arklet=None, events=None)  # type: ignore[arg-type]
+    stores = {"Deployment": ctx.deployments, "Pod": ctx.pods, "ModuleReplicaSet": ctx.replicasets,
+              "ModuleDeployment": ctx.module_deployments}
+    for obj in objects:
+        stores[obj["kind"]].upsert(obj)
+    return ctx
+
+
+BASE = deployment("base", "dynamic-stock")
+OTHER = deployment("other", "other")
+
+
+@pytest.mark.parametrize("namer", [
+    module_deployment("md", "base"),
+    replicaset("rs", {"matchLabels": {"app": "x"}}, deployment_name="base"),
+    replicaset("rs", {"matchLabels": {"app": "dynamic-stock"}}),  # made by hand, no label
+], ids=["moduledeployment", "replicaset-label", "replicaset-selector"])
+def test_pod_of_a_named_base_deployment_is_a_base_pod(namer: dict) -> None:
+    base_pod = pod("b-1", {"app": "dynamic-stock"}, owner="base")
+    ctx = context(BASE, OTHER, namer, base_pod)
+    assert ctx.base_deployment_of(base_pod) is ctx.deployments.get(NS, "base")
+    assert ctx.retiring(base_pod)
+
+
+@pytest.mark.parametrize("victim", [
+    pod("bare", {"app": "dynamic-stock"}),  # carries the base labels, owned by nothing
+    pod("o-1", {"app": "other"}, owner="other"),  # a Deployment nobody names
+    pod("fake", {"app": "dynamic-stock"}, owner="base", template_hash=""),  # no template hash
+    pod("gone", {"app": "dynamic-stock"}, owner="missing"),  # a Deployment not in the cache
+], ids=["bare", "other-deployment", "no-template-hash", "unknown-deployment"])
+def test_other_pods_are_not_base_pods(victim: dict) -> None:
+    ctx = context(BASE, OTHER, module_deployment("md", "base"),
+                  replicaset("rs", {"matchLabels": {"app": "dynamic-stock"}}), victim)
+    assert ctx.base_deployment_of(victim) is None
+    assert not ctx.retiring(victim)
+
+
+def test_labelled_replicaset_names_only_its_deployment_and_empty_selector_names_none() -> None:
+    other_pod = pod("o-1", {"app": "other"}, owner="other")
+    # The label wins over the selector; an empty selector names nothing.
+    ctx = context(BASE, OTHER, replicaset("a", {"matchLabels": {"app": "other"}}, "base"),
+                  replicaset("b", {}), replicaset("c", None), other_pod)
+    assert ctx.base_deployment_of(other_pod) is None
