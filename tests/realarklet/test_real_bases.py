@@ -87,10 +87,14 @@ async def test_seed_manual_flow_on_real_bases(api, dev_cluster, real_bases, real
     for module in await kt.list_modules(api, ns):
         assert module["status"]["installedVersion"] == "2.0.0"
 
-    # Offline: deleting the ModuleDeployment leaves the bases empty.
+    # Offline: in groups like the release, confirmed like it; then the bases are empty.
     kt.kubectl(kc, ns, "delete", "mddeploy", "moduledeployment-sample", "--wait=false")
-    await kt.wait_for(lambda: kt.list_modules(api, ns), lambda items: items == [],
-                      timeout=RELEASE, what="every Module gone")
+    await _wait_md(api, ns, lambda m: m is not None and m["metadata"].get("deletionTimestamp")
+                   and _paused_at(1)(m), "offline paused after group 1")
+    kt.kubectl(kc, ns, "patch", "mddeploy", "moduledeployment-sample", "--type=merge",
+               "-p", '{"spec": {"pause": false}}')
+    await _wait_md(api, ns, lambda m: m is None, "gone")
+    assert await kt.list_modules(api, ns) == []
     for pod in real_bases.pods:
         await wait_bizzes(pod, set(), "empty after the offline")
 
