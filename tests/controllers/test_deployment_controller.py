@@ -158,7 +158,8 @@ async def test_template_ref_and_missing_template(api, namespace, controller, dev
     kubectl(kc, namespace, "apply", "-f", str(SAMPLES / "moduledeployment_template_ref.yaml"))
     await kt.wait_progress(api, namespace, "provider-template-ref", "Completed")
     patch(kc, namespace, "mdtpl", "provider-template",
-          {"template": {"spec": {"module": {"version": "1.0.3"}}}})
+          {"template": {"spec": {"module": {
+              "version": "1.0.3", "url": "http://repo.example/provider-1.0.3-ark-biz.jar"}}}})
 
     async def versions():
         return {m["spec"]["module"]["version"] for m in await kt.list_modules(api, namespace)
@@ -227,7 +228,8 @@ async def test_scaleup_then_scaledown_replaces_the_old_bases(api, namespace, ark
     old_pods = set(await kt.modules_per_pod(api, namespace))
     assert len(old_pods) == 2
 
-    body["spec"]["template"]["spec"]["module"]["version"] = "2.0.0"
+    body["spec"]["template"]["spec"]["module"].update(
+        version="2.0.0", url="http://repo.example/provider-2.0.0-ark-biz.jar")
     kubectl(kc, namespace, "apply", "-f", "-", stdin=yaml.safe_dump(body))
     md = await kt.wait_for(lambda: kt.get_deployment(api, namespace, MD),
                            lambda m: kt.progress(m) == "Completed"
