@@ -22,6 +22,7 @@ from pydantic import ValidationError
 
 from ..api import Module, ModulePhase
 from ..api import constants as c
+from ..api.redact import redact_text
 from ..api.common import SchedulingPolicy, normalize_scheduling_policy
 from ..arklet import ArkletResult, ArkletUnavailable, BizRef, Outcome, installed_identity
 from ..kube.events import NORMAL, WARNING
@@ -97,6 +98,7 @@ class ModuleReconciler:
                 return None  # final for this spec (docs/arklet.md): wait for a spec change
 
         bizzes: dict[str, str] | None = None  # this module's versions on the base, by state
+        installed_once = False  # an install in this reconcile was answered as done
         for _ in range(MAX_STEPS):
             blocked = pod_step(view)
             if blocked is not None and blocked.kind is Kind.BASE_GONE:
@@ -119,7 +121,16 @@ class ModuleReconciler:
             if step.kind is Kind.AVAILABLE:
                 return await self._available(key, module, pod)
             await self._leave_available(key, f"{info.name}:{info.version}", bizzes)
+            if step.kind is Kind.INSTALL and installed_once:
+                # Arklet said the install was done, yet does not list the biz ACTIVATED: do not
+                # install again at once (that loop is unbounded); report it and let the queue
+                # retry with backoff.
+                await self._set_status(key, ModulePhase.FAILED, "InstallNotVerified", self._attempt(
+                    key, f"Arklet answered the install of {info.name}:{info.version} as done "
+                         f"but lists {bizzes or 'no version'} of it"), installed=_active(bizzes))
+                raise ArkletRefused(f"{info.name}:{info.version} installed but not listed")
             if step.kind is Kind.INSTALL:
+                installed_once = True
                 async with self._show_if_slow(key, ModulePhase.UPGRADING, "Installing",
                                               f"installing {info.name}:{info.version}"):
                     result = await self.ctx.arklet.install(
@@ -465,6 +476,9 @@ class ModuleReconciler:
         obj = self.ctx.modules.get(*key)
         if obj is None:
             return
+        # Compared as it will be stored: the status writer redacts credentials in urls, and an
+        # unredacted comparison would rewrite such a status on every reconcile.
+        message = redact_text(message)
         current = obj.get("status") or {}
         generation = obj["metadata"].get("generation")
         if installed is _KEEP:
