@@ -26,13 +26,13 @@ K = TypeVar("K", bound=Hashable)
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-
 class ReportedFailure(Exception):
     """A failure its reconciler has already reported (status, Event): an expected outcome such as
     Arklet refusing an install. The queue retries it with backoff and logs one WARNING line with
     the message, without a traceback, so that the log says what went wrong and nothing more."""
 
+
+@dataclass(frozen=True)
 class Result:
     """What a reconcile wants next: nothing, or another look after ``requeue_after`` seconds."""
 

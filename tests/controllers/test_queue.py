@@ -63,20 +63,40 @@ async def test_one_key_never_runs_twice_at_once_and_reruns_after_change():
 async def test_requeue_after_and_earliest_schedule_wins():
     loop = asyncio.get_running_loop()
     times: list[float] = []
+    failures_seen: list[int] = []
 
     async def handler(key: str) -> Result | None:
         times.append(loop.time())
+        failures_seen.append(queue.failures(key))
         return Result(requeue_after=0.2) if len(times) == 1 else None
 
     queue = await _started(WorkQueue("t", handler))
     try:
         start = loop.time()
-        queue.add("k", delay=5.0)
-        queue.add("k", delay=0.05)  # earlier wins
-        await asyncio.wait_for(queue.wait_idle(), 5)
+        queue.add("k", delay=3600.0)
+        queue.add("k", delay=0.05)  # earlier wins: with the later one, wait_idle never ends
+        await asyncio.wait_for(queue.wait_idle(), 30)
         assert len(times) == 2
-        assert 0.05 <= times[0] - start < 5.0
+        assert times[0] - start >= 0.05
         assert times[1] - times[0] >= 0.2
+        # A requeue is a result, not a failure (a broken Result once turned every requeue into
+        # a TypeError that the queue retried with backoff, up to --retry-backoff-max).
+        assert failures_seen == [0, 0]
+    finally:
+        await queue.stop()
+
+
+async def test_reported_failure_carries_its_message(caplog):
+    from module_controller.controllers.queue import ReportedFailure
+
+    async def handler(key: str) -> None:
+        raise ReportedFailure("Arklet said no")
+
+    queue = await _started(WorkQueue("t", handler, backoff=Backoff(initial=3600, maximum=3600)))
+    try:
+        queue.add("k")
+        await wait_for(lambda: asyncio.sleep(0, queue.failures("k")), lambda n: n == 1, timeout=30)
+        assert "Arklet said no" in caplog.text and "Traceback" not in caplog.text
     finally:
         await queue.stop()
 
