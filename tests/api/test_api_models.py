@@ -28,6 +28,18 @@ from module_controller.api.common import (
 
 SEED_SAMPLES = ("seed003_moduledeployment.yaml", "seed003_moduledeployment_provider.yaml",
                 "seed003_moduledeployment_upgrade.yaml")
+_OLD_JAR = ("http://serverless-opensource.oss-cn-shanghai.aliyuncs.com/module-packages/stable/"
+            "dynamic-provider-1.0.2-ark-biz.jar")
+#: Where a seed sample knowingly departs from the manual: (our text, the manual's text). The
+#: manual's upgrade keeps the 1.0.2 jar under version 2.0.0, which a real Arklet (it reads the
+#: version from the jar's manifest) installs as 1.0.2: our sample names the 2.0.0 jar.
+SEED_DEVIATIONS = {"seed003_moduledeployment_upgrade.yaml": [
+    ("        # The url must name the new version's jar as well: Arklet takes a module's name and\n"
+     "        # version from the jar's manifest, so the 1.0.2 jar under version 2.0.0 ends Failed with\n"
+     "        # reason VersionMismatch (docs/arklet.md).\n",
+     "        # 注意:url 字段可以修改为新的 jar 包地址,也可以不用修改\n"),
+    (_OLD_JAR.replace("1.0.2", "2.0.0"), _OLD_JAR),
+]}
 
 
 def sample_docs() -> list[tuple[str, dict]]:
@@ -87,6 +99,10 @@ def test_seed_samples_are_verbatim_copies_of_the_manual():
     manual = Path(seeds[0]).read_text()
     for name in SEED_SAMPLES:
         text = (SAMPLES / name).read_text()
+        if name in SEED_DEVIATIONS:
+            for ours, theirs in SEED_DEVIATIONS[name]:
+                assert ours in text, (name, ours)
+                text = text.replace(ours, theirs)
         assert text.rstrip("\n") in manual, name
 
 
