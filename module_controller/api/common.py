@@ -16,7 +16,7 @@ from . import constants as c
 from .base import KubeModel
 from .validation import (
     DNS_SUBDOMAIN_RULE, MAX_UNAVAILABLE_RULE, MD5_RULE, MODULE_NAME_RULE, MODULE_VERSION_RULE,
-    TARGET_PORT_RULE, URL_RULE, X_PRESERVE_UNKNOWN, IntOrString, Rule,
+    TARGET_PORT_RULE, URL_RULE, X_PRESERVE_UNKNOWN, IntOrString, Rule, cel_string, matches,
 )
 
 
@@ -111,6 +111,17 @@ class ModuleInfo(KubeModel):
         None, description="Expected MD5 checksum of the package, 32 hexadecimal digits.")
 
 
+_KEYS_RULE = Rule(
+    f"self.all(k, size(k) <= {c.QUALIFIED_NAME_MAX_LENGTH} && "
+    f"k.matches({cel_string(c.QUALIFIED_NAME_PATTERN)}))",
+    "every key must be a qualified name: an optional DNS subdomain prefix and '/', then at "
+    "most 63 characters of letters, digits, '-', '_' or '.', starting and ending with a letter "
+    "or digit",
+    lambda d: all(len(k) <= c.QUALIFIED_NAME_MAX_LENGTH and matches(c.QUALIFIED_NAME_PATTERN, k)
+                  for k in d),
+)
+
+
 class TemplateMetadata(KubeModel):
     """Metadata for the Modules made from this template; labels and annotations are copied."""
 
@@ -118,8 +129,17 @@ class TemplateMetadata(KubeModel):
     # Like a pod template's metadata: other ObjectMeta fields are kept rather than silently pruned.
     crd_schema_extra = {X_PRESERVE_UNKNOWN: True}
 
-    labels: dict[str, str] | None = Field(None, description="Labels added to each Module.")
-    annotations: dict[str, str] | None = Field(None, description="Annotations added to each Module.")
+    labels: Annotated[
+        dict[str, Annotated[str, Field(max_length=c.LABEL_VALUE_MAX_LENGTH,
+                                       pattern=c.LABEL_VALUE_PATTERN)]],
+        Field(max_length=c.TEMPLATE_METADATA_MAX_ENTRIES), _KEYS_RULE,
+    ] | None = Field(None, description=(
+        "Labels added to each Module: keys are qualified names ([prefix/]name, name at most 63 "
+        "characters), values valid label values of at most 63 characters."))
+    annotations: Annotated[
+        dict[str, str], Field(max_length=c.TEMPLATE_METADATA_MAX_ENTRIES), _KEYS_RULE,
+    ] | None = Field(None, description=(
+        "Annotations added to each Module; keys are qualified names like label keys."))
 
 
 class ModuleSpecTemplate(KubeModel):

@@ -96,6 +96,16 @@ MODULE_NAME_PATTERN: Final = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
 LABEL_VALUE_MAX_LENGTH: Final = 63
 LABEL_VALUE_PATTERN: Final = r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$"
 
+#: Label and annotation keys of template metadata (copied onto every Module): an optional
+#: DNS-1123 subdomain prefix and "/", then a name of at most 63 characters, as Kubernetes demands.
+#: Checked by the API server, so a bad key fails at apply instead of at every Module create.
+QUALIFIED_NAME_PATTERN: Final = (
+    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+    r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
+QUALIFIED_NAME_MAX_LENGTH: Final = 253 + 1 + 63
+#: Bounds the API server's cost of checking every key (CEL needs a bounded map).
+TEMPLATE_METADATA_MAX_ENTRIES: Final = 64
+
 #: Object names that are references (baseDeploymentName, templateRef.name): DNS-1123 subdomains.
 DNS1123_SUBDOMAIN_MAX_LENGTH: Final = 253
 DNS1123_SUBDOMAIN_PATTERN: Final = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"

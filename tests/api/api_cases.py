@@ -213,11 +213,23 @@ INVALID: list[Invalid] = [
     Invalid("template-url-ftp", TPL, {"template.spec.module.url": "ftp://x/provider.jar"},
             "template.spec.module.url", ("http://",)),
     Invalid("template-missing", TPL, {"template": DELETE}, "template", ("Required",)),
+    # --- template labels and annotations: copied onto every Module, so checked at apply
+    Invalid("template-label-key-space", MD, {"spec.template.metadata.labels": {"bad key!": "x"}},
+            "spec.template.metadata.labels", ("qualified name",)),
+    Invalid("template-label-value-100", MD, {"spec.template.metadata.labels": {"team": "v" * 100}},
+            "spec.template.metadata.labels.team"),
+    Invalid("template-label-value-space", MRS, {"spec.template.metadata.labels": {"team": "a b"}},
+            "spec.template.metadata.labels.team"),
+    Invalid("template-annotation-key-slashes", TPL,
+            {"template.metadata.annotations": {"a/b/c": "x"}}, "template.metadata.annotations",
+            ("qualified name",)),
 ]
 
 
 #: Values at the edge of each rule that both the CRD and the models must accept.
 VALID_EDGES: list[Case] = [
+    Case("template-labels-qualified", MD, {"spec.template.metadata.labels": {
+        "example.com/team": "a_b.c-1", "x" * 63: "", "app": "v" * 63}}),
     Case("name-55-chars", MD, {f"{MDM}.name": "p" * 55}),
     Case("name-one-letter", MD, {f"{MDM}.name": "p"}),
     Case("name-with-digits-and-dashes", MD, {f"{MDM}.name": "dynamic-provider-2"}),
