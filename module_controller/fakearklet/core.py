@@ -29,8 +29,9 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Mapping, TypeVar
 
+from . import javaorder
 from .download import url_error
 from .jar import BizManifest, JarError, read_biz_manifest
 
@@ -242,6 +243,19 @@ def _required_str(body: Mapping[str, Any], name: str) -> str:
     return value
 
 
+T = TypeVar("T")
+
+
+def registry_order(entries: list[tuple[str, str, T]]) -> list[T]:
+    """``(name, version, item)`` in registration order → the items as sofa-ark lists them: names
+    by hash bin, then each name's versions by hash bin (see :mod:`.javaorder`)."""
+    by_name: dict[str, dict[str, T]] = {}
+    for name, version, item in entries:
+        by_name.setdefault(name, {})[version] = item
+    return [by_name[name][version]
+            for name in javaorder.iteration_order(by_name)
+            for version in javaorder.iteration_order(by_name[name])]
+
 class ArkletCore:
     """The state of one base's Arklet and the rules of its protocol.
 
@@ -285,7 +299,7 @@ class ArkletCore:
                 return self._begin(command, body, now, empty)
             if command == QUERY_ALL:
                 return self._envelope(SUCCESS, data=[self._render_biz(b)
-                                                     for b in self._newest_first()])
+                                                     for b in self._in_registry_order()])
             if command == HEALTH:
                 return self._health(body)
             if command == QUERY_OPS:
@@ -400,8 +414,8 @@ class ArkletCore:
         self._generation += 1
 
     def bizzes(self) -> list[dict[str, Any]]:
-        """The installed bizzes as ``queryAllBiz`` renders them, newest first."""
-        return [self._render_biz(b) for b in self._newest_first()]
+        """The installed bizzes as ``queryAllBiz`` renders them, in the real bases' order."""
+        return [self._render_biz(b) for b in self._in_registry_order()]
 
     def busy_keys(self) -> frozenset[str]:
         """``name:version`` keys currently locked by an unfinished command."""
@@ -604,7 +618,11 @@ class ArkletCore:
             "bizVersion": self.base_version,
             "webContextPath": "/",
         }
-        biz_list = [self._render_biz_brief(b) for b in self._newest_first()] + [master]
+        # The base registered itself before any module, and is listed where its name falls.
+        bizzes = sorted(self._bizzes.values(), key=lambda b: b.installed_seq)
+        biz_list = registry_order(
+            [(self.base_name, self.base_version, master)]
+            + [(b.name, b.version, self._render_biz_brief(b)) for b in bizzes])
         system: dict[str, Any] = {"jvm": self._jvm(), "cpu": _CPU, "masterBizInfo": master}
         plugins = _PLUGINS[self.flavour]
         if kind is None:
@@ -664,8 +682,10 @@ class ArkletCore:
 
     # ------------------------------------------------------------------ rendering
 
-    def _newest_first(self) -> list[Biz]:
-        return sorted(self._bizzes.values(), key=lambda b: b.installed_seq, reverse=True)
+    def _in_registry_order(self) -> list[Biz]:
+        """The bizzes in sofa-ark's registry order (see :func:`registry_order`)."""
+        bizzes = sorted(self._bizzes.values(), key=lambda b: b.installed_seq)
+        return registry_order([(b.name, b.version, b) for b in bizzes])
 
     def _render_biz(self, biz: Biz) -> dict[str, Any]:
         """A ``queryAllBiz`` entry (2.1.6's ``bizStateRecords`` are empty objects, sic)."""

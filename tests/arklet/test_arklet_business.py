@@ -167,13 +167,13 @@ async def test_states_normalise_for_both_generations(make_arklet: MakeArklet,
     assert written == ({"ACTIVATED", "DEACTIVATED"} if flavour == "2023"
                        else {"activated", "deactivated"})
 
-    assert await client.query_all("127.0.0.1", port=arklet.port) == [  # newest first
-        BizInfo("provider", "1.0.2", "DEACTIVATED"), BizInfo("provider", "1.0.1", "ACTIVATED")]
+    assert await client.query_all("127.0.0.1", port=arklet.port) == [  # by hash bin
+        BizInfo("provider", "1.0.1", "ACTIVATED"), BizInfo("provider", "1.0.2", "DEACTIVATED")]
 
     switched = await client.switch("127.0.0.1", "provider", "1.0.2", port=arklet.port)
     assert switched.ok
     assert await client.query_all("127.0.0.1", port=arklet.port) == [
-        BizInfo("provider", "1.0.2", "ACTIVATED"), BizInfo("provider", "1.0.1", "DEACTIVATED")]
+        BizInfo("provider", "1.0.1", "DEACTIVATED"), BizInfo("provider", "1.0.2", "ACTIVATED")]
 
 
 # --- health ----------------------------------------------------------------------------------

@@ -70,11 +70,7 @@ def _partner_of(item: pytest.Item) -> str | None:
 #: Where the fake Arklet is known to differ from the real bases (the real ones are right): test
 #: name → why. The fake partners' runs of these tests are strict xfails, so the suite stays green
 #: and turns red the day the fake is fixed and the entry must go.
-FAKE_DIFFERS: dict[str, str] = {
-    "test_listing_order_is_java_hash_order":
-        "the fake lists bizzes newest first (health: the base last); the real bases list them "
-        "in sofa-ark's ConcurrentHashMap order (name bins, then version bins)",
-}
+FAKE_DIFFERS: dict[str, str] = {}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -204,14 +204,16 @@ def test_new_version_of_active_name_starts_deactivated_and_switch_flips() -> Non
     assert run(core, "switchBiz", {"bizName": "p", "bizVersion": "2.0"}).code == "SUCCESS"
 
 
-def test_query_all_biz_is_newest_first_whatever_the_states() -> None:
+def test_query_all_biz_lists_in_registry_hash_order_whatever_the_states() -> None:
+    # Real bases list by hash bin (sofa-ark's ConcurrentHashMap), not by install order: 1.0.2
+    # installed after 2.0.0 still comes second, as recorded from both generations.
     core = ArkletCore("2025")
-    install(core, "p", "1.0")
-    install(core, "p", "2.0")
-    run(core, "switchBiz", {"bizName": "p", "bizVersion": "2.0"})
+    install(core, "p", "2.0.0")
+    install(core, "p", "1.0.2")
+    run(core, "switchBiz", {"bizName": "p", "bizVersion": "1.0.2"})
     data = run(core, "queryAllBiz").data
-    assert [(b["bizVersion"], b["bizState"]) for b in data] == [("2.0", "activated"),
-                                                                ("1.0", "deactivated")]
+    assert [(b["bizVersion"], b["bizState"]) for b in data] == [("2.0.0", "deactivated"),
+                                                                ("1.0.2", "activated")]
     assert [b["bizStateRecords"] for b in data] == [[{}, {}, {}], [{}, {}, {}]]
     assert list(data[0]) == ["bizName", "bizState", "bizStateRecords", "bizVersion",
                              "mainClass", "webContextPath"]

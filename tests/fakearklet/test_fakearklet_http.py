@@ -212,7 +212,7 @@ async def test_query_all_biz_lists_modules_but_not_the_base(make_arklet: MakeArk
     await http.ok(arklet, "installBiz", install_body("b", "2.0"))
     env = await http.ok(arklet, "queryAllBiz")
     assert [(i["bizName"], i["bizVersion"], i["bizState"]) for i in env["data"]] == [
-        ("b", "2.0", "ACTIVATED"), ("a", "1.0", "ACTIVATED")]  # newest first
+        ("a", "1.0", "ACTIVATED"), ("b", "2.0", "ACTIVATED")]  # by hash bin of the name
     assert all({"mainClass", "webContextPath"} <= set(i) for i in env["data"])
     assert "mybase" not in [i["bizName"] for i in env["data"]]
 
