@@ -180,6 +180,15 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--no-dev", action="store_true",
                      help="never start a dev cluster; fail if no cluster is configured")
     _dev_parser(sub)
+    sub.add_parser("manifests", add_help=False,
+                   help="render the install set (Namespace, CRDs, RBAC, Deployment): "
+                        "--namespace NS --image IMG [--out DIR]; see `manifests --help`")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["manifests"]:
+        # The renderer owns its options (python -m module_controller.manifests, make manifests).
+        from .manifests.render import main as manifests_main
+
+        return manifests_main(argv[1:])
     args = parser.parse_args(argv)
 
     from .devcluster import BinariesError, DevClusterError

@@ -1,0 +1,591 @@
+"""What ``kubectl module`` shows and changes, computed from API objects without any I/O.
+
+Inputs are the objects as the API server returns them (camelCase dicts): the ModuleDeployment,
+its ModuleReplicaSets (revisions), its Modules (instances) and its Events. Outputs are frozen
+dataclasses (the "facts") that the renderers print as a table, JSON or YAML, so the table and
+``-o json`` cannot disagree; and, for the commands that write, the merge patch to send (or why
+nothing needs to change).
+
+Vocabulary, from the release planner (``planning/release.py``): a release runs in groups;
+``status.releaseStatus.currentBatch`` is the group being executed, or, while ``progress`` is
+``Paused``, the group that is done and waits for confirmation before the next one starts.
+``spec.confirmBatchNum: N`` confirms the pause after group N; a smaller value does nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from ..api import constants as c
+from ..api.moduledeployment import ReleaseProgress as P
+from ..planning.release import group_sizes
+
+PLUGIN = "kubectl module"
+
+
+class ViewError(Exception):
+    """A command cannot do what was asked; the message names the object (exit code 1)."""
+
+
+# ----------------------------------------------------------------------------- small helpers
+
+
+def parse_time(value: Any) -> dt.datetime | None:
+    if not value:
+        return None
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+    try:
+        return dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def labels_of(obj: dict) -> dict[str, str]:
+    return (obj.get("metadata") or {}).get("labels") or {}
+
+
+def revision_of(obj: dict) -> int | None:
+    """The revision number of a ModuleReplicaSet or Module (label module-replicaset-revision)."""
+    try:
+        return int(labels_of(obj).get(c.LABEL_MODULE_REPLICASET_REVISION) or "")
+    except ValueError:
+        return None
+
+
+def module_of_template(template: dict | None) -> dict:
+    return (((template or {}).get("spec") or {}).get("module")) or {}
+
+
+def _name(obj: dict) -> str:
+    return (obj.get("metadata") or {}).get("name") or ""
+
+
+# ----------------------------------------------------------------------------- status
+
+
+@dataclass(frozen=True)
+class RevisionView:
+    revision: int | None
+    name: str
+    module: str | None
+    version: str | None
+    url: str | None
+    #: "update" (the revision the release moves instances to), "stable" (serves traffic: an old
+    #: revision still holding instances, or the update revision once the release completed).
+    roles: tuple[str, ...]
+    desired: int
+    current: int
+    available: int
+    created: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class GroupView:
+    number: int
+    #: Instances the group adds (or removes); None when the spec no longer tells (changed since).
+    size: int | None
+    #: done, running, waiting-for-confirmation, confirmed, gray-time, pending
+    state: str
+    #: When the state began, as far as releaseStatus carries it (the current group only).
+    since: dt.datetime | None = None
+    #: End of the gray time before this group may start (nextReconcileTime).
+    not_before: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class InstanceView:
+    name: str
+    revision: int | None
+    version: str | None
+    installed_version: str | None
+    base_pod: str | None
+    base_ip: str | None
+    phase: str | None
+    reason: str | None
+    message: str | None
+    deleting: bool
+    created: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class ConditionView:
+    type: str
+    status: str
+    reason: str | None
+    message: str | None
+    last_transition: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class EventView:
+    type: str | None
+    reason: str | None
+    message: str | None
+    count: int
+    last_seen: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class StatusView:
+    name: str
+    namespace: str
+    module: str | None
+    version: str | None
+    url: str | None
+    template_ref: str | None
+    replicas: int | None           # spec.replicas (-1 = peer mode)
+    desired: int | None            # status.desiredReplicas
+    available: int | None
+    progress: str | None
+    batch: str | None              # "current/total"
+    update_revision: int | None
+    pause: bool
+    confirm_batch_num: int
+    strategy: str                  # one line: groups, confirmation, policy
+    spec_observed: bool            # status.observedGeneration == metadata.generation
+    waiting_group: int | None      # the group that waits for promote, if any
+    revisions: tuple[RevisionView, ...]
+    groups: tuple[GroupView, ...]
+    instances: tuple[InstanceView, ...]
+    conditions: tuple[ConditionView, ...]
+    events: tuple[EventView, ...]
+    next_steps: tuple[str, ...] = field(default=())
+
+    @property
+    def done(self) -> bool:
+        return self.progress in (P.COMPLETED.value, P.TERMINATED.value) and self.spec_observed
+
+
+def _strategy_line(spec: dict) -> str:
+    ops = spec.get("operationStrategy") or {}
+    parts = [f"batchCount {ops.get('batchCount', 1)}"]
+    if ops.get("useBeta"):
+        parts.append("useBeta")
+    if ops.get("needConfirm"):
+        parts.append("needConfirm")
+    if ops.get("grayTimeBetweenBatchSeconds"):
+        parts.append(f"grayTime {ops['grayTimeBetweenBatchSeconds']}s")
+    parts.append(ops.get("upgradePolicy") or "install_then_uninstall")
+    return ", ".join(parts)
+
+
+def _revisions(replicasets: list[dict], modules: list[dict], update: int | None,
+               completed: bool) -> tuple[RevisionView, ...]:
+    out = []
+    for mrs in sorted(replicasets, key=lambda m: revision_of(m) or 0, reverse=True):
+        number = revision_of(mrs)
+        spec = mrs.get("spec") or {}
+        status = mrs.get("status") or {}
+        module = module_of_template(spec.get("template"))
+        mine = [m for m in modules if labels_of(m).get(c.LABEL_MODULE_REPLICASET) == _name(mrs)]
+        roles = []
+        if number is not None and number == update:
+            roles.append("update")
+            if completed:
+                roles.append("stable")
+        elif mine or int(spec.get("replicas") or 0) > 0:
+            roles.append("stable")
+        out.append(RevisionView(
+            revision=number, name=_name(mrs), module=module.get("name"),
+            version=module.get("version"), url=module.get("url"), roles=tuple(roles),
+            desired=int(spec.get("replicas") or 0),
+            current=int(status.get("replicas") or 0),
+            available=int(status.get("availableReplicas") or 0),
+            created=parse_time((mrs.get("metadata") or {}).get("creationTimestamp"))))
+    return tuple(out)
+
+
+def _group_sizes(spec: dict, rs: dict) -> list[int | None]:
+    total = int(rs.get("realBatchCount") or 0)
+    delta = int(rs.get("originalDeltaReplicas") or 0)
+    ops = spec.get("operationStrategy") or {}
+    for batch_count, beta in ((int(ops.get("batchCount") or 1), bool(ops.get("useBeta"))),
+                              (1, False)):  # peer-mode scaling runs as one group
+        sizes = group_sizes(delta, batch_count, beta)
+        if len(sizes) == total:
+            return list(sizes)
+    return [None] * total
+
+
+def waiting_group(md: dict) -> int | None:
+    """The group number ``promote`` would confirm (``spec.confirmBatchNum``), i.e. the group that
+    is done and waits, or None when nothing waits for confirmation."""
+    spec = md.get("spec") or {}
+    rs = ((md.get("status") or {}).get("releaseStatus")) or {}
+    if rs.get("progress") != P.PAUSED.value:
+        return None
+    current = int(rs.get("currentBatch") or 0)
+    total = int(rs.get("realBatchCount") or 0)
+    if current < 1 or current >= total:
+        return None
+    if not spec.get("pause") or int(spec.get("confirmBatchNum") or 0) >= current:
+        return None  # already confirmed; the controller has not moved on yet
+    return current
+
+
+def _groups(md: dict, now: dt.datetime) -> tuple[GroupView, ...]:
+    spec = md.get("spec") or {}
+    rs = ((md.get("status") or {}).get("releaseStatus")) or {}
+    progress = rs.get("progress")
+    total = int(rs.get("realBatchCount") or 0)
+    current = int(rs.get("currentBatch") or 0)
+    if not progress or total < 1:
+        return ()
+    sizes = _group_sizes(spec, rs)
+    since = parse_time(rs.get("lastTransitionTime"))
+    gray_end = parse_time(rs.get("nextReconcileTime"))
+    if gray_end is not None and gray_end <= now:
+        gray_end = None
+    groups = []
+    for number in range(1, total + 1):
+        size = sizes[number - 1]
+        if progress in (P.COMPLETED.value, P.TERMINATED.value):
+            groups.append(GroupView(number, size, "done", since if number == total else None))
+        elif progress == P.PAUSED.value:
+            if number <= current:
+                groups.append(GroupView(number, size, "done", since if number == current else None))
+            elif number == current + 1:
+                state = "waiting-for-confirmation" if waiting_group(md) == current else "confirmed"
+                groups.append(GroupView(number, size, state, since, gray_end))
+            else:
+                groups.append(GroupView(number, size, "pending"))
+        else:  # Executing, Terminating (and Init, WaitingForConfirmation, Aborted as recorded)
+            if number < current:
+                groups.append(GroupView(number, size, "done"))
+            elif number == current:
+                state = "gray-time" if gray_end is not None else "running"
+                groups.append(GroupView(number, size, state, since, gray_end))
+            else:
+                groups.append(GroupView(number, size, "pending"))
+    return tuple(groups)
+
+
+def _instances(modules: list[dict]) -> tuple[InstanceView, ...]:
+    out = []
+    for m in modules:
+        meta = m.get("metadata") or {}
+        status = m.get("status") or {}
+        module = ((m.get("spec") or {}).get("module")) or {}
+        out.append(InstanceView(
+            name=meta.get("name") or "", revision=revision_of(m), version=module.get("version"),
+            installed_version=status.get("installedVersion"),
+            base_pod=labels_of(m).get(c.LABEL_BASE_INSTANCE_NAME) or None,
+            base_ip=labels_of(m).get(c.LABEL_BASE_INSTANCE_IP) or None,
+            phase=status.get("status"), reason=status.get("reason"),
+            message=status.get("message"), deleting=bool(meta.get("deletionTimestamp")),
+            created=parse_time(meta.get("creationTimestamp"))))
+    return tuple(sorted(out, key=lambda i: (-(i.revision or 0), i.base_pod or "~", i.name)))
+
+
+def _conditions(status: dict) -> tuple[ConditionView, ...]:
+    return tuple(ConditionView(x.get("type") or "", x.get("status") or "", x.get("reason"),
+                               x.get("message"), parse_time(x.get("lastTransitionTime")))
+                 for x in status.get("conditions") or [])
+
+
+def event_time(event: dict) -> dt.datetime | None:
+    return (parse_time(event.get("lastTimestamp")) or parse_time(event.get("eventTime"))
+            or parse_time(event.get("firstTimestamp"))
+            or parse_time((event.get("metadata") or {}).get("creationTimestamp")))
+
+
+def _events(events: list[dict], limit: int) -> tuple[EventView, ...]:
+    epoch = dt.datetime.min.replace(tzinfo=dt.timezone.utc)
+    ordered = sorted(events, key=lambda e: (event_time(e) or epoch,
+                                            (e.get("metadata") or {}).get("name") or ""))
+    return tuple(EventView(e.get("type"), e.get("reason"), e.get("message"),
+                           int(e.get("count") or 1), event_time(e))
+                 for e in ordered[-limit:]) if limit > 0 else ()
+
+
+def _next_steps(view: StatusView, md: dict) -> tuple[str, ...]:
+    name = view.name
+    steps: list[str] = []
+    failure = next((x for x in view.conditions
+                    if x.type == c.CONDITION_REPLICA_FAILURE and x.status == "True"), None)
+    if failure is not None:
+        steps.append(f"the controller refuses the spec ({failure.reason}: {failure.message}): "
+                     "fix the ModuleDeployment")
+    if (md.get("metadata") or {}).get("deletionTimestamp"):
+        steps.append("being deleted: its modules go offline in groups")
+    if view.progress is None:
+        steps.append("no release status yet: is the controller running and watching "
+                     f"namespace {view.namespace}?")
+        return tuple(steps)
+    if not view.spec_observed:
+        steps.append("the controller has not yet acted on the latest spec")
+    deadline = next((x for x in view.conditions if x.type == c.CONDITION_PROGRESSING
+                     and x.status == "False"), None)
+    failed = [i for i in view.instances if i.phase == "Failed"]
+    if failed:
+        first = failed[0]
+        steps.append(f"{len(failed)} instance(s) Failed, e.g. {first.name} on "
+                     f"{first.base_pod or '?'}: {first.reason or ''} {first.message or ''}".rstrip())
+    if deadline is not None:
+        steps.append(f"{deadline.reason}: {deadline.message}")
+    if failed or deadline is not None:
+        steps.append(f"to roll back: {PLUGIN} undo {name}")
+    total = len(view.groups)
+    if view.waiting_group is not None:
+        nxt = view.waiting_group + 1
+        steps.append(f"group {nxt} of {total} waits for confirmation: {PLUGIN} promote {name}")
+    elif view.progress == P.PAUSED.value:
+        steps.append("confirmed: the controller starts the next group")
+    elif view.pause and view.progress not in (P.COMPLETED.value, P.TERMINATED.value):
+        steps.append(f"paused (spec.pause): the release stops after the current group; "
+                     f"{PLUGIN} resume {name}")
+    elif view.progress in (P.EXECUTING.value, P.TERMINATING.value) and not failed:
+        group = next((g for g in view.groups if g.state in ("running", "gray-time")), None)
+        if group is not None and group.state == "gray-time" and group.not_before is not None:
+            steps.append(f"group {group.number} of {total} starts after the gray time, at "
+                         f"{group.not_before.strftime('%H:%M:%SZ')}")
+        elif group is not None:
+            steps.append(f"group {group.number} of {total} is running; wait "
+                         f"({PLUGIN} status {name} --watch)")
+    elif view.progress in (P.COMPLETED.value, P.TERMINATED.value) and view.spec_observed \
+            and not steps:
+        steps.append("release completed: nothing to do")
+    return tuple(steps)
+
+
+def status_view(md: dict, replicasets: list[dict], modules: list[dict],
+                events: list[dict] | None = None, *, now: dt.datetime | None = None,
+                event_limit: int = 5) -> StatusView:
+    """The facts ``kubectl module status`` shows for one ModuleDeployment."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    meta = md.get("metadata") or {}
+    spec = md.get("spec") or {}
+    status = md.get("status") or {}
+    rs = status.get("releaseStatus") or {}
+    module = module_of_template(spec.get("template"))
+    progress = rs.get("progress")
+    update = rs.get("updateRevision")
+    observed = status.get("observedGeneration")
+    view = StatusView(
+        name=meta.get("name") or "", namespace=meta.get("namespace") or "",
+        module=module.get("name"), version=module.get("version"), url=module.get("url"),
+        template_ref=(spec.get("templateRef") or {}).get("name"),
+        replicas=spec.get("replicas"), desired=status.get("desiredReplicas"),
+        available=status.get("availableReplicas"), progress=progress,
+        batch=rs.get("batchProgress"), update_revision=update,
+        pause=bool(spec.get("pause")), confirm_batch_num=int(spec.get("confirmBatchNum") or 0),
+        strategy=_strategy_line(spec),
+        spec_observed=observed is not None and observed == meta.get("generation"),
+        waiting_group=waiting_group(md),
+        revisions=_revisions(replicasets, modules, update, progress == P.COMPLETED.value),
+        groups=_groups(md, now), instances=_instances(modules),
+        conditions=_conditions(status), events=_events(events or [], event_limit))
+    return StatusView(**{**view.__dict__, "next_steps": _next_steps(view, md)})
+
+
+# ----------------------------------------------------------------------------- writes
+
+
+@dataclass(frozen=True)
+class Change:
+    """What a writing command does: a merge patch for the ModuleDeployment (None: nothing to
+    change) and the line to print."""
+
+    patch: dict | None
+    message: str
+
+
+def promote(md: dict) -> Change:
+    """Confirm exactly the group that waits, through ``spec.confirmBatchNum`` (idempotent: a
+    second promote of the same pause finds it confirmed and changes nothing)."""
+    name = _name(md)
+    group = waiting_group(md)
+    rs = ((md.get("status") or {}).get("releaseStatus")) or {}
+    if group is None:
+        if rs.get("progress") == P.PAUSED.value:
+            return Change(None, f"moduledeployment {name}: the pause after group "
+                          f"{rs.get('currentBatch')} is already confirmed; nothing to promote")
+        where = f" (progress {rs.get('progress')}, group {rs.get('batchProgress')})" \
+            if rs.get("progress") else ""
+        return Change(None, f"moduledeployment {name}: no group waits for confirmation{where}; "
+                      "nothing to promote")
+    total = rs.get("realBatchCount")
+    return Change(
+        {"metadata": {"resourceVersion": (md.get("metadata") or {}).get("resourceVersion")},
+         "spec": {"confirmBatchNum": group}},
+        f"moduledeployment {name} promoted: group {group + 1} of {total} starts "
+        f"(confirmBatchNum={group})")
+
+
+def set_pause(md: dict, pause: bool) -> Change:
+    name = _name(md)
+    if bool((md.get("spec") or {}).get("pause")) == pause:
+        return Change(None, f"moduledeployment {name} is already {'paused' if pause else 'resumed'}")
+    return Change({"metadata": {"resourceVersion": (md.get("metadata") or {}).get("resourceVersion")},
+                   "spec": {"pause": pause}},
+                  f"moduledeployment {name} {'paused' if pause else 'resumed'}")
+
+
+def merge_patch(old: Any, new: Any) -> Any:
+    """The RFC 7386 merge patch that turns ``old`` into ``new`` (None where a key goes)."""
+    if not isinstance(old, dict) or not isinstance(new, dict):
+        return new
+    patch = {k: None for k in old if k not in new}
+    for k, v in new.items():
+        if k not in old:
+            patch[k] = v
+        elif old[k] != v:
+            patch[k] = merge_patch(old[k], v)
+    return patch
+
+
+def current_revision(md: dict, replicasets: list[dict]) -> dict | None:
+    """The ModuleReplicaSet of the spec's module name and version (the controller keys
+    revisions by them), else the release's update revision."""
+    module = module_of_template((md.get("spec") or {}).get("template"))
+    for mrs in replicasets:
+        m = module_of_template((mrs.get("spec") or {}).get("template"))
+        if module and (m.get("name"), m.get("version")) == (module.get("name"), module.get("version")):
+            return mrs
+    update = (((md.get("status") or {}).get("releaseStatus")) or {}).get("updateRevision")
+    return next((m for m in replicasets if revision_of(m) == update), None)
+
+
+def undo(md: dict, replicasets: list[dict], to_revision: int | None = None) -> Change:
+    """Put the template of revision ``to_revision`` (default: the highest revision other than the
+    current one, which is where ``kubectl rollout undo`` goes too) back into the spec."""
+    name = _name(md)
+    ns = (md.get("metadata") or {}).get("namespace")
+    spec = md.get("spec") or {}
+    if spec.get("templateRef"):
+        raise ViewError(f'moduledeployment "{name}" uses moduletemplate '
+                        f'"{spec["templateRef"].get("name")}": undo changes an inline template '
+                        "only; change the ModuleTemplate instead")
+    current = current_revision(md, replicasets)
+    current_number = revision_of(current) if current is not None else None
+    by_number = {revision_of(m): m for m in replicasets if revision_of(m) is not None}
+    if to_revision is None:
+        older = sorted(n for n in by_number if n != current_number)
+        if not older:
+            raise ViewError(f'moduledeployment "{name}" in namespace "{ns}" has no previous '
+                            "revision")
+        to_revision = older[-1]
+    target = by_number.get(to_revision)
+    if target is None:
+        raise ViewError(f'revision {to_revision} of moduledeployment "{name}" not found in '
+                        f'namespace "{ns}"')
+    template = (target.get("spec") or {}).get("template") or {}
+    module = module_of_template(template)
+    if to_revision == current_number and spec.get("template") == template:
+        return Change(None, f"moduledeployment {name} is already at revision {to_revision} "
+                      f"({module.get('version')}); nothing to undo")
+    return Change(
+        {"metadata": {"resourceVersion": (md.get("metadata") or {}).get("resourceVersion")},
+         "spec": {"template": merge_patch(spec.get("template") or {}, template)}},
+        f"moduledeployment {name} rolled back to revision {to_revision} "
+        f"({module.get('name')}:{module.get('version')})")
+
+
+# ----------------------------------------------------------------------------- history
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    revision: int | None
+    name: str
+    module: str | None
+    version: str | None
+    url: str | None
+    created: dt.datetime | None
+    current: bool
+    #: True: the current release of this revision completed; False: it has not (yet); None: not
+    #: recorded (an older revision: the API keeps no record of how its release ended).
+    completed: bool | None
+    state: str
+
+
+def history(md: dict, replicasets: list[dict]) -> tuple[HistoryRow, ...]:
+    rs = ((md.get("status") or {}).get("releaseStatus")) or {}
+    update = rs.get("updateRevision")
+    current = current_revision(md, replicasets)
+    current_number = revision_of(current) if current is not None else None
+    rows = []
+    for mrs in sorted(replicasets, key=lambda m: revision_of(m) or 0):
+        number = revision_of(mrs)
+        module = module_of_template((mrs.get("spec") or {}).get("template"))
+        completed: bool | None = None
+        if number == update and number is not None:
+            completed = rs.get("progress") == P.COMPLETED.value
+            state = "completed" if completed else \
+                f"{rs.get('progress') or 'unknown'} {rs.get('batchProgress') or ''}".strip()
+        elif number == current_number:
+            completed, state = False, "not started"
+        else:
+            replicas = int(((mrs.get("status") or {}).get("replicas")) or 0)
+            state = f"superseded, {replicas} instance(s) left" if replicas else "superseded"
+        rows.append(HistoryRow(number, _name(mrs), module.get("name"), module.get("version"),
+                               module.get("url"),
+                               parse_time((mrs.get("metadata") or {}).get("creationTimestamp")),
+                               number == current_number, completed, state))
+    return tuple(rows)
+
+
+# ----------------------------------------------------------------------------- per base
+
+
+@dataclass(frozen=True)
+class BaseModuleRow:
+    name: str
+    module: str | None
+    version: str | None
+    installed_version: str | None
+    phase: str | None
+    deployment: str | None
+    revision: int | None
+    base_pod: str | None
+    base_ip: str | None
+    created: dt.datetime | None
+
+
+def base_selector(base: str) -> str:
+    """The label selector of the Modules on a base given by pod name or IP."""
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(base)
+    except ValueError:
+        return f"{c.LABEL_BASE_INSTANCE_NAME}={base}"
+    return f"{c.LABEL_BASE_INSTANCE_IP}={base}"
+
+
+def base_modules(modules: list[dict]) -> tuple[BaseModuleRow, ...]:
+    rows = []
+    for m in modules:
+        spec_module = ((m.get("spec") or {}).get("module")) or {}
+        status = m.get("status") or {}
+        rows.append(BaseModuleRow(
+            _name(m), spec_module.get("name"), spec_module.get("version"),
+            status.get("installedVersion"), status.get("status"),
+            labels_of(m).get(c.LABEL_MODULE_DEPLOYMENT), revision_of(m),
+            labels_of(m).get(c.LABEL_BASE_INSTANCE_NAME), labels_of(m).get(c.LABEL_BASE_INSTANCE_IP),
+            parse_time((m.get("metadata") or {}).get("creationTimestamp"))))
+    return tuple(sorted(rows, key=lambda r: (r.module or "", r.name)))
+
+
+# ----------------------------------------------------------------------------- serialising
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(p.capitalize() for p in rest)
+
+
+def to_data(value: Any) -> Any:
+    """A view as plain data for JSON/YAML: camelCase keys, RFC 3339 times."""
+    if hasattr(value, "__dataclass_fields__"):
+        return {_camel(k): to_data(v) for k, v in asdict(value).items()}
+    if isinstance(value, dict):
+        return {_camel(str(k)): to_data(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_data(v) for v in value]
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return value
