@@ -29,7 +29,7 @@ import logging
 from typing import Any, Callable, Mapping
 
 import aiohttp
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from . import protocol
 from .backoff import CappedJitterBackoff
@@ -61,6 +61,19 @@ class _Transient(Exception):
         super().__init__(f"{label}: {detail}")
         self.label = label
         self.detail = detail
+
+
+#: Commands that change a base. One of them that timed out may still be running there: sending
+#: it again would only meet Arklet's "unfinished command" guard, or act twice, while holding the
+#: caller for another whole timeout (an install: up to ``install_timeout`` each). The caller's
+#: reconcile retries instead, after looking at the base and at the object (it may be deleted).
+_MUTATING = frozenset({protocol.INSTALL, protocol.UNINSTALL, protocol.SWITCH})
+
+
+def _worth_retrying(command: str, exc: BaseException) -> bool:
+    if not isinstance(exc, _Transient):
+        return False
+    return not (command in _MUTATING and exc.label == LABEL_TIMEOUT)
 
 
 class ArkletClient:
@@ -168,7 +181,7 @@ class ArkletClient:
         retrying = AsyncRetrying(
             stop=stop_after_attempt(attempts),
             wait=self.wait_policy,
-            retry=retry_if_exception_type(_Transient),
+            retry=retry_if_exception(lambda exc: _worth_retrying(command, exc)),
             before_sleep=lambda state: self._warn_retry(command, url, state),
             reraise=True,
         )

@@ -246,3 +246,14 @@ async def test_every_attempt_has_a_connect_and_a_total_timeout(
 
     assert [(cmd, t.total, t.sock_connect) for cmd, t in seen] == [  # type: ignore[attr-defined]
         ("installBiz", 1.9, 0.7), ("health", 0.9, 0.7)]
+
+
+async def test_a_timed_out_install_is_not_sent_again(arklet: FakeArklet,
+                                                     make_client: MakeClient) -> None:
+    """A hung install may still run on the base: the client reports it after one timeout
+    instead of sending it again (4 x install timeout held a worker, and a deletion, for 8 min)."""
+    client, calls = make_client(timeout=5.0, install_timeout=0.3, attempts=4)
+    arklet.install_latency = 2.0
+    with pytest.raises(ArkletUnavailable):
+        await client.install("127.0.0.1", BIZ, port=arklet.port)
+    assert calls.labels() == ["timeout"]  # one attempt, none after it
