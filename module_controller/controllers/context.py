@@ -18,7 +18,7 @@ from ..kube.events import WARNING, EventRecorder
 from ..kube.io import KubeIO
 from ..planning import placement
 from ..settings import Settings
-from .store import Store
+from .store import Store, key_of
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,21 @@ def skip_uninstall(pod: dict | None) -> bool:
     return pod is not None and labels_of(pod).get(c.LABEL_DELETE_POD_DIRECTLY) == c.LABEL_TRUE
 
 
+def news_in_answer(old: dict | None, new: dict) -> bool:
+    """The answer to our own write shows a change this process did not make: a deletion that
+    began, or a new spec (generation) since the copy we had.
+
+    Such news arrives first with our answer, which is cached; its own watch event is then older
+    than the cache and wakes nobody. Without this, an object deleted in the same instant as one
+    of our status writes waited for a restart (its finalizer never removed).
+    """
+    if old is None:
+        return False
+    old_meta, new_meta = old.get("metadata", {}), new.get("metadata", {})
+    return ((not old_meta.get("deletionTimestamp") and bool(new_meta.get("deletionTimestamp")))
+            or old_meta.get("generation") != new_meta.get("generation"))
+
+
 @dataclass
 class Context:
     settings: Settings
@@ -78,6 +93,8 @@ class Context:
     module_gone: Callable[[dict], None] = lambda obj: None
     #: And for a base pod labelled for removal by a reconciler.
     base_retired: Callable[[tuple[str, str]], None] = lambda key: None
+    #: Wakes a ModuleDeployment's reconciler (see :meth:`remember_own`).
+    module_deployment_written: Callable[[tuple[str, str]], None] = lambda key: None
     _placement_locks: dict[str, asyncio.Lock] = field(default_factory=dict)
     _pod_locks: weakref.WeakValueDictionary = field(default_factory=weakref.WeakValueDictionary)
 
@@ -101,7 +118,15 @@ class Context:
         """
         old, stored = self.modules.upsert(obj)
         if stored:
-            self.module_changed(old, obj, wake_self)
+            self.module_changed(old, obj, wake_self or news_in_answer(old, obj))
+
+    def remember_own(self, store: Store, obj: dict, wake: Callable[[tuple[str, str]], None]
+                     ) -> None:
+        """Cache the answer to a write of this process to ``obj``'s own kind; see
+        :func:`news_in_answer` for when its reconciler is woken."""
+        old, stored = store.upsert(obj)
+        if stored and news_in_answer(old, obj):
+            wake(key_of(obj))
 
     def placement_lock(self, namespace: str) -> asyncio.Lock:
         """Held from "choose bases" until the chosen Modules are written and cached.

@@ -100,6 +100,12 @@ class ModuleReconciler:
         bizzes: dict[str, str] | None = None  # this module's versions on the base, by state
         installed_once = False  # an install in this reconcile was answered as done
         for _ in range(MAX_STEPS):
+            latest = self.ctx.modules.get(*key)
+            if latest is None:
+                return None
+            if deleting(latest):
+                # Deleted meanwhile: no further Arklet call for the install; the removal runs next.
+                return Result(requeue_after=0.0)
             blocked = pod_step(view)
             if blocked is not None and blocked.kind is Kind.BASE_GONE:
                 return await self._base_gone(key, obj)

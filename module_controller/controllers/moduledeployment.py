@@ -127,7 +127,8 @@ class DeploymentReconciler:
             return obj
         patch["resourceVersion"] = meta["resourceVersion"]
         obj = await self.ctx.kube.patch(PLURAL, key[0], key[1], {"metadata": patch})
-        self.ctx.module_deployments.upsert(obj)
+        self.ctx.remember_own(self.ctx.module_deployments, obj,
+                              self.ctx.module_deployment_written)
         return obj
 
     def _conflict(self, key: Key, obj: dict, md: ModuleDeployment) -> str | None:
@@ -301,7 +302,8 @@ class DeploymentReconciler:
         updated = await self.ctx.kube.patch(PLURAL, key[0], key[1], {
             "metadata": {"resourceVersion": obj["metadata"]["resourceVersion"]},
             "spec": spec_patch})
-        self.ctx.module_deployments.upsert(updated)
+        self.ctx.remember_own(self.ctx.module_deployments, updated,
+                              self.ctx.module_deployment_written)
         if decision.set_pause:
             self.ctx.events.record(updated, NORMAL, "WaitingForConfirmation",
                                    f"group {decision.state.current_batch} done; set "
@@ -387,7 +389,8 @@ class DeploymentReconciler:
                 for x in current.get("conditions") or []):
             self.ctx.events.record(obj, WARNING, c.REASON_PROGRESS_DEADLINE_EXCEEDED, progressing[2])
         updated = await self.ctx.kube.patch_status(PLURAL, key[0], key[1], status)
-        self.ctx.module_deployments.upsert(updated)
+        self.ctx.remember_own(self.ctx.module_deployments, updated,
+                              self.ctx.module_deployment_written)
 
     async def _conditions(self, key: Key, failure: tuple[str, str]) -> None:
         obj = self.ctx.module_deployments.get(*key)
@@ -401,7 +404,8 @@ class DeploymentReconciler:
         self.ctx.events.record(obj, WARNING, failure[0], failure[1])
         updated = await self.ctx.kube.patch_status(PLURAL, key[0], key[1], {
             "conditions": conditions, "observedGeneration": obj["metadata"].get("generation")})
-        self.ctx.module_deployments.upsert(updated)
+        self.ctx.remember_own(self.ctx.module_deployments, updated,
+                              self.ctx.module_deployment_written)
 
     # ----------------------------------------------------------------- offline, service
 
@@ -418,7 +422,8 @@ class DeploymentReconciler:
         if finalizers != (obj["metadata"].get("finalizers") or []):
             updated = await self.ctx.kube.patch(PLURAL, key[0], key[1], {"metadata": {
                 "resourceVersion": obj["metadata"]["resourceVersion"], "finalizers": finalizers}})
-            self.ctx.module_deployments.upsert(updated)
+            self.ctx.remember_own(self.ctx.module_deployments, updated,
+                                  self.ctx.module_deployment_written)
         return None
 
     async def _service(self, key: Key, obj: dict, md: ModuleDeployment, template) -> None:

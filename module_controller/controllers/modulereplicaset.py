@@ -21,7 +21,7 @@ from ..planning import placement
 from ..planning import replicaset as plan
 from ..planning.conditions import get_condition, set_condition
 from ..planning.module_lifecycle import observed_current, serving, supersedes
-from .context import Context, deleting, labels_of
+from .context import Context, deleting, labels_of, pod_ready
 from .queue import Result
 from .store import Key, key_of
 
@@ -94,7 +94,7 @@ class ReplicaSetReconciler:
         obj = await self.ctx.kube.patch(PLURAL, key[0], key[1], {"metadata": {
             "resourceVersion": obj["metadata"]["resourceVersion"],
             "finalizers": finalizers + [c.FINALIZER_MODULE_EXISTED]}})
-        self.ctx.replicasets.upsert(obj)
+        self.ctx.remember_own(self.ctx.replicasets, obj, self.ctx.replicaset_written)
         return obj
 
     async def _update_templates(self, obj: dict, mrs: ModuleReplicaSet, modules: list[dict]) -> None:
@@ -143,7 +143,8 @@ class ReplicaSetReconciler:
         elif change < 0:
             load = {b.name: b.module_count for b in self.ctx.bases(key[0])}
             superseded = self._superseded(key, obj, modules)
-            order = plan.scale_down_order(instances, load, policy, superseded)
+            order = plan.scale_down_order(instances, load, policy, superseded,
+                                          self._leaving(key[0], instances))
             replace_bases = self._replaces_bases(obj, mrs)
             for victim in order[:-change]:
                 pod = self.ctx.pods.get(key[0], victim.pod) if victim.pod else None
@@ -156,6 +157,15 @@ class ReplicaSetReconciler:
                     await self.ctx.kube.delete(MODULES, key[0], victim.name)
                     self._mark_deleting(key[0], victim.name)
         return True
+
+    def _leaving(self, namespace: str, instances: list[plan.Instance]) -> set[str]:
+        """Instances whose base pod is gone, being deleted or not ready: removed first."""
+        out = set()
+        for item in instances:
+            pod = self.ctx.pods.get(namespace, item.pod) if item.pod else None
+            if pod is None or deleting(pod) or not pod_ready(pod):
+                out.add(item.name)
+        return out
 
     def _instance(self, key: Key, module: dict) -> plan.Instance:
         """An instance on a base that is being retired counts as going already."""
@@ -261,7 +271,7 @@ class ReplicaSetReconciler:
             return None  # Module events bring us back when they are gone
         removed = await self.ctx.kube.remove_finalizer(PLURAL, obj, c.FINALIZER_MODULE_EXISTED)
         if removed is not None:
-            self.ctx.replicasets.upsert(removed)
+            self.ctx.remember_own(self.ctx.replicasets, removed, self.ctx.replicaset_written)
         return None
 
     async def _write_status(self, key: Key, mrs: ModuleReplicaSet, modules: list[dict],
@@ -302,7 +312,7 @@ class ReplicaSetReconciler:
             return
         updated = await self.ctx.kube.patch_status(PLURAL, key[0], key[1],
                                                    {k: v for k, v in status.items() if v is not None})
-        self.ctx.replicasets.upsert(updated)
+        self.ctx.remember_own(self.ctx.replicasets, updated, self.ctx.replicaset_written)
 
 
 def owner_replicaset(module: dict) -> Key | None:

@@ -104,6 +104,7 @@ class Operator:
                                               DeploymentReconciler(self.ctx).reconcile, 4)
         self.ctx.module_changed = self._module_changed
         self.ctx.replicaset_written = self.replicasets.add
+        self.ctx.module_deployment_written = self.module_deployments.add
         self.ctx.base_retired = self.basepods.add
         for md in self.ctx.module_deployments.list():
             self.module_deployments.add(key_of(md))
