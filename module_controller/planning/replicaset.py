@@ -29,19 +29,23 @@ class Counts:
 
 
 def scale_down_order(instances: list[Instance], pod_load: dict[str, int],
-                     policy: SchedulingPolicy, superseded: set[str] | frozenset[str] = frozenset()
-                     ) -> list[Instance]:
+                     policy: SchedulingPolicy, superseded: set[str] | frozenset[str] = frozenset(),
+                     leaving: set[str] | frozenset[str] = frozenset()) -> list[Instance]:
     """Instances in the order they should be removed (SPEC §3, mirror of the policy).
 
-    Instances already replaced in place by a newer revision go first, then not-Available ones. Then scatter removes from the most loaded pod (undoing
+    Instances whose base is leaving (pod gone, being deleted or not ready: ``leaving``) go first:
+    they are lost anyway, and removing an instance from a healthy base instead would uninstall
+    and reinstall the module there (a peer-mode scale-down of the base Deployment took the only
+    surviving base's instance off that way). Then instances already replaced in place by a newer
+    revision, then not-Available ones. Then scatter removes from the most loaded pod (undoing
     the spread last), stacking from the least loaded one (keeping the packed pods full). Ties:
     pod name, then instance name, so the choice is the same on every run.
     """
     def load(i: Instance) -> int:
         return pod_load.get(i.pod or "", 0)
 
-    def first(i: Instance) -> tuple[bool, bool]:
-        return i.name not in superseded, i.available
+    def first(i: Instance) -> tuple[bool, bool, bool]:
+        return i.name not in leaving, i.name not in superseded, i.available
 
     if policy is SchedulingPolicy.STACKING:
         key = lambda i: (first(i), load(i), i.pod or "", i.name)  # noqa: E731

@@ -24,6 +24,22 @@ def test_not_available_goes_first_and_deleting_is_skipped():
     assert order[0] == "d" and "e" not in order
 
 
+def test_instances_on_leaving_bases_go_first():
+    """Peer mode, base Deployment scaled 4 -> 1: the three instances on the pods being deleted
+    go, not the one on the surviving base (whose name sorts first)."""
+    items = [Instance(n, p, True) for n, p in (("a", "pod-a"), ("b", "pod-b"), ("c", "pod-c"),
+                                               ("d", "pod-d"))]
+    load = {p: 1 for p in ("pod-a", "pod-b", "pod-c", "pod-d")}
+    for policy in (S.SCATTER, S.STACKING):
+        order = [i.name for i in scale_down_order(items, load, policy, leaving={"b", "c", "d"})]
+        assert order[:3] == ["b", "c", "d"]
+    # Before superseded and not-Available ones too.
+    items.append(Instance("e", "pod-a", False))
+    order = scale_down_order(items, load | {"pod-a": 2}, S.SCATTER, superseded={"a"},
+                             leaving={"d"})
+    assert [i.name for i in order][:3] == ["d", "a", "e"]
+
+
 def test_ties_by_pod_then_name():
     items = [Instance("z", "p1", True), Instance("y", "p2", True), Instance("x", "p2", True)]
     assert [i.name for i in scale_down_order(items, {"p1": 1, "p2": 1}, S.SCATTER)] == ["z", "x", "y"]
