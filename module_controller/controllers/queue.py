@@ -76,6 +76,7 @@ class WorkQueue(Generic[K]):
         self._due: dict[K, float] = {}  # key -> time it is scheduled for (heap may hold stale entries)
         self._ready: asyncio.Queue[K] = asyncio.Queue()
         self._queued: set[K] = set()  # in _ready
+        self._ready_at: dict[K, float] = {}  # when a key entered _ready (for the DEBUG log)
         self._processing: set[K] = set()
         self._again: dict[K, float] = {}  # added while processing: run again at this time
         self._failures: dict[K, int] = {}
@@ -145,6 +146,7 @@ class WorkQueue(Generic[K]):
                     self._again[key] = min(self._again.get(key, math.inf), due)
                     continue
                 self._queued.add(key)
+                self._ready_at[key] = now
                 self._ready.put_nowait(key)
             timeout = self._heap[0][0] - now if self._heap else None
             self._wake.clear()
@@ -159,6 +161,8 @@ class WorkQueue(Generic[K]):
             key = await self._ready.get()
             self._queued.discard(key)
             self._processing.add(key)
+            started = loop.time()
+            ready_at = self._ready_at.pop(key, started)
             delay: float | None = None
             try:
                 result = await self._handler(key)
@@ -182,6 +186,11 @@ class WorkQueue(Generic[K]):
                                   self.name, key, failures, delay)
             finally:
                 self._processing.discard(key)
+                if log.isEnabledFor(logging.DEBUG):
+                    # Where a slow flow spends its time: waiting for a worker, or reconciling.
+                    log.debug("%s: %s reconciled in %.3fs after %.3fs waiting for a worker%s",
+                              self.name, key, loop.time() - started, started - ready_at,
+                              f"; again in {delay:.2f}s" if delay is not None else "")
             again = self._again.pop(key, None)
             if again is not None:
                 self.add(key, max(0.0, again - loop.time()))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -14,8 +15,11 @@ from controller_args import FAST
 
 @pytest.fixture
 def controller(dev_cluster: State, namespace: str, tmp_path: Path):
+    # CONTROLLER_LOG_LEVEL=DEBUG keeps every reconcile in tmp_path/controller.log (docs/testing.md).
+    level = [f"--log-level={os.environ['CONTROLLER_LOG_LEVEL']}"] \
+        if os.environ.get("CONTROLLER_LOG_LEVEL") else []
     proc = ControllerProcess(dev_cluster.kubeconfig, tmp_path / "controller.log",
-                             namespaces=[namespace], extra_args=FAST).start()
+                             namespaces=[namespace], extra_args=FAST + level).start()
     yield proc
     crashed = not proc.alive
     proc.stop()
