@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from collections import Counter
 
 import pytest
 from kubernetes_asyncio import client
@@ -17,6 +18,7 @@ from kubernetes_asyncio import client
 from module_controller.api import constants as c
 from module_controller.devcluster import testing as kt
 
+from controller_args import MODULE_STEP
 from kubectl import kubectl, patch
 from scenario_helpers import (BASE, INSTALL_LATENCY, MODULE, SELECTOR, apply, bases, bizzes_on,
                               endpoint_ips, holds_for, installs, ip_of, live_modules, log_marks,
@@ -163,24 +165,35 @@ async def test_peer_mode_follows_base_scaling(api, namespace, controller, dev_cl
     body = md_body(name, -1, batchCount=2)
     apply(kc, namespace, body)
 
-    async def check_follows(count: int) -> None:
+    async def check_follows(count: int) -> dict[str, str]:
+        """Exactly one Available Module on each ready base; their names by pod."""
         pods = await kt.wait_ready_pods(api, namespace, SELECTOR, count)
         names = {p.metadata.name for p in pods}
 
         async def placement():
-            return [(pod_of(m), kt.phase(m)) for m in await kt.list_modules(api, namespace)]
+            return await kt.list_modules(api, namespace)
 
-        await kt.wait_for(placement, lambda got: sorted(got) == sorted((n, "Available") for n in names),
-                          timeout=45, what=f"exactly one Available Module on each of {count} bases")
-        md = await wait_md(api, namespace, name, _completed(available=count), "Completed")
+        # A Module may have no phase yet (just created) or no pod: compared as a multiset,
+        # never sorted (None does not order against a str).
+        wanted = Counter((n, "Available") for n in names)
+        modules = await kt.wait_for(
+            placement, lambda ms: Counter((pod_of(m), kt.phase(m)) for m in ms) == wanted,
+            timeout=MODULE_STEP, what=f"exactly one Available Module on each of {count} bases")
+        md = await wait_md(api, namespace, name, _completed(available=count), "Completed",
+                           timeout=MODULE_STEP)
         assert md["spec"]["replicas"] == -1, "peer mode never writes the resolved number into spec"
         assert md["status"]["desiredReplicas"] == count
+        return {pod_of(m): m["metadata"]["name"] for m in modules}
 
     await check_follows(2)
     kubectl(kc, namespace, "scale", "deployment", BASE, "--replicas=4")
-    await check_follows(4)
+    before = await check_follows(4)
     kubectl(kc, namespace, "scale", "deployment", BASE, "--replicas=1")
-    await check_follows(1)
+    after = await check_follows(1)
+    # The instances on the three pods going away are the ones removed: the surviving base keeps
+    # its Module (and its biz), it is not uninstalled and installed again.
+    ((survivor, module),) = after.items()
+    assert before[survivor] == module
     assert len(await kt.list_replicasets(api, namespace)) == 1
 
 

@@ -9,6 +9,8 @@ from module_controller.api import constants as c
 from module_controller.basesim import pods as simpods
 from module_controller.devcluster import testing as kt
 
+from controller_args import MODULE_STEP
+
 pytestmark = pytest.mark.cluster
 SELECTOR = "app=dynamic-stock"
 MRS = f"{c.LABEL_MODULE_REPLICASET}=rs"
@@ -140,7 +142,7 @@ async def test_delete_pod_labels_take_modules_off_then_delete_the_pod(
     await kt.create_replicaset(api, namespace, kt.replicaset_body("rs", 1))
     (module,) = await kt.wait_for(lambda: kt.list_modules(api, namespace, MRS),
                                   lambda ms: len(ms) == 1 and kt.phase(ms[0]) == "Available",
-                                  what="one Available instance")
+                                  timeout=MODULE_STEP, what="one Available instance")
     victim = module["metadata"]["labels"][c.LABEL_BASE_INSTANCE_NAME]
     ip = next(p.status.pod_ip for p in pods if p.metadata.name == victim)
     await client.CoreV1Api(api).patch_namespaced_pod(victim, namespace,
@@ -150,14 +152,15 @@ async def test_delete_pod_labels_take_modules_off_then_delete_the_pod(
         return {p.metadata.name for p in await kt.list_pods(api, namespace, SELECTOR)
                 if not p.metadata.deletion_timestamp}
 
-    await kt.wait_for(leaving, lambda names: victim not in names, timeout=60,
+    # One Module step (its removal: query, uninstall, finalizer), then the pod's delete.
+    await kt.wait_for(leaving, lambda names: victim not in names, timeout=MODULE_STEP,
                       what="the labelled pod to be deleted")
     uninstalls = [r for r in (await arklets.requests(ip))["requests"]
                   if r["command"] == "uninstallBiz"]
     assert len(uninstalls) == (1 if uninstalled else 0)
     per = await kt.wait_for(lambda: kt.modules_per_pod(api, namespace, MRS),
-                            lambda p: sum(p.values()) == 1 and victim not in p, timeout=60,
-                            what="the instance placed on another pod")
+                            lambda p: sum(p.values()) == 1 and victim not in p,
+                            timeout=MODULE_STEP, what="the instance placed on another pod")
     assert len(per) == 1
 
 
