@@ -294,8 +294,12 @@ def event_time(event: dict) -> dt.datetime | None:
 
 def _events(events: list[dict], limit: int) -> tuple[EventView, ...]:
     epoch = dt.datetime.min.replace(tzinfo=dt.timezone.utc)
-    ordered = sorted(events, key=lambda e: (event_time(e) or epoch,
-                                            (e.get("metadata") or {}).get("name") or ""))
+
+    def version(e: dict) -> int:  # creation order within one second (Event times are whole)
+        rv = (e.get("metadata") or {}).get("resourceVersion") or ""
+        return int(rv) if rv.isdigit() else 0
+
+    ordered = sorted(events, key=lambda e: (event_time(e) or epoch, version(e)))
     return tuple(EventView(e.get("type"), e.get("reason"), e.get("message"),
                            int(e.get("count") or 1), event_time(e))
                  for e in ordered[-limit:]) if limit > 0 else ()
