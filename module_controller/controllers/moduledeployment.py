@@ -54,6 +54,10 @@ def _revision_number(mrs: dict) -> int:
 class DeploymentReconciler:
     def __init__(self, ctx: Context):
         self.ctx = ctx
+        # uids of ModuleDeployments that want no Service and whose owned Services this process
+        # has already deleted: the next reconcile does not LIST services again (it did on
+        # every reconcile, a request per step of every release).
+        self._no_service: set[str] = set()
 
     async def reconcile(self, key: Key) -> Result | None:
         obj = self.ctx.module_deployments.get(*key)
@@ -418,6 +422,7 @@ class DeploymentReconciler:
         if revisions:
             return None  # their deletion events bring us back
         await self.ctx.kube.delete_owned_services(key[0], key[1], obj["metadata"]["uid"])
+        self._no_service.discard(obj["metadata"]["uid"])
         finalizers = [f for f in obj["metadata"].get("finalizers") or [] if f not in FINALIZERS]
         if finalizers != (obj["metadata"].get("finalizers") or []):
             updated = await self.ctx.kube.patch(PLURAL, key[0], key[1], {"metadata": {
@@ -428,9 +433,15 @@ class DeploymentReconciler:
 
     async def _service(self, key: Key, obj: dict, md: ModuleDeployment, template) -> None:
         strategy = md.spec.operation_strategy.service_strategy
+        uid = obj["metadata"]["uid"]
         if strategy is None or not strategy.enable_module_service or template is None:
-            await self.ctx.kube.delete_owned_services(key[0], key[1], obj["metadata"]["uid"])
+            if uid not in self._no_service:
+                await self.ctx.kube.delete_owned_services(key[0], key[1], uid)
+                if len(self._no_service) >= 10_000:  # a bound: at worst one LIST again
+                    self._no_service.clear()
+                self._no_service.add(uid)
             return
+        self._no_service.discard(uid)
         name = template.spec.module.name
         target = strategy.target_port if strategy.target_port is not None else strategy.port
         body = {
