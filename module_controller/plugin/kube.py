@@ -56,6 +56,8 @@ def resolve(kubeconfig: str | None, context: str | None, namespace: str | None) 
         ns_file = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
         default = ns_file.read_text().strip() if ns_file.exists() else "default"
         return Target(None, None, namespace or default)
+    if not any(Path(p).expanduser().is_file() for p in path.split(os.pathsep) if p):
+        raise PluginError(f"kubeconfig {path} not found: pass --kubeconfig or set KUBECONFIG")
     try:
         contexts, active = config.list_kube_config_contexts(path)
     except (ConfigException, OSError, TypeError, AttributeError) as exc:
