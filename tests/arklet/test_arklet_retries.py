@@ -85,8 +85,10 @@ async def test_install_timeout_applies_to_install(arklet: FakeArklet,
     arklet.install_latency = 2.0
     with pytest.raises(ArkletUnavailable):
         await client.install("127.0.0.1", BIZ, port=arklet.port)
+    # A timeout, not the 2 s answer: had install used `timeout` (5 s), it would have succeeded.
+    # (No upper bound on the attempt's duration: a busy machine stretches it.)
     assert calls.labels() == ["timeout"]
-    assert 0.3 * 0.95 <= calls.attempts[0].seconds < 2.0
+    assert calls.attempts[0].seconds >= 0.3 * 0.95
 
 
 # --- 5xx, refusals, resets -------------------------------------------------------------------

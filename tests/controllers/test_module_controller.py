@@ -4,6 +4,7 @@ instance on one base)."""
 from __future__ import annotations
 
 import asyncio
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,8 @@ from kubernetes_asyncio import client
 
 from module_controller.api import constants as c
 from module_controller.devcluster import testing as kt
+
+from controller_args import MODULE_STEP, RETRY_BACKOFF_INITIAL, RETRY_BACKOFF_MAX
 
 pytestmark = pytest.mark.cluster
 SELECTOR = "app=dynamic-stock"
@@ -106,13 +109,29 @@ async def test_install_failing_forever_backs_off_with_a_cap(api, namespace, arkl
     assert "install biz not success" in module["status"]["message"] or "FAILED" in module["status"]["message"]
 
     installs = await kt.wait_for(lambda: commands(arklets, ip, "installBiz"),
-                                 lambda rs: len(rs) >= 7, timeout=60, what="7 install attempts")
+                                 lambda rs: len(rs) >= 7,
+                                 # the Module's step, plus six requeues at the longest backoff
+                                 timeout=MODULE_STEP + 6 * RETRY_BACKOFF_MAX,
+                                 what="7 install attempts")
+    # The delays the controller chose, from its own log ("retry N in X s"): 0.2 s doubling to the
+    # 1 s cap, ±10 % jitter. Read from the log, not from the request times, whose gaps a busy
+    # machine stretches: only lower bounds are checked on those.
+    key = f"controllers.queue: Module: {(namespace, 'm')!r}:"
+
+    async def delays() -> list[float]:
+        found = (re.search(r"; retry \d+ in ([\d.]+)s$", line)
+                 for line in controller.log_text().splitlines() if key in line)
+        return [float(m.group(1)) for m in found if m]
+
+    chosen = await kt.wait_for(delays, lambda d: len(d) >= 6, timeout=MODULE_STEP,
+                               what="6 retries in the controller log")
+    assert chosen[0] <= RETRY_BACKOFF_INITIAL * 1.1 + 0.05, chosen
+    assert chosen[2] > chosen[0] * 1.5, chosen
+    assert max(chosen) <= RETRY_BACKOFF_MAX * 1.1 + 0.05, chosen  # capped (%.1f rounds)
+    assert chosen[-1] >= RETRY_BACKOFF_MAX * 0.9 - 0.05, chosen   # ... and the cap is reached
     times = [r["time"] for r in installs]
     gaps = [b - a for a, b in zip(times, times[1:])]
-    # Backoff 0.2 s doubling to a 1 s cap (±10 % jitter), plus the reconcile's own time.
-    assert gaps[2] > gaps[0] * 1.5, gaps
-    assert max(gaps) < 1.1 + 1.0, gaps
-    assert gaps[-1] >= 0.9, gaps
+    assert gaps[-1] >= RETRY_BACKOFF_MAX * 0.9, gaps  # an attempt waits out the chosen delay
     assert (await kt.get_module(api, namespace, "m"))["status"]["status"] in ("Failed", "Upgrading")
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
 
 import aiohttp
@@ -11,11 +10,12 @@ import pytest
 import yaml
 from kubernetes_asyncio import client
 
+from module_controller.controllers.leader import LEASE_DURATION, RETRY_PERIOD
 from module_controller.devcluster import processes
 from module_controller.devcluster import testing as kt
 from module_controller.devcluster.controllerproc import ControllerProcess
 
-from controller_args import FAST
+from controller_args import API_REQUEST_MAX, FAST
 from kubectl import kubectl
 
 pytestmark = pytest.mark.cluster
@@ -24,14 +24,19 @@ SELECTOR = "app=dynamic-stock"
 MD = "moduledeployment-sample"
 
 
-async def lease_holder(api, namespace: str) -> str | None:
+async def read_lease(api, namespace: str):
     try:
-        lease = await client.CoordinationV1Api(api).read_namespaced_lease("module-controller", namespace)
+        return await client.CoordinationV1Api(api).read_namespaced_lease("module-controller",
+                                                                        namespace)
     except client.exceptions.ApiException as exc:
         if exc.status == 404:
             return None
         raise
-    return lease.spec.holder_identity
+
+
+async def lease_holder(api, namespace: str) -> str | None:
+    lease = await read_lease(api, namespace)
+    return lease.spec.holder_identity if lease is not None else None
 
 
 async def get_text(url: str) -> tuple[int, str]:
@@ -62,13 +67,19 @@ async def test_two_replicas_one_leader_and_takeover_after_sigkill(api, namespace
             "the standby must not reconcile"
 
         leader.kill()
-        killed = time.monotonic()
+        last_renewal = (await read_lease(api, namespace)).spec.renew_time
+        # The standby may take the lease once it has not been renewed for LEASE_DURATION; it
+        # tries every RETRY_PERIOD, and its try is one API request.
         new_holder = await kt.wait_for(lambda: lease_holder(api, namespace),
-                                       lambda h: h is not None and h != holder, timeout=20,
+                                       lambda h: h is not None and h != holder,
+                                       timeout=LEASE_DURATION + RETRY_PERIOD + API_REQUEST_MAX,
                                        what="the standby to take the lease")
-        took = time.monotonic() - killed
         assert new_holder.endswith(f"-{standby.proc.pid}")
-        assert took <= 15, f"takeover took {took:.1f}s"
+        # ... and not before: no two leaders. (How fast a takeover is, is a speed claim: the
+        # README's "~12 s" is LEASE_DURATION + RETRY_PERIOD, not checked here.)
+        acquired = (await read_lease(api, namespace)).spec.acquire_time
+        assert (acquired - last_renewal).total_seconds() >= LEASE_DURATION - 0.5, \
+            (last_renewal, acquired)
         md = await kt.wait_progress(api, namespace, MD, "Completed", timeout=60)
         assert md["status"]["availableReplicas"] == 3
         assert "leading: starting the reconcilers" in standby.log_text()
