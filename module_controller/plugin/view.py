@@ -146,7 +146,7 @@ class StatusView:
     confirm_batch_num: int
     strategy: str                  # one line: groups, confirmation, policy
     spec_observed: bool            # status.observedGeneration == metadata.generation
-    waiting_group: int | None      # the group that waits for promote, if any
+    waiting_group: int | None      # the group that waits for promote to start, if any
     revisions: tuple[RevisionView, ...]
     groups: tuple[GroupView, ...]
     instances: tuple[InstanceView, ...]
@@ -211,8 +211,8 @@ def _group_sizes(spec: dict, rs: dict) -> list[int | None]:
 
 
 def waiting_group(md: dict) -> int | None:
-    """The group number ``promote`` would confirm (``spec.confirmBatchNum``), i.e. the group that
-    is done and waits, or None when nothing waits for confirmation."""
+    """The group that waits for a confirmation to start, or None. ``promote`` confirms it by
+    setting ``spec.confirmBatchNum`` to the group before it (the one that is done)."""
     spec = md.get("spec") or {}
     rs = ((md.get("status") or {}).get("releaseStatus")) or {}
     if rs.get("progress") != P.PAUSED.value:
@@ -223,7 +223,7 @@ def waiting_group(md: dict) -> int | None:
         return None
     if not spec.get("pause") or int(spec.get("confirmBatchNum") or 0) >= current:
         return None  # already confirmed; the controller has not moved on yet
-    return current
+    return current + 1
 
 
 def _groups(md: dict, now: dt.datetime) -> tuple[GroupView, ...]:
@@ -248,7 +248,7 @@ def _groups(md: dict, now: dt.datetime) -> tuple[GroupView, ...]:
             if number <= current:
                 groups.append(GroupView(number, size, "done", since if number == current else None))
             elif number == current + 1:
-                state = "waiting-for-confirmation" if waiting_group(md) == current else "confirmed"
+                state = "waiting-for-confirmation" if waiting_group(md) == number else "confirmed"
                 groups.append(GroupView(number, size, state, since, gray_end))
             else:
                 groups.append(GroupView(number, size, "pending"))
@@ -334,8 +334,8 @@ def _next_steps(view: StatusView, md: dict) -> tuple[str, ...]:
         steps.append(f"to roll back: {PLUGIN} undo {name}")
     total = len(view.groups)
     if view.waiting_group is not None:
-        nxt = view.waiting_group + 1
-        steps.append(f"group {nxt} of {total} waits for confirmation: {PLUGIN} promote {name}")
+        steps.append(f"group {view.waiting_group} of {total} waits for confirmation: "
+                     f"{PLUGIN} promote {name}")
     elif view.progress == P.PAUSED.value:
         steps.append("confirmed: the controller starts the next group")
     elif view.pause and view.progress not in (P.COMPLETED.value, P.TERMINATED.value):
@@ -401,9 +401,9 @@ def promote(md: dict) -> Change:
     """Confirm exactly the group that waits, through ``spec.confirmBatchNum`` (idempotent: a
     second promote of the same pause finds it confirmed and changes nothing)."""
     name = _name(md)
-    group = waiting_group(md)
+    waiting = waiting_group(md)
     rs = ((md.get("status") or {}).get("releaseStatus")) or {}
-    if group is None:
+    if waiting is None:
         if rs.get("progress") == P.PAUSED.value:
             return Change(None, f"moduledeployment {name}: the pause after group "
                           f"{rs.get('currentBatch')} is already confirmed; nothing to promote")
@@ -412,11 +412,12 @@ def promote(md: dict) -> Change:
         return Change(None, f"moduledeployment {name}: no group waits for confirmation{where}; "
                       "nothing to promote")
     total = rs.get("realBatchCount")
+    done = waiting - 1
     return Change(
         {"metadata": {"resourceVersion": (md.get("metadata") or {}).get("resourceVersion")},
-         "spec": {"confirmBatchNum": group}},
-        f"moduledeployment {name} promoted: group {group + 1} of {total} starts "
-        f"(confirmBatchNum={group})")
+         "spec": {"confirmBatchNum": done}},
+        f"moduledeployment {name} promoted: group {waiting} of {total} starts "
+        f"(confirmBatchNum={done})")
 
 
 def set_pause(md: dict, pause: bool) -> Change:

@@ -65,7 +65,7 @@ async def test_seed_flow_driven_by_the_plugin(api, namespace, controller, user):
 
     # Group 1 done, group 2 waits; the table says what to do.
     data = await wait_status(user, waiting, "group 2 waits for confirmation")
-    assert data["waitingGroup"] == 1 and data["progress"] == "Paused"
+    assert data["waitingGroup"] == 2 and data["progress"] == "Paused"
     assert [(g["number"], g["size"], g["state"]) for g in data["groups"]] == [
         (1, 1, "done"), (2, 1, "waiting-for-confirmation")]
     table = user.ok("status", NAME)
@@ -73,7 +73,7 @@ async def test_seed_flow_driven_by_the_plugin(api, namespace, controller, user):
     # The table carries the JSON's facts: every instance with its pod, IP, versions and phase.
     table = user.ok("status", NAME)
     data = await status_json(user)
-    if data["waitingGroup"] == 1:  # (nothing moves while it waits)
+    if data["waitingGroup"] == 2:  # (nothing moves while it waits)
         for inst in data["instances"]:
             assert any(line.split()[:7] == [inst["name"], str(inst["revision"]), inst["version"],
                                             inst["installedVersion"], inst["phase"],

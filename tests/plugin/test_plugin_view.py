@@ -84,7 +84,7 @@ def test_paused_first_group_shows_group_2_waiting_and_the_promote_hint():
                          now=NOW)
     assert [(g.number, g.size, g.state) for g in v.groups] == [
         (1, 1, "done"), (2, 1, "waiting-for-confirmation")]
-    assert v.waiting_group == 1
+    assert v.waiting_group == 2
     assert "group 2 of 2 waits for confirmation: kubectl module promote sample" in v.next_steps
     assert v.revisions[0].roles == ("update",)
     assert v.instances[0].base_pod == "base-a" and v.instances[0].installed_version == "1.0.2"
@@ -257,7 +257,7 @@ def test_table_shows_the_facts():
 def test_json_and_yaml_carry_the_same_facts(output):
     text = render.status(_paused_view(), output, NOW)
     data = json.loads(text) if output == "json" else yaml.safe_load(text)
-    assert data["waitingGroup"] == 1 and data["progress"] == "Paused"
+    assert data["waitingGroup"] == 2 and data["progress"] == "Paused"
     assert data["groups"][1] == {"number": 2, "size": 1, "state": "waiting-for-confirmation",
                                  "since": T0, "notBefore": None}
     assert data["instances"][0]["installedVersion"] == "1.0.2"
