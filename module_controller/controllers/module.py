@@ -92,7 +92,17 @@ class ModuleReconciler:
         info = module.spec.module
         pod = self.ctx.pods.get(key[0], module.base_pod_name or "")
         view = self._pod_view(pod, module.base_pod_ip)
-        if gave_up(obj.get("status"), obj["metadata"].get("generation")):
+        status = obj.get("status") or {}
+        selector = module.spec.selector.model_dump(by_alias=True, exclude_none=True)
+        if pod is not None and not status.get("installedVersion") \
+                and not placement.selector_matches(selector, labels_of(pod)):
+            # Binding labels name a pod, the selector says which pods are allowed: a label
+            # written by hand never overrides the selector (docs/security.md).
+            await self._set_status(key, ModulePhase.FAILED, "SelectorMismatch", (
+                f"base pod {module.base_pod_name} does not match spec.selector "
+                f"{module.spec.selector.to_selector_string()}; nothing is installed there"))
+            return None
+        if gave_up(status, obj["metadata"].get("generation")):
             blocked = pod_step(view)
             if blocked is None or blocked.kind is Kind.WAIT_BASE:
                 return None  # final for this spec (docs/arklet.md): wait for a spec change

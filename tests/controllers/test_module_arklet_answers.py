@@ -107,3 +107,13 @@ async def test_install_answered_done_but_never_listed_is_bounded(api, namespace,
     finally:
         proc.stop()
         await runner.cleanup()
+
+
+async def test_binding_labels_never_override_the_selector(api, namespace, arklets, controller):
+    """A hand-made Module naming a pod its selector does not match is not installed there."""
+    pod = await one_base(api, namespace)
+    await kt.create_module(api, namespace, kt.module_body("m1", app="someone-else",
+                                                          labels=bound_to(pod)))
+    failed = await kt.wait_module_phase(api, namespace, "m1", "Failed", timeout=DEADLINE)
+    assert failed["status"]["reason"] == "SelectorMismatch", failed["status"]
+    assert await installs(arklets, pod.status.pod_ip) == []
