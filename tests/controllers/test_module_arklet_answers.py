@@ -45,9 +45,11 @@ async def test_version_mismatch_fails_once_per_spec_and_cleans_up(api, namespace
     assert failed["status"]["reason"] == "VersionMismatch"
     assert "provider:3.0.0" in failed["status"]["message"]
     assert "provider:2.0.0" in failed["status"]["message"]
-    warnings = [e for e in await kt.events_for(api, namespace, "m1")
-                if e.type == "Warning" and e.reason == "VersionMismatch"]
-    assert warnings
+    # Events are posted in the background: wait for it, within the deadline.
+    await kt.wait_for(lambda: kt.events_for(api, namespace, "m1"),
+                      lambda events: any(e.type == "Warning" and e.reason == "VersionMismatch"
+                                         for e in events),
+                      timeout=DEADLINE, what="a Warning Event VersionMismatch")
     # The biz the wrong package brought is taken off again: nobody stands for it.
     await kt.wait_for(lambda: arklets.bizzes(ip), lambda bizzes: bizzes == [],
                       timeout=DEADLINE, what="the mismatched biz to be uninstalled")

@@ -47,8 +47,10 @@ async def test_bound_module_becomes_available_with_one_install(api, namespace, a
     live = await client.CoreV1Api(api).read_namespaced_pod(pod.metadata.name, namespace)
     assert live.metadata.labels[c.module_label_key("provider")] == "true"
     assert live.metadata.labels[c.LABEL_MODULE_INSTANCE_COUNT] == "1"
-    reasons = {e.reason for e in await kt.events_for(api, namespace, "m1")}
-    assert "Installed" in reasons
+    # Events are posted in the background: wait for it rather than read once.
+    await kt.wait_for(lambda: kt.events_for(api, namespace, "m1"),
+                      lambda events: "Installed" in {e.reason for e in events},
+                      timeout=30, what="an Installed Event")
 
 
 async def test_unbound_module_picks_an_eligible_base(api, namespace, arklets, controller):

@@ -135,8 +135,10 @@ async def test_drift_check_reinstalls_a_missing_biz(api, namespace, arklets, dev
         assert await arklets.bizzes(pod.status.pod_ip) == []
         await kt.wait_for(lambda: arklets.bizzes(pod.status.pod_ip), lambda b: len(b) == 1,
                           timeout=30, what="the biz reinstalled")
-        reasons = [e.reason for e in await kt.events_for(api, namespace, "m")]
-        assert "BizMissing" in reasons
+        # Events are posted in the background: wait for it rather than read once.
+        await kt.wait_for(lambda: kt.events_for(api, namespace, "m"),
+                          lambda events: "BizMissing" in [e.reason for e in events],
+                          timeout=30, what="a BizMissing Event")
     finally:
         assert proc.alive, proc.log_text()[-3000:]
         proc.stop()

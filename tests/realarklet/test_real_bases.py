@@ -126,8 +126,11 @@ async def test_version_mismatch_on_a_real_base(api, real_bases, real_controller)
     assert failed["status"]["reason"] == "VersionMismatch", failed["status"]
     assert "provider:2.0.0" in failed["status"]["message"]
     await wait_bizzes(pod, set(), "the stray provider:2.0.0 uninstalled again")
-    events = await kt.events_for(api, ns, "mismatch")
-    assert any(e.type == "Warning" and e.reason == "VersionMismatch" for e in events)
+    # Events are posted in the background: wait for it, within the deadline.
+    await kt.wait_for(lambda: kt.events_for(api, ns, "mismatch"),
+                      lambda events: any(e.type == "Warning" and e.reason == "VersionMismatch"
+                                         for e in events),
+                      timeout=RELEASE, what="a Warning Event VersionMismatch")
 
     # Saying what the package is (a new generation) installs it.
     await _patch_module(api, ns, "mismatch", {"version": "2.0.0"})
