@@ -23,6 +23,8 @@ FAST = [f"--retry-backoff-initial={RETRY_BACKOFF_INITIAL}",
 _ARKLET = ArkletSettings()
 # One Arklet call that never gets an answer: every attempt runs into its timeout, with the
 # longest retry wait between attempts (4 x 2 s + 3 x 5 s = 23 s; an install 4 x 10 s + 15 s).
+# An install, uninstall or switch that *times out* is not sent again (it may still run on the
+# base), but its connection failures are retried, so the same product bounds it from above.
 ARKLET_CALL_MAX = _ARKLET.attempts * ARKLET_TIMEOUT + (_ARKLET.attempts - 1) * _ARKLET.backoff_max
 INSTALL_CALL_MAX = _ARKLET.attempts * INSTALL_TIMEOUT + (_ARKLET.attempts - 1) * _ARKLET.backoff_max
 # One API request of the controller that gets no answer: its client's read timeout (30 s).
