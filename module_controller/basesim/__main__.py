@@ -44,7 +44,9 @@ async def main_async(args: argparse.Namespace) -> None:
     # real base JVMs work (log, unpack modules) in the state directory, kept after `dev down`
     work = Path(args.state_dir) / "realbases" if args.state_dir else None
     sim = BaseSimulator(api, nodes=args.nodes, module_proxy=args.module_proxy,
-                        realbase_dir=args.realbase_dir, realbase_work=work)
+                        realbase_dir=args.realbase_dir, realbase_work=work,
+                        address_block=args.address_block)
+    logging.getLogger(__name__).info("pods get addresses in 127.%d.0.0/16", sim.pool.block)
     runner = web.AppRunner(control_app(sim), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", args.control_port).start()
@@ -76,6 +78,8 @@ def main() -> None:
     parser.add_argument("--realbase-dir", type=Path, default=None,
                         help="jars for pods annotated real-2025/real-2023 (default: "
                              "$MODULE_CONTROLLER_REALBASE_DIR, else the `make jars` cache)")
+    parser.add_argument("--address-block", type=int, default=None, metavar="B",
+                        help="give pods addresses in 127.B.0.0/16 (1..254; default: a random B)")
     parser.add_argument("--state-dir", help="only recorded, so `dev down` can recognise us")
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args()

@@ -42,13 +42,13 @@ class SimulatedPod:
 class BaseSimulator:
     def __init__(self, api: client.ApiClient, nodes: int = 3, concurrency: int = 32,
                  module_proxy: str | None = None, realbase_dir: Path | None = None,
-                 realbase_work: Path | None = None):
+                 realbase_work: Path | None = None, address_block: int | None = None):
         self.api = api
         self.module_proxy = module_proxy  # host:port of the module repository (HTTP proxy)
         self.core = client.CoreV1Api(api)
         self.node_names = [f"sim-node-{i}" for i in range(1, nodes + 1)]
         self._node_cycle = itertools.cycle(self.node_names)
-        self.pool = IPPool()
+        self.pool = IPPool(block=address_block)  # a 127.B.0.0/16 of its own, see ippool
         self.registry = ArkletRegistry()
         # pods annotated real-2025/real-2023 get a real base JVM (see realbases.py)
         self.realbases = RealBases(realbase_dir, work_root=realbase_work, proxy=module_proxy)

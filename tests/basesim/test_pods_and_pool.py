@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from module_controller.basesim import pods
 from module_controller.basesim.ippool import IPPool
 
@@ -51,9 +53,9 @@ def test_running_status_is_ready_with_ip():
 
 
 def test_pool_hands_out_new_addresses_round_robin():
-    pool = IPPool(size=4)
+    pool = IPPool(size=4, block=7)
     first = next(pool.candidates())
-    assert first == "127.0.0.2"
+    assert first == "127.7.0.1"
     pool.take(first)
     second = next(pool.candidates())
     pool.take(second)
@@ -67,8 +69,24 @@ def test_pool_hands_out_new_addresses_round_robin():
 
 
 def test_pool_skips_dot_zero_and_dot_255():
-    pool = IPPool(size=300)
+    pool = IPPool(size=300, block=9)
     addresses = list(pool.candidates())
     assert len(addresses) == 300
     assert not any(a.endswith((".0", ".255")) for a in addresses)
-    assert "127.0.1.1" in addresses
+    assert "127.9.1.1" in addresses and "127.9.0.254" in addresses
+
+
+def test_pool_blocks_keep_two_simulators_apart():
+    """Each simulator takes a /16 of its own, never 127.0.x.x (home of 127.0.0.1)."""
+    blocks = {IPPool(size=10).block for _ in range(50)}
+    assert 0 not in blocks and all(1 <= b <= 254 for b in blocks)
+    a, b = IPPool(size=5000, block=3), IPPool(size=5000, block=4)
+    assert not set(a.candidates()) & set(b.candidates())
+    assert len(set(a.candidates())) == 5000  # room for the scale benches' 5,000 bases
+
+
+@pytest.mark.parametrize("kw", [{"block": 0}, {"block": 255}, {"size": 0},
+                                {"size": 256 * 254 + 1}])
+def test_pool_refuses_impossible_blocks(kw):
+    with pytest.raises(ValueError):
+        IPPool(**{"size": 10, "block": 5, **kw})
