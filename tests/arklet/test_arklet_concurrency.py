@@ -18,6 +18,7 @@ from module_controller.fakearklet.testing import wait_until
 
 LATENCY = 0.4
 SLACK = 0.01  # clock granularity between the fake's time stamps
+HOLD = 60.0  # client timeout while the fakes hang: the calls are still pending when we look
 
 
 def _arrivals(arklet: FakeArklet, command: str) -> list[float]:
@@ -72,9 +73,27 @@ async def test_other_modules_and_other_bases_are_not_held_up(
     )
 
     assert all(r.ok for r in results)
-    arrivals = sorted(_arrivals(one, "installBiz") + _arrivals(two, "installBiz"))
-    # All three reached a base before any could have finished: nothing waited on a lock.
-    assert arrivals[-1] - arrivals[0] < LATENCY
+    assert len(_arrivals(one, "installBiz") + _arrivals(two, "installBiz")) == 3
+
+
+async def test_independent_calls_are_in_flight_together(
+        make_arklet: MakeArklet, make_client: MakeClient) -> None:
+    """Held at the fakes (they never answer), all three calls arrive: none of them waits for another to finish.
+    (Checked by arrival while held, not by a wall-clock bound, so a busy machine cannot fail it.)"""
+    one = await make_arklet("127.0.0.1", serialize_requests=False)
+    two = await make_arklet("127.0.0.2", serialize_requests=False)
+    for fake in (one, two):
+        fake.faults.set("installBiz", hang=True)  # logged on arrival, never answered
+    client, _ = make_client(install_timeout=HOLD)
+    calls = [asyncio.create_task(client.install(f.host, _ref(name, "1.0.0"), port=f.port))
+             for f, name in ((one, "provider"), (one, "consumer"), (two, "provider"))]
+    try:
+        await wait_until(lambda: len(_arrivals(one, "installBiz") + _arrivals(two, "installBiz"))
+                         == 3, timeout=HOLD / 2, what="three installs in flight at once")
+    finally:
+        for call in calls:
+            call.cancel()
+        await asyncio.gather(*calls, return_exceptions=True)
 
 
 async def test_lock_is_held_during_a_call_and_released_on_cancellation(
@@ -113,5 +132,22 @@ async def test_concurrency_bound_holds_across_bases(make_arklet: MakeArklet,
     # the last of them could only start once one of the others had finished.
     for i in range(len(arrivals) - bound):
         assert arrivals[i + bound] - arrivals[i] >= LATENCY - SLACK, (i, arrivals)
-    # ... and the bound is used: the first `bound` calls did run side by side.
-    assert arrivals[bound - 1] - arrivals[0] < LATENCY
+
+
+async def test_concurrency_bound_is_used(make_arklet: MakeArklet,
+                                         make_client: MakeClient) -> None:
+    """With every answer held at the fakes, exactly ``bound`` calls arrive: the bound lets that
+    many run side by side (and the test above shows it lets no more)."""
+    bound = 2
+    fakes = [await make_arklet(f"127.0.0.{i}", serialize_requests=False) for i in (1, 2, 3)]
+    for fake in fakes:
+        fake.faults.set("queryAllBiz", hang=True)  # logged on arrival, never answered
+    client, _ = make_client(concurrency=bound, timeout=HOLD)
+    calls = [asyncio.create_task(client.query_all(f.host, port=f.port)) for f in fakes]
+    try:
+        await wait_until(lambda: sum(len(_arrivals(f, "queryAllBiz")) for f in fakes) == bound,
+                         timeout=HOLD / 2, what=f"{bound} queries in flight at once")
+    finally:
+        for call in calls:
+            call.cancel()
+        await asyncio.gather(*calls, return_exceptions=True)
