@@ -5,6 +5,10 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 PYTEST_ARGS ?=
+# pytest-xdist workers for `make test`; each starts a dev cluster of its own. Most cluster tests
+# wait on the controller rather than compute, so two workers on two cores pay (docs/testing.md).
+# TEST_WORKERS=0 runs everything in one process.
+TEST_WORKERS ?= 2
 
 .PHONY: help venv controlplane jars test test-unit run dev-up dev-down clean bench bench-devcluster crds
 
@@ -31,10 +35,11 @@ jars: venv
 	$(BIN)/module-controller dev jars
 
 test: venv controlplane jars
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
+# No cluster and no JVM: what runs in a minute on a laptop.
 test-unit: venv
-	$(BIN)/pytest -m "not cluster" $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup -m "not cluster and not realbase" $(PYTEST_ARGS)
 
 run: venv controlplane
 	$(BIN)/module-controller run

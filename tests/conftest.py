@@ -20,6 +20,19 @@ from module_controller.fakearklet import ControlClient
 
 REPO = Path(__file__).resolve().parents[1]
 
+# Test directories whose session fixtures start real base JVMs (~10 CPU-seconds and ~190 MB each).
+JVM_DIRS = ("realarklet", "conformance", "realbase")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under ``pytest -n N --dist loadgroup`` (``make test``) the JVM tests share one worker, so
+    their JVMs start once, not once per worker; the other tests spread over the workers one by
+    one. Without xdist the mark does nothing."""
+    for item in items:
+        parts = item.path.relative_to(REPO / "tests").parts
+        if parts and parts[0] in JVM_DIRS:
+            item.add_marker(pytest.mark.xdist_group("jvm"))
+
 
 @pytest.fixture(scope="session")
 def dev_cluster(tmp_path_factory: pytest.TempPathFactory) -> State:
