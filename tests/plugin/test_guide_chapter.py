@@ -48,7 +48,7 @@ def normalise(text: str, namespace: str) -> list[str]:
         line = re.sub(r"^Namespace:\s+\S+", "Namespace: NS", line)
         line = re.sub(r"dynamic-stock-deployment-[a-z0-9]+-[a-z0-9]+", "POD", line)
         line = re.sub(r"(-provider-)[a-z0-9]{5}\b", r"\1XXXXX", line)
-        line = re.sub(r"\b127\.0\.0\.\d+\b", "IP", line)
+        line = re.sub(r"\b127\.\d+\.\d+\.\d+\b", "IP", line)
         line = re.sub(r"\b\d{2}:\d{2}:\d{2}Z\b", "TIME", line)
         line = re.sub(r"(?<![\w.])\d+[smhd](\d+[smh])?(?![\w.])", "AGE", line)
         lines.append(" ".join(line.split()))
