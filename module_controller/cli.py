@@ -165,7 +165,9 @@ def main(argv: list[str] | None = None) -> int:
                      help="cap of the retry delay (s)")
     run.add_argument("--probe-port", type=int, default=None,
                      help="serve /healthz, /readyz and /metrics on this port (0: any free port)")
-    run.add_argument("--probe-host", default="0.0.0.0", help="address of the probe server")
+    run.add_argument("--probe-host", default=Settings.probe_host,
+                     help="address the probe server binds (default: loopback only; the "
+                          "Deployment passes the pod IP so that the kubelet reaches it)")
     run.add_argument("--leader-election", action=argparse.BooleanOptionalAction, default=False,
                      help="take a Lease so that of several replicas exactly one acts")
     run.add_argument("--lease-namespace", default=os.environ.get("POD_NAMESPACE", "default"),

@@ -25,7 +25,10 @@ class Settings:
     slow_status_after: float = 1.0
     #: Port of /healthz, /readyz and /metrics; None: not served.
     probe_port: int | None = None
-    probe_host: str = "0.0.0.0"
+    #: Address the probe server binds. Loopback by default: /metrics tells whoever reaches it
+    #: the cluster's module counts, so a controller run by hand (or on the dev cluster) does not
+    #: serve it to the network. The in-cluster Deployment passes the pod IP (docs/deploy.md).
+    probe_host: str = "127.0.0.1"
     #: Lease-based leader election among replicas (see controllers.leader).
     leader_election: bool = False
     lease_namespace: str = "default"

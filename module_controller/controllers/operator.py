@@ -402,6 +402,12 @@ class Operator:
         @kopf.on.startup(registry=registry)
         async def _startup(settings: kopf.OperatorSettings, **_: object) -> None:
             settings.posting.enabled = False  # events are ours (kube.events), with our reasons
+            # No watch on CRDs nor namespaces (kopf's "scanning"): the CRDs are installed with
+            # the controller and the served namespaces are named, so neither can change what we
+            # serve while we run. kopf still reads the API discovery documents once (allowed to
+            # every authenticated user). This keeps the controller off cluster-scoped reads: the
+            # namespaced install needs no ClusterRole at all (docs/security.md, RBAC).
+            settings.scanning.disabled = True
             settings.watching.server_timeout = 300
             settings.watching.client_timeout = 330
             settings.networking.request_timeout = 30

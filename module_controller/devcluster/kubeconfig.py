@@ -33,3 +33,16 @@ def write(path: Path, server: str, ca: Path, cert: Path, key: Path, user: str) -
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     path.chmod(0o600)
     return path
+
+
+def with_token(admin: Path, path: Path, token: str, user: str) -> Path:
+    """A copy of the kubeconfig ``admin`` (same API server and CA) that logs in with a bearer
+    token instead of the admin's client certificate: e.g. a ServiceAccount token from the
+    TokenRequest API, to act with exactly that account's permissions (tests of rbac/)."""
+    config = yaml.safe_load(admin.read_text())
+    config["users"] = [{"name": user, "user": {"token": token}}]
+    for context in config["contexts"]:
+        context["context"]["user"] = user
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    path.chmod(0o600)
+    return path

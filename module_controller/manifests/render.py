@@ -116,6 +116,9 @@ class Options:
         args = ["run", "--no-dev"]
         args += [f"--namespace={ns}" for ns in self.served_namespaces]
         args.append(f"--probe-port={self.probe_port}")
+        # The pod IP (downward API): the kubelet's probes and the metrics Service reach it there;
+        # nothing else is bound (the controller's own default is loopback only).
+        args.append("--probe-host=$(POD_IP)")
         args.append("--leader-election" if self.leader_election else "--no-leader-election")
         args.append(f"--log-level={self.log_level}")
         args += list(self.extra_args)

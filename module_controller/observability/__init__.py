@@ -10,7 +10,7 @@ feeds it, and serves it together with the probes::
     metrics.set_phase_provider(lambda: store.count_modules_by_phase())       # {"Available": 3, …}
     metrics.set_progress_provider(lambda: store.count_releases_by_progress())  # {"Executing": 1, …}
     readiness = Readiness(leader_election=True)
-    runner = await start_probe_server("0.0.0.0", settings.probe_port, metrics, readiness)
+    runner = await start_probe_server(settings.probe_host, settings.probe_port, metrics, readiness)
     ...
     readiness.set_watching(True)       # once the watches run
     readiness.set_role("leader")       # or "standby", from the leader election
