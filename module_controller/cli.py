@@ -111,6 +111,8 @@ def _run(args: argparse.Namespace) -> int:
         lease_name=args.lease_name,
         drift_check_period=args.drift_check_period,
         drift_remove_orphans=args.drift_remove_orphans,
+        module_services=args.module_services,
+        pod_deletion=args.pod_deletion,
     )
     if kubeconfig:
         os.environ["KUBECONFIG"] = kubeconfig  # kopf logs in through $KUBECONFIG as well
@@ -141,6 +143,7 @@ def _configure_logging(level: str, fmt: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     from .arklet.settings import ArkletSettings
+    from .planning.limits import MODULE_SERVICES
     from .settings import Settings
 
     parser = argparse.ArgumentParser(prog="module-controller", description=__doc__)
@@ -177,6 +180,13 @@ def main(argv: list[str] | None = None) -> int:
                      help="seconds between comparisons of queryAllBiz with the Modules (0: off)")
     run.add_argument("--drift-remove-orphans", action="store_true",
                      help="uninstall bizzes that run on a base without a Module (default: report)")
+    run.add_argument("--module-services", choices=MODULE_SERVICES, default=Settings.module_services,
+                     help="Services that serviceStrategy may make: nodeport (default), clusterip "
+                          "(in-cluster only) or disabled (none; the ModuleDeployment says so)")
+    run.add_argument("--pod-deletion", action=argparse.BooleanOptionalAction,
+                     default=Settings.pod_deletion,
+                     help="delete base pods for delete-pod labels and scaleup_then_scaledown "
+                          "(--no-pod-deletion: take their modules off, never delete a pod)")
     run.add_argument("--log-format", choices=("text", "json"), default="text")
     run.add_argument("--log-level", default="INFO")
     run.add_argument("--no-dev", action="store_true",

@@ -37,3 +37,9 @@ class Settings:
     drift_check_period: float = 60.0
     #: Uninstall bizzes that run on a base without a Module (off: only reported).
     drift_remove_orphans: bool = False
+    #: What serviceStrategy may make: "nodeport" (the spec's behaviour), "clusterip" (reachable
+    #: inside the cluster only) or "disabled" (none; docs/security.md, item 4).
+    module_services: str = "nodeport"
+    #: Delete base pods (delete-pod labels, scaleup_then_scaledown). Off: their modules are still
+    #: taken off, the pod is left for its owner; the controller then needs no pod delete right.
+    pod_deletion: bool = True

@@ -5,6 +5,8 @@
   Arklet for Modules on such a pod). Only base pods (:meth:`Context.base_deployment_of`): on any
   other pod the labels are ignored with one Event, since whoever may label a pod must not get
   the controller to delete it (docs/security.md).
+* With ``--no-pod-deletion`` the modules are still taken off, but the pod is left (one Event):
+  the cluster admin has taken pod deletion from the controller (docs/security.md, item 4).
 * A base Deployment carries max/min/average module counts over its pods, derived from the
   Module objects every time, never accumulated.
 """
@@ -27,6 +29,7 @@ class BasePodReconciler:
     def __init__(self, ctx: Context):
         self.ctx = ctx
         self._ignored: set[str] = set()  # pod uids already told that the label is ignored
+        self._kept: set[str] = set()  # pod uids already told that they are not deleted
 
     async def reconcile(self, key: Key) -> Result | None:
         pod = self.ctx.pods.get(*key)
@@ -41,10 +44,25 @@ class BasePodReconciler:
                 await self.ctx.kube.delete(c.MODULE.plural, key[0], module["metadata"]["name"])
         if modules:
             return None  # their removal (module events) brings us back
+        if not self.ctx.settings.pod_deletion:
+            self._keep(pod)
+            return None
         self.ctx.events.record(pod, NORMAL, "BaseRemoved",
                                "modules taken off as the delete-pod label asked; deleting the pod")
         await self.ctx.kube.delete_pod(key[0], key[1])
         return None
+
+    def _keep(self, pod: dict) -> None:
+        """--no-pod-deletion: the modules are off, the pod is its owner's to delete (once)."""
+        uid = pod["metadata"].get("uid") or pod["metadata"]["name"]
+        if uid in self._kept:
+            return
+        if len(self._kept) >= 10_000:  # a bound, not a cache: at worst an Event repeats
+            self._kept.clear()
+        self._kept.add(uid)
+        self.ctx.events.record(pod, WARNING, "PodDeletionDisabled",
+                               "modules taken off as the delete-pod label asked; the pod is not "
+                               "deleted: the operator disabled pod deletion (--no-pod-deletion)")
 
     def _ignore(self, pod: dict) -> None:
         uid = pod["metadata"].get("uid") or pod["metadata"]["name"]

@@ -14,10 +14,10 @@ import logging
 
 from pydantic import ValidationError
 
-from ..api import ModuleDeployment, ModuleTemplate, ReleaseProgress
+from ..api import ModuleDeployment, ModuleTemplate, ReleaseProgress, UpgradePolicy
 from ..api import constants as c
 from ..kube.events import NORMAL, WARNING
-from ..planning import release
+from ..planning import limits, release
 from ..planning.conditions import set_condition
 from ..planning.module_lifecycle import serving
 from .context import Context, deleting, labels_of, pod_ready, wants_removal
@@ -107,6 +107,7 @@ class DeploymentReconciler:
             return await self._finish_offline(key, obj)
         if not gone:
             await self._prune_history(key, md, revisions, current)
+            await self._restrictions(key, md, template)
             await self._service(key, obj, md, template)
         return Result(requeue_after=decision.requeue_after) if decision.requeue_after else None
 
@@ -431,10 +432,36 @@ class DeploymentReconciler:
                                   self.ctx.module_deployment_written)
         return None
 
+    async def _restrictions(self, key: Key, md: ModuleDeployment, template) -> None:
+        """The condition Restricted (and an Event) for what of the spec the operator's switches
+        refuse (planning.limits); removed when nothing is."""
+        obj = self.ctx.module_deployments.get(*key)
+        if obj is None:
+            return
+        ops = md.spec.operation_strategy
+        found = limits.refusals(
+            wants_service=bool(ops.service_strategy and ops.service_strategy.enable_module_service
+                               and template is not None),
+            replaces_bases=ops.policy is UpgradePolicy.SCALEUP_THEN_SCALEDOWN,
+            module_services=self.ctx.settings.module_services,
+            pod_deletion=self.ctx.settings.pod_deletion)
+        current = (obj.get("status") or {}).get("conditions") or []
+        conditions = limits.restricted(current, found)
+        if conditions == current:
+            return
+        if found:
+            self.ctx.events.record(obj, WARNING, found[0].reason if len(found) == 1
+                                   else limits.REASON_SEVERAL, "; ".join(r.message for r in found))
+        updated = await self.ctx.kube.patch_status(PLURAL, key[0], key[1], {
+            "conditions": conditions})
+        self.ctx.remember_own(self.ctx.module_deployments, updated,
+                              self.ctx.module_deployment_written)
+
     async def _service(self, key: Key, obj: dict, md: ModuleDeployment, template) -> None:
         strategy = md.spec.operation_strategy.service_strategy
         uid = obj["metadata"]["uid"]
-        if strategy is None or not strategy.enable_module_service or template is None:
+        if strategy is None or not strategy.enable_module_service or template is None or \
+                self.ctx.settings.module_services == "disabled":  # refused: _restrictions
             if uid not in self._no_service:
                 await self.ctx.kube.delete_owned_services(key[0], key[1], uid)
                 if len(self._no_service) >= 10_000:  # a bound: at worst one LIST again
@@ -452,7 +479,7 @@ class DeploymentReconciler:
                              "apiVersion": c.API_VERSION, "kind": c.MODULE_DEPLOYMENT.kind,
                              "name": key[1], "uid": obj["metadata"]["uid"], "controller": True,
                              "blockOwnerDeletion": True}]},
-            "spec": {"type": "NodePort",
+            "spec": {"type": limits.SERVICE_TYPES[self.ctx.settings.module_services],
                      "selector": {c.module_label_key(name): c.LABEL_TRUE},
                      "ports": [{"name": "http", "protocol": "TCP", "port": strategy.port,
                                 "targetPort": target}]},

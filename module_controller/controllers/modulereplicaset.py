@@ -176,8 +176,11 @@ class ReplicaSetReconciler:
         return item
 
     def _replaces_bases(self, obj: dict, mrs: ModuleReplicaSet) -> bool:
-        """An old revision of a ModuleDeployment scaling down under scaleup_then_scaledown."""
-        if mrs.spec.operation_strategy.policy is not UpgradePolicy.SCALEUP_THEN_SCALEDOWN:
+        """An old revision of a ModuleDeployment scaling down under scaleup_then_scaledown
+        (unless the operator disabled pod deletion: then its instances are just uninstalled,
+        and the ModuleDeployment says so, condition Restricted)."""
+        if mrs.spec.operation_strategy.policy is not UpgradePolicy.SCALEUP_THEN_SCALEDOWN or \
+                not self.ctx.settings.pod_deletion:
             return False
         md = self.ctx.module_deployments.get(obj["metadata"]["namespace"],
                                              labels_of(obj).get(c.LABEL_MODULE_DEPLOYMENT) or "")
