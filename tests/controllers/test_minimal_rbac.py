@@ -13,8 +13,6 @@ tests/api/test_api_rbac.py checks the other side: what the Role does not grant.
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -23,48 +21,20 @@ from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from module_controller.api import constants as c
-from module_controller.devcluster import kubeconfig as kubeconfigs
 from module_controller.devcluster import testing as kt
 from module_controller.devcluster.controllerproc import ControllerProcess, free_port
 
 from controller_args import FAST, MODULE_STEP
 from kubectl import kubectl, patch
+from rbac_helpers import can_i, install_role, service_account_kubeconfig
 
 pytestmark = pytest.mark.cluster
 
 REPO = Path(__file__).resolve().parents[2]
-SA = "module-controller"
 MD = "moduledeployment-sample"
 SELECTOR = "app=dynamic-stock"
 # Starting the controller: list everything once and take the Lease (held by nobody yet).
 START_TIMEOUT = 60.0
-
-
-def install_role(admin: Path, namespace: str, directory: Path) -> None:
-    """rbac/namespaced into ``namespace`` through a kustomize overlay, as a user installs it."""
-    directory.mkdir(parents=True)
-    base = os.path.relpath(REPO / "rbac" / "namespaced", directory)  # kustomize wants relative
-    (directory / "kustomization.yaml").write_text(
-        f"apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
-        f"namespace: {namespace}\nresources:\n- {base}\n")
-    subprocess.run([str(kt.KUBECTL), f"--kubeconfig={admin}", "apply", "-k", str(directory)],
-                   check=True, capture_output=True, timeout=60)
-
-
-def can_i(kubeconfig: Path, namespace: str, verb: str, resource: str) -> bool:
-    """Asked as the kubeconfig's own user (a SelfSubjectAccessReview, no impersonation)."""
-    result = subprocess.run([str(kt.KUBECTL), f"--kubeconfig={kubeconfig}", "auth", "can-i",
-                             verb, resource, "-n", namespace],
-                            capture_output=True, text=True, timeout=30)
-    assert result.stdout.strip() in ("yes", "no"), result.stderr
-    return result.stdout.strip() == "yes"
-
-
-async def service_account_kubeconfig(api, admin: Path, namespace: str, path: Path) -> Path:
-    token = await client.CoreV1Api(api).create_namespaced_service_account_token(
-        SA, namespace, {"spec": {"expirationSeconds": 3600}})
-    return kubeconfigs.with_token(admin, path, token.status.token,
-                                  f"system:serviceaccount:{namespace}:{SA}")
 
 
 def release(namespace: str) -> dict:
