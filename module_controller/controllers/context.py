@@ -18,6 +18,7 @@ from ..kube.events import WARNING, EventRecorder
 from ..kube.io import KubeIO
 from ..planning import placement
 from ..settings import Settings
+from .preempt import DeletionSignals
 from .store import Store, key_of
 
 log = logging.getLogger(__name__)
@@ -95,6 +96,8 @@ class Context:
     base_retired: Callable[[tuple[str, str]], None] = lambda key: None
     #: Wakes a ModuleDeployment's reconciler (see :meth:`remember_own`).
     module_deployment_written: Callable[[tuple[str, str]], None] = lambda key: None
+    #: Abandons a Module's Arklet call in flight when its deletion is seen (see preempt.py).
+    deletions: DeletionSignals = field(default_factory=DeletionSignals)
     _placement_locks: dict[str, asyncio.Lock] = field(default_factory=dict)
     _pod_locks: weakref.WeakValueDictionary = field(default_factory=weakref.WeakValueDictionary)
 

@@ -31,6 +31,7 @@ from ..planning.module_lifecycle import (InstallVerdict, Kind, PodView, gave_up,
                                          next_step, pod_labels, pod_step, removal_step,
                                          supersedes)
 from .context import Context, deleting, labels_of, pod_ip, pod_ready, skip_uninstall
+from .preempt import Deleted
 from .queue import ReportedFailure, Result
 from .store import Key
 
@@ -147,10 +148,17 @@ class ModuleReconciler:
                 raise ArkletRefused(f"{info.name}:{info.version} installed but not listed")
             if step.kind is Kind.INSTALL:
                 installed_once = True
-                async with self._show_if_slow(key, ModulePhase.UPGRADING, "Installing",
-                                              f"installing {info.name}:{info.version}"):
-                    result = await self.ctx.arklet.install(
-                        view.ip, BizRef(info.name, info.version, info.url), port=port)
+                biz = BizRef(info.name, info.version, info.url)
+                try:
+                    async with self._show_if_slow(key, ModulePhase.UPGRADING, "Installing",
+                                                  f"installing {info.name}:{info.version}"):
+                        result = await self._unless_deleted(
+                            key, lambda: self.ctx.arklet.install(view.ip, biz, port=port))
+                except Deleted:
+                    log.info("module %s/%s: deleted while installing %s:%s on %s; install "
+                             "abandoned, removing", key[0], key[1], info.name, info.version,
+                             module.base_pod_name)
+                    return Result(requeue_after=0.0)
                 identity = installed_identity(result)
                 verdict = judge_install((info.name, info.version), succeeded=result.ok,
                                         repeat=result.outcome is Outcome.REPEAT_BIZ,
@@ -173,7 +181,11 @@ class ModuleReconciler:
                     return Result(requeue_after=1.0)
                 await self._refused(key, "InstallFailed", result)
             elif step.kind is Kind.SWITCH:
-                result = await self.ctx.arklet.switch(view.ip, info.name, info.version, port=port)
+                try:
+                    result = await self._unless_deleted(key, lambda: self.ctx.arklet.switch(
+                        view.ip, info.name, info.version, port=port))
+                except Deleted:
+                    return Result(requeue_after=0.0)
                 if not result.ok:
                     await self._refused(key, "SwitchFailed", result)
                 bizzes = None
@@ -426,6 +438,13 @@ class ModuleReconciler:
                                                           f"{exc.last_error}"))
             raise
         return {b.version: b.state for b in bizzes if b.name == name}
+
+    async def _unless_deleted(self, key: Key, call):
+        """An Arklet call for the Module that its deletion pre-empts: not made if the Module
+        is already being deleted, cancelled when the deletion arrives (see preempt.py)."""
+        return await self.ctx.deletions.unless_deleted(
+            key, call, lambda: deleting(self.ctx.modules.get(*key) or {"metadata": {
+                "deletionTimestamp": "gone"}}))
 
     def _attempt(self, key: Key, message: str) -> str:
         return f"{message} (attempt {self._failures(key) + 1})"

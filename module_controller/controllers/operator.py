@@ -192,6 +192,9 @@ class Operator:
         """What a new version of a Module wakes, whether the watch or our own write brought it
         (``old`` None: the Module is new, or gone)."""
         key = key_of(obj)
+        if deleting(obj):
+            # Before anything else: an install in flight for it is abandoned now (preempt.py).
+            self.ctx.deletions.seen(key)
         self._owner_deployment(obj)
         owner = owner_replicaset(obj)
         if owner is not None:
