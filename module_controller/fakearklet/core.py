@@ -434,6 +434,13 @@ class ArkletCore:
             raise KeyError(biz_key(name, version))
         biz.set_state(state)
 
+    def forget_installed(self, reply: Reply) -> None:
+        """Drop the biz a successful install ``reply`` names from the registry, leaving the reply
+        as it is (the ``unlisted`` fault: the answer claims a biz that is never listed)."""
+        data = reply.data if isinstance(reply.data, Mapping) else {}
+        for info in data.get("bizInfos") or []:
+            self._bizzes.pop(biz_key(info.get("bizName", ""), info.get("bizVersion", "")), None)
+
     def render_state(self, state: str) -> str:
         return state.lower() if self.flavour == "2025" else state.upper()
 

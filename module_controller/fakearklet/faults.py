@@ -22,8 +22,13 @@ from typing import Any
 
 WILDCARD = "*"
 
-#: What a failing call turns into.
-FAIL_CODES: tuple[str, ...] = ("http500", "FAILED", "CMD_PROCESS_INTERNAL_ERROR", "hang", "close")
+#: What a failing call turns into. ``unlisted`` (installBiz only): the install runs and is
+#: answered SUCCESS, its ``bizInfos`` claiming the biz, but the biz is then dropped, so
+#: ``queryAllBiz`` never lists it (an Arklet whose answer and listing disagree).
+FAIL_CODES: tuple[str, ...] = ("http500", "FAILED", "CMD_PROCESS_INTERNAL_ERROR", "hang", "close",
+                               "unlisted")
+UNLISTED = "unlisted"
+UNLISTED_COMMAND = "installBiz"
 
 
 @dataclass
@@ -104,6 +109,9 @@ class FaultPlan:
         rule = FaultRule(latency=latency, fail_rate=fail_rate, fail_count=fail_count,
                          fail_code=fail_code, hang=hang)
         rule.validate()
+        if fail_code == UNLISTED and command != UNLISTED_COMMAND:
+            raise ValueError(f"fail_code {UNLISTED!r} applies to {UNLISTED_COMMAND} only, "
+                             f"not {command!r}")
         self._rules[command] = rule
         return rule
 

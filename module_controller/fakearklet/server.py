@@ -41,7 +41,7 @@ from . import wire
 from .core import (FAILED, INSTALL, INTERNAL_ERROR, ArkletCore, PendingOp, Reply, Started,
                    parse_body)
 from .download import Downloader, DownloadError
-from .faults import FaultPlan
+from .faults import UNLISTED, FaultPlan
 
 log = logging.getLogger(__name__)
 
@@ -348,6 +348,8 @@ class FakeArklet:
                     reply = self.core.injected_failure(command, decision.action)
                 else:
                     reply = await self._execute(command, body, empty)
+                    if decision.action == UNLISTED and reply.code == "SUCCESS":
+                        self.core.forget_installed(reply)
                 payload = wire.ok_response(reply.body())
                 record = self._log(received, head.method, command, body, 200, reply.code,
                                    note=decision.note)

@@ -109,5 +109,15 @@ def test_invalid_rules_are_rejected(kwargs: dict) -> None:
 def test_every_fail_code_is_accepted() -> None:
     plan = FaultPlan()
     for code in FAIL_CODES:
-        plan.set("health", fail_count=1, fail_code=code)
-        assert plan.decide("health").action == code
+        command = "installBiz" if code == "unlisted" else "health"  # unlisted: installs only
+        plan.set(command, fail_count=1, fail_code=code)
+        assert plan.decide(command).action == code
+
+
+def test_unlisted_is_for_installs_only() -> None:
+    plan = FaultPlan()
+    plan.set("installBiz", fail_count=1, fail_code="unlisted")
+    assert [plan.decide("installBiz").action for _ in range(2)] == ["unlisted", None]
+    for command in ("*", "queryAllBiz", "uninstallBiz"):
+        with pytest.raises(ValueError, match="installBiz only"):
+            plan.set(command, fail_count=1, fail_code="unlisted")

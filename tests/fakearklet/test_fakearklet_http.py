@@ -445,6 +445,22 @@ async def test_fault_failed_envelope(arklet: FakeArklet, http: ArkletHttp) -> No
     assert arklet.bizzes() == []
 
 
+async def test_fault_unlisted_answers_the_install_but_never_lists_it(arklet: FakeArklet,
+                                                                      http: ArkletHttp) -> None:
+    arklet.faults.set("installBiz", fail_count=1, fail_code="unlisted")
+    env = await http.ok(arklet, "installBiz", install_body())
+    assert env["code"] == "SUCCESS"
+    claimed = [(b["bizName"], b["bizVersion"], b["bizState"]) for b in env["data"]["bizInfos"]]
+    assert claimed == [("provider", "1.0.2", "ACTIVATED")]
+    assert arklet.bizzes() == []
+    listed = (await http.ok(arklet, "queryAllBiz"))["data"]
+    assert listed == []
+    assert "fault[installBiz]: unlisted" in arklet.requests[-2].note
+    # The count is used up: the next install is kept.
+    assert (await http.ok(arklet, "installBiz", install_body()))["code"] == "SUCCESS"
+    assert states(arklet) == {("provider", "1.0.2"): "ACTIVATED"}
+
+
 async def test_fault_internal_error_envelope(arklet25: FakeArklet, http: ArkletHttp) -> None:
     arklet25.faults.set("*", fail_count=1, fail_code="CMD_PROCESS_INTERNAL_ERROR")
     env = await http.ok(arklet25, "queryAllBiz")
