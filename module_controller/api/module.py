@@ -60,6 +60,10 @@ class ModuleStatus(KubeModel):
     installed_version: str | None = Field(None, description=(
         "The version of spec.module.name last observed ACTIVATED on the base pod; it differs "
         "from spec.module.version while a new version is being installed."))
+    installs: int | None = Field(None, ge=0, description=(
+        "installBiz calls Arklet answered as done for observedGeneration. A biz that Arklet "
+        "does not keep listing ACTIVATED is installed again only a bounded number of times per "
+        "generation; then the Module is Failed (reason InstallNotKept) until its spec changes."))
 
 
 class Module(KubeObject):

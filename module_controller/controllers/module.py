@@ -27,9 +27,9 @@ from ..api.common import SchedulingPolicy, normalize_scheduling_policy
 from ..arklet import ArkletResult, ArkletUnavailable, BizRef, Outcome, installed_identity
 from ..kube.events import NORMAL, WARNING
 from ..planning import placement
-from ..planning.module_lifecycle import (InstallVerdict, Kind, PodView, gave_up, judge_install,
-                                         next_step, pod_labels, pod_step, removal_step,
-                                         supersedes)
+from ..planning.module_lifecycle import (InstallVerdict, Kind, PodView, gave_up, installs_so_far,
+                                         judge_install, may_install, next_step, pod_labels,
+                                         pod_step, removal_step, supersedes)
 from .context import Context, deleting, labels_of, pod_ip, pod_ready, skip_uninstall
 from .preempt import Deleted
 from .queue import ReportedFailure, Result
@@ -68,6 +68,9 @@ class ModuleReconciler:
     def __init__(self, ctx: Context, failures=lambda key: 0):
         self.ctx = ctx
         self._failures = failures  # consecutive failed reconciles of a key (from the queue)
+        # Key -> (generation, installs answered as done for it) while the key is reconciled;
+        # written to status.installs with the next status write (no extra API write).
+        self._installs: dict[Key, tuple[int | None, int]] = {}
 
     async def reconcile(self, key: Key) -> Result | None:
         namespace, name = key
@@ -81,7 +84,12 @@ class ModuleReconciler:
             return None
         if deleting(obj):
             return await self._remove(key, module)
-        return await self._ensure(key, module)
+        generation = obj["metadata"].get("generation")
+        self._installs[key] = (generation, installs_so_far(obj.get("status"), generation))
+        try:
+            return await self._ensure(key, module)
+        finally:
+            self._installs.pop(key, None)
 
     # ----------------------------------------------------------------- install path
 
@@ -138,6 +146,17 @@ class ModuleReconciler:
             if step.kind is Kind.AVAILABLE:
                 return await self._available(key, module, pod)
             await self._leave_available(key, f"{info.name}:{info.version}", bizzes)
+            generation, installs = self._installs.get(key, (None, 0))
+            if step.kind is Kind.INSTALL and not may_install(installs):
+                # Installed again and again for this spec, and Arklet does not keep it listed
+                # (the answer claims what the listing does not show, or the biz keeps going
+                # missing): final until the spec changes, like a version mismatch.
+                await self._set_status(key, ModulePhase.FAILED, "InstallNotKept", (
+                    f"{info.name}:{info.version} was installed {installs} times for this spec "
+                    f"(generation {generation}) and Arklet does not keep it listed ACTIVATED "
+                    f"(it lists {bizzes or 'no version'} of it); nothing more is installed until "
+                    "the spec changes"), installed=_active(bizzes))
+                return None
             if step.kind is Kind.INSTALL and installed_once:
                 # Arklet said the install was done, yet does not list the biz ACTIVATED: do not
                 # install again at once (that loop is unbounded); report it and let the queue
@@ -163,14 +182,12 @@ class ModuleReconciler:
                 verdict = judge_install((info.name, info.version), succeeded=result.ok,
                                         repeat=result.outcome is Outcome.REPEAT_BIZ,
                                         busy=result.outcome is Outcome.CONFLICT, identity=identity)
-                if verdict is InstallVerdict.INSTALLED and result.biz_infos:
-                    # The reply reports the new biz's state: no second queryAllBiz needed (the
-                    # per-module lock kept other calls for this name off the base meanwhile).
-                    bizzes = {**bizzes, **{b.version: b.state for b in result.biz_infos
-                                           if b.name == info.name}}
-                    continue
                 if verdict in (InstallVerdict.INSTALLED, InstallVerdict.VERIFY):
-                    bizzes = None  # verify with queryAllBiz on the next turn
+                    self._installs[key] = (generation, installs + 1)
+                    # Verified with queryAllBiz on the next turn, whatever bizInfos the reply
+                    # carries: the listing is what the base runs, the reply only what Arklet
+                    # says it did (an Arklet may claim a biz it never lists; issue 14).
+                    bizzes = None
                     continue
                 if verdict is InstallVerdict.MISMATCH:
                     assert identity is not None
@@ -518,14 +535,22 @@ class ModuleReconciler:
         generation = obj["metadata"].get("generation")
         if installed is _KEEP:
             installed = current.get("installedVersion")
+        counted = self._installs.get(key)
+        if counted is not None and counted[0] == generation:
+            installs = counted[1]
+        else:
+            installs = current.get("installs") if current.get("observedGeneration") == generation \
+                else None
         if (current.get("status"), current.get("reason"), current.get("message"),
-                current.get("observedGeneration"), current.get("installedVersion")) == (
-                phase.value, reason, message, generation, installed):
+                current.get("observedGeneration"), current.get("installedVersion"),
+                current.get("installs")) == (
+                phase.value, reason, message, generation, installed, installs):
             return
         changed = current.get("status") != phase.value
         status = {
             "status": phase.value, "reason": reason, "message": message,
             "observedGeneration": generation, "installedVersion": installed,
+            "installs": installs,
             "lastTransitionTime": _timestamp(_now()) if changed else current.get("lastTransitionTime"),
         }
         try:

@@ -106,7 +106,26 @@ class InstallVerdict(Enum):
 
 #: Reasons of a Failed Module that no retry can cure: the controller stops calling Arklet for it
 #: until its spec changes (a new metadata.generation).
-FINAL_REASONS = frozenset({"VersionMismatch", "MasterBiz"})
+FINAL_REASONS = frozenset({"VersionMismatch", "MasterBiz", "InstallNotKept"})
+
+#: installBiz calls answered as done that one spec generation of a Module may take. The first
+#: is the install; the others are reinstalls of a biz Arklet did not list ACTIVATED afterwards
+#: (an answer that claims more than the listing shows) or that went missing later (the drift
+#: check). Without a bound either loop runs for as long as the Module exists.
+INSTALLS_PER_GENERATION = 5
+
+
+def installs_so_far(status: dict | None, generation: int | None) -> int:
+    """installBiz calls answered as done for ``generation``, as the Module's status records."""
+    status = status or {}
+    if generation is None or status.get("observedGeneration") != generation:
+        return 0  # a new spec starts from nothing
+    return int(status.get("installs") or 0)
+
+
+def may_install(installs: int) -> bool:
+    """Whether another install fits in this generation's bound."""
+    return installs < INSTALLS_PER_GENERATION
 
 
 def judge_install(wanted: tuple[str, str], *, succeeded: bool, repeat: bool, busy: bool,

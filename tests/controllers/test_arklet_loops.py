@@ -8,6 +8,7 @@ import pytest
 from module_controller.api import constants as c
 from module_controller.devcluster import testing as kt
 from module_controller.devcluster.controllerproc import ControllerProcess
+from module_controller.planning.module_lifecycle import INSTALLS_PER_GENERATION
 
 from controller_args import (API_REQUEST_MAX, ARKLET_CALL_MAX, ARKLET_TIMEOUT, FAST,
                              MODULE_STEP, RETRY_BACKOFF_MAX)
@@ -54,6 +55,81 @@ async def test_deletion_abandons_a_hanging_install(api, namespace, arklets, dev_
         assert "install abandoned" in proc.log_text()
     finally:
         await arklets.clear_faults(ip)
+        alive = proc.alive
+        proc.stop()
+        assert alive, proc.log_text()[-3000:]
+
+
+async def wait_event(api, namespace: str, name: str, reason: str, timeout: float) -> None:
+    # Events are posted in the background: wait for it rather than read once.
+    await kt.wait_for(lambda: kt.events_for(api, namespace, name),
+                      lambda events: any(e.type == "Warning" and e.reason == reason
+                                         for e in events),
+                      timeout=timeout, what=f"a Warning Event {reason}")
+
+
+async def test_install_reply_claiming_an_unlisted_biz_is_not_trusted(api, namespace, arklets,
+                                                                      controller):
+    """installBiz answers SUCCESS with bizInfos claiming the biz ACTIVATED, queryAllBiz never
+    lists it: the Module is never Available, and the reinstalls end at the bound."""
+    await kt.create_base_deployment(api, namespace, 1)
+    (pod,) = await kt.wait_ready_pods(api, namespace, SELECTOR, 1)
+    ip = pod.status.pod_ip
+    await arklets.set_fault(ip, "installBiz", fail_rate=1.0, fail_code="unlisted")
+    try:
+        await kt.create_module(api, namespace, kt.module_body("m1", labels=bound_to(pod)))
+        # Each attempt is one step of the Module, then the queue's backoff.
+        failed = await kt.wait_for(lambda: kt.get_module(api, namespace, "m1"),
+                                   lambda m: m["status"]["reason"] == "InstallNotKept",
+                                   timeout=INSTALLS_PER_GENERATION * MODULE_STEP,
+                                   what="the install bound to be reached")
+        status = failed["status"]
+        assert status["installs"] == INSTALLS_PER_GENERATION
+        assert status["observedGeneration"] == failed["metadata"]["generation"]
+        assert "provider:1.0.0" in status["message"]
+        await wait_event(api, namespace, "m1", "InstallNotKept", MODULE_STEP)
+        assert len(await commands(arklets, ip, "installBiz")) == INSTALLS_PER_GENERATION
+        # The reply's bizInfos never made it Available.
+        events = await kt.events_for(api, namespace, "m1")
+        assert "Installed" not in [e.reason for e in events]
+        # Final for this spec; a new spec installs again (the count below: none in between).
+        await arklets.clear_faults(ip)
+        await kt.patch_module(api, namespace, "m1", {"spec": {"module": {
+            "version": "2.0.0", "url": "http://repo.example/provider-2.0.0-ark-biz.jar"}}})
+        available = await kt.wait_module_phase(api, namespace, "m1", "Available",
+                                               timeout=MODULE_STEP)
+        assert available["status"]["installs"] == 1
+        assert len(await commands(arklets, ip, "installBiz")) == INSTALLS_PER_GENERATION + 1
+    finally:
+        await arklets.clear_faults(ip)
+
+
+async def test_drift_reinstalls_are_bounded_per_generation(api, namespace, arklets, dev_cluster,
+                                                           tmp_path):
+    """A biz that keeps going missing (here: the base's Arklet restarts) is reinstalled by the
+    drift check at most INSTALLS_PER_GENERATION - 1 times, then Failed/InstallNotKept."""
+    await kt.create_base_deployment(api, namespace, 1)
+    (pod,) = await kt.wait_ready_pods(api, namespace, SELECTOR, 1)
+    ip = pod.status.pod_ip
+    proc = ControllerProcess(dev_cluster.kubeconfig, tmp_path / "controller.log", [namespace],
+                             FAST + ["--drift-check-period=1"]).start()
+    try:
+        await kt.create_module(api, namespace, kt.module_body("m1", labels=bound_to(pod)))
+        for installs in range(1, INSTALLS_PER_GENERATION + 1):
+            # One drift period, then one step of the Module.
+            await kt.wait_for(lambda: kt.get_module(api, namespace, "m1"),
+                              lambda m: kt.phase(m) == "Available"
+                              and m["status"].get("installs") == installs,
+                              timeout=1 + MODULE_STEP, what=f"install {installs} Available")
+            await arklets.restart(ip)  # every biz is gone
+        failed = await kt.wait_for(lambda: kt.get_module(api, namespace, "m1"),
+                                   lambda m: kt.phase(m) == "Failed",
+                                   timeout=1 + MODULE_STEP, what="the reinstall bound")
+        assert failed["status"]["reason"] == "InstallNotKept", failed["status"]
+        await wait_event(api, namespace, "m1", "InstallNotKept", MODULE_STEP)
+        assert len(await commands(arklets, ip, "installBiz")) == INSTALLS_PER_GENERATION
+        assert await arklets.bizzes(ip) == []
+    finally:
         alive = proc.alive
         proc.stop()
         assert alive, proc.log_text()[-3000:]

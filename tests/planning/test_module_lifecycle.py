@@ -6,9 +6,10 @@ import pytest
 
 from module_controller.api import constants as c
 from module_controller.api.common import UpgradePolicy as P
-from module_controller.planning.module_lifecycle import (InstallVerdict, Kind, PodView, gave_up,
-                                                         judge_install, next_step, pod_labels,
-                                                         removal_step, serving)
+from module_controller.planning.module_lifecycle import (INSTALLS_PER_GENERATION, InstallVerdict,
+                                                         Kind, PodView, gave_up, installs_so_far,
+                                                         judge_install, may_install, next_step,
+                                                         pod_labels, removal_step, serving)
 
 READY = PodView(exists=True, ready=True, ip="127.0.0.2")
 
@@ -118,6 +119,9 @@ def test_judge_install(kwargs: dict, verdict: InstallVerdict) -> None:
 @pytest.mark.parametrize("status, generation, expected", [
     ({"status": "Failed", "reason": "VersionMismatch", "observedGeneration": 2}, 2, True),
     ({"status": "Failed", "reason": "MasterBiz", "observedGeneration": 2}, 2, True),
+    ({"status": "Failed", "reason": "InstallNotKept", "observedGeneration": 2}, 2, True),
+    ({"status": "Failed", "reason": "InstallNotKept", "observedGeneration": 2}, 3, False),
+    ({"status": "Failed", "reason": "InstallNotVerified", "observedGeneration": 2}, 2, False),
     ({"status": "Failed", "reason": "VersionMismatch", "observedGeneration": 2}, 3, False),
     ({"status": "Failed", "reason": "InstallFailed", "observedGeneration": 2}, 2, False),
     ({"status": "Available", "reason": "Installed", "observedGeneration": 2}, 2, False),
@@ -125,6 +129,23 @@ def test_judge_install(kwargs: dict, verdict: InstallVerdict) -> None:
 ])
 def test_gave_up_only_for_the_spec_it_failed(status, generation, expected) -> None:
     assert gave_up(status, generation) is expected
+
+
+@pytest.mark.parametrize("status, generation, expected", [
+    ({"installs": 3, "observedGeneration": 2}, 2, 3),
+    ({"installs": 3, "observedGeneration": 2}, 3, 0),  # a new spec starts from nothing
+    ({"observedGeneration": 2}, 2, 0),
+    ({"installs": 3, "observedGeneration": 2}, None, 0),
+    (None, 1, 0),
+])
+def test_installs_are_counted_per_generation(status, generation, expected) -> None:
+    assert installs_so_far(status, generation) == expected
+
+
+def test_installs_per_generation_are_bounded() -> None:
+    allowed = [n for n in range(INSTALLS_PER_GENERATION + 3) if may_install(n)]
+    assert allowed == list(range(INSTALLS_PER_GENERATION))
+    assert INSTALLS_PER_GENERATION >= 2  # the install, and at least one reinstall after drift
 
 
 def _observed_module(name: str, phase: str | None, observed: int | None, generation: int = 2) -> dict:
