@@ -58,6 +58,10 @@ class DeploymentReconciler:
         # has already deleted: the next reconcile does not LIST services again (it did on
         # every reconcile, a request per step of every release).
         self._no_service: set[str] = set()
+        # uid -> the Service name this process last made sure is the only one the
+        # ModuleDeployment owns: a renamed module (spec.template.spec.module.name) gets a Service
+        # of the new name, and the old one must go. One LIST per rename (and per start).
+        self._service_named: dict[str, str] = {}
 
     async def reconcile(self, key: Key) -> Result | None:
         obj = self.ctx.module_deployments.get(*key)
@@ -424,6 +428,7 @@ class DeploymentReconciler:
             return None  # their deletion events bring us back
         await self.ctx.kube.delete_owned_services(key[0], key[1], obj["metadata"]["uid"])
         self._no_service.discard(obj["metadata"]["uid"])
+        self._service_named.pop(obj["metadata"]["uid"], None)
         finalizers = [f for f in obj["metadata"].get("finalizers") or [] if f not in FINALIZERS]
         if finalizers != (obj["metadata"].get("finalizers") or []):
             updated = await self.ctx.kube.patch(PLURAL, key[0], key[1], {"metadata": {
@@ -462,6 +467,7 @@ class DeploymentReconciler:
         uid = obj["metadata"]["uid"]
         if strategy is None or not strategy.enable_module_service or template is None or \
                 self.ctx.settings.module_services == "disabled":  # refused: _restrictions
+            self._service_named.pop(uid, None)
             if uid not in self._no_service:
                 await self.ctx.kube.delete_owned_services(key[0], key[1], uid)
                 if len(self._no_service) >= 10_000:  # a bound: at worst one LIST again
@@ -487,3 +493,9 @@ class DeploymentReconciler:
         problem = await self.ctx.kube.ensure_service(body, obj["metadata"]["uid"])
         if problem:
             await self._conditions(key, failure=("ServiceConflict", problem))
+        elif self._service_named.get(uid) != body["metadata"]["name"]:
+            await self.ctx.kube.delete_owned_services(key[0], key[1], uid,
+                                                      keep=body["metadata"]["name"])
+            if len(self._service_named) >= 10_000:  # a bound: at worst one LIST again
+                self._service_named.clear()
+            self._service_named[uid] = body["metadata"]["name"]

@@ -228,11 +228,15 @@ class KubeIO:
                                                      {"spec": wanted}, _content_type=MERGE)
         return None
 
-    async def delete_owned_services(self, namespace: str, deployment: str, owner_uid: str) -> None:
+    async def delete_owned_services(self, namespace: str, deployment: str, owner_uid: str,
+                                    keep: str | None = None) -> None:
+        """Delete the Services the ModuleDeployment owns, except the one named ``keep``."""
         resp = await self.core.list_namespaced_service(
             namespace, label_selector=f"{c.LABEL_MODULE_DEPLOYMENT}={deployment}",
             _preload_content=False)
         for svc in (await response_json(resp))["items"]:
+            if svc["metadata"]["name"] == keep:
+                continue
             if any(r.get("uid") == owner_uid for r in svc["metadata"].get("ownerReferences") or []):
                 try:
                     await self.core.delete_namespaced_service(svc["metadata"]["name"], namespace)

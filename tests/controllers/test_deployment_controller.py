@@ -11,6 +11,7 @@ from kubernetes_asyncio import client
 from module_controller.api import constants as c
 from module_controller.devcluster import testing as kt
 
+from controller_args import MODULE_STEP
 from kubectl import kubectl, patch
 
 pytestmark = pytest.mark.cluster
@@ -141,14 +142,22 @@ async def test_module_service_follows_the_strategy(api, namespace, controller, d
     patch(kc, namespace, "mddeploy", "moduledeployment-sample-provider",
           {"spec": {"operationStrategy": {"serviceStrategy": {"port": 9090}}}})
     await kt.wait_for(service, lambda s: s.spec.ports[0].port == 9090, what="the port change")
+
+    async def names():
+        services = await core.list_namespaced_service(namespace)
+        return sorted(s.metadata.name for s in services.items)
+
+    # Renaming the module replaces the Service: the old name's Service does not stay behind.
+    patch(kc, namespace, "mddeploy", "moduledeployment-sample-provider",
+          {"spec": {"template": {"spec": {"module": {
+              "name": "stock", "url": "http://repo.example/stock-1.0.2-ark-biz.jar"}}}}})
+    await kt.wait_for(names, lambda found: found == ["stock-service"], timeout=MODULE_STEP,
+                      what="the Service of the new name only")
+    svc = await core.read_namespaced_service("stock-service", namespace)
+    assert svc.spec.selector == {c.module_label_key("stock"): "true"}
     patch(kc, namespace, "mddeploy", "moduledeployment-sample-provider",
           {"spec": {"operationStrategy": {"serviceStrategy": {"enableModuleService": False}}}})
-
-    async def gone():
-        services = await core.list_namespaced_service(namespace)
-        return [s.metadata.name for s in services.items]
-
-    await kt.wait_for(gone, lambda names: "provider-service" not in names, what="Service removed")
+    await kt.wait_for(names, lambda found: found == [], what="Service removed")
 
 
 async def test_template_ref_and_missing_template(api, namespace, controller, dev_cluster):
