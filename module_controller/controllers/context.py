@@ -83,7 +83,7 @@ class Context:
     deployments: Store = field(default_factory=lambda: Store("Deployment"))
     module_deployments: Store = field(default_factory=lambda: Store("ModuleDeployment"))
     templates: Store = field(default_factory=lambda: Store("ModuleTemplate"))
-    _reported_capacity: set[tuple[str, str, str]] = field(default_factory=set)
+    _reported_capacity: set[tuple[str, str, str, str]] = field(default_factory=set)
     #: Wakes what a change of a Module wakes: (previous copy, new copy, wake the Module's own
     #: reconciler too?). See :meth:`remember_module`.
     module_changed: Callable[[dict | None, dict, bool], None] = lambda old, new, wake_self: None
@@ -193,15 +193,23 @@ class Context:
 
     def max_modules(self, pod: dict) -> int | None:
         deployment = self.deployment_of(pod)
+        on_pod = labels_of(pod).get(c.LABEL_MAX_MODULE_COUNT)
         value, problem = placement.parse_max_module_count(
-            labels_of(pod).get(c.LABEL_MAX_MODULE_COUNT),
-            labels_of(deployment).get(c.LABEL_MAX_MODULE_COUNT) if deployment else None,
-        )
+            on_pod, labels_of(deployment).get(c.LABEL_MAX_MODULE_COUNT) if deployment else None)
         if problem:
-            marker = (pod["metadata"]["namespace"], pod["metadata"]["name"], problem)
+            # Reported on the object that carries the label (the pod's wins when it has one).
+            if on_pod is None and deployment is not None:
+                culprit = {**deployment, "apiVersion": deployment.get("apiVersion") or "apps/v1",
+                           "kind": deployment.get("kind") or "Deployment"}
+            else:
+                culprit = pod
+            marker = (culprit["metadata"]["namespace"], culprit["kind"] if "kind" in culprit
+                      else "Pod", culprit["metadata"]["name"], problem)
             if marker not in self._reported_capacity:  # report once, not on every reconcile
+                if len(self._reported_capacity) >= 10_000:  # a bound: at worst a repeat Event
+                    self._reported_capacity.clear()
                 self._reported_capacity.add(marker)
-                self.events.record(pod, WARNING, "InvalidMaxModuleCount", problem)
+                self.events.record(culprit, WARNING, "InvalidMaxModuleCount", problem)
         return value
 
     def base(self, pod: dict, replacing: tuple[str, str] | None = None) -> placement.Base:

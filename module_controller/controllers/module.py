@@ -537,7 +537,7 @@ class ModuleReconciler:
             installed = current.get("installedVersion")
         counted = self._installs.get(key)
         if counted is not None and counted[0] == generation:
-            installs = counted[1]
+            installs = counted[1] or None  # not written before the first install
         else:
             installs = current.get("installs") if current.get("observedGeneration") == generation \
                 else None

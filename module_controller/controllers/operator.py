@@ -371,6 +371,14 @@ class Operator:
         old, stored = self.ctx.deployments.upsert(obj)
         if stored and old is None:
             self.base_deployments.add(key_of(obj), delay=1.0)
+        if stored and old is not None and labels_of(old).get(c.LABEL_MAX_MODULE_COUNT) != \
+                labels_of(obj).get(c.LABEL_MAX_MODULE_COUNT):
+            # The capacity of its pods changed: whatever waits for room looks again.
+            for module in self.ctx.modules.list(namespace):
+                if not labels_of(module).get(c.LABEL_BASE_INSTANCE_NAME):
+                    self.modules.add(key_of(module))
+            for mrs in self.ctx.replicasets.list(namespace):
+                self.replicasets.add(key_of(mrs))
 
     def module_deployment_event(self, kind: str | None, obj: dict) -> None:
         assert self.ctx is not None and self.module_deployments is not None

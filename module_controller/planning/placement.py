@@ -54,8 +54,9 @@ def parse_max_module_count(pod_value: str | None, deployment_value: str | None
                            ) -> tuple[int | None, str | None]:
     """The capacity of a base: the pod's label, else the Deployment's, else unlimited.
 
-    Returns (capacity, problem): an invalid value counts as unlimited and is described in
-    ``problem`` so the caller can report it once.
+    Returns (capacity, problem). A value that is not a whole number >= 0 counts as 0 (no new
+    module is placed there) and is described in ``problem`` so the caller can report it once:
+    a typo in a limit must not lift the limit.
     """
     for source, raw in (("pod", pod_value), ("deployment", deployment_value)):
         if raw is None:
@@ -65,7 +66,9 @@ def parse_max_module_count(pod_value: str | None, deployment_value: str | None
         except ValueError:
             value = -1
         if value < 0:
-            return None, f"invalid max-module-count {raw!r} on the {source}: treated as unlimited"
+            return 0, (f"invalid max-module-count {raw!r} on the {source} (a whole number >= 0 "
+                       "is expected): treated as 0, no new module is placed on this base until "
+                       "it is fixed")
         return value, None
     return None, None
 

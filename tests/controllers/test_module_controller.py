@@ -83,6 +83,30 @@ async def test_unbound_module_picks_an_eligible_base(api, namespace, arklets, co
     assert third["metadata"]["labels"][c.LABEL_BASE_INSTANCE_NAME] == full.metadata.name
 
 
+async def test_unparsable_max_module_count_places_nothing_and_says_so(api, namespace, controller):
+    """``max-module-count: "abc"`` on the base Deployment counts as 0, not as unlimited, and a
+    Warning Event on the Deployment names the label and the value."""
+    await bases(api, namespace, 1)
+    apps = client.AppsV1Api(api)
+    await apps.patch_namespaced_deployment("dynamic-stock-deployment", namespace, {
+        "metadata": {"labels": {c.LABEL_MAX_MODULE_COUNT: "abc"}}})
+    await kt.create_module(api, namespace, kt.module_body("m1"))
+    pending = await kt.wait_module_phase(api, namespace, "m1", "Pending", timeout=MODULE_STEP)
+    assert pending["status"]["reason"] == "NoEligibleBase"
+    assert c.LABEL_BASE_INSTANCE_NAME not in (pending["metadata"].get("labels") or {})
+    events = await kt.wait_for(
+        lambda: kt.events_for(api, namespace, "dynamic-stock-deployment"),
+        lambda found: any(e.reason == "InvalidMaxModuleCount" for e in found),
+        timeout=MODULE_STEP, what="an InvalidMaxModuleCount Event on the Deployment")
+    (event,) = [e for e in events if e.reason == "InvalidMaxModuleCount"]
+    assert event.type == "Warning" and event.involved_object.kind == "Deployment"
+    assert "'abc'" in event.message and "treated as 0" in event.message
+    # Fixed, the base takes the module.
+    await apps.patch_namespaced_deployment("dynamic-stock-deployment", namespace, {
+        "metadata": {"labels": {c.LABEL_MAX_MODULE_COUNT: "1"}}})
+    await kt.wait_module_phase(api, namespace, "m1", "Available", timeout=MODULE_STEP)
+
+
 async def test_install_failing_three_times_then_succeeding(api, namespace, arklets, controller):
     (pod,) = await bases(api, namespace, 1)
     ip = pod.status.pod_ip

@@ -63,9 +63,14 @@ def test_max_module_count_sources():
     assert parse_max_module_count("2", "5") == (2, None)
     assert parse_max_module_count(None, "5") == (5, None)
     assert parse_max_module_count(None, None) == (None, None)
-    value, problem = parse_max_module_count("lots", None)
-    assert value is None and "invalid" in problem
-    assert parse_max_module_count("-1", None)[0] is None
+    # An invalid limit is 0, never unlimited: a typo must not lift the limit.
+    for bad in ("lots", "abc", "-1", "1.5", ""):
+        value, problem = parse_max_module_count(bad, None)
+        assert value == 0 and "invalid" in problem and "treated as 0" in problem, bad
+    value, problem = parse_max_module_count(None, "abc")
+    assert value == 0 and "on the deployment" in problem
+    # The pod's label decides when it has one, valid or not.
+    assert parse_max_module_count("3", "abc") == (3, None)
 
 
 def test_selector_expressions():
