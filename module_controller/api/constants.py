@@ -122,9 +122,15 @@ MODULE_REPLICA_SET_NAME_MAX_LENGTH: Final = LABEL_VALUE_MAX_LENGTH
 #: Module package URL: the schemes Arklet can fetch. The controller may narrow this at run time.
 URL_SCHEMES: Final = ("http", "https", "file")
 URL_MAX_LENGTH: Final = 4096
-# No whitespace after the scheme: the class is spelled out because Python's \s also matches
-# Unicode spaces and RE2's does not.
-URL_PATTERN: Final = r"^(" + "|".join(URL_SCHEMES) + r")://[^\t\n\f\r ]+$"
+# No whitespace and no control character after the scheme (the docs promise "no whitespace";
+# a NBSP or a vertical tab in a url is invisible in kubectl output and breaks the download).
+# Spelled out rather than \s because Python's \s and RE2's disagree on Unicode spaces. C0
+# controls, space, DEL, C1 controls and NBSP as \x escapes (both engines read them); the other
+# Unicode spaces (str.isspace) and the BOM as the characters themselves, since RE2 spells
+# \u2000 as \x{2000} and Python does not.
+URL_FORBIDDEN: Final = (r"\x00-\x20\x7f-\xa0"
+                        "\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff")
+URL_PATTERN: Final = r"^(" + "|".join(URL_SCHEMES) + r")://[^" + URL_FORBIDDEN + "]+$"
 
 MD5_PATTERN: Final = r"^[0-9a-fA-F]{32}$"
 MODULE_TYPE_MAX_LENGTH: Final = 63

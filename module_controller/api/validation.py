@@ -28,8 +28,12 @@ X_PRESERVE_UNKNOWN = "x-kubernetes-preserve-unknown-fields"
 
 
 def cel_string(text: str) -> str:
-    """``text`` as a CEL string literal (backslashes and quotes escaped)."""
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    """``text`` as a CEL string literal (backslashes and quotes escaped; characters outside
+    printable ASCII as ``\\uXXXX``, so the CRDs hold no invisible characters)."""
+    escaped = text.replace("\\", "\\\\").replace("'", "\\'")
+    return "'" + "".join(ch if " " <= ch <= "~" else
+                         (f"\\u{ord(ch):04x}" if ord(ch) <= 0xFFFF else f"\\U{ord(ch):08x}")
+                         for ch in escaped) + "'"
 
 
 def python_regex(pattern: str) -> re.Pattern[str]:
@@ -120,7 +124,7 @@ MODULE_VERSION_RULE = pattern_rule(
 URL_RULE = pattern_rule(
     c.URL_PATTERN,
     "url must be an absolute URL with one of the schemes "
-    + ", ".join(f"{s}://" for s in c.URL_SCHEMES) + " and no spaces",
+    + ", ".join(f"{s}://" for s in c.URL_SCHEMES) + " and no whitespace or control characters",
 )
 MD5_RULE = pattern_rule(c.MD5_PATTERN, "md5 must be 32 hexadecimal digits")
 DNS_SUBDOMAIN_RULE = pattern_rule(
