@@ -20,6 +20,7 @@ from ..kube.events import EventRecorder
 from ..kube.io import KubeIO
 from ..settings import Settings
 from ..observability import Metrics, Readiness, start_probe_server
+from ..planning.templates import template_refs
 from . import leader
 from .bases import BaseDeploymentReconciler, BasePodReconciler
 from .drift import DriftChecker
@@ -27,6 +28,7 @@ from .context import Context, deleting, labels_of, pod_ip, pod_ready, wants_remo
 from .module import ModuleReconciler
 from .moduledeployment import DeploymentReconciler
 from .modulereplicaset import ReplicaSetReconciler, owner_replicaset
+from .moduletemplate import TemplateUsageReconciler
 from .queue import WorkQueue
 from .resync import Kind as ResyncKind, Resync
 from .store import Key, key_of
@@ -72,6 +74,7 @@ class Operator:
         self.basepods: WorkQueue[Key] | None = None
         self.base_deployments: WorkQueue[Key] | None = None
         self.module_deployments: WorkQueue[Key] | None = None
+        self.templates: WorkQueue[Key] | None = None
         self.metrics = Metrics()
         self.readiness = Readiness(leader_election=settings.leader_election)
         self.stop_flag = asyncio.Event()
@@ -102,12 +105,15 @@ class Operator:
                                             BaseDeploymentReconciler(self.ctx).reconcile, 2)
         self.module_deployments = self._queue("ModuleDeployment",
                                               DeploymentReconciler(self.ctx).reconcile, 4)
+        self.templates = self._queue("ModuleTemplate", TemplateUsageReconciler(self.ctx).reconcile, 1)
         self.ctx.module_changed = self._module_changed
         self.ctx.replicaset_written = self.replicasets.add
         self.ctx.module_deployment_written = self.module_deployments.add
         self.ctx.base_retired = self.basepods.add
         for md in self.ctx.module_deployments.list():
             self.module_deployments.add(key_of(md))
+        for template in self.ctx.templates.list():
+            self.templates.add(key_of(template))
         for module in self.ctx.modules.list():
             self.modules.add(key_of(module))
         for mrs in self.ctx.replicasets.list():
@@ -181,7 +187,7 @@ class Operator:
 
     def _queues(self) -> list[WorkQueue]:
         return [q for q in (self.modules, self.replicasets, self.basepods, self.base_deployments,
-                            self.module_deployments) if q is not None]
+                            self.module_deployments, self.templates) if q is not None]
 
     def _owner_deployment(self, obj: dict) -> None:
         name = labels_of(obj).get(c.LABEL_MODULE_DEPLOYMENT)
@@ -384,8 +390,11 @@ class Operator:
         assert self.ctx is not None and self.module_deployments is not None
         if kind == "DELETED":
             self.ctx.module_deployments.remove(obj)
+            self._template_users_changed(key_of(obj)[0], obj)
             return
         old, stored = self.ctx.module_deployments.upsert(obj)
+        if stored and (old is None or template_refs(old) != template_refs(obj)):
+            self._template_users_changed(key_of(obj)[0], old, obj)
         if stored and (old is None or _meta_changed(old, obj, _MODULE_TRIGGERS)):
             self.module_deployments.add(key_of(obj))
         if old is not None and old.get("spec") != obj.get("spec"):
@@ -393,12 +402,20 @@ class Operator:
             for md in self.ctx.module_deployments.list(key_of(obj)[0]):
                 self.module_deployments.add(key_of(md))
 
+    def _template_users_changed(self, namespace: str, *mds: dict | None) -> None:
+        if self.templates is not None:
+            for name in template_refs(*mds):
+                self.templates.add((namespace, name))
+
     def template_event(self, kind: str | None, obj: dict) -> None:
         assert self.ctx is not None and self.module_deployments is not None
         if kind == "DELETED":
             self.ctx.templates.remove(obj)
         else:
-            self.ctx.templates.upsert(obj)
+            old, stored = self.ctx.templates.upsert(obj)
+            if stored and self.templates is not None and (
+                    old is None or _meta_changed(old, obj, ("generation",))):
+                self.templates.add(key_of(obj))
         namespace, name = key_of(obj)
         for md in self.ctx.module_deployments.list(namespace):
             if (md.get("spec", {}).get("templateRef") or {}).get("name") == name:

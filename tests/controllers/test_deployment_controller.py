@@ -160,6 +160,30 @@ async def test_module_service_follows_the_strategy(api, namespace, controller, d
     await kt.wait_for(names, lambda found: found == [], what="Service removed")
 
 
+async def test_template_records_which_module_deployments_use_it(api, namespace, controller,
+                                                                 dev_cluster):
+    kc = dev_cluster.kubeconfig
+    await bases(api, namespace, 2)
+    kubectl(kc, namespace, "apply", "-f", str(SAMPLES / "moduletemplate.yaml"))
+
+    async def used_by():
+        template = await kt.get_custom(api, c.MODULE_TEMPLATE.plural, namespace,
+                                       "provider-template")
+        return ((template or {}).get("status") or {}).get("usedBy")
+
+    await kt.wait_for(used_by, lambda users: users == [], timeout=MODULE_STEP,
+                      what="usedBy [] for a template nobody uses")
+    kubectl(kc, namespace, "apply", "-f", str(SAMPLES / "moduledeployment_template_ref.yaml"))
+    await kt.wait_for(used_by, lambda users: users == ["provider-template-ref"],
+                      timeout=MODULE_STEP, what="usedBy naming the ModuleDeployment")
+    kubectl(kc, namespace, "delete", "mddeploy", "provider-template-ref", "--wait=false")
+    await kt.wait_for(lambda: kt.get_deployment(api, namespace, "provider-template-ref"),
+                      lambda found: found is None, timeout=MODULE_STEP,
+                      what="the ModuleDeployment to be gone")
+    await kt.wait_for(used_by, lambda users: users == [], timeout=MODULE_STEP,
+                      what="usedBy empty again")
+
+
 async def test_template_ref_and_missing_template(api, namespace, controller, dev_cluster):
     kc = dev_cluster.kubeconfig
     await bases(api, namespace, 2)

@@ -1,0 +1,39 @@
+"""ModuleTemplate ``status.usedBy``: the ModuleDeployments that reference the template.
+
+Computed from the caches (no LIST), written only when it changes: one status write when a
+ModuleDeployment starts or stops referencing the template, none per release step.
+"""
+
+from __future__ import annotations
+
+from ..api import constants as c
+from ..planning.templates import template_users
+from .context import Context, deleting
+from .queue import Result
+from .store import Key
+
+PLURAL = c.MODULE_TEMPLATE.plural
+
+
+class TemplateUsageReconciler:
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
+
+    async def reconcile(self, key: Key) -> Result | None:
+        template = self.ctx.templates.get(*key)
+        if template is None or deleting(template):
+            return None
+        used = template_users(self.ctx.module_deployments.list(key[0]), key[1])
+        status = template.get("status") or {}
+        generation = template["metadata"].get("generation")
+        if status.get("usedBy") == used and status.get("observedGeneration") == generation:
+            return None
+        try:
+            updated = await self.ctx.kube.patch_status(PLURAL, key[0], key[1], {
+                "usedBy": used, "observedGeneration": generation})
+        except Exception as exc:
+            if getattr(exc, "status", None) == 404:
+                return None  # deleted meanwhile
+            raise
+        self.ctx.templates.upsert(updated)
+        return None
