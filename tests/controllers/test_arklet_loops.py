@@ -60,6 +60,10 @@ async def test_deletion_abandons_a_hanging_install(api, namespace, arklets, dev_
         assert alive, proc.log_text()[-3000:]
 
 
+def reason(module: dict | None) -> str | None:
+    return ((module or {}).get("status") or {}).get("reason")
+
+
 async def wait_event(api, namespace: str, name: str, reason: str, timeout: float) -> None:
     # Events are posted in the background: wait for it rather than read once.
     await kt.wait_for(lambda: kt.events_for(api, namespace, name),
@@ -80,7 +84,7 @@ async def test_install_reply_claiming_an_unlisted_biz_is_not_trusted(api, namesp
         await kt.create_module(api, namespace, kt.module_body("m1", labels=bound_to(pod)))
         # Each attempt is one step of the Module, then the queue's backoff.
         failed = await kt.wait_for(lambda: kt.get_module(api, namespace, "m1"),
-                                   lambda m: m["status"]["reason"] == "InstallNotKept",
+                                   lambda m: reason(m) == "InstallNotKept",
                                    timeout=INSTALLS_PER_GENERATION * MODULE_STEP,
                                    what="the install bound to be reached")
         status = failed["status"]
