@@ -33,7 +33,7 @@ NEEDS_BY_RESOURCE: dict[tuple[str, str | None], tuple[str, ...]] = {
     (f"moduledeployments.{GROUP}", "status"): ("patch",),
     (f"modulereplicasets.{GROUP}", "status"): ("patch",),
     (f"modules.{GROUP}", "status"): ("patch",),
-    (f"moduletemplates.{GROUP}", "status"): (),
+    (f"moduletemplates.{GROUP}", "status"): ("patch",),
     (f"moduledeployments.{GROUP}", "finalizers"): ("update",),
     (f"modulereplicasets.{GROUP}", "finalizers"): ("update",),
     ("pods", None): ("get", "list", "watch", "patch", "delete"),

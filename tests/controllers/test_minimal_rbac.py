@@ -3,8 +3,8 @@
 The real controller process runs under the ServiceAccount's own identity: a kubeconfig with a
 token from the TokenRequest API, not the admin's client certificate, so every call it makes is
 authorised by the Role and nothing else. It drives a release through confirmation to
-Completed, with a module Service, the leader Lease, base count labels and a base pod retired
-by the delete-pod label, then deletes the ModuleDeployment and cleans everything offline. A
+Completed, from a ModuleTemplate (whose status it writes), with a module Service, the leader
+Lease, base count labels and a base pod retired by the delete-pod label, then deletes the ModuleDeployment and cleans everything offline. A
 verb missing from the Role shows up as a ``forbidden`` answer in the controller's log (a watch,
 a write or an Event post that failed), which fails the test even if a retry got round it.
 tests/api/test_api_rbac.py checks the other side: what the Role does not grant.
@@ -37,12 +37,20 @@ SELECTOR = "app=dynamic-stock"
 START_TIMEOUT = 60.0
 
 
-def release(namespace: str) -> dict:
-    body = yaml.safe_load((REPO / "config" / "samples" / "seed003_moduledeployment.yaml").read_text())
+def release(namespace: str) -> tuple[dict, dict]:
+    """The seed release (2 replicas in 2 groups, confirmation after the first) with a module
+    Service, its module taken from a ModuleTemplate so that the template's status is written."""
+    samples = REPO / "config" / "samples"
+    template = yaml.safe_load((samples / "moduletemplate.yaml").read_text())
+    template["metadata"]["namespace"] = namespace
+    body = yaml.safe_load((samples / "seed003_moduledeployment.yaml").read_text())
     body["metadata"]["namespace"] = namespace
+    template["template"]["spec"]["module"] = body["spec"]["template"]["spec"]["module"]
+    del body["spec"]["template"]
+    body["spec"]["templateRef"] = {"name": template["metadata"]["name"]}
     body["spec"]["operationStrategy"]["serviceStrategy"] = {"enableModuleService": True,
                                                              "port": 8080}
-    return body  # 2 replicas in 2 groups, confirmation after the first
+    return template, body
 
 
 async def test_controller_runs_with_exactly_the_namespaced_role(api, namespace, arklets,
@@ -69,11 +77,18 @@ async def test_controller_runs_with_exactly_the_namespaced_role(api, namespace, 
                              probe_port=free_port()).start()
     try:
         await asyncio.to_thread(proc.wait_ready, START_TIMEOUT)
-        kt.kubectl_apply(admin, namespace, release(namespace))
+        template, body = release(namespace)
+        kt.kubectl_apply(admin, namespace, template)
+        kt.kubectl_apply(admin, namespace, body)
         # The controller pauses the release itself (a patch of spec.pause) after group 1.
         await kt.wait_progress(api, namespace, MD, "Paused", batch=1, timeout=MODULE_STEP)
         patch(admin, namespace, "mddeploy", MD, {"spec": {"pause": False}})
         await kt.wait_progress(api, namespace, MD, "Completed", timeout=MODULE_STEP)
+        # The template's status says who uses it (a moduletemplates/status patch).
+        await kt.wait_for(lambda: client.CustomObjectsApi(api).get_namespaced_custom_object(
+            c.GROUP, c.VERSION, namespace, "moduletemplates", template["metadata"]["name"]),
+            lambda t: (t.get("status") or {}).get("usedBy") == [MD], timeout=MODULE_STEP,
+            what="the ModuleTemplate's status.usedBy")
         service = await core.read_namespaced_service("provider-service", namespace)
         assert service.spec.type == "NodePort"
         lease = await client.CoordinationV1Api(api).read_namespaced_lease("module-controller",
