@@ -110,6 +110,7 @@ def _run(args: argparse.Namespace) -> int:
         lease_namespace=args.lease_namespace,
         lease_name=args.lease_name,
         drift_check_period=args.drift_check_period,
+        base_not_ready_grace=args.base_not_ready_grace,
         drift_remove_orphans=args.drift_remove_orphans,
         module_services=args.module_services,
         pod_deletion=args.pod_deletion,
@@ -176,6 +177,9 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--lease-namespace", default=os.environ.get("POD_NAMESPACE", "default"),
                      help="namespace of the leader Lease (default: $POD_NAMESPACE or default)")
     run.add_argument("--lease-name", default="module-controller", help="name of the leader Lease")
+    run.add_argument("--base-not-ready-grace", type=float, default=Settings.base_not_ready_grace,
+                     help="seconds a NotReady base pod keeps its instances in peer mode before "
+                          "they are taken off (default %(default)s)")
     run.add_argument("--drift-check-period", type=float, default=60.0,
                      help="seconds between comparisons of queryAllBiz with the Modules (0: off)")
     run.add_argument("--drift-remove-orphans", action="store_true",

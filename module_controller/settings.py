@@ -33,6 +33,9 @@ class Settings:
     leader_election: bool = False
     lease_namespace: str = "default"
     lease_name: str = "module-controller"
+    #: Seconds a base pod that turned NotReady still counts as a base (peer mode keeps its
+    #: instance) before its modules are taken off: a readiness blip costs nothing.
+    base_not_ready_grace: float = 30.0
     #: Seconds between drift checks (queryAllBiz against the Module objects); 0: off.
     drift_check_period: float = 60.0
     #: Uninstall bizzes that run on a base without a Module (off: only reported).

@@ -238,12 +238,17 @@ class LabelSelectorRequirement(KubeModel):
 class LabelSelector(KubeModel):
     """A label query over base pods (metav1.LabelSelector); it must not be empty."""
 
+    # A positive requirement (a label, In or Exists) is needed: without one (empty, or only
+    # NotIn / DoesNotExist on a key nobody sets) the selector matches every pod in the namespace.
     cel_rules = (Rule(
         "(has(self.matchLabels) && size(self.matchLabels) > 0) || "
-        "(has(self.matchExpressions) && size(self.matchExpressions) > 0)",
-        "selector must have matchLabels or matchExpressions: an empty selector would match every "
-        "pod in the namespace",
-        lambda s: bool(s.match_labels) or bool(s.match_expressions),
+        "(has(self.matchExpressions) && "
+        "self.matchExpressions.exists(e, e.operator == 'In' || e.operator == 'Exists'))",
+        "selector must have matchLabels or a matchExpressions entry with operator In or Exists: "
+        "an empty selector, or one of only NotIn/DoesNotExist, matches every pod in the "
+        "namespace",
+        lambda s: bool(s.match_labels) or any(
+            r.operator in ("In", "Exists") for r in s.match_expressions or []),
     ),)
 
     match_labels: dict[str, str] | None = Field(

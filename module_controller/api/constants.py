@@ -80,6 +80,7 @@ REASON_PROGRESS_DEADLINE_EXCEEDED: Final = "ProgressDeadlineExceeded"
 REASON_MODULE_NAME_CONFLICT: Final = "ModuleNameConflict"
 REASON_INSUFFICIENT_BASES: Final = "InsufficientBases"
 REASON_TEMPLATE_NOT_FOUND: Final = "TemplateNotFound"
+REASON_BASE_NOT_FOUND: Final = "BaseNotFound"
 
 # --- Validation limits and patterns (shared by the CRD's CEL rules and the models) -------------
 # The patterns avoid escapes where a character class does the job, so the same text is valid as a

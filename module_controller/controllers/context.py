@@ -7,6 +7,7 @@ reconciler sees bases the same way.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import weakref
 from dataclasses import dataclass, field
@@ -30,6 +31,29 @@ def pod_ready(pod: dict) -> bool:
         return False
     return any(cond.get("type") == "Ready" and cond.get("status") == "True"
                for cond in status.get("conditions") or [])
+
+
+def not_ready_since(pod: dict) -> dt.datetime | None:
+    """When the pod's Ready condition last changed, if it says NotReady (None: no such time)."""
+    for cond in (pod.get("status") or {}).get("conditions") or []:
+        if cond.get("type") == "Ready" and cond.get("status") != "True":
+            since = cond.get("lastTransitionTime")
+            try:
+                return dt.datetime.fromisoformat(since.replace("Z", "+00:00")) if since else None
+            except ValueError:
+                return None
+    return None
+
+
+def owner_deployment_name(pod: dict) -> str | None:
+    """The name of the Deployment that owns the pod through its ReplicaSet, from the pod's
+    owner reference and pod-template-hash alone (the Deployment need not be in the cache)."""
+    template_hash = labels_of(pod).get("pod-template-hash")
+    for ref in pod["metadata"].get("ownerReferences") or []:
+        if ref.get("kind") == "ReplicaSet" and template_hash and \
+                ref["name"].endswith("-" + template_hash):
+            return ref["name"][: -len(template_hash) - 1]
+    return None
 
 
 def pod_ip(pod: dict) -> str | None:
@@ -151,14 +175,8 @@ class Context:
 
     def deployment_of(self, pod: dict) -> dict | None:
         """The Deployment a pod belongs to, through its ReplicaSet's name and pod-template-hash."""
-        labels = labels_of(pod)
-        template_hash = labels.get("pod-template-hash")
-        for ref in pod["metadata"].get("ownerReferences") or []:
-            if ref.get("kind") == "ReplicaSet" and template_hash and \
-                    ref["name"].endswith("-" + template_hash):
-                name = ref["name"][: -len(template_hash) - 1]
-                return self.deployments.get(pod["metadata"]["namespace"], name)
-        return None
+        name = owner_deployment_name(pod)
+        return self.deployments.get(pod["metadata"]["namespace"], name) if name else None
 
     def base_deployment_of(self, pod: dict) -> dict | None:
         """The base Deployment owning the pod, or None if the pod is not a base pod.
@@ -217,6 +235,7 @@ class Context:
         instances here are all of other revisions of that ModuleDeployment are replaceable."""
         meta = pod["metadata"]
         bound = self.modules_on_pod(meta["namespace"], meta["name"])
+        owner = self.deployment_of(pod)
         replaceable: set[str] = set()
         if replacing is not None:
             by_name: dict[str, list[dict]] = {}
@@ -238,6 +257,7 @@ class Context:
             modules=frozenset(m["spec"]["module"]["name"] for m in bound),
             max_modules=self.max_modules(pod),
             replaceable=frozenset(replaceable),
+            deployment=owner["metadata"]["name"] if owner else None,
         )
 
     def bases(self, namespace: str, replacing: tuple[str, str] | None = None

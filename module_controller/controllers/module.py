@@ -20,7 +20,7 @@ from typing import AsyncIterator
 
 from pydantic import ValidationError
 
-from ..api import Module, ModulePhase
+from ..api import Module, ModulePhase, ModuleReplicaSet
 from ..api import constants as c
 from ..api.redact import redact_text
 from ..api.common import SchedulingPolicy, normalize_scheduling_policy
@@ -30,6 +30,7 @@ from ..planning import placement
 from ..planning.module_lifecycle import (InstallVerdict, Kind, PodView, gave_up, installs_so_far,
                                          judge_install, may_install, next_step, pod_labels,
                                          pod_step, removal_step, supersedes)
+from ..planning.replicaset import follows_template
 from .context import Context, deleting, labels_of, pod_ip, pod_ready, skip_uninstall
 from .preempt import Deleted
 from .queue import ReportedFailure, Result
@@ -96,6 +97,13 @@ class ModuleReconciler:
     async def _ensure(self, key: Key, module: Module) -> Result | None:
         obj = await self._bind(key, module)
         if obj is None:
+            return None
+        if not self._follows_owner(obj):
+            # Edited by hand (or a template its owner has not written into it yet): nothing is
+            # installed from this spec. The owner, woken by this change, writes its template
+            # back, and that change brings the Module here again.
+            log.info("module %s/%s: spec differs from its ModuleReplicaSet's template; waiting "
+                     "for the owner to restore it", *key)
             return None
         module = Module.from_api(obj)
         info = module.spec.module
@@ -219,6 +227,25 @@ class ModuleReconciler:
                 bizzes = None
         raise RuntimeError(f"module {key} made no progress after {MAX_STEPS} steps")
 
+    def _follows_owner(self, obj: dict) -> bool:
+        """The Module's spec is its controlling ModuleReplicaSet's template (True when it has
+        none the cache knows: an orphan is the garbage collector's, not ours to judge)."""
+        for ref in obj["metadata"].get("ownerReferences") or []:
+            if ref.get("kind") != c.MODULE_REPLICA_SET.kind or not ref.get("controller"):
+                continue
+            owner = self.ctx.replicasets.get(obj["metadata"]["namespace"], ref.get("name") or "")
+            if owner is None or owner["metadata"].get("uid") != ref.get("uid"):
+                return True
+            try:
+                mrs = ModuleReplicaSet.from_api(owner)
+            except ValidationError:
+                return True  # the owner reports its own invalid spec
+            return follows_template(
+                obj.get("spec") or {},
+                mrs.spec.template.spec.module.model_dump(by_alias=True, exclude_none=True),
+                mrs.spec.operation_strategy.upgrade_policy)
+        return True
+
     async def _leave_available(self, key: Key, wanted: str, bizzes: dict[str, str]) -> None:
         """Before Arklet is asked to change anything for a new spec, a status that still says
         Available (for the old spec) goes: nobody may read Available for a version that does
@@ -275,7 +302,9 @@ class ModuleReconciler:
         except ValueError:  # a hand-written label with a typo: fall back to the default
             policy = SchedulingPolicy.SCATTER
         selector = module.spec.selector.model_dump(by_alias=True, exclude_none=True)
-        return placement.choose(self.ctx.bases(namespace), module.spec.module.name, selector, policy)
+        # A Module that names its base Deployment goes on that Deployment's pods only.
+        return placement.choose(self.ctx.bases(namespace), module.spec.module.name, selector,
+                                policy, labels_of(obj).get(c.LABEL_DEPLOYMENT_NAME))
 
     async def _available(self, key: Key, module: Module, pod: dict) -> Result | None:
         min_ready = self._min_ready_seconds(key)

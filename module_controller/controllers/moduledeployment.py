@@ -17,10 +17,10 @@ from pydantic import ValidationError
 from ..api import ModuleDeployment, ModuleTemplate, ReleaseProgress, UpgradePolicy
 from ..api import constants as c
 from ..kube.events import NORMAL, WARNING
-from ..planning import limits, release
+from ..planning import bases, limits, release
 from ..planning.conditions import set_condition
 from ..planning.module_lifecycle import serving
-from .context import Context, deleting, labels_of, pod_ready, wants_removal
+from .context import Context, deleting, labels_of, not_ready_since, pod_ready, wants_removal
 from .queue import Result
 from .store import Key, key_of
 
@@ -42,6 +42,13 @@ def _fmt(value: dt.datetime | None, ceil: bool = False) -> str | None:
     if ceil and value.microsecond:
         value = value.replace(microsecond=0) + dt.timedelta(seconds=1)
     return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _base_owner_reference(ref: dict) -> bool:
+    """The owner reference to the base Deployment that earlier versions added (non-controller,
+    apps/v1 Deployment)."""
+    return (ref.get("apiVersion") == "apps/v1" and ref.get("kind") == "Deployment"
+            and not ref.get("controller"))
 
 
 def _revision_number(mrs: dict) -> int:
@@ -85,6 +92,14 @@ class DeploymentReconciler:
                 c.REASON_TEMPLATE_NOT_FOUND,
                 f"ModuleTemplate {md.spec.template_ref.name} not found"))  # type: ignore[union-attr]
             return None
+        if not gone and self.ctx.deployments.get(key[0], md.spec.base_deployment_name) is None:
+            # Reported, never guessed (a guessed selector put modules on stray pods). The
+            # ModuleDeployment waits; the Deployment's creation wakes it (deployment_event).
+            await self._conditions(key, failure=(
+                c.REASON_BASE_NOT_FOUND,
+                f"spec.baseDeploymentName: Deployment {md.spec.base_deployment_name} not found "
+                f"in namespace {key[0]}; waiting for it"), unavailable=True)
+            return None
 
         revisions = self._revisions(key)
         current = None
@@ -113,7 +128,16 @@ class DeploymentReconciler:
             await self._prune_history(key, md, revisions, current)
             await self._restrictions(key, md, template)
             await self._service(key, obj, md, template)
-        return Result(requeue_after=decision.requeue_after) if decision.requeue_after else None
+        wake = [t for t in (decision.requeue_after, self._grace_ends(key, md, gone)) if t]
+        return Result(requeue_after=min(wake)) if wake else None
+
+    def _grace_ends(self, key: Key, md: ModuleDeployment, gone: bool) -> float | None:
+        """When a NotReady base's grace ends (peer mode), to count it out then: no pod event
+        marks that moment."""
+        if gone or not md.spec.is_peer:
+            return None
+        left = self._peer_bases(key, md)[1]
+        return None if left is None else left + 0.5  # past the second the grace ends in
 
     # ----------------------------------------------------------------- metadata, template
 
@@ -124,14 +148,12 @@ class DeploymentReconciler:
         patch: dict = {}
         if missing:
             patch["finalizers"] = finalizers + missing
-        base = self.ctx.deployments.get(key[0], md.spec.base_deployment_name)
         refs = meta.get("ownerReferences") or []
-        if base is not None and not any(r.get("uid") == base["metadata"]["uid"] for r in refs):
-            # Owned by the base Deployment, but not as controller, so the user's own tools
-            # (which expect to control their Deployment's dependents) are not confused.
-            patch["ownerReferences"] = refs + [{
-                "apiVersion": "apps/v1", "kind": "Deployment", "name": base["metadata"]["name"],
-                "uid": base["metadata"]["uid"], "controller": False, "blockOwnerDeletion": False}]
+        kept = [r for r in refs if not _base_owner_reference(r)]
+        if kept != refs:
+            # Earlier versions made the base Deployment an owner, so deleting the Deployment
+            # deleted the user's ModuleDeployment. It outlives its base now (BaseNotFound).
+            patch["ownerReferences"] = kept
         if not patch:
             return obj
         patch["resourceVersion"] = meta["resourceVersion"]
@@ -185,8 +207,8 @@ class DeploymentReconciler:
                                revisions: list[dict]) -> dict:
         info = template.spec.module
         base = self.ctx.deployments.get(key[0], md.spec.base_deployment_name)
-        selector = ((base or {}).get("spec") or {}).get("selector") or \
-            {"matchLabels": {"app": md.spec.base_deployment_name}}
+        assert base is not None  # checked by reconcile: a missing base is never guessed
+        selector = base["spec"]["selector"]
         wanted_spec = {
             "selector": selector,
             "template": template.model_dump(by_alias=True, exclude_none=True),
@@ -201,9 +223,14 @@ class DeploymentReconciler:
             # Same name+version: this is the revision (also a rollback to it). Keep its template
             # (url, metadata) and strategies current without touching the replica count.
             current = {k: mrs["spec"].get(k) for k in wanted_spec}
-            if current != wanted_spec:
-                updated = await self.ctx.kube.patch(MRS, key[0], mrs["metadata"]["name"],
-                                                    {"spec": wanted_spec})
+            # The base Deployment it places on follows spec.baseDeploymentName: its instances
+            # on the old base's pods are taken off and placed again (modulereplicaset.py).
+            named = labels_of(mrs).get(c.LABEL_DEPLOYMENT_NAME)
+            if current != wanted_spec or named != md.spec.base_deployment_name:
+                updated = await self.ctx.kube.patch(MRS, key[0], mrs["metadata"]["name"], {
+                    "metadata": {"labels": {
+                        c.LABEL_DEPLOYMENT_NAME: md.spec.base_deployment_name}},
+                    "spec": wanted_spec})
                 self._written(updated)
                 return updated
             return mrs
@@ -276,12 +303,28 @@ class DeploymentReconciler:
     def _desired(self, key: Key, md: ModuleDeployment) -> int:
         if not md.spec.is_peer:
             return md.spec.replicas
+        return self._peer_bases(key, md)[0]
+
+    def _peer_bases(self, key: Key, md: ModuleDeployment) -> tuple[int, float | None]:
+        """Peer mode: the base pods that count (Ready, or NotReady for less than the grace
+        while hosting an instance), and the seconds until such a grace ends (None: none)."""
         base = self.ctx.deployments.get(key[0], md.spec.base_deployment_name)
         if base is None:
-            return 0
-        return sum(1 for pod in self.ctx.pods.list(key[0])
-                   if self.ctx.deployment_of(pod) is base and pod_ready(pod)
-                   and not deleting(pod) and not wants_removal(pod))
+            return 0, None
+        now = dt.datetime.now(dt.timezone.utc)
+        count, recheck = 0, None
+        for pod in self.ctx.pods.list(key[0]):
+            if self.ctx.deployment_of(pod) is not base or deleting(pod) or wants_removal(pod):
+                continue
+            hosts = any(labels_of(m).get(c.LABEL_MODULE_DEPLOYMENT) == key[1]
+                        for m in self.ctx.modules_on_pod(key[0], pod["metadata"]["name"]))
+            counts, left = bases.not_ready_tolerance(
+                pod_ready(pod), not_ready_since(pod), hosts, now,
+                self.ctx.settings.base_not_ready_grace)
+            count += counts
+            if left is not None:
+                recheck = left if recheck is None else min(recheck, left)
+        return count, recheck
 
     @staticmethod
     def _release_state(obj: dict) -> release.ReleaseState:
@@ -365,7 +408,8 @@ class DeploymentReconciler:
         conditions = set_condition(conditions, c.CONDITION_PROGRESSING, *progressing)
         conditions = [x for x in conditions if not (
             x["type"] == c.CONDITION_REPLICA_FAILURE and x.get("reason") in (
-                c.REASON_MODULE_NAME_CONFLICT, c.REASON_TEMPLATE_NOT_FOUND, "InvalidSpec"))]
+                c.REASON_MODULE_NAME_CONFLICT, c.REASON_TEMPLATE_NOT_FOUND, "InvalidSpec",
+                c.REASON_BASE_NOT_FOUND))]
         status = {
             "observedGeneration": obj["metadata"].get("generation"),
             "replicas": sum(r.instances for r in revs),
@@ -401,13 +445,18 @@ class DeploymentReconciler:
         self.ctx.remember_own(self.ctx.module_deployments, updated,
                               self.ctx.module_deployment_written)
 
-    async def _conditions(self, key: Key, failure: tuple[str, str]) -> None:
+    async def _conditions(self, key: Key, failure: tuple[str, str],
+                          unavailable: bool = False) -> None:
+        """ReplicaFailure with ``failure`` (reason, message); ``unavailable``: Available is
+        False for the same reason (the counts in status are not recomputed meanwhile)."""
         obj = self.ctx.module_deployments.get(*key)
         if obj is None:
             return
         current = obj.get("status") or {}
         conditions = set_condition(current.get("conditions"), c.CONDITION_REPLICA_FAILURE, True,
                                    *failure)
+        if unavailable:
+            conditions = set_condition(conditions, c.CONDITION_AVAILABLE, False, *failure)
         if conditions == current.get("conditions"):
             return
         self.ctx.events.record(obj, WARNING, failure[0], failure[1])

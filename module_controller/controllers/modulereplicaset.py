@@ -21,7 +21,7 @@ from ..planning import placement
 from ..planning import replicaset as plan
 from ..planning.conditions import get_condition, set_condition
 from ..planning.module_lifecycle import observed_current, serving, supersedes
-from .context import Context, deleting, labels_of, pod_ready
+from .context import Context, deleting, labels_of, owner_deployment_name, pod_ready
 from .queue import Result
 from .store import Key, key_of
 
@@ -74,6 +74,7 @@ class ReplicaSetReconciler:
         if deleting(obj):
             return await self._finalize(key, obj, modules)
         obj = await self._ensure_finalizer(key, obj)
+        await self._remove_misplaced(key, obj, modules)
         await self._update_templates(obj, mrs, modules)
         placed_all = await self._scale(key, obj, mrs, modules)
         modules = self._owned(key, obj)
@@ -105,7 +106,7 @@ class ReplicaSetReconciler:
             if deleting(module):
                 continue
             spec = module.get("spec", {})
-            if spec.get("module") == wanted and spec.get("upgradePolicy") == policy:
+            if plan.follows_template(spec, wanted, policy):
                 continue
             meta = module["metadata"]
             updated = await self.ctx.kube.patch(MODULES, meta["namespace"], meta["name"], {
@@ -128,7 +129,7 @@ class ReplicaSetReconciler:
             replacing = (deployment, key[1]) if in_place and deployment else None
             async with self.ctx.placement_lock(key[0]):
                 chosen = placement.place(self.ctx.bases(key[0], replacing), name, selector,
-                                         policy, change)
+                                         policy, change, deployment=self._named(obj))
                 # Concurrent creates: a group of 25 costs one round trip, not 25. The lock is
                 # held until all of them are in the cache.
                 limit = asyncio.Semaphore(16)
@@ -167,11 +168,39 @@ class ReplicaSetReconciler:
                 out.add(item.name)
         return out
 
+    @staticmethod
+    def _named(obj: dict) -> str | None:
+        """The base Deployment this ModuleReplicaSet places on (None: made by hand without the
+        label; its selector alone decides)."""
+        return labels_of(obj).get(c.LABEL_DEPLOYMENT_NAME)
+
+    def _misplaced(self, key: Key, pod: dict | None) -> bool:
+        obj = self.ctx.replicasets.get(*key)
+        return pod is not None and obj is not None and placement.misplaced(
+            owner_deployment_name(pod), self._named(obj))
+
+    async def _remove_misplaced(self, key: Key, obj: dict, modules: list[dict]) -> None:
+        """Instances on pods of another Deployment than the one named (baseDeploymentName was
+        changed, or they were placed by labels before placement went by ownership) are taken
+        off; :meth:`_scale` places their replacements on the named base in the same pass."""
+        for module in modules:
+            pod_name = labels_of(module).get(c.LABEL_BASE_INSTANCE_NAME)
+            pod = self.ctx.pods.get(key[0], pod_name) if pod_name else None
+            if deleting(module) or not self._misplaced(key, pod):
+                continue
+            self.ctx.events.record(obj, NORMAL, "MisplacedInstance", (
+                f"{module['metadata']['name']} is on pod {pod_name}, which is no pod of base "
+                f"Deployment {self._named(obj)}; removing it"))
+            await self.ctx.kube.delete(MODULES, key[0], module["metadata"]["name"])
+            self._mark_deleting(key[0], module["metadata"]["name"])
+
     def _instance(self, key: Key, module: dict) -> plan.Instance:
-        """An instance on a base that is being retired counts as going already."""
+        """An instance on a base that is being retired, or on a pod of another Deployment than
+        the named one, counts as going already."""
         item = instance(module)
         pod = self.ctx.pods.get(key[0], item.pod or "") if item.pod else None
-        if pod is not None and self.ctx.retiring(pod) and not item.deleting:
+        if pod is not None and (self.ctx.retiring(pod) or self._misplaced(key, pod)) \
+                and not item.deleting:
             item = plan.Instance(item.name, item.pod, item.available, True, item.version, item.url)
         return item
 
@@ -291,13 +320,22 @@ class ReplicaSetReconciler:
         current = obj.get("status") or {}
         conditions = current.get("conditions")
         failure = get_condition(conditions, c.CONDITION_REPLICA_FAILURE)
-        if not placed_all:
+        named = self._named(obj)
+        if not placed_all and named and self.ctx.deployments.get(key[0], named) is None:
+            # Reported, never guessed: no pod is a base of a Deployment that does not exist.
+            reason = c.REASON_BASE_NOT_FOUND
+            message = (f"{counts.replicas} of {mrs.spec.replicas} Modules placed: base "
+                       f"Deployment {named} (label {c.LABEL_DEPLOYMENT_NAME}) not found; the "
+                       "rest are placed when it exists")
+        else:
+            reason = c.REASON_INSUFFICIENT_BASES
             message = (f"{counts.replicas} of {mrs.spec.replicas} Modules placed: not enough "
                        "eligible base pods; the rest are placed as soon as bases appear")
+        if not placed_all:
             conditions = set_condition(conditions, c.CONDITION_REPLICA_FAILURE, True,
-                                       c.REASON_INSUFFICIENT_BASES, message)
-            if not failure or failure.get("status") != "True":
-                self.ctx.events.record(obj, WARNING, c.REASON_INSUFFICIENT_BASES, message)
+                                       reason, message)
+            if not failure or failure.get("status") != "True" or failure.get("reason") != reason:
+                self.ctx.events.record(obj, WARNING, reason, message)
         elif failure and failure.get("status") == "True":
             conditions = set_condition(conditions, c.CONDITION_REPLICA_FAILURE, False,
                                        "AllPlaced", "every Module is placed")

@@ -28,6 +28,8 @@ class Base:
     # uninstall_then_install): such a pod is eligible, preferred, and the old instance does not
     # count against its capacity because it leaves when the new one is up.
     replaceable: frozenset[str] = frozenset()
+    # The Deployment that owns the pod through its ReplicaSet (None: a pod no Deployment owns).
+    deployment: str | None = None
 
 
 def selector_matches(selector: Mapping | None, labels: Mapping[str, str]) -> bool:
@@ -73,14 +75,35 @@ def parse_max_module_count(pod_value: str | None, deployment_value: str | None
     return None, None
 
 
+def on_base_deployment(owner: str | None, named: str | None) -> bool:
+    """A pod owned (through its ReplicaSet) by Deployment ``owner`` may host instances of a
+    ModuleReplicaSet that names base Deployment ``named`` (None: one made by hand that names
+    none, placed by its selector alone).
+
+    Ownership, not labels: pods of two Deployments may share every label, and a bare pod can
+    copy them; only the Deployment the user named makes a pod a base (docs/security.md).
+    """
+    return named is None or owner == named
+
+
+def misplaced(owner: str | None, named: str | None) -> bool:
+    """An instance on a pod owned by ``owner`` does not belong there any more: its
+    ModuleReplicaSet names another base Deployment (``baseDeploymentName`` changed), or the pod
+    belongs to no Deployment at all. ``owner`` is read from the pod's owner reference, so a
+    Deployment the cache does not know yet still counts as an owner."""
+    return named is not None and owner != named
+
+
 def has_room(base: Base, module_name: str = "") -> bool:
     leaving = 1 if module_name and module_name in base.replaceable else 0
     return base.max_modules is None or base.module_count - leaving < base.max_modules
 
 
-def eligible(base: Base, module_name: str, selector: Mapping | None) -> bool:
+def eligible(base: Base, module_name: str, selector: Mapping | None,
+             deployment: str | None = None) -> bool:
     return (
-        base.ready
+        on_base_deployment(base.deployment, deployment)
+        and base.ready
         and bool(base.ip)
         and not base.deleting
         and has_room(base, module_name)
@@ -90,9 +113,10 @@ def eligible(base: Base, module_name: str, selector: Mapping | None) -> bool:
 
 
 def choose(bases: Iterable[Base], module_name: str, selector: Mapping | None,
-           policy: SchedulingPolicy) -> Base | None:
-    """The pod for one more instance of ``module_name``, or None if no pod is eligible."""
-    candidates = [b for b in bases if eligible(b, module_name, selector)]
+           policy: SchedulingPolicy, deployment: str | None = None) -> Base | None:
+    """The pod for one more instance of ``module_name``, or None if no pod is eligible.
+    ``deployment``: only pods of that base Deployment (see :func:`on_base_deployment`)."""
+    candidates = [b for b in bases if eligible(b, module_name, selector, deployment)]
     if not candidates:
         return None
     # Pods where an old instance can be replaced in place come first (SPEC §2.4).
@@ -102,12 +126,12 @@ def choose(bases: Iterable[Base], module_name: str, selector: Mapping | None,
 
 
 def place(bases: Iterable[Base], module_name: str, selector: Mapping | None,
-          policy: SchedulingPolicy, count: int) -> list[Base]:
+          policy: SchedulingPolicy, count: int, deployment: str | None = None) -> list[Base]:
     """Pods for ``count`` new instances (fewer if bases run out), counting each placement."""
     pool = {b.name: b for b in bases}
     chosen: list[Base] = []
     for _ in range(count):
-        pick = choose(pool.values(), module_name, selector, policy)
+        pick = choose(pool.values(), module_name, selector, policy, deployment)
         if pick is None:
             break
         chosen.append(pick)

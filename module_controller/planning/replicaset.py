@@ -64,6 +64,15 @@ def counts(instances: list[Instance], version: str, url: str, ready_names: set[s
     )
 
 
+def follows_template(module_spec: dict, template_module: dict, upgrade_policy: str) -> bool:
+    """A Module's spec (API JSON) is its ModuleReplicaSet's template: same module (name,
+    version, url, ...) and upgrade policy. One that differs was edited by hand, or is about to
+    be brought to a new template by its owner; either way nothing is installed from it until
+    the owner has written the template into it (docs/security.md)."""
+    return (module_spec.get("module") == template_module
+            and module_spec.get("upgradePolicy") == upgrade_policy)
+
+
 def delta(desired: int, instances: list[Instance]) -> int:
     """Positive: instances to add; negative: instances to remove."""
     return desired - sum(1 for i in instances if not i.deleting)

@@ -207,6 +207,14 @@ INVALID: list[Invalid] = [
             ("Required",)),
     Invalid("mrs-selector-empty", MRS, {"spec.selector": {}}, "spec.selector",
             ("empty selector",)),
+    # Only negative requirements: matches every pod that lacks the key (issue 14, item 5).
+    Invalid("mrs-selector-does-not-exist", MRS, {"spec.selector": {"matchExpressions": [
+        {"key": "nobody-sets-this", "operator": "DoesNotExist"}]}}, "spec.selector",
+            ("empty selector", "DoesNotExist")),
+    Invalid("module-selector-not-in", MOD, {"spec.selector": {"matchExpressions": [
+        {"key": "app", "operator": "NotIn", "values": ["x"]},
+        {"key": "tier", "operator": "DoesNotExist"}]}}, "spec.selector",
+            ("empty selector",)),
     Invalid("mrs-template-missing", MRS, {"spec.template": DELETE}, "spec.template",
             ("Required",)),
     Invalid("mrs-scheduling-unknown", MRS, {"spec.schedulingStrategy.schedulingPolicy": "SCATTER"},
@@ -285,4 +293,7 @@ VALID_EDGES: list[Case] = [
     Case("mrs-replicas-zero", MRS, {"spec.replicas": 0}),
     Case("module-selector-expressions", MOD, {"spec.selector": {"matchExpressions": [
         {"key": "app", "operator": "Exists"}]}, "spec.upgradePolicy": "uninstallThenInstall"}),
+    Case("module-selector-in-and-does-not-exist", MOD, {"spec.selector": {"matchExpressions": [
+        {"key": "app", "operator": "In", "values": ["dynamic-stock"]},
+        {"key": "canary", "operator": "DoesNotExist"}]}}),
 ]

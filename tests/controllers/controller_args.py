@@ -15,9 +15,14 @@ RETRY_BACKOFF_INITIAL = 0.2   # --retry-backoff-initial: first requeue after a f
 RETRY_BACKOFF_MAX = 1.0       # --retry-backoff-max: the longest requeue after a failed reconcile
 ARKLET_TIMEOUT = 2.0          # --arklet-timeout: one Arklet call attempt (all but install)
 INSTALL_TIMEOUT = 10.0        # --install-timeout: one installBiz attempt
+# --base-not-ready-grace: a NotReady base keeps its instances this long (peer mode). Short, so
+# tests that make a base NotReady on purpose see it counted out quickly; the test of a blip
+# runs its own controller with a grace no blip can outlast.
+BASE_NOT_READY_GRACE = 1.0
 FAST = [f"--retry-backoff-initial={RETRY_BACKOFF_INITIAL}",
         f"--retry-backoff-max={RETRY_BACKOFF_MAX}", f"--arklet-timeout={ARKLET_TIMEOUT:g}",
-        f"--install-timeout={INSTALL_TIMEOUT:g}"]
+        f"--install-timeout={INSTALL_TIMEOUT:g}",
+        f"--base-not-ready-grace={BASE_NOT_READY_GRACE:g}"]
 
 # The Arklet client's retry policy has no flags: ArkletSettings' defaults apply.
 _ARKLET = ArkletSettings()

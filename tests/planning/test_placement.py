@@ -82,3 +82,27 @@ def test_selector_expressions():
     assert selector_matches({"matchExpressions": [{"key": "zone", "operator": "DoesNotExist"}]}, labels)
     assert not selector_matches({"matchExpressions": [{"key": "zone", "operator": "Exists"}]}, labels)
     assert selector_matches(None, labels)
+
+
+# ----------------------------------------------------------------- ownership (issue 14, item 14)
+
+def test_only_pods_of_the_named_deployment_are_candidates():
+    # Same labels, same load: the pod of the other Deployment (and a bare pod) would win on
+    # name; ownership keeps them out.
+    pods = [base("a-other", deployment="other"), base("b-bare"), base("c-mine", deployment="mine")]
+    assert [b.name for b in place(pods, "m", SEL, S.SCATTER, 3, deployment="mine")] == ["c-mine"]
+    assert choose(pods, "m", SEL, S.SCATTER, deployment="missing") is None
+    # A ModuleReplicaSet made by hand without a named Deployment goes by its selector alone.
+    assert choose(pods, "m", SEL, S.SCATTER).name == "a-other"
+
+
+@pytest.mark.parametrize("owner, named, expected", [
+    ("mine", "mine", False),
+    ("old", "mine", True),   # baseDeploymentName changed
+    (None, "mine", True),    # a bare pod carrying the base labels
+    ("any", None, False),    # made by hand, no Deployment named: the selector decides
+])
+def test_misplaced(owner, named, expected):
+    from module_controller.planning.placement import misplaced, on_base_deployment
+    assert misplaced(owner, named) is expected
+    assert on_base_deployment(owner, named) is (not expected)
