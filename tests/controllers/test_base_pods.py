@@ -86,3 +86,29 @@ def test_labelled_replicaset_names_only_its_deployment_and_empty_selector_names_
     ctx = context(BASE, OTHER, replicaset("a", {"matchLabels": {"app": "other"}}, "base"),
                   replicaset("b", {}), replicaset("c", None), other_pod)
     assert ctx.base_deployment_of(other_pod) is None
+
+
+def test_a_base_is_described_with_the_deployment_that_owns_it() -> None:
+    from module_controller.controllers.context import owner_deployment_name
+    mine, other, bare = (pod("b-1", {"app": "dynamic-stock"}, owner="base"),
+                         pod("o-1", {"app": "dynamic-stock"}, owner="other"),
+                         pod("bare", {"app": "dynamic-stock"}))
+    ctx = context(BASE, OTHER, mine, other, bare)
+    assert [ctx.base(p).deployment for p in (mine, other, bare)] == ["base", "other", None]
+    # The owner's name is read from the pod alone, so a Deployment the cache does not know yet
+    # still owns its pods (its instances are not taken for misplaced).
+    unknown = pod("u-1", {"app": "dynamic-stock"}, owner="not-cached")
+    assert owner_deployment_name(unknown) == "not-cached"
+    assert ctx.base(unknown).deployment is None
+
+
+def test_not_ready_since_reads_the_ready_condition() -> None:
+    import datetime as dt
+
+    from module_controller.controllers.context import not_ready_since
+    p = pod("b-1", {}, owner="base")
+    p["status"] = {"conditions": [
+        {"type": "Ready", "status": "False", "lastTransitionTime": "2026-01-01T12:00:00Z"}]}
+    assert not_ready_since(p) == dt.datetime(2026, 1, 1, 12, tzinfo=dt.timezone.utc)
+    p["status"]["conditions"][0]["status"] = "True"
+    assert not_ready_since(p) is None
