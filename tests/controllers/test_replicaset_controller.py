@@ -120,8 +120,12 @@ async def test_template_version_change_upgrades_in_place(api, namespace, arklets
         "version": "2.0.0", "url": "http://repo.example/provider-2.0.0-ark-biz.jar"}}}}})
     after = await kt.wait_for(
         lambda: kt.list_modules(api, namespace, MRS),
+        # observedGeneration: the template's patch relabels the Module at once, while its status
+        # still says Available for the old spec until the Module controller has looked.
         lambda ms: len(ms) == 2 and all(kt.phase(m) == "Available" and
                                         m["metadata"]["labels"][c.LABEL_MODULE_VERSION] == "2.0.0"
+                                        and m["status"].get("observedGeneration")
+                                        == m["metadata"]["generation"]
                                         for m in ms),
         what="both upgraded")
     assert {m["metadata"]["name"] for m in after} == {m["metadata"]["name"] for m in before}
