@@ -10,10 +10,11 @@ PYTEST_ARGS ?=
 # TEST_WORKERS=0 runs everything in one process.
 TEST_WORKERS ?= 2
 
-.PHONY: help venv controlplane jars test test-unit run dev-up dev-down clean bench bench-devcluster crds
+.PHONY: help venv controlplane jars test test-unit lint run dev-up dev-down clean bench bench-devcluster crds
 
 help:
 	@echo "make test          install, build/find the control plane, run the whole test suite"
+	@echo "make lint          ruff, import contracts, mypy (strict for planning/)"
 	@echo "make run           run against \$$KUBECONFIG, or start a local dev cluster first"
 	@echo "make controlplane  find or build etcd, kube-apiserver, kube-controller-manager"
 	@echo "make jars          find or build the real koupleless base and module jars (Java 17, Maven)"
@@ -36,6 +37,12 @@ jars: venv
 
 test: venv controlplane jars
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+
+# Lint (ruff), the import contracts of .importlinter, and types (mypy, strict for planning/).
+lint: venv
+	$(BIN)/ruff check module_controller tests bench
+	$(BIN)/lint-imports
+	$(BIN)/mypy module_controller/planning
 
 # No cluster and no JVM: what runs in a minute on a laptop.
 test-unit: venv

@@ -5,6 +5,8 @@ Parse what the API server returns with ``Kind.from_api(obj)``; write back with `
 Enumerations keep the user's spelling; use ``.policy`` / ``normalize_*`` for the canonical one.
 """
 
+from typing import Any
+
 from . import constants
 from .base import Condition, CrdInfo, KubeModel, KubeObject, ObjectMeta, OwnerReference, find_condition
 from .common import (
@@ -25,7 +27,7 @@ KINDS: tuple[type[KubeObject], ...] = (ModuleDeployment, ModuleReplicaSet, Modul
 KINDS_BY_NAME: dict[str, type[KubeObject]] = {kind.crd.names.kind: kind for kind in KINDS}
 
 
-def parse_object(obj: dict) -> KubeObject:
+def parse_object(obj: dict[str, Any]) -> KubeObject:
     """Parse any of the four kinds by its ``kind`` field."""
     try:
         model = KINDS_BY_NAME[obj["kind"]]

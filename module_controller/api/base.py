@@ -155,7 +155,8 @@ class KubeObject(KubeModel):
     crd: ClassVar[CrdInfo]
 
     api_version: Literal["serverless.alipay.com/v1alpha1"] = Field(
-        c.API_VERSION, description="APIVersion defines the versioned schema of this representation "
+        "serverless.alipay.com/v1alpha1",
+        description="APIVersion defines the versioned schema of this representation "
         "of an object: serverless.alipay.com/v1alpha1.")
     metadata: ObjectMeta = Field(
         default_factory=ObjectMeta, description="Standard object metadata.")

@@ -8,7 +8,7 @@ and ``install_then_uninstall``, both ``Scatter`` and ``scatter``); code works wi
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal, TypeVar
 
 from pydantic import ConfigDict, Field
 
@@ -59,7 +59,10 @@ SCHEDULING_POLICY_SPELLINGS: dict[str, SchedulingPolicy] = {
 }
 
 
-def _normalize(spellings: dict[str, Any], value: str | None, default: Any, field: str) -> Any:
+E = TypeVar("E")
+
+
+def _normalize(spellings: dict[str, E], value: str | None, default: E, field: str) -> E:
     """The canonical enum for a spelling the API accepts; None -> ``default``."""
     if value is None:
         return default

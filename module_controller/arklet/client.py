@@ -83,9 +83,9 @@ class ArkletClient:
     the concurrency bound only hold among calls made through the same instance.
     """
 
-    def __init__(self, settings: ArkletSettings = ArkletSettings(), *,
+    def __init__(self, settings: ArkletSettings | None = None, *,
                  on_call: OnCall | None = None) -> None:
-        self.settings = settings
+        self.settings = settings if settings is not None else ArkletSettings()
         self._on_call = on_call
         self._session: aiohttp.ClientSession | None = None
         self._closed = False

@@ -180,7 +180,8 @@ class ModuleReconciler:
                     async with self._show_if_slow(key, ModulePhase.UPGRADING, "Installing",
                                                   f"installing {info.name}:{info.version}"):
                         result = await self._unless_deleted(
-                            key, lambda: self.ctx.arklet.install(view.ip, biz, port=port))
+                            key, lambda biz=biz, port=port: self.ctx.arklet.install(
+                                view.ip, biz, port=port))
                 except Deleted:
                     log.info("module %s/%s: deleted while installing %s:%s on %s; install "
                              "abandoned, removing", key[0], key[1], info.name, info.version,
@@ -207,7 +208,7 @@ class ModuleReconciler:
                 await self._refused(key, "InstallFailed", result)
             elif step.kind is Kind.SWITCH:
                 try:
-                    result = await self._unless_deleted(key, lambda: self.ctx.arklet.switch(
+                    result = await self._unless_deleted(key, lambda port=port: self.ctx.arklet.switch(
                         view.ip, info.name, info.version, port=port))
                 except Deleted:
                     return Result(requeue_after=0.0)

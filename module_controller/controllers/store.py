@@ -34,7 +34,7 @@ class Store:
         self._objects: dict[Key, dict] = {}
         # label -> (namespace, label value) -> keys: "the Modules on this pod / of this
         # ModuleReplicaSet" without scanning every Module (thousands, on every reconcile).
-        self._index: dict[str, dict[tuple[str, str], set[Key]]] = {l: {} for l in index_labels}
+        self._index: dict[str, dict[tuple[str, str], set[Key]]] = {label: {} for label in index_labels}
         # UIDs seen deleted, so a late answer to our own write (or our own "being deleted"
         # mark) cannot bring back an object the watch has already reported gone.
         self._tombstones: OrderedDict[str, None] = OrderedDict()

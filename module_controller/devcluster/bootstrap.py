@@ -48,23 +48,25 @@ def default_crds_dir() -> Path | None:
     return None
 
 
+def _crd_documents(crds_dir: Path) -> list[dict]:
+    docs = [doc for path in sorted(crds_dir.glob("*.yaml")) for doc in yaml.safe_load_all(path.read_text())]
+    return [doc for doc in docs if doc and doc.get("kind") == "CustomResourceDefinition"]
+
+
 async def apply_crds(api: client.ApiClient, crds_dir: Path, timeout: float) -> list[str]:
     ext = client.ApiextensionsV1Api(api)
     names = []
-    for path in sorted(crds_dir.glob("*.yaml")):
-        for doc in yaml.safe_load_all(path.read_text()):
-            if not doc or doc.get("kind") != "CustomResourceDefinition":
-                continue
-            name = doc["metadata"]["name"]
-            try:
-                await ext.create_custom_resource_definition(doc)
-            except ApiException as exc:
-                if exc.status != 409:
-                    raise
-                current = await ext.read_custom_resource_definition(name)
-                doc["metadata"]["resourceVersion"] = current.metadata.resource_version
-                await ext.replace_custom_resource_definition(name, doc)
-            names.append(name)
+    for doc in await asyncio.to_thread(_crd_documents, crds_dir):
+        name = doc["metadata"]["name"]
+        try:
+            await ext.create_custom_resource_definition(doc)
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+            current = await ext.read_custom_resource_definition(name)
+            doc["metadata"]["resourceVersion"] = current.metadata.resource_version
+            await ext.replace_custom_resource_definition(name, doc)
+        names.append(name)
     deadline = time.monotonic() + timeout
     custom = client.CustomObjectsApi(api)
     for name in names:

@@ -10,6 +10,7 @@ CPU than the request itself.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import socket
@@ -75,6 +76,8 @@ class EventRecorder:
                 # Events are best effort: losing one must never stop the controller (nor this
                 # poster: an escaped error would end the task and with it all later Events).
                 log.warning("could not post event %s: %s", body["reason"], exc)
+            finally:
+                self._queue.task_done()
 
     async def _post(self, body: dict) -> None:
         resp = await self.core.create_namespaced_event(body["metadata"]["namespace"], body,
@@ -82,7 +85,6 @@ class EventRecorder:
         await response_json(resp)  # raises ApiException on an error status
 
     async def drain(self, timeout: float = 5.0) -> None:
-        """Wait until queued events are posted (tests, shutdown)."""
-        deadline = asyncio.get_running_loop().time() + timeout
-        while not self._queue.empty() and asyncio.get_running_loop().time() < deadline:
-            await asyncio.sleep(0.05)
+        """Wait until queued events are posted (tests, shutdown), at most ``timeout`` s."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._queue.join(), timeout)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import datetime as dt
 
 
@@ -9,12 +11,12 @@ def now_timestamp() -> str:
     return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def set_condition(conditions: list[dict] | None, type_: str, status: bool, reason: str,
-                  message: str, now: str | None = None) -> list[dict]:
+def set_condition(conditions: list[dict[str, Any]] | None, type_: str, status: bool, reason: str,
+                  message: str, now: str | None = None) -> list[dict[str, Any]]:
     """A copy of ``conditions`` with ``type_`` set; lastTransitionTime moves only when the
     status flips, as the API conventions ask."""
     wanted = "True" if status else "False"
-    out: list[dict] = []
+    out: list[dict[str, Any]] = []
     found = False
     for cond in conditions or []:
         if cond.get("type") != type_:
@@ -30,5 +32,5 @@ def set_condition(conditions: list[dict] | None, type_: str, status: bool, reaso
     return out
 
 
-def get_condition(conditions: list[dict] | None, type_: str) -> dict | None:
+def get_condition(conditions: list[dict[str, Any]] | None, type_: str) -> dict[str, Any] | None:
     return next((c for c in conditions or [] if c.get("type") == type_), None)

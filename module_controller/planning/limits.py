@@ -9,6 +9,8 @@ shows as the ModuleDeployment condition ``Restricted``, naming the field, and an
 
 from __future__ import annotations
 
+from typing import Any
+
 from dataclasses import dataclass
 
 from .conditions import set_condition
@@ -46,7 +48,8 @@ def refusals(*, wants_service: bool, replaces_bases: bool, module_services: str,
     return out
 
 
-def restricted(conditions: list[dict] | None, found: list[Refusal]) -> list[dict]:
+def restricted(conditions: list[dict[str, Any]] | None,
+               found: list[Refusal]) -> list[dict[str, Any]]:
     """``conditions`` with ``Restricted`` set (True, every refusal in the message) or, when
     nothing is refused, without it (it is absent, not False, on a spec never restricted)."""
     if not found:

@@ -8,6 +8,8 @@ lifecycle testable without a cluster: the reconciler is a loop around this funct
 
 from __future__ import annotations
 
+from typing import Any
+
 from dataclasses import dataclass
 from enum import Enum
 
@@ -115,7 +117,7 @@ FINAL_REASONS = frozenset({"VersionMismatch", "MasterBiz", "InstallNotKept"})
 INSTALLS_PER_GENERATION = 5
 
 
-def installs_so_far(status: dict | None, generation: int | None) -> int:
+def installs_so_far(status: dict[str, Any] | None, generation: int | None) -> int:
     """installBiz calls answered as done for ``generation``, as the Module's status records."""
     status = status or {}
     if generation is None or status.get("observedGeneration") != generation:
@@ -146,7 +148,7 @@ def judge_install(wanted: tuple[str, str], *, succeeded: bool, repeat: bool, bus
     return InstallVerdict.INSTALLED if identity == wanted else InstallVerdict.MISMATCH
 
 
-def gave_up(status: dict | None, generation: int | None) -> bool:
+def gave_up(status: dict[str, Any] | None, generation: int | None) -> bool:
     """True when the Module's status records a final failure for its current spec."""
     status = status or {}
     return (status.get("status") == ModulePhase.FAILED
@@ -177,13 +179,13 @@ def supersedes(newer: tuple[bool, str, str], older: tuple[bool, str, str]) -> bo
     return newer > older
 
 
-def observed_current(module: dict) -> bool:
+def observed_current(module: dict[str, Any]) -> bool:
     """The Module's status was written for its current spec (metadata.generation)."""
     status = module.get("status") or {}
-    return status.get("observedGeneration") == module.get("metadata", {}).get("generation")
+    return bool(status.get("observedGeneration") == module.get("metadata", {}).get("generation"))
 
 
-def serving(module: dict) -> bool:
+def serving(module: dict[str, Any]) -> bool:
     """The Module runs what its spec says: Available, as observed for its current spec.
 
     A status written for an older generation (the spec changed since, e.g. a new version) says
@@ -194,7 +196,7 @@ def serving(module: dict) -> bool:
         and observed_current(module)
 
 
-def pod_labels(module_name: str, live_modules: list[dict],
+def pod_labels(module_name: str, live_modules: list[dict[str, Any]],
                serving_now: str | None = None) -> dict[str, str | None]:
     """The labels a base pod should carry for ``module_name``, given the live (not deleting)
     Modules bound to it: the Service label while any Module of that name there is Available

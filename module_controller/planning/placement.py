@@ -8,7 +8,7 @@ the controller and after every restart.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
 from ..api.common import SchedulingPolicy
 
@@ -32,7 +32,7 @@ class Base:
     deployment: str | None = None
 
 
-def selector_matches(selector: Mapping | None, labels: Mapping[str, str]) -> bool:
+def selector_matches(selector: Mapping[str, Any] | None, labels: Mapping[str, str]) -> bool:
     """A Kubernetes LabelSelector (``matchLabels`` + ``matchExpressions``) against labels."""
     if not selector:
         return True
@@ -99,7 +99,7 @@ def has_room(base: Base, module_name: str = "") -> bool:
     return base.max_modules is None or base.module_count - leaving < base.max_modules
 
 
-def eligible(base: Base, module_name: str, selector: Mapping | None,
+def eligible(base: Base, module_name: str, selector: Mapping[str, Any] | None,
              deployment: str | None = None) -> bool:
     return (
         on_base_deployment(base.deployment, deployment)
@@ -112,7 +112,7 @@ def eligible(base: Base, module_name: str, selector: Mapping | None,
     )
 
 
-def choose(bases: Iterable[Base], module_name: str, selector: Mapping | None,
+def choose(bases: Iterable[Base], module_name: str, selector: Mapping[str, Any] | None,
            policy: SchedulingPolicy, deployment: str | None = None) -> Base | None:
     """The pod for one more instance of ``module_name``, or None if no pod is eligible.
     ``deployment``: only pods of that base Deployment (see :func:`on_base_deployment`)."""
@@ -125,7 +125,7 @@ def choose(bases: Iterable[Base], module_name: str, selector: Mapping | None,
     return min(candidates, key=lambda b: (module_name not in b.replaceable, b.module_count, b.name))
 
 
-def place(bases: Iterable[Base], module_name: str, selector: Mapping | None,
+def place(bases: Iterable[Base], module_name: str, selector: Mapping[str, Any] | None,
           policy: SchedulingPolicy, count: int, deployment: str | None = None) -> list[Base]:
     """Pods for ``count`` new instances (fewer if bases run out), counting each placement."""
     pool = {b.name: b for b in bases}

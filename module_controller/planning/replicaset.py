@@ -5,6 +5,8 @@ Instances are described by :class:`Instance`; bases by :class:`placement.Base`.
 
 from __future__ import annotations
 
+from typing import Any
+
 from dataclasses import dataclass
 
 from ..api.common import SchedulingPolicy
@@ -64,7 +66,8 @@ def counts(instances: list[Instance], version: str, url: str, ready_names: set[s
     )
 
 
-def follows_template(module_spec: dict, template_module: dict, upgrade_policy: str) -> bool:
+def follows_template(module_spec: dict[str, Any], template_module: dict[str, Any],
+                     upgrade_policy: str) -> bool:
     """A Module's spec (API JSON) is its ModuleReplicaSet's template: same module (name,
     version, url, ...) and upgrade policy. One that differs was edited by hand, or is about to
     be brought to a new template by its owner; either way nothing is installed from it until

@@ -3,10 +3,10 @@ whether a template is in use, in ModuleTemplate ``status.usedBy``."""
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Any, Iterable
 
 
-def template_users(module_deployments: Iterable[dict], template: str) -> list[str]:
+def template_users(module_deployments: Iterable[dict[str, Any]], template: str) -> list[str]:
     """Names (sorted) of the ModuleDeployments whose ``spec.templateRef.name`` is ``template``.
 
     One being deleted still counts: it uses the template until its modules are off the bases.
@@ -15,7 +15,7 @@ def template_users(module_deployments: Iterable[dict], template: str) -> list[st
                   if ((md.get("spec") or {}).get("templateRef") or {}).get("name") == template)
 
 
-def template_refs(*module_deployments: dict | None) -> set[str]:
+def template_refs(*module_deployments: dict[str, Any] | None) -> set[str]:
     """The templates these copies of a ModuleDeployment name (before and after a change)."""
     return {name for md in module_deployments if md is not None
             if (name := ((md.get("spec") or {}).get("templateRef") or {}).get("name"))}

@@ -206,7 +206,8 @@ def build(dest: Path | None = None, log: Callable[[str], None] = print) -> Jars:
             work = Path(tmp) / "maven"
             shutil.copytree(MAVEN_DIR, work, ignore=shutil.ignore_patterns("target"))
             passes = [
-                (MODULE_VERSIONS[0], [f"base-{g}" for g in GENERATIONS] + [f"module-{g}" for g in GENERATIONS]),
+                (MODULE_VERSIONS[0],
+                 [f"base-{g}" for g in GENERATIONS] + [f"module-{g}" for g in GENERATIONS]),
                 *[(v, [f"module-{g}" for g in GENERATIONS]) for v in MODULE_VERSIONS[1:]],
             ]
             for version, projects in passes:

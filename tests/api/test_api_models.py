@@ -172,7 +172,8 @@ def test_defaults_follow_the_spec():
     assert (s.replicas, s.pause, s.confirm_batch_num) == (1, False, 0)
     assert (s.min_ready_seconds, s.progress_deadline_seconds, s.revision_history_limit) == (0, 600, 10)
     o = s.operation_strategy
-    assert (o.batch_count, o.use_beta, o.need_confirm, o.gray_time_between_batch_seconds) == (1, False, False, 0)
+    assert (o.batch_count, o.use_beta, o.need_confirm,
+            o.gray_time_between_batch_seconds) == (1, False, False, 0)
     assert o.upgrade_policy == "install_then_uninstall" and o.max_unavailable == "25%"
     assert o.service_strategy is None
     assert s.scheduling_strategy.scheduling_policy == "scatter"

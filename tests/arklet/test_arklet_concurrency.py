@@ -78,7 +78,8 @@ async def test_other_modules_and_other_bases_are_not_held_up(
 
 async def test_independent_calls_are_in_flight_together(
         make_arklet: MakeArklet, make_client: MakeClient) -> None:
-    """Held at the fakes (they never answer), all three calls arrive: none of them waits for another to finish.
+    """Held at the fakes (they never answer), all three calls arrive: none of them waits for
+    another to finish.
     (Checked by arrival while held, not by a wall-clock bound, so a busy machine cannot fail it.)"""
     one = await make_arklet("127.0.0.1", serialize_requests=False)
     two = await make_arklet("127.0.0.2", serialize_requests=False)

@@ -240,9 +240,10 @@ class Snapshot:
             lines.append(f"  generation={self.md['metadata'].get('generation')} "
                          f"status={json.dumps(self.md.get('status'))}")
         for r in self.replicasets:
+            status = {k: v for k, v in (r.get('status') or {}).items() if k != 'conditions'}
             lines.append(f"MRS {r['metadata']['name']} replicas={r['spec'].get('replicas')} "
                          f"version={r['spec']['template']['spec']['module'].get('version')} "
-                         f"status={json.dumps({k: v for k, v in (r.get('status') or {}).items() if k != 'conditions'})}")
+                         f"status={json.dumps(status)}")
         for m in self.modules:
             lbl = _labels(m)
             lines.append(f"Module {m['metadata']['name']} v={m['spec']['module'].get('version')} "
@@ -251,9 +252,9 @@ class Snapshot:
                          f"msg={(m.get('status') or {}).get('message')!r}")
         for p in self.pods:
             ip = p.status.pod_ip
+            bizzes = [(b['bizName'], b['bizVersion'], b['bizState']) for b in self.bizzes.get(ip, [])]
             lines.append(f"Pod {p.metadata.name} ip={ip} ready={kt.pod_ready(p)} "
-                         f"deleting={bool(p.metadata.deletion_timestamp)} "
-                         f"bizzes={[(b['bizName'], b['bizVersion'], b['bizState']) for b in self.bizzes.get(ip, [])]}")
+                         f"deleting={bool(p.metadata.deletion_timestamp)} bizzes={bizzes}")
         return "\n".join(lines)
 
 

@@ -51,8 +51,9 @@ async def test_arklet_faults_during_grouped_release(api, namespace, arklets, dev
                 completed_under_faults += 1
             except kt.WaitTimeout:
                 pass
+            done = completed(await kt.get_deployment(api, namespace, NAME))
             print(f"[chaos] release {version} x{replicas} under faults: "
-                  f"{'Completed' if completed(await kt.get_deployment(api, namespace, NAME)) else 'not completed'}"
+                  f"{'Completed' if done else 'not completed'}"
                   f" after {time.monotonic() - started:.1f}s")
     finally:
         await chaos.stop()

@@ -122,7 +122,7 @@ async def test_drift_reinstalls_are_bounded_per_generation(api, namespace, arkle
         for installs in range(1, INSTALLS_PER_GENERATION + 1):
             # One drift period, then one step of the Module.
             await kt.wait_for(lambda: kt.get_module(api, namespace, "m1"),
-                              lambda m: kt.phase(m) == "Available"
+                              lambda m, installs=installs: kt.phase(m) == "Available"
                               and m["status"].get("installs") == installs,
                               timeout=1 + MODULE_STEP, what=f"install {installs} Available")
             await arklets.restart(ip)  # every biz is gone

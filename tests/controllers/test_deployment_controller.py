@@ -34,7 +34,8 @@ async def versions_on_bases(arklets, pods) -> list[list[str]]:
 
 
 def replica_counts(replicasets: list[dict]) -> dict[str, tuple[int, int]]:
-    return {r["metadata"]["name"]: (r["spec"]["replicas"], (r.get("status") or {}).get("availableReplicas", 0))
+    return {r["metadata"]["name"]: (r["spec"]["replicas"],
+                                    (r.get("status") or {}).get("availableReplicas", 0))
             for r in replicasets}
 
 
@@ -98,7 +99,7 @@ async def test_delete_takes_modules_offline_in_groups(api, namespace, arklets, c
     await kt.wait_progress(api, namespace, MD, "Completed")
     patch(kc, namespace, "mddeploy", MD, {"spec": {"operationStrategy": {"needConfirm": True}}})
     kubectl(kc, namespace, "delete", "mddeploy", MD, "--wait=false")
-    md = await kt.wait_progress(api, namespace, MD, "Paused", batch=1)
+    await kt.wait_progress(api, namespace, MD, "Paused", batch=1)
     assert len([m for m in await kt.list_modules(api, namespace)
                 if not m["metadata"].get("deletionTimestamp")]) == 1
     patch(kc, namespace, "mddeploy", MD, {"spec": {"pause": False}})
@@ -220,7 +221,8 @@ async def test_second_deployment_of_the_same_module_conflicts(api, namespace, co
     kubectl(kc, namespace, "apply", "-f", "-", stdin=yaml.safe_dump(second))
     md = await kt.wait_for(
         lambda: kt.get_deployment(api, namespace, "the-same-module-again"),
-        lambda m: any(x["type"] == c.CONDITION_REPLICA_FAILURE and x["reason"] == c.REASON_MODULE_NAME_CONFLICT
+        lambda m: any(x["type"] == c.CONDITION_REPLICA_FAILURE
+                      and x["reason"] == c.REASON_MODULE_NAME_CONFLICT
                       for x in (m.get("status") or {}).get("conditions") or []),
         what="ModuleNameConflict")
     assert kt.progress(md) is None

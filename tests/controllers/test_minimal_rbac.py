@@ -4,9 +4,10 @@ The real controller process runs under the ServiceAccount's own identity: a kube
 token from the TokenRequest API, not the admin's client certificate, so every call it makes is
 authorised by the Role and nothing else. It drives a release through confirmation to
 Completed, from a ModuleTemplate (whose status it writes), with a module Service, the leader
-Lease, base count labels and a base pod retired by the delete-pod label, then deletes the ModuleDeployment and cleans everything offline. A
-verb missing from the Role shows up as a ``forbidden`` answer in the controller's log (a watch,
-a write or an Event post that failed), which fails the test even if a retry got round it.
+Lease, base count labels and a base pod retired by the delete-pod label, then deletes the
+ModuleDeployment and cleans everything offline. A verb missing from the Role shows up as a
+``forbidden`` answer in the controller's log (a watch, a write or an Event post that failed),
+which fails the test even if a retry got round it.
 tests/api/test_api_rbac.py checks the other side: what the Role does not grant.
 """
 

@@ -3,7 +3,6 @@ instance on one base)."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 import subprocess
 import sys

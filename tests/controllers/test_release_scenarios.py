@@ -512,7 +512,8 @@ async def test_group_sizes_of_a_scale_up_and_a_scale_down(api, namespace, contro
         batch = 1
         while True:
             md = await wait_md(api, namespace, name,
-                               lambda m: _paused_at(batch)(m) or _completed(1, target)(m),
+                               lambda m, batch=batch: _paused_at(batch)(m)
+                               or _completed(1, target)(m),
                                f"Paused at group {batch} or Completed")
             modules = await kt.list_modules(api, namespace)
             assert all(kt.phase(m) == "Available" and not m["metadata"].get("deletionTimestamp")

@@ -178,7 +178,7 @@ async def test_base_deployment_count_labels(api, namespace, controller):
         d = await client.AppsV1Api(api).read_namespaced_deployment("dynamic-stock-deployment", namespace)
         return d.metadata.labels or {}
 
-    got = await kt.wait_for(labels, lambda l: l.get(c.LABEL_MAX_MODULE_INSTANCE_COUNT_ON_BASE) == "2"
-                            and l.get(c.LABEL_MIN_MODULE_INSTANCE_COUNT_ON_BASE) == "1", timeout=30,
+    got = await kt.wait_for(labels, lambda got: got.get(c.LABEL_MAX_MODULE_INSTANCE_COUNT_ON_BASE) == "2"
+                            and got.get(c.LABEL_MIN_MODULE_INSTANCE_COUNT_ON_BASE) == "1", timeout=30,
                             what="count labels 2/1")
     assert got[c.LABEL_AVERAGE_MODULE_INSTANCE_COUNT_ON_BASE] == "1.50"
