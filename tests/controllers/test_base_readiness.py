@@ -99,7 +99,8 @@ async def test_after_the_grace_a_not_ready_base_loses_its_instance(
     pods = await peer_on_two_bases(api, namespace, dev_cluster.kubeconfig)
     down = pods[0]
     await set_ready(api, namespace, down.metadata.name, False)
-    await kt.wait_for(lambda: live_modules(api, namespace),
+    # Taken off = the Module object gone, not only marked deleted: its uninstall comes first.
+    await kt.wait_for(lambda: kt.list_modules(api, namespace),
                       lambda ms: [pod_of(m) for m in ms] == [pods[1].metadata.name],
                       timeout=MODULE_STEP, what="the NotReady base's instance taken off")
     log = await request_log(arklets, down.status.pod_ip)
