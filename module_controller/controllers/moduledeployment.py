@@ -14,11 +14,11 @@ import logging
 
 from pydantic import ValidationError
 
-from ..api import ModuleDeployment, ModuleTemplate, ReleaseProgress, UpgradePolicy
+from ..api import ModuleDeployment, ModulePhase, ModuleTemplate, ReleaseProgress, UpgradePolicy
 from ..api import constants as c
 from ..kube.events import NORMAL, WARNING
 from ..planning import bases, limits, release
-from ..planning.conditions import set_condition
+from ..planning.conditions import get_condition, set_condition
 from ..planning.module_lifecycle import serving
 from .context import Context, deleting, labels_of, not_ready_since, pod_ready, wants_removal
 from .queue import Result
@@ -56,6 +56,14 @@ def _revision_number(mrs: dict) -> int:
         return int(labels_of(mrs).get(c.LABEL_MODULE_REPLICASET_REVISION) or 0)
     except ValueError:
         return 0
+
+
+def _short_of_bases(mrs: dict) -> bool:
+    """The ModuleReplicaSet could not place all its replicas (its controller says so)."""
+    failure = get_condition((mrs.get("status") or {}).get("conditions"),
+                            c.CONDITION_REPLICA_FAILURE)
+    return bool(failure and failure.get("status") == "True"
+                and failure.get("reason") == c.REASON_INSUFFICIENT_BASES)
 
 
 class DeploymentReconciler:
@@ -115,6 +123,10 @@ class DeploymentReconciler:
         state = self._release_state(obj)
         now = dt.datetime.now(dt.timezone.utc)
         decision = release.plan(observed, state, now)
+        if decision.superseded:
+            self.ctx.events.record(obj, WARNING, "ReleaseSuperseded",
+                                   f"revision {state.update_revision}, group {state.current_batch}"
+                                   f" given up ({decision.superseded}): the new spec takes over")
         # Order matters. spec.pause before status: a reader who sees progress Paused must see
         # the pause it asks to lift. Status before the revisions' counts: Modules tell which of
         # two on one pod is the release's target from releaseStatus.updateRevision.
@@ -283,7 +295,10 @@ class DeploymentReconciler:
             revs.append(release.Revision(
                 number=_revision_number(mrs), name=mrs["metadata"]["name"],
                 replicas=int(mrs["spec"].get("replicas") or 0), instances=len(instances),
-                available=sum(1 for m in instances if not deleting(m) and serving(m))))
+                available=sum(1 for m in instances if not deleting(m) and serving(m)),
+                failed=sum(1 for m in instances if not deleting(m)
+                           and (m.get("status") or {}).get("status") == ModulePhase.FAILED),
+                short_of_bases=_short_of_bases(mrs)))
         desired = 0 if gone else self._desired(key, md)
         ops = md.spec.operation_strategy
         strategy = release.Strategy(

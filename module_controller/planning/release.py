@@ -49,6 +49,8 @@ class Revision:
     replicas: int             # spec.replicas of the ModuleReplicaSet
     instances: int            # Modules that exist (deleting ones included: they are not gone yet)
     available: int            # Available Modules, not deleting
+    failed: int = 0           # Failed Modules, not deleting (their installs keep failing)
+    short_of_bases: bool = False  # not all of ``replicas`` could be placed: no eligible base
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,7 @@ class Decision:
     reset_confirm: bool = False            # write spec.confirmBatchNum = 0
     requeue_after: float | None = None
     deadline_exceeded: bool = False
+    superseded: str | None = None          # why a running group was given up for a new spec
 
 
 def _revision(obs: Observed, number: int | None) -> Revision | None:
@@ -150,13 +153,20 @@ def _targets(obs: Observed, st: ReleaseState, batch: int) -> dict[str, int]:
     update = _revision(obs, st.update_revision)
     up = min(new_target, update.available) if update else 0
     old_room = max(0, desired - up)
-    for rev in sorted(obs.revisions, key=lambda r: -r.number):
-        if rev.number == st.update_revision:
-            out[rev.name] = new_target
-        else:
-            keep = min(rev.replicas, old_room)
-            out[rev.name] = keep
-            old_room -= keep
+    old = sorted((r for r in obs.revisions if r.number != st.update_revision),
+                 key=lambda r: -r.number)
+    # The room goes to Available instances first, newest revision first, and only what is
+    # left to instances that are not Available: an abandoned release's instances that never
+    # came up (Failed, say) are given up, never kept at the cost of ones that serve.
+    for rev in old:
+        out[rev.name] = min(rev.replicas, rev.available, old_room)
+        old_room -= out[rev.name]
+    for rev in old:
+        more = min(rev.replicas - out[rev.name], old_room)
+        out[rev.name] += more
+        old_room -= more
+    if update is not None:
+        out[update.name] = new_target
     return out
 
 
@@ -185,8 +195,20 @@ def plan(obs: Observed, st: ReleaseState, now: dt.datetime) -> Decision:
         # may be out of reach for good (bases gone), so waiting for the group boundary, as a
         # user's spec change does, could wait forever: a new scale toward them starts now.
         st = _start(obs, now)
+    elif st.progress is P.EXECUTING and _superseded(obs, st) and \
+            (why := _yields_at_once(obs, st)):
+        # A group that cannot progress (or the release a rollback rolls back from) would hold a
+        # new spec until its boundary, which may never come, and finishing it would activate
+        # the version the user moves away from. The new release starts now; the abandoned
+        # revision keeps only its Available instances (see _targets).
+        st = _start(obs, now)
+        return _run(obs, st, now, Decision(state=st, superseded=why))
 
-    decision = Decision(state=st)
+    return _run(obs, st, now, Decision(state=st))
+
+
+def _run(obs: Observed, st: ReleaseState, now: dt.datetime, decision: Decision) -> Decision:
+    """The recorded release ``st``, one step on."""
     if st.progress is P.PAUSED:
         if _superseded(obs, st):
             return plan(obs, replace(st, progress=P.COMPLETED), now)
@@ -272,6 +294,21 @@ def _limit_unavailable(obs: Observed, st: ReleaseState, targets: dict[str, int])
     if allowance <= 0:
         allowance = 0 if in_flight else 1
     return {**targets, update.name: min(want, update.replicas + allowance)}
+
+
+def _yields_at_once(obs: Observed, st: ReleaseState) -> str | None:
+    """Why the running release gives way to a new spec now instead of at its group boundary
+    (None: it does not). Checked only when the spec has changed."""
+    if obs.update_revision < st.update_revision:
+        return f"rollback to revision {obs.update_revision}"
+    update = _revision(obs, st.update_revision)
+    if update is None:
+        return f"revision {st.update_revision} is gone"
+    if update.failed:
+        return f"{update.failed} instance(s) of revision {update.number} Failed"
+    if update.short_of_bases:
+        return f"revision {update.number} lacks eligible base pods"
+    return None
 
 
 def _superseded(obs: Observed, st: ReleaseState) -> bool:

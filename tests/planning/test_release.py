@@ -216,3 +216,74 @@ def test_peer_scale_follows_bases_that_go_away_mid_scale():
     decision = plan(observed(1, 2, 1), first.state, later)
     assert decision.replicas == {"r1": 1}
     assert decision.state.progress is P.COMPLETED and decision.state.desired == 1
+
+
+# ----------------------------------------------------------------- a stuck group gives way (issue 16)
+
+def _executing(update: int, delta: int, desired: int) -> ReleaseState:
+    return ReleaseState(update_revision=update, current_batch=1, real_batch_count=1,
+                        original_delta=delta, progress=P.EXECUTING, desired=desired,
+                        last_transition=T0)
+
+
+def test_scale_short_of_bases_gives_way_to_a_scale_back_at_once():
+    """replicas 3 -> 4 on 3 bases: the 4th instance has no base, the group never completes.
+    Back to 3 must not wait for it."""
+    short = Revision(1, "r1", 4, 3, 3, short_of_bases=True)
+    obs = Observed(desired=3, update_revision=1, revisions=(short,), strategy=Strategy(),
+                   pause=False, confirm_batch_num=0)
+    d = plan(obs, _executing(1, 1, 4), T0)
+    assert d.replicas == {"r1": 3} and d.superseded
+    assert d.state.progress is P.COMPLETED and d.state.desired == 3
+
+
+def test_scale_short_of_bases_gives_way_to_a_new_version_at_once():
+    short = Revision(1, "r1", 4, 3, 3, short_of_bases=True)
+    obs = Observed(desired=3, update_revision=2, revisions=(short, Revision(2, "r2", 0, 0, 0)),
+                   strategy=Strategy(), pause=False, confirm_batch_num=0)
+    d = plan(obs, _executing(1, 1, 4), T0)
+    assert d.state.update_revision == 2 and d.state.progress is P.EXECUTING
+    assert d.replicas == {"r1": 3, "r2": 3}, "old revision back to what is wanted, new one grows"
+
+
+def test_rollback_from_failing_release_drops_the_failed_instances_at_once():
+    """2.0.0 (r2) fails on every base; 1.0.0 (r1) re-applied. r2's instances never came up:
+    they are abandoned (r2 -> 0), not finished; r1 keeps its 3."""
+    obs = Observed(desired=3, update_revision=1,
+                   revisions=(Revision(1, "r1", 3, 3, 3), Revision(2, "r2", 3, 3, 0, failed=3)),
+                   strategy=Strategy(), pause=False, confirm_batch_num=0)
+    d = plan(obs, _executing(2, 3, 3), T0)
+    assert d.replicas == {"r1": 3, "r2": 0}
+    assert d.state.update_revision == 1 and d.superseded == "rollback to revision 1"
+
+
+def test_rollback_waits_for_no_group_of_the_version_it_leaves():
+    """A rollback gives way at once even while the group looks healthy (still installing):
+    finishing the group would activate the version rolled back from."""
+    obs = Observed(desired=2, update_revision=1,
+                   revisions=(Revision(1, "r1", 2, 2, 2), Revision(2, "r2", 2, 2, 0)),
+                   strategy=Strategy(batch_count=2), pause=False, confirm_batch_num=0)
+    d = plan(obs, _executing(2, 2, 2), T0)
+    assert d.replicas == {"r1": 2, "r2": 0} and d.state.update_revision == 1
+
+
+def test_new_version_over_a_failing_one_keeps_the_serving_instances():
+    """2.0.0 (r2) fails, 3.0.0 (r3) applied: the room for old instances goes to r1's Available
+    ones, not to r2's Failed ones."""
+    obs = Observed(desired=3, update_revision=3,
+                   revisions=(Revision(1, "r1", 3, 3, 3), Revision(2, "r2", 3, 3, 0, failed=3),
+                              Revision(3, "r3", 0, 0, 0)),
+                   strategy=Strategy(), pause=False, confirm_batch_num=0)
+    d = plan(obs, _executing(2, 3, 3), T0)
+    assert d.replicas == {"r1": 3, "r2": 0, "r3": 3}
+
+
+def test_healthy_group_still_takes_a_new_version_at_its_boundary():
+    """Not stuck, not a rollback: the SPEC's rule holds, the running group finishes first."""
+    obs = Observed(desired=2, update_revision=3,
+                   revisions=(Revision(1, "r1", 2, 2, 2), Revision(2, "r2", 2, 2, 0),
+                              Revision(3, "r3", 0, 0, 0)),
+                   strategy=Strategy(), pause=False, confirm_batch_num=0)
+    d = plan(obs, _executing(2, 2, 2), T0)
+    assert d.state.update_revision == 2 and d.superseded is None
+    assert d.replicas == {"r1": 2, "r2": 2, "r3": 0}
