@@ -201,6 +201,11 @@ class OperationStrategy(KubeModel):
     max_unavailable: MaxUnavailable = Field(c.DEFAULT_MAX_UNAVAILABLE, description=(
         "At most this many desired instances may be not Available at once during a release: "
         "an integer >= 0 or a percentage 0%-100% of the desired instances (rounded down)."))
+    rollback_on_failure: bool = Field(False, description=(
+        "When a release fails (spec.progressDeadlineSeconds pass without a completed group "
+        "while instances of the new revision are Failed), release the last completed revision "
+        "again, in groups with this strategy, and set condition RolledBack. false: the release "
+        "stops where it is and condition Progressing=False reports the failure."))
     service_strategy: ServiceStrategy | None = Field(
         None, description="Optional NodePort Service for the module.")
 

@@ -64,6 +64,10 @@ LABEL_TRUE: Final = "true"
 # --- Annotations -----------------------------------------------------------------------------
 #: On a base pod: the Arklet port when it is not the controller's default.
 ANNOTATION_ARKLET_PORT: Final = PREFIX + "arklet-port"
+# On a ModuleDeployment: "abort the release of this revision" (a number, as `kubectl module
+# abort` writes it). The controller acts on it when it names the running release's revision,
+# and removes it either way, so it never applies to a later release of the same revision.
+ANNOTATION_ABORT_REVISION: Final = PREFIX + "abort-revision"
 DEFAULT_ARKLET_PORT: Final = 1238
 
 # --- Finalizers (SPEC §1) --------------------------------------------------------------------
@@ -75,6 +79,7 @@ FINALIZER_ALLOCATE_POD: Final = PREFIX + "allocate-pod"
 CONDITION_AVAILABLE: Final = "Available"
 CONDITION_PROGRESSING: Final = "Progressing"
 CONDITION_REPLICA_FAILURE: Final = "ReplicaFailure"
+CONDITION_ROLLED_BACK: Final = "RolledBack"  # ModuleDeployment: a release was given up
 CONDITION_VALID: Final = "Valid"  # ModuleTemplate: the controller checked the template
 REASON_PROGRESS_DEADLINE_EXCEEDED: Final = "ProgressDeadlineExceeded"
 REASON_MODULE_NAME_CONFLICT: Final = "ModuleNameConflict"

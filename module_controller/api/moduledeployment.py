@@ -74,7 +74,9 @@ class ModuleDeploymentSpec(KubeModel):
         "A Module counts as Available only after being installed for this many seconds."))
     progress_deadline_seconds: int = Field(c.DEFAULT_PROGRESS_DEADLINE_SECONDS, ge=1, description=(
         "A group not complete after this many seconds sets condition Progressing=False with "
-        "reason ProgressDeadlineExceeded; the release keeps trying."))
+        "reason ProgressDeadlineExceeded. If instances of the new revision are Failed by then, "
+        "the release has failed: with operationStrategy.rollbackOnFailure it is rolled back, "
+        "otherwise it stops there (its instances keep retrying)."))
     revision_history_limit: int = Field(c.DEFAULT_REVISION_HISTORY_LIMIT, ge=0, description=(
         "How many old, empty ModuleReplicaSets are kept for history and rollback."))
 
@@ -107,6 +109,15 @@ class ReleaseStatus(KubeModel):
     last_transition_time: datetime | None = Field(None, description="When progress last changed.")
     next_reconcile_time: datetime | None = Field(
         None, description="When the next group may start (end of the gray time).")
+    stable_revision: int | None = Field(None, description=(
+        "The last revision whose release completed: where a rollback on failure or an abort "
+        "returns to."))
+    aborted_revision: int | None = Field(None, description=(
+        "A revision whose release was given up (rolled back on failure, or aborted). While the "
+        "spec still names it unchanged, stableRevision is released instead; any change of the "
+        "spec's module clears it."))
+    aborted_module: str | None = Field(None, description=(
+        "name:version@url of the given-up revision when it was given up."))
 
     def format_batch_progress(self) -> str | None:
         """What ``batch_progress`` should say for the current numbers."""
@@ -133,7 +144,7 @@ class ModuleDeploymentStatus(KubeModel):
         None, description="Available Modules of the current revision.")
     conditions: list[Condition] | None = Field(
         None, json_schema_extra=CONDITIONS_LIST_EXTRA,
-        description="Available, Progressing and ReplicaFailure.")
+        description="Available, Progressing, ReplicaFailure and RolledBack.")
     release_status: ReleaseStatus | None = Field(None, description="Progress of the current release.")
 
 

@@ -17,10 +17,11 @@ from pydantic import ValidationError
 from ..api import ModuleDeployment, ModulePhase, ModuleTemplate, ReleaseProgress, UpgradePolicy
 from ..api import constants as c
 from ..kube.events import NORMAL, WARNING
-from ..planning import bases, limits, release
+from ..planning import bases, limits, release, rollback
 from ..planning.conditions import get_condition, set_condition
 from ..planning.module_lifecycle import serving
 from .context import Context, deleting, labels_of, not_ready_since, pod_ready, wants_removal
+from .release_report import give_up_conditions
 from .queue import Result
 from .store import Key, key_of
 
@@ -122,7 +123,7 @@ class DeploymentReconciler:
         observed = self._observe(key, md, revisions, current, gone)
         state = self._release_state(obj)
         now = dt.datetime.now(dt.timezone.utc)
-        decision = release.plan(observed, state, now)
+        decision = rollback.plan(observed, state, now)
         if decision.superseded:
             self.ctx.events.record(obj, WARNING, "ReleaseSuperseded",
                                    f"revision {state.update_revision}, group {state.current_batch}"
@@ -131,7 +132,7 @@ class DeploymentReconciler:
         # the pause it asks to lift. Status before the revisions' counts: Modules tell which of
         # two on one pod is the release's target from releaseStatus.updateRevision.
         obj = await self._apply_spec(key, obj, decision)
-        await self._write_status(key, md, decision, observed)
+        await self._write_status(key, md, decision, observed, state)
         await self._apply_replicas(key, decision, revisions)
         if gone and decision.state.progress is ReleaseProgress.TERMINATED and \
                 all(r.instances == 0 for r in observed.revisions):
@@ -305,15 +306,21 @@ class DeploymentReconciler:
             batch_count=ops.batch_count, use_beta=ops.use_beta, need_confirm=ops.need_confirm,
             gray_seconds=ops.gray_time_between_batch_seconds,
             max_unavailable=ops.max_unavailable_count(max(desired, 0)), policy=ops.policy,
-            deadline_seconds=md.spec.progress_deadline_seconds)
+            deadline_seconds=md.spec.progress_deadline_seconds,
+            rollback_on_failure=ops.rollback_on_failure)
         previous = self._release_state(self.ctx.module_deployments.get(*key) or {})
         peer_scale = md.spec.is_peer and previous.update_revision == (
             _revision_number(current) if current else None)
+        module = (current or {}).get("spec", {}).get("template", {}).get("spec", {}).get("module") \
+            or {}
+        abort = (md.metadata.annotations or {}).get(c.ANNOTATION_ABORT_REVISION)
         return release.Observed(
             desired=desired, update_revision=_revision_number(current) if current else 0,
             revisions=tuple(revs), strategy=strategy, pause=md.spec.pause,
             confirm_batch_num=md.spec.confirm_batch_num, deleting=gone,
-            skip_confirmation=peer_scale and not gone)
+            skip_confirmation=peer_scale and not gone,
+            update_module=f"{module.get('name')}:{module.get('version')}@{module.get('url')}",
+            abort=abort is not None and abort == str(previous.update_revision))
 
     def _desired(self, key: Key, md: ModuleDeployment) -> int:
         if not md.spec.is_peer:
@@ -355,6 +362,9 @@ class DeploymentReconciler:
             desired=status.get("desiredReplicas"),
             last_transition=_parse_time(rs.get("lastTransitionTime")),
             next_reconcile=_parse_time(rs.get("nextReconcileTime")),
+            stable_revision=rs.get("stableRevision"),
+            aborted_revision=rs.get("abortedRevision"),
+            aborted_module=rs.get("abortedModule"),
         )
 
     async def _apply_spec(self, key: Key, obj: dict, decision: release.Decision) -> dict:
@@ -363,12 +373,16 @@ class DeploymentReconciler:
             spec_patch["pause"] = decision.set_pause
         if decision.reset_confirm:
             spec_patch["confirmBatchNum"] = 0
-        if not spec_patch:
+        meta_patch: dict = {"resourceVersion": obj["metadata"]["resourceVersion"]}
+        if c.ANNOTATION_ABORT_REVISION in (obj["metadata"].get("annotations") or {}):
+            # Acted on (or stale: it names no running release): gone, so it never aborts a
+            # later release of the same revision.
+            meta_patch["annotations"] = {c.ANNOTATION_ABORT_REVISION: None}
+        if not spec_patch and len(meta_patch) == 1:
             return obj
         # resourceVersion: a user's concurrent pause/confirm is never overwritten.
         updated = await self.ctx.kube.patch(PLURAL, key[0], key[1], {
-            "metadata": {"resourceVersion": obj["metadata"]["resourceVersion"]},
-            "spec": spec_patch})
+            "metadata": meta_patch, **({"spec": spec_patch} if spec_patch else {})})
         self.ctx.remember_own(self.ctx.module_deployments, updated,
                               self.ctx.module_deployment_written)
         if decision.set_pause:
@@ -390,7 +404,7 @@ class DeploymentReconciler:
     # ----------------------------------------------------------------- status
 
     async def _write_status(self, key: Key, md: ModuleDeployment, decision: release.Decision,
-                            observed: release.Observed) -> None:
+                            observed: release.Observed, before: release.ReleaseState) -> None:
         obj = self.ctx.module_deployments.get(*key)
         if obj is None:
             return
@@ -411,7 +425,17 @@ class DeploymentReconciler:
             st.progress is ReleaseProgress.COMPLETED and available >= desired,
             "MinimumReplicasAvailable" if available >= min_available else "MinimumReplicasUnavailable",
             f"{available} of {desired} instances Available")
-        if decision.deadline_exceeded:
+        failing = self._failing(key, observed, st.update_revision if decision.failed else
+                                before.update_revision if decision.rolled_back else None)
+        if decision.failed:
+            why = ("nothing to roll back to" if md.spec.operation_strategy.rollback_on_failure
+                   else "rollbackOnFailure is off")
+            progressing = (False, c.REASON_PROGRESS_DEADLINE_EXCEEDED,
+                           f"release of revision {st.update_revision} failed: group "
+                           f"{st.current_batch} did not complete within "
+                           f"{md.spec.progress_deadline_seconds}s and {failing} failed; "
+                           f"stopped here ({why})")
+        elif decision.deadline_exceeded:
             progressing = (False, c.REASON_PROGRESS_DEADLINE_EXCEEDED,
                            f"group {st.current_batch} did not complete within "
                            f"{md.spec.progress_deadline_seconds}s; still trying")
@@ -421,6 +445,7 @@ class DeploymentReconciler:
             progressing = (True, "ReleaseProgressing",
                            f"group {st.current_batch}/{st.real_batch_count}: {st.progress}")
         conditions = set_condition(conditions, c.CONDITION_PROGRESSING, *progressing)
+        conditions, give_up_event = give_up_conditions(conditions, decision, before, failing)
         conditions = [x for x in conditions if not (
             x["type"] == c.CONDITION_REPLICA_FAILURE and x.get("reason") in (
                 c.REASON_MODULE_NAME_CONFLICT, c.REASON_TEMPLATE_NOT_FOUND, "InvalidSpec",
@@ -444,21 +469,40 @@ class DeploymentReconciler:
                 "batchProgress": f"{st.current_batch}/{st.real_batch_count}",
                 "lastTransitionTime": _fmt(st.last_transition),
                 "nextReconcileTime": _fmt(st.next_reconcile, ceil=True),
+                "stableRevision": st.stable_revision,
+                "abortedRevision": st.aborted_revision,
+                "abortedModule": st.aborted_module,
             }.items() if v is not None},
         }
+        if give_up_event is not None:
+            self.ctx.events.record(obj, WARNING, *give_up_event)
+        if decision.abort_refused:
+            self.ctx.events.record(obj, WARNING, "AbortRefused", decision.abort_refused)
         if all(current.get(k) == v for k, v in status.items()):
             return
         if (current.get("releaseStatus") or {}).get("progress") != status["releaseStatus"].get("progress"):
             self.ctx.events.record(obj, NORMAL, f"Release{st.progress.value if st.progress else ''}",
                                    f"group {st.current_batch}/{st.real_batch_count}, "
                                    f"{available}/{desired} Available")
-        if decision.deadline_exceeded and not any(
-                x["type"] == c.CONDITION_PROGRESSING and x["status"] == "False"
-                for x in current.get("conditions") or []):
+        was = get_condition(current.get("conditions"), c.CONDITION_PROGRESSING) or {}
+        # Once when the deadline passes, and once more if the release is found failed later.
+        if decision.deadline_exceeded and (was.get("status") != "False" or (
+                decision.failed and not (was.get("message") or "").startswith("release of"))):
             self.ctx.events.record(obj, WARNING, c.REASON_PROGRESS_DEADLINE_EXCEEDED, progressing[2])
         updated = await self.ctx.kube.patch_status(PLURAL, key[0], key[1], status)
         self.ctx.remember_own(self.ctx.module_deployments, updated,
                               self.ctx.module_deployment_written)
+
+    def _failing(self, key: Key, observed: release.Observed, revision: int | None) -> str:
+        """The Failed instances of ``revision`` with their base pods, for a message."""
+        rev = next((r for r in observed.revisions if r.number == revision), None)
+        if rev is None:
+            return "no instance"
+        names = sorted(f"{m['metadata']['name']} on {labels_of(m).get(c.LABEL_BASE_INSTANCE_NAME)}"
+                       for m in self.ctx.modules.by_label(key[0], c.LABEL_MODULE_REPLICASET,
+                                                          rev.name)
+                       if (m.get("status") or {}).get("status") == ModulePhase.FAILED)
+        return f"{len(names)} instance(s) ({', '.join(names[:5])}{', ...' if len(names) > 5 else ''})"
 
     async def _conditions(self, key: Key, failure: tuple[str, str],
                           unavailable: bool = False) -> None:

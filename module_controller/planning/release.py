@@ -62,6 +62,7 @@ class Strategy:
     max_unavailable: int = 0   # resolved count
     policy: UpgradePolicy = UpgradePolicy.INSTALL_THEN_UNINSTALL
     deadline_seconds: int = 600
+    rollback_on_failure: bool = False
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,11 @@ class ReleaseState:
     desired: int | None = None
     last_transition: dt.datetime | None = None
     next_reconcile: dt.datetime | None = None
+    # Kept across releases (see planning.rollback): the last revision whose release completed,
+    # and a revision given up (rolled back from or aborted) with the module it was given up as.
+    stable_revision: int | None = None
+    aborted_revision: int | None = None
+    aborted_module: str | None = None
 
 
 @dataclass(frozen=True)
@@ -88,6 +94,8 @@ class Observed:
     confirm_batch_num: int
     deleting: bool = False
     skip_confirmation: bool = False    # peer-mode scaling: a new base gets its module at once
+    update_module: str = ""            # name:version@url of the spec's revision
+    abort: bool = False                # the user asked to abort the running release
 
 
 @dataclass
@@ -99,13 +107,16 @@ class Decision:
     requeue_after: float | None = None
     deadline_exceeded: bool = False
     superseded: str | None = None          # why a running group was given up for a new spec
+    rolled_back: str | None = None         # the release was given up: "Aborted" or a failure
+    failed: bool = False                   # deadline passed with Failed instances, no rollback
+    abort_refused: str | None = None       # why an abort could not be done
 
 
 def _revision(obs: Observed, number: int | None) -> Revision | None:
     return next((r for r in obs.revisions if r.number == number), None)
 
 
-def _start(obs: Observed, now: dt.datetime) -> ReleaseState:
+def start(obs: Observed, now: dt.datetime) -> ReleaseState:
     """A new release toward ``obs.desired`` on ``obs.update_revision``."""
     update = _revision(obs, obs.update_revision)
     have = update.replicas if update else 0
@@ -185,29 +196,29 @@ def plan(obs: Observed, st: ReleaseState, now: dt.datetime) -> Decision:
     """What to do now; see the module docstring."""
     offline = st.desired == 0 and st.progress in (P.TERMINATING, P.TERMINATED, P.PAUSED)
     if obs.deleting and not offline:
-        st = _start(obs, now)  # a deletion interrupts whatever runs, at once (SPEC §2.6)
+        st = start(obs, now)  # a deletion interrupts whatever runs, at once (SPEC §2.6)
     elif st.progress in (None, P.COMPLETED, P.ABORTED) or st.update_revision is None:
         if _settled(obs):
             return _settled_decision(obs, st, now)
-        st = _start(obs, now)
+        st = start(obs, now)
     elif obs.skip_confirmation and st.progress is P.EXECUTING and _superseded(obs, st):
         # Peer mode follows the ready bases. When they change under a running scale, its target
         # may be out of reach for good (bases gone), so waiting for the group boundary, as a
         # user's spec change does, could wait forever: a new scale toward them starts now.
-        st = _start(obs, now)
+        st = start(obs, now)
     elif st.progress is P.EXECUTING and _superseded(obs, st) and \
             (why := _yields_at_once(obs, st)):
         # A group that cannot progress (or the release a rollback rolls back from) would hold a
         # new spec until its boundary, which may never come, and finishing it would activate
         # the version the user moves away from. The new release starts now; the abandoned
         # revision keeps only its Available instances (see _targets).
-        st = _start(obs, now)
-        return _run(obs, st, now, Decision(state=st, superseded=why))
+        st = start(obs, now)
+        return run(obs, st, now, Decision(state=st, superseded=why))
 
-    return _run(obs, st, now, Decision(state=st))
+    return run(obs, st, now, Decision(state=st))
 
 
-def _run(obs: Observed, st: ReleaseState, now: dt.datetime, decision: Decision) -> Decision:
+def run(obs: Observed, st: ReleaseState, now: dt.datetime, decision: Decision) -> Decision:
     """The recorded release ``st``, one step on."""
     if st.progress is P.PAUSED:
         if _superseded(obs, st):
@@ -232,7 +243,11 @@ def _run(obs: Observed, st: ReleaseState, now: dt.datetime, decision: Decision) 
     decision.replicas = _limit_unavailable(obs, st, targets)
     if not _complete(obs, st, targets):
         started = st.last_transition or now
-        decision.deadline_exceeded = (now - started).total_seconds() > obs.strategy.deadline_seconds
+        left = obs.strategy.deadline_seconds - (now - started).total_seconds()
+        decision.deadline_exceeded = left < 0
+        if not decision.deadline_exceeded:
+            # Look again when the deadline passes: a group that is stuck sends no events.
+            decision.requeue_after = left + 1.0
         return decision
     return _after_group(obs, st, now, decision)
 
@@ -299,7 +314,8 @@ def _limit_unavailable(obs: Observed, st: ReleaseState, targets: dict[str, int])
 def _yields_at_once(obs: Observed, st: ReleaseState) -> str | None:
     """Why the running release gives way to a new spec now instead of at its group boundary
     (None: it does not). Checked only when the spec has changed."""
-    if obs.update_revision < st.update_revision:
+    if obs.update_revision != st.update_revision and (
+            obs.update_revision < st.update_revision or obs.update_revision == st.stable_revision):
         return f"rollback to revision {obs.update_revision}"
     update = _revision(obs, st.update_revision)
     if update is None:
