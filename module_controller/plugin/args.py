@@ -9,7 +9,7 @@ from .render import OUTPUTS
 
 PROG = "kubectl module"
 DESCRIPTION = ("Operate the releases of ModuleDeployments (serverless.alipay.com): status, "
-               "promote, pause, resume, undo, history; and the modules of one base.")
+               "promote, pause, resume, abort, undo, history; and the modules of one base.")
 
 
 def _positive(value: str) -> float:
@@ -67,7 +67,10 @@ def parser() -> argparse.ArgumentParser:
                                     "nothing when no group waits"),
                         ("pause", "set spec.pause: the release stops after the current group"),
                         ("resume", "clear spec.pause: the release continues"),
-                        ("history", "the revisions: module version, url, created, completed")):
+                        ("abort", "stop the running release and return to the last completed "
+                                  "revision, in groups (the controller does it; see status)"),
+                        ("history", "the revisions: module version, url, created, completed or "
+                                    "aborted")):
         command(name, help_).add_argument("name", metavar="NAME")
 
     undo = command("undo", "put the module of an earlier revision back into the spec (default: "

@@ -12,6 +12,7 @@ from typing import Callable, TextIO
 
 from ..api import constants as c
 from . import render, view
+from .abort import abort as abort_change
 from .kube import Conflict, PluginError, PluginIO
 
 WRITE_ATTEMPTS = 5
@@ -127,6 +128,10 @@ async def undo(io: PluginIO, args: argparse.Namespace, out: TextIO) -> int:
                         args.output, out)
 
 
+async def abort(io: PluginIO, args: argparse.Namespace, out: TextIO) -> int:
+    return await _write(io, args.name, lambda md, _: abort_change(md), False, args.output, out)
+
+
 async def history(io: PluginIO, args: argparse.Namespace, out: TextIO) -> int:
     md = await io.get_deployment(args.name)
     rows = view.history(md, await io.replicasets(args.name))
@@ -144,4 +149,4 @@ async def get(io: PluginIO, args: argparse.Namespace, out: TextIO) -> int:
 
 
 COMMANDS = {"status": status, "promote": promote, "pause": pause, "resume": resume,
-            "undo": undo, "history": history, "get": get}
+            "undo": undo, "abort": abort, "history": history, "get": get}

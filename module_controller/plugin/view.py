@@ -517,7 +517,13 @@ def history(md: dict, replicasets: list[dict]) -> tuple[HistoryRow, ...]:
         number = revision_of(mrs)
         module = module_of_template((mrs.get("spec") or {}).get("template"))
         completed: bool | None = None
-        if number == update and number is not None:
+        if number is not None and number == rs.get("abortedRevision"):
+            # Given up: by the user (abort) or by the controller (rollbackOnFailure).
+            rolled = next((x for x in (md.get("status") or {}).get("conditions") or []
+                           if x.get("type") == "RolledBack"), {})
+            completed = False
+            state = "aborted" if rolled.get("reason") == "Aborted" else "failed, rolled back"
+        elif number == update and number is not None:
             completed = rs.get("progress") == P.COMPLETED.value
             state = "completed" if completed else \
                 f"{rs.get('progress') or 'unknown'} {rs.get('batchProgress') or ''}".strip()

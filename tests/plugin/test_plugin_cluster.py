@@ -177,3 +177,43 @@ async def test_errors_name_the_object_and_exit_1(namespace, user):
     assert ran.code == 1 and 'context "nowhere" not found' in ran.err
     assert user.plugin("status").code == 2
     assert user.plugin("frobnicate", "x").code == 2
+
+
+async def test_abort_mid_release_returns_to_the_completed_revision(api, namespace, controller,
+                                                                   user):
+    await bases(api, namespace)
+    kubectl_apply(user, SAMPLE.read_text())
+    await wait_status(user, waiting, "1.0.2: group 2 waits")
+    user.ok("promote", NAME)
+    until_done(user)
+    assert user.ok("abort", NAME).strip().endswith("nothing to abort")
+
+    kubectl_apply(user, upgraded_sample())
+    await wait_status(user, lambda d: waiting(d) and d["updateRevision"] == 2,
+                      "the 2.0.0 release waits after group 1")
+    out = user.ok("abort", NAME)
+    assert "release of revision 2 aborted" in out and "revision 1" in out, out
+    data = await wait_status(user, lambda d: d["progress"] == "Completed"
+                             and d["updateRevision"] == 1 and d["available"] == 2,
+                             "back on revision 1, Completed")
+    modules = await kt.list_modules(api, namespace)
+    assert sorted((m["status"].get("installedVersion"), m["status"].get("status"),
+                   m["metadata"]["labels"][c.LABEL_MODULE_REPLICASET_REVISION])
+                  for m in modules) == [("1.0.2", "Available", "1")] * 2
+    md = await kt.get_deployment(api, namespace, NAME)
+    assert md["spec"]["pause"] is False, "the abort does not stay behind the pause it lifted"
+    assert c.ANNOTATION_ABORT_REVISION not in (md["metadata"].get("annotations") or {})
+    rolled = next(x for x in md["status"]["conditions"] if x["type"] == "RolledBack")
+    assert (rolled["status"], rolled["reason"]) == ("True", "Aborted"), rolled
+    assert md["spec"]["template"]["spec"]["module"]["version"] == "2.0.0", "spec left as written"
+
+    history = json.loads(user.ok("history", NAME, "-o", "json"))["revisions"]
+    assert [(r["revision"], r["completed"], r["state"]) for r in history] == [
+        (1, True, "completed"), (2, False, "aborted")]
+    assert user.ok("abort", NAME).strip().endswith("nothing to abort")
+
+    async def aborted_events():
+        return [e.message for e in await kt.events_for(api, namespace, NAME)
+                if e.reason == "Aborted" and e.type == "Warning"]
+
+    await kt.wait_for(aborted_events, bool, timeout=90, what="an Aborted Event")

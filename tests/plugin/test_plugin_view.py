@@ -300,8 +300,37 @@ def test_flags_before_and_after_the_subcommand():
 
 
 @pytest.mark.parametrize("argv", [[], ["status"], ["undo", "s", "--to-revision", "0"],
-                                  ["get", "modules"], ["status", "s", "-o", "wide"], ["abort", "s"]])
+                                  ["get", "modules"], ["status", "s", "-o", "wide"], ["abort"],
+                                  ["retry", "s"]])
 def test_usage_errors_exit_2(argv, capsys):
     with pytest.raises(SystemExit) as exc:
         cli.parse(argv)
     assert exc.value.code == 2
+
+
+def test_abort_names_the_running_revision_and_refuses_without_a_stable_one():
+    from module_controller.plugin.abort import abort
+
+    running = md("Paused", version="2.0.0", url=URL2, update=2)
+    running["status"]["releaseStatus"]["stableRevision"] = 1
+    change = abort(running)
+    assert change.patch["metadata"]["annotations"] == {c.ANNOTATION_ABORT_REVISION: "2"}
+    assert "returns to revision 1" in change.message
+    running["status"]["releaseStatus"]["abortedRevision"] = 2
+    assert abort(running).patch is None, "aborted already: nothing written"
+    assert abort(md("Completed", update=1)).patch is None
+    first = md("Paused", update=1)
+    with pytest.raises(view.ViewError, match="nothing to abort to"):
+        abort(first)
+
+
+def test_history_marks_an_aborted_revision():
+    revisions = [mrs(2, "2.0.0", URL2, 0, 0), mrs(1, "1.0.2", URL1, 2, 2)]
+    done = md("Completed", version="2.0.0", url=URL2, update=1)
+    done["status"]["releaseStatus"].update(stableRevision=1, abortedRevision=2)
+    for reason, state in (("Aborted", "aborted"), ("ProgressDeadlineExceeded",
+                                                    "failed, rolled back")):
+        done["status"]["conditions"] = [{"type": "RolledBack", "status": "True", "reason": reason}]
+        rows = view.history(done, revisions)
+        assert [(r.revision, r.completed, r.state) for r in rows] == [
+            (1, True, "completed"), (2, False, state)]
