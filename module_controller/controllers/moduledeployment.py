@@ -134,6 +134,10 @@ class DeploymentReconciler:
         obj = await self._apply_spec(key, obj, decision)
         await self._write_status(key, md, decision, observed, state)
         await self._apply_replicas(key, decision, revisions)
+        if decision.rolled_back == rollback.REASON_ABORTED:
+            # Only now that the status records the abort: a controller that dies before this
+            # finds the annotation again and aborts again, instead of losing the request.
+            await self._drop_abort_request(key)
         if gone and decision.state.progress is ReleaseProgress.TERMINATED and \
                 all(r.instances == 0 for r in observed.revisions):
             return await self._finish_offline(key, obj)
@@ -374,9 +378,10 @@ class DeploymentReconciler:
         if decision.reset_confirm:
             spec_patch["confirmBatchNum"] = 0
         meta_patch: dict = {"resourceVersion": obj["metadata"]["resourceVersion"]}
-        if c.ANNOTATION_ABORT_REVISION in (obj["metadata"].get("annotations") or {}):
-            # Acted on (or stale: it names no running release): gone, so it never aborts a
-            # later release of the same revision.
+        if c.ANNOTATION_ABORT_REVISION in (obj["metadata"].get("annotations") or {}) and \
+                decision.rolled_back != rollback.REASON_ABORTED:
+            # Stale (it names no running release) or acted on in an earlier reconcile: gone,
+            # so it never aborts a later release of the same revision.
             meta_patch["annotations"] = {c.ANNOTATION_ABORT_REVISION: None}
         if not spec_patch and len(meta_patch) == 1:
             return obj
@@ -390,6 +395,16 @@ class DeploymentReconciler:
                                    f"group {decision.state.current_batch} done; set "
                                    "spec.pause=false (or confirmBatchNum) to continue")
         return updated
+
+    async def _drop_abort_request(self, key: Key) -> None:
+        obj = self.ctx.module_deployments.get(*key)
+        if obj is None or c.ANNOTATION_ABORT_REVISION not in (
+                obj["metadata"].get("annotations") or {}):
+            return
+        updated = await self.ctx.kube.patch(PLURAL, key[0], key[1], {"metadata": {
+            "annotations": {c.ANNOTATION_ABORT_REVISION: None}}})
+        self.ctx.remember_own(self.ctx.module_deployments, updated,
+                              self.ctx.module_deployment_written)
 
     async def _apply_replicas(self, key: Key, decision: release.Decision,
                               revisions: list[dict]) -> None:
