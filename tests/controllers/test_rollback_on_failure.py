@@ -12,8 +12,9 @@ from module_controller.api import constants as c
 from module_controller.devcluster import testing as kt
 
 from controller_args import MODULE_STEP
-from scenario_helpers import (MODULE, apply, bases, bizzes_on, installs, md_body, release_status,
-                              request_log, url_of, wait_md)
+from kubectl import patch
+from scenario_helpers import (MODULE, apply, bases, bizzes_on, installs, log_marks,
+                              md_body, release_status, request_log, url_of, wait_md)
 
 pytestmark = pytest.mark.cluster
 
@@ -91,6 +92,25 @@ async def test_failed_release_is_rolled_back(api, namespace, arklets, controller
         assert not installs(log, "2.0.0"), (ip, "2.0.0 never installed")
         assert await bizzes_on(arklets, ip) == [f"{MODULE}:1.0.2"]
     await _wait_event(api, namespace, name, c.CONDITION_ROLLED_BACK, "rolling back to revision 1")
+
+    # A restarted controller reads the same status: it stays on revision 1 and tries nothing of
+    # 2.0.0 again, although the spec still says 2.0.0. A scale to 2 shows it is at work.
+    marks = await log_marks(arklets, ips)
+    controller.kill()
+    controller.start()
+    patch(dev_cluster.kubeconfig, namespace, "moduledeployment", name, {"spec": {"replicas": 2}})
+    md = await wait_md(api, namespace, name,
+                       lambda m: m["status"].get("observedGeneration") == m["metadata"]["generation"]
+                       and release_status(m).get("progress") == "Completed"
+                       and m["status"].get("availableReplicas") == 2,
+                       "the restarted controller scaled to 2", timeout=2 * MODULE_STEP)
+    assert release_status(md)["updateRevision"] == 1
+    assert {m["metadata"]["name"]: m["spec"]["replicas"]
+            for m in await kt.list_replicasets(api, namespace)} == {rs1: 2, rs2: 0}
+    tried = [(ip, r["command"]) for ip in ips for r in await request_log(arklets, ip,
+                                                                        since=marks[ip])
+             if r["command"] in ("installBiz", "switchBiz")]
+    assert tried == [], "nothing installed after the restart"
 
 
 async def test_failed_release_without_rollback_stops_and_reports(api, namespace, arklets,
