@@ -314,8 +314,9 @@ def _limit_unavailable(obs: Observed, st: ReleaseState, targets: dict[str, int])
 def _yields_at_once(obs: Observed, st: ReleaseState) -> str | None:
     """Why the running release gives way to a new spec now instead of at its group boundary
     (None: it does not). Checked only when the spec has changed."""
-    if obs.update_revision != st.update_revision and (
-            obs.update_revision < st.update_revision or obs.update_revision == st.stable_revision):
+    running = st.update_revision
+    if running is not None and obs.update_revision != running and (
+            obs.update_revision < running or obs.update_revision == st.stable_revision):
         return f"rollback to revision {obs.update_revision}"
     update = _revision(obs, st.update_revision)
     if update is None:
