@@ -21,7 +21,7 @@ from .validation import (
 
 
 class UpgradePolicy(StrEnum):
-    """How an instance of the old revision is replaced (SPEC §2.4); canonical spelling."""
+    """How an instance of the old revision is replaced (behaviour §2.4); canonical spelling."""
 
     INSTALL_THEN_UNINSTALL = "install_then_uninstall"
     UNINSTALL_THEN_INSTALL = "uninstall_then_install"
@@ -29,7 +29,7 @@ class UpgradePolicy(StrEnum):
 
 
 class SchedulingPolicy(StrEnum):
-    """Placement rule for new instances (SPEC §3); canonical spelling."""
+    """Placement rule for new instances (behaviour §3); canonical spelling."""
 
     SCATTER = "scatter"
     STACKING = "stacking"
@@ -180,7 +180,7 @@ class ServiceStrategy(KubeModel):
 
 
 class OperationStrategy(KubeModel):
-    """How a release, scale or offline proceeds: groups, confirmation, policy (SPEC §2.3)."""
+    """How a release, scale or offline proceeds: groups, confirmation, policy (behaviour §2.3)."""
 
     batch_count: int = Field(c.DEFAULT_BATCH_COUNT, ge=1, description=(
         "Number of groups a release, scale or offline is split into (at most one instance per "
@@ -220,7 +220,7 @@ class OperationStrategy(KubeModel):
 
 
 class SchedulingStrategy(KubeModel):
-    """Where new instances are placed (SPEC §3)."""
+    """Where new instances are placed (behaviour §3)."""
 
     scheduling_policy: SchedulingPolicyValue = Field(SchedulingPolicy.SCATTER.value, description=(
         "scatter (default): prefer the base pods with the fewest modules; stacking: prefer the "

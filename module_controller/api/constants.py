@@ -14,9 +14,9 @@ VERSION: Final = "v1alpha1"
 API_VERSION: Final = f"{GROUP}/{VERSION}"
 CATEGORY: Final = "koupleless"  # `kubectl get koupleless` lists all four kinds
 
-#: Prefix of the controller's labels, annotations and finalizers (SPEC §1 "P").
+#: Prefix of the controller's labels, annotations and finalizers (behaviour §1 "P").
 PREFIX: Final = f"{GROUP}/"
-#: Prefix of the per-module label on base pods (SPEC §1 "M"); the module name follows it.
+#: Prefix of the per-module label on base pods (behaviour §1 "M"); the module name follows it.
 MODULE_LABEL_PREFIX: Final = f"module.{GROUP}/"
 
 
@@ -38,7 +38,7 @@ MODULE: Final = ResourceNames("Module", "modules", "module", ("md", "mod"))
 MODULE_TEMPLATE: Final = ResourceNames("ModuleTemplate", "moduletemplates", "moduletemplate",
                                        ("mdtpl",))
 
-# --- Labels (SPEC §1) ------------------------------------------------------------------------
+# --- Labels (behaviour §1) ------------------------------------------------------------------------
 LABEL_MODULE_DEPLOYMENT: Final = PREFIX + "module-deployment"
 LABEL_MODULE_NAME: Final = PREFIX + "module-name"
 LABEL_MODULE_REPLICASET_REVISION: Final = PREFIX + "module-replicaset-revision"
@@ -70,12 +70,12 @@ ANNOTATION_ARKLET_PORT: Final = PREFIX + "arklet-port"
 ANNOTATION_ABORT_REVISION: Final = PREFIX + "abort-revision"
 DEFAULT_ARKLET_PORT: Final = 1238
 
-# --- Finalizers (SPEC §1) --------------------------------------------------------------------
+# --- Finalizers (behaviour §1) --------------------------------------------------------------------
 FINALIZER_MODULE_REPLICASET_EXISTED: Final = PREFIX + "module-replicaset-existed"
 FINALIZER_MODULE_EXISTED: Final = PREFIX + "module-existed"
 FINALIZER_ALLOCATE_POD: Final = PREFIX + "allocate-pod"
 
-# --- Condition types and reasons (SPEC §2.2, §2.8, §3, §5) --------------------------------------
+# --- Condition types and reasons (behaviour §2.2, §2.8, §3, §5) --------------------------------------
 CONDITION_AVAILABLE: Final = "Available"
 CONDITION_PROGRESSING: Final = "Progressing"
 CONDITION_REPLICA_FAILURE: Final = "ReplicaFailure"
@@ -150,7 +150,7 @@ PORT_MAX: Final = 65535
 #: maxUnavailable as a percentage: 0% to 100%.
 PERCENT_PATTERN: Final = r"^(100|[1-9]?[0-9])%$"
 
-# Spec defaults (SPEC §2.1).
+# Spec defaults (behaviour §2.1).
 DEFAULT_REPLICAS: Final = 1
 DEFAULT_BATCH_COUNT: Final = 1
 DEFAULT_MAX_UNAVAILABLE: Final = "25%"
@@ -165,15 +165,15 @@ def module_label_key(module_name: str) -> str:
 
 
 def module_service_name(module_name: str) -> str:
-    """Name of the NodePort Service of a module (SPEC §2.7)."""
+    """Name of the NodePort Service of a module (behaviour §2.7)."""
     return module_name + SERVICE_NAME_SUFFIX
 
 
 def replicaset_name(module_deployment: str, revision: int) -> str:
-    """Name of revision ``revision`` (1, 2, ...) of a ModuleDeployment (SPEC §1)."""
+    """Name of revision ``revision`` (1, 2, ...) of a ModuleDeployment (behaviour §1)."""
     return f"{module_deployment}{REPLICASET_NAME_INFIX}{revision}"
 
 
 def module_generate_name(replicaset: str, module_name: str) -> str:
-    """``metadata.generateName`` of a Module created by a ModuleReplicaSet (SPEC §1)."""
+    """``metadata.generateName`` of a Module created by a ModuleReplicaSet (behaviour §1)."""
     return f"{replicaset}-{module_name}-"

@@ -1,4 +1,4 @@
-"""Module (short ``md``, ``mod``): one module instance placed on one base pod, like a Pod (SPEC §4)."""
+"""Module (short ``md``, ``mod``): one module instance placed on one base pod, like a Pod (behaviour §4)."""
 
 from __future__ import annotations
 

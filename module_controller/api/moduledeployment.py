@@ -1,5 +1,5 @@
 """ModuleDeployment (short ``mddeploy``): a module, its replica count and release strategy on one
-base Deployment, like a Deployment for pods (SPEC §2)."""
+base Deployment, like a Deployment for pods (behaviour §2)."""
 
 from __future__ import annotations
 
@@ -170,7 +170,7 @@ class ModuleDeployment(KubeObject):
         ),
         # No scale subresource: the API server rejects every object whose specReplicasPath value
         # is negative ("should be a non-negative integer"), which would make peer mode
-        # (replicas: -1, SPEC §2.5) impossible. See docs/api.md, "Scale".
+        # (replicas: -1, behaviour §2.5) impossible. See docs/api.md, "Scale".
         scale_subresource=False,
     )
     cel_rules = (name_length_rule(

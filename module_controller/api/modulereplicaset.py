@@ -1,5 +1,5 @@
 """ModuleReplicaSet (short ``mdrs``): one revision of a ModuleDeployment, keeping ``replicas``
-Modules placed on the base pods its selector matches, like a ReplicaSet (SPEC §3)."""
+Modules placed on the base pods its selector matches, like a ReplicaSet (behaviour §3)."""
 
 from __future__ import annotations
 

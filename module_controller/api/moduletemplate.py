@@ -1,7 +1,7 @@
-"""ModuleTemplate (short ``mdtpl``): a named, reusable module template, like a PodTemplate (SPEC §5).
+"""ModuleTemplate (short ``mdtpl``): a named, reusable module template, like a PodTemplate (behaviour §5).
 
 Its shape follows PodTemplate: ``template`` at the top level, no ``spec``. The status subresource
-is this project's addition (SPEC §5 wants the controller to record whether a template is in use,
+is this project's addition (behaviour §5 wants the controller to record whether a template is in use,
 and a status written through ``/status`` cannot be clobbered by the user's ``kubectl apply``).
 """
 

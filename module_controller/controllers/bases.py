@@ -1,4 +1,4 @@
-"""Base pods and base Deployments (SPEC §6): the delete-pod labels and the count labels.
+"""Base pods and base Deployments (behaviour §6): the delete-pod labels and the count labels.
 
 * A pod labelled ``delete-pod=true`` has its Modules taken off (uninstalled), then is deleted;
   ``delete-pod-directly=true`` does the same without uninstalling (the Module reconciler skips

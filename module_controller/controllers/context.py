@@ -69,7 +69,7 @@ def labels_of(obj: dict) -> dict[str, str]:
 
 
 def wants_removal(pod: dict) -> bool:
-    """The pod carries delete-pod=true or delete-pod-directly=true (SPEC §6)."""
+    """The pod carries delete-pod=true or delete-pod-directly=true (behaviour §6)."""
     labels = labels_of(pod)
     return c.LABEL_TRUE in (labels.get(c.LABEL_DELETE_POD), labels.get(c.LABEL_DELETE_POD_DIRECTLY))
 

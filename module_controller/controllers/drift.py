@@ -1,4 +1,4 @@
-"""Periodic drift check (SPEC §7): what Arklet runs versus what the Module objects say.
+"""Periodic drift check (behaviour §7): what Arklet runs versus what the Module objects say.
 
 * A biz missing for an Available Module (the base restarted, someone uninstalled it by hand):
   a Warning Event, and the Module is reconciled again, which reinstalls it.

@@ -1,8 +1,8 @@
-"""The Module reconciler: one module instance on one base pod (SPEC §4).
+"""The Module reconciler: one module instance on one base pod (behaviour §4).
 
 A reconcile binds an unbound Module to a base, then loops: observe (pod from the cache, bizzes
 from Arklet's queryAllBiz), ask :func:`planning.module_lifecycle.next_step`, act, until the
-Module is Available, must wait, or failed. Deletion runs the removal order of SPEC §4.
+Module is Available, must wait, or failed. Deletion runs the removal order of behaviour §4.
 
 API writes are kept few on purpose (the budget is ≤ 4 per Module from creation to Available):
 binding is one metadata patch (finalizer + labels + owner reference), the pod's labels are one

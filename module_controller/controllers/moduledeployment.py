@@ -180,7 +180,7 @@ class DeploymentReconciler:
         return obj
 
     def _conflict(self, key: Key, obj: dict, md: ModuleDeployment) -> str | None:
-        """Another ModuleDeployment owns this module name on this base Deployment (SPEC §2.8):
+        """Another ModuleDeployment owns this module name on this base Deployment (behaviour §2.8):
         the older one wins (creation time, then name)."""
         template = self._template(key, md)
         if template is None:

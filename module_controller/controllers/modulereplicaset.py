@@ -1,4 +1,4 @@
-"""The ModuleReplicaSet reconciler: keep ``replicas`` Modules of one template placed (SPEC §3).
+"""The ModuleReplicaSet reconciler: keep ``replicas`` Modules of one template placed (behaviour §3).
 
 Scale up creates Modules already bound to the pods :func:`placement.place` chose (labels,
 finalizer and owner references in the create itself, so the Module controller does not have to
@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 PLURAL = c.MODULE_REPLICA_SET.plural
 MODULES = c.MODULE.plural
 
-# Labels a ModuleReplicaSet passes on to its Modules (SPEC §1).
+# Labels a ModuleReplicaSet passes on to its Modules (behaviour §1).
 INHERITED_LABELS = (c.LABEL_MODULE_DEPLOYMENT, c.LABEL_MODULE_NAME,
                     c.LABEL_MODULE_REPLICASET_REVISION, c.LABEL_DEPLOYMENT_NAME,
                     c.LABEL_MODULE_SCHEDULING_STRATEGY)
@@ -151,7 +151,7 @@ class ReplicaSetReconciler:
                 pod = self.ctx.pods.get(key[0], victim.pod) if victim.pod else None
                 if replace_bases and pod is not None and self.ctx.base_deployment_of(pod):
                     # scaleup_then_scaledown ("1:1 base"): the base that hosted the replaced
-                    # instance is recreated clean by its Deployment (SPEC §2.4); the base pod
+                    # instance is recreated clean by its Deployment (behaviour §2.4); the base pod
                     # reconciler takes its modules off and deletes it.
                     await self._retire_base(key[0], victim.pod)
                 else:

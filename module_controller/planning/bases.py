@@ -1,4 +1,4 @@
-"""Base pods (pure): module counts for the labels on the base Deployment (SPEC §1), and how
+"""Base pods (pure): module counts for the labels on the base Deployment (behaviour §1), and how
 long a NotReady base still counts as a base."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Which base pod gets the next module instance, and which instance goes first (pure; SPEC §3).
+"""Which base pod gets the next module instance, and which instance goes first (pure; behaviour §3).
 
 Bases are described by :class:`Base`, plain data built by the shell from pods and Modules.
 Ties are always broken by pod name, so the same inputs give the same answer on every replica of
@@ -119,7 +119,7 @@ def choose(bases: Iterable[Base], module_name: str, selector: Mapping[str, Any] 
     candidates = [b for b in bases if eligible(b, module_name, selector, deployment)]
     if not candidates:
         return None
-    # Pods where an old instance can be replaced in place come first (SPEC §2.4).
+    # Pods where an old instance can be replaced in place come first (behaviour §2.4).
     if policy is SchedulingPolicy.STACKING:
         return min(candidates, key=lambda b: (module_name not in b.replaceable, -b.module_count, b.name))
     return min(candidates, key=lambda b: (module_name not in b.replaceable, b.module_count, b.name))

@@ -1,4 +1,4 @@
-"""The grouped release of a ModuleDeployment (SPEC §2.3), as a pure function of observed state.
+"""The grouped release of a ModuleDeployment (behaviour §2.3), as a pure function of observed state.
 
 :func:`plan` looks at the revisions (ModuleReplicaSets) and the recorded release status and says
 what the replica counts of the revisions should be now, what the release status becomes, whether
@@ -22,7 +22,7 @@ from ..api.moduledeployment import ReleaseProgress as P
 
 
 def group_sizes(delta: int, batch_count: int, use_beta: bool) -> list[int]:
-    """Sizes of the groups of a release of ``|delta|`` instances (SPEC §2.3 step 2).
+    """Sizes of the groups of a release of ``|delta|`` instances (behaviour §2.3 step 2).
 
     ``B = min(batchCount, |delta|)``; with useBeta and ``|delta| >= 2`` the first group is one
     instance and the rest is split over ``max(batchCount-1, 1)`` groups. Groups differ by at most
@@ -160,7 +160,7 @@ def _targets(obs: Observed, st: ReleaseState, batch: int) -> dict[str, int]:
     new_target = max(0, start + sign * moved)
     out = {}
     # Old revisions shrink only as the update revision's instances become Available: an old
-    # instance is removed after its replacement is up (SPEC §2.4), never before.
+    # instance is removed after its replacement is up (behaviour §2.4), never before.
     update = _revision(obs, st.update_revision)
     up = min(new_target, update.available) if update else 0
     old_room = max(0, desired - up)
@@ -196,7 +196,7 @@ def plan(obs: Observed, st: ReleaseState, now: dt.datetime) -> Decision:
     """What to do now; see the module docstring."""
     offline = st.desired == 0 and st.progress in (P.TERMINATING, P.TERMINATED, P.PAUSED)
     if obs.deleting and not offline:
-        st = start(obs, now)  # a deletion interrupts whatever runs, at once (SPEC §2.6)
+        st = start(obs, now)  # a deletion interrupts whatever runs, at once (behaviour §2.6)
     elif st.progress in (None, P.COMPLETED, P.ABORTED) or st.update_revision is None:
         if _settled(obs):
             return _settled_decision(obs, st, now)
@@ -261,7 +261,7 @@ def _after_group(obs: Observed, st: ReleaseState, now: dt.datetime, decision: De
         decision.reset_confirm = obs.confirm_batch_num != 0
         return decision
     if not offline and _superseded(obs, st):
-        # A new spec takes over at the group boundary, which is now (SPEC §2.3 step 6).
+        # A new spec takes over at the group boundary, which is now (behaviour §2.3 step 6).
         return plan(obs, replace(st, progress=P.COMPLETED), now)
     gray_end = now + dt.timedelta(seconds=s.gray_seconds) if s.gray_seconds else None
     beta_group = s.use_beta and st.current_batch == 1
@@ -287,7 +287,7 @@ def _after_group(obs: Observed, st: ReleaseState, now: dt.datetime, decision: De
 
 
 def _limit_unavailable(obs: Observed, st: ReleaseState, targets: dict[str, int]) -> dict[str, int]:
-    """Waves inside a group (SPEC §2.3 step 7).
+    """Waves inside a group (behaviour §2.3 step 7).
 
     With uninstall_then_install an instance is down while it is replaced, so the update revision
     grows by at most what is left of the unavailability budget; by one when nothing is in

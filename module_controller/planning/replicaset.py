@@ -33,7 +33,7 @@ class Counts:
 def scale_down_order(instances: list[Instance], pod_load: dict[str, int],
                      policy: SchedulingPolicy, superseded: set[str] | frozenset[str] = frozenset(),
                      leaving: set[str] | frozenset[str] = frozenset()) -> list[Instance]:
-    """Instances in the order they should be removed (SPEC §3, mirror of the policy).
+    """Instances in the order they should be removed (behaviour §3, mirror of the policy).
 
     Instances whose base is leaving (pod gone, being deleted or not ready: ``leaving``) go first:
     they are lost anyway, and removing an instance from a healthy base instead would uninstall

@@ -1,4 +1,4 @@
-"""Which ModuleDeployments use a ModuleTemplate (pure): SPEC §5 asks the controller to record
+"""Which ModuleDeployments use a ModuleTemplate (pure): behaviour §5 asks the controller to record
 whether a template is in use, in ModuleTemplate ``status.usedBy``."""
 
 from __future__ import annotations

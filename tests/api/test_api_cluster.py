@@ -219,7 +219,7 @@ def test_kubectl_get_prints_the_columns(kubectl, namespace):
     assert list(tpl_table[0]) == ["NAME", "MODULE", "VERSION", "AGE"]
     assert tpl_table[0]["MODULE"] == "provider"
 
-    # The user workflow of the manual (SPEC §0).
+    # The user workflow of the manual (behaviour §0).
     out = kubectl.run("get", "-n", namespace, "module", "-l", f"{c.LABEL_BASE_INSTANCE_IP}=10.1.2.3",
                       "-o", "custom-columns=NAME:.metadata.name,STATUS:.status.status").stdout
     assert table(out) == [{"NAME": "provider-manual", "STATUS": "Available"}]

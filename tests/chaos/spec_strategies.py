@@ -1,7 +1,7 @@
 """Hypothesis strategies: random ModuleDeployment specs, valid ones and invalid ones that know
 which field is wrong.
 
-Valid values stay inside the documented rules (SPEC §1, §2.1; docs/api.md): DNS-1035 module names
+Valid values stay inside the documented rules (behaviour §1, §2.1; docs/api.md): DNS-1035 module names
 of at most 55 characters, label-value versions, http(s)/file URLs, the enum spellings of seed 003,
 int-or-percent ``maxUnavailable``, IANA service port names, … An invalid spec is a valid one with
 exactly one :class:`Breakage` applied: either generated here (a value just outside a rule) or one

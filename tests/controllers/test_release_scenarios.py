@@ -1,4 +1,4 @@
-"""Release scenarios of the ModuleDeployment controller (SPEC §2), end to end.
+"""Release scenarios of the ModuleDeployment controller (behaviour §2), end to end.
 
 A real API server, the base simulator's fake Arklets and the real controller process; users act
 through kubectl. Timing claims are checked against the fake Arklets' request logs (``time`` is
@@ -56,7 +56,7 @@ def _paused_at(batch: int):
 async def test_gray_time_separates_group_completions(api, namespace, arklets, controller,
                                                      dev_cluster):
     """grayTimeBetweenBatchSeconds: group k+1 starts no earlier than gray seconds after group k
-    completed (SPEC §2.3 step 4), without confirmation."""
+    completed (behaviour §2.3 step 4), without confirmation."""
     kc, name, gray, latency = dev_cluster.kubeconfig, "provider-gray", 3, 0.2
     pods = await bases(api, namespace, 3, annotations={INSTALL_LATENCY: str(latency)})
     apply(kc, namespace, md_body(name, 3, batchCount=3, grayTimeBetweenBatchSeconds=gray,
@@ -120,7 +120,7 @@ async def test_use_beta_first_group_is_one_instance_and_waits(api, namespace, co
 async def test_max_unavailable_bounds_uninstall_then_install(api, namespace, arklets, controller,
                                                              dev_cluster):
     """uninstall_then_install with maxUnavailable 1: never two bases without an active version
-    of the module at once (SPEC §2.3 step 7, §2.4), reconstructed from the Arklet logs."""
+    of the module at once (behaviour §2.3 step 7, §2.4), reconstructed from the Arklet logs."""
     kc, name, latency = dev_cluster.kubeconfig, "provider-uti", 0.5
     pods = await bases(api, namespace, 4, annotations={INSTALL_LATENCY: str(latency)})
     strategy = dict(batchCount=1, maxUnavailable=1, upgradePolicy="uninstall_then_install")
@@ -202,7 +202,7 @@ async def test_peer_mode_follows_base_scaling(api, namespace, controller, dev_cl
 async def test_delete_mid_release_goes_offline_in_groups(api, namespace, arklets, controller,
                                                          dev_cluster):
     """Deleting a ModuleDeployment while its second group installs: the release stops at once and
-    the offline runs in groups with the same strategy, pausing for confirmation (SPEC §2.6)."""
+    the offline runs in groups with the same strategy, pausing for confirmation (behaviour §2.6)."""
     kc, name = dev_cluster.kubeconfig, "provider-offline"
     pods = await bases(api, namespace, 4, annotations={INSTALL_LATENCY: "1.0"})
     apply(kc, namespace, md_body(name, 4, batchCount=2, needConfirm=True))
@@ -240,7 +240,7 @@ async def test_delete_mid_release_goes_offline_in_groups(api, namespace, arklets
 
 async def test_delete_after_the_base_deployment_is_gone(api, namespace, controller, dev_cluster):
     """The base Deployment is deleted first (while the release waits for a confirmation); the
-    deletion of the ModuleDeployment still completes (SPEC §2.6)."""
+    deletion of the ModuleDeployment still completes (behaviour §2.6)."""
     kc, name = dev_cluster.kubeconfig, "provider-orphan"
     await bases(api, namespace, 2)
     apply(kc, namespace, md_body(name, 2, batchCount=2, needConfirm=True))
@@ -272,7 +272,7 @@ async def test_delete_after_the_base_deployment_is_gone(api, namespace, controll
 
 async def test_service_endpoints_are_the_bases_running_the_module(api, namespace, controller,
                                                                   dev_cluster):
-    """The module Service routes exactly to the bases where the module is Available (SPEC §2.7),
+    """The module Service routes exactly to the bases where the module is Available (behaviour §2.7),
     as the kube-controller-manager's endpointslice controller computes it from the pod label.
 
     The base simulator gives pods loopback IPs, which the API server refuses in an EndpointSlice

@@ -1,4 +1,4 @@
-"""Placement rules (SPEC §3): eligibility, scatter, stacking, capacity, ties (no cluster)."""
+"""Placement rules (behaviour §3): eligibility, scatter, stacking, capacity, ties (no cluster)."""
 
 from __future__ import annotations
 

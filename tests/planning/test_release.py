@@ -279,7 +279,8 @@ def test_new_version_over_a_failing_one_keeps_the_serving_instances():
 
 
 def test_healthy_group_still_takes_a_new_version_at_its_boundary():
-    """Not stuck, not a rollback: the SPEC's rule holds, the running group finishes first."""
+    """Not stuck, not a rollback: the contract's rule (behaviour §2.3.6) holds, the running
+    group finishes first."""
     obs = Observed(desired=2, update_revision=3,
                    revisions=(Revision(1, "r1", 2, 2, 2), Revision(2, "r2", 2, 2, 0),
                               Revision(3, "r3", 0, 0, 0)),
