@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from typing import Callable
 
 from ..api import ModulePhase
 from ..arklet import ArkletUnavailable
 from ..kube.events import WARNING
+from ..planning import drift
 from .context import Context, deleting, pod_ip, pod_ready
 from .store import Key, key_of
 
@@ -22,28 +24,64 @@ log = logging.getLogger(__name__)
 
 
 class DriftChecker:
+    """Every base that hosts Modules is asked once per ``period``, each in a slot of its own
+    (``planning.drift.spread``), with at most a small share of the Arklet client's concurrency
+    in flight (``planning.drift.share``): a steady trickle, never a burst that holds up a
+    release's installs. One base's failure is logged and does not end the round."""
+
     def __init__(self, ctx: Context, period: float, remove_orphans: bool,
-                 reconcile_module: Callable[[Key], None]):
+                 reconcile_module: Callable[[Key], None], rng: random.Random | None = None):
         self.ctx = ctx
         self.period = period
         self.remove_orphans = remove_orphans
         self.reconcile_module = reconcile_module
+        self._rng = rng or random.Random()
+        self._slots = asyncio.Semaphore(drift.share(ctx.arklet.settings.concurrency))
         self._reported: set[tuple[str, str, str, str]] = set()
 
     async def run(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
-            await asyncio.sleep(self.period)
+            started = loop.time()
             try:
-                await self.check_once()
-            except Exception:  # one bad round must not end the checks
-                log.exception("drift check failed; next round in %.0fs", self.period)
+                await self._round(started)
+            except Exception:  # a bug in one round must not end the checks
+                log.exception("drift check round failed; next round in %.0fs", self.period)
+            await asyncio.sleep(max(0.0, started + self.period - loop.time()))
 
-    async def check_once(self) -> None:
-        pods = [p for p in self.ctx.pods.list()
-                if pod_ready(p) and not deleting(p)
+    async def _round(self, started: float) -> None:
+        loop = asyncio.get_running_loop()
+        keys = [key_of(p) for p in self._hosting()]
+        checks: list[asyncio.Task[None]] = []
+        try:
+            for offset, key in zip(drift.spread(len(keys), self.period, self._rng), keys):
+                await asyncio.sleep(max(0.0, started + offset - loop.time()))
+                await self._slots.acquire()
+                checks.append(asyncio.create_task(self._check_key(key), name=f"drift-{key[1]}"))
+            await asyncio.gather(*checks)
+        finally:
+            for check in checks:
+                check.cancel()
+
+    def _hosting(self) -> list[dict]:
+        return [p for p in self.ctx.pods.list() if self._usable(p)
                 and self.ctx.modules_on_pod(p["metadata"]["namespace"], p["metadata"]["name"],
                                             include_deleting=True)]
-        await asyncio.gather(*(self._check_pod(p) for p in pods))
+
+    @staticmethod
+    def _usable(pod: dict | None) -> bool:
+        return pod is not None and pod_ready(pod) and not deleting(pod)
+
+    async def _check_key(self, key: Key) -> None:
+        try:
+            pod = self.ctx.pods.get(*key)  # as it is now, not as it was at the round's start
+            if self._usable(pod):
+                assert pod is not None
+                await self._check_pod(pod)
+        except Exception:  # noqa: BLE001 - one base must not end the round for the others
+            log.exception("drift check of base %s/%s failed", *key)
+        finally:
+            self._slots.release()
 
     async def _check_pod(self, pod: dict) -> None:
         namespace, name = pod["metadata"]["namespace"], pod["metadata"]["name"]
