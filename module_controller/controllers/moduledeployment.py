@@ -130,10 +130,18 @@ class DeploymentReconciler:
                                    f" given up ({decision.superseded}): the new spec takes over")
         # Order matters. spec.pause before status: a reader who sees progress Paused must see
         # the pause it asks to lift. Status before the revisions' counts: Modules tell which of
-        # two on one pod is the release's target from releaseStatus.updateRevision.
+        # two on one pod is the release's target from releaseStatus.updateRevision. But a
+        # status that says Completed for the same target comes after the counts it relies on
+        # (replicas 4 -> 3 completes at once): nobody may read Completed while a revision still
+        # asks for the old count.
         obj = await self._apply_spec(key, obj, decision)
-        await self._write_status(key, md, decision, observed, state)
-        await self._apply_replicas(key, decision, revisions)
+        if decision.state.progress is ReleaseProgress.COMPLETED and \
+                decision.state.update_revision == state.update_revision:
+            await self._apply_replicas(key, decision, revisions)
+            await self._write_status(key, md, decision, observed, state)
+        else:
+            await self._write_status(key, md, decision, observed, state)
+            await self._apply_replicas(key, decision, revisions)
         if decision.rolled_back == rollback.REASON_ABORTED:
             # Only now that the status records the abort: a controller that dies before this
             # finds the annotation again and aborts again, instead of losing the request.
