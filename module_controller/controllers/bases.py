@@ -19,6 +19,7 @@ from ..api import constants as c
 from ..kube.events import NORMAL, WARNING
 from ..planning.bases import count_labels
 from .context import Context, deleting, labels_of, wants_removal
+from .memo import Memo
 from .queue import Result
 from .store import Key
 
@@ -28,8 +29,8 @@ log = logging.getLogger(__name__)
 class BasePodReconciler:
     def __init__(self, ctx: Context):
         self.ctx = ctx
-        self._ignored: set[str] = set()  # pod uids already told that the label is ignored
-        self._kept: set[str] = set()  # pod uids already told that they are not deleted
+        self._ignored = Memo()  # pod uids already told that the label is ignored
+        self._kept = Memo()  # pod uids already told that they are not deleted
 
     async def reconcile(self, key: Key) -> Result | None:
         pod = self.ctx.pods.get(*key)
@@ -54,23 +55,15 @@ class BasePodReconciler:
 
     def _keep(self, pod: dict) -> None:
         """--no-pod-deletion: the modules are off, the pod is its owner's to delete (once)."""
-        uid = pod["metadata"].get("uid") or pod["metadata"]["name"]
-        if uid in self._kept:
+        if not self._kept.record(pod["metadata"].get("uid") or pod["metadata"]["name"]):
             return
-        if len(self._kept) >= 10_000:  # a bound, not a cache: at worst an Event repeats
-            self._kept.clear()
-        self._kept.add(uid)
         self.ctx.events.record(pod, WARNING, "PodDeletionDisabled",
                                "modules taken off as the delete-pod label asked; the pod is not "
                                "deleted: the operator disabled pod deletion (--no-pod-deletion)")
 
     def _ignore(self, pod: dict) -> None:
-        uid = pod["metadata"].get("uid") or pod["metadata"]["name"]
-        if uid in self._ignored:
+        if not self._ignored.record(pod["metadata"].get("uid") or pod["metadata"]["name"]):
             return
-        if len(self._ignored) >= 10_000:  # a bound, not a cache: at worst an Event repeats
-            self._ignored.clear()
-        self._ignored.add(uid)
         log.warning("pod %s/%s is labelled for removal but is no base pod; label ignored",
                     pod["metadata"]["namespace"], pod["metadata"]["name"])
         self.ctx.events.record(pod, WARNING, "NotABasePod",

@@ -19,6 +19,7 @@ from ..kube.events import WARNING, EventRecorder
 from ..kube.io import KubeIO
 from ..planning import placement
 from ..settings import Settings
+from .memo import Memo
 from .preempt import DeletionSignals
 from .store import Store, key_of
 
@@ -107,7 +108,7 @@ class Context:
     deployments: Store = field(default_factory=lambda: Store("Deployment"))
     module_deployments: Store = field(default_factory=lambda: Store("ModuleDeployment"))
     templates: Store = field(default_factory=lambda: Store("ModuleTemplate"))
-    _reported_capacity: set[tuple[str, str, str, str]] = field(default_factory=set)
+    _reported_capacity: Memo = field(default_factory=Memo)
     #: Wakes what a change of a Module wakes: (previous copy, new copy, wake the Module's own
     #: reconciler too?). See :meth:`remember_module`.
     module_changed: Callable[[dict | None, dict, bool], None] = lambda old, new, wake_self: None
@@ -223,10 +224,7 @@ class Context:
                 culprit = pod
             marker = (culprit["metadata"]["namespace"], culprit["kind"] if "kind" in culprit
                       else "Pod", culprit["metadata"]["name"], problem)
-            if marker not in self._reported_capacity:  # report once, not on every reconcile
-                if len(self._reported_capacity) >= 10_000:  # a bound: at worst a repeat Event
-                    self._reported_capacity.clear()
-                self._reported_capacity.add(marker)
+            if self._reported_capacity.record(marker):  # once, not on every reconcile
                 self.events.record(culprit, WARNING, "InvalidMaxModuleCount", problem)
         return value
 

@@ -18,6 +18,7 @@ from ..arklet import ArkletUnavailable
 from ..kube.events import WARNING
 from ..planning import drift
 from .context import Context, deleting, pod_ip, pod_ready
+from .memo import Memo
 from .store import Key, key_of
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,7 @@ class DriftChecker:
         self.reconcile_module = reconcile_module
         self._rng = rng or random.Random()
         self._slots = asyncio.Semaphore(drift.share(ctx.arklet.settings.concurrency))
-        self._reported: set[tuple[str, str, str, str]] = set()
+        self._reported = Memo()  # (namespace, pod, biz, version) already reported
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -105,9 +106,7 @@ class DriftChecker:
         for biz in bizzes:
             if biz.name in known_names:
                 continue
-            marker = (namespace, name, biz.name, biz.version)
-            if marker not in self._reported:
-                self._reported.add(marker)
+            if self._reported.record((namespace, name, biz.name, biz.version)):
                 action = "uninstalling it" if self.remove_orphans else "left as it is"
                 self.ctx.events.record(pod, WARNING, "UnmanagedBiz",
                                        f"{biz.name}:{biz.version} runs on {name} without a Module; "

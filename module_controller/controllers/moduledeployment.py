@@ -21,6 +21,7 @@ from ..planning import bases, limits, release, rollback
 from ..planning.conditions import get_condition, set_condition
 from ..planning.module_lifecycle import serving
 from .context import Context, deleting, labels_of, not_ready_since, pod_ready, wants_removal
+from .memo import Memo
 from .release_report import give_up_conditions
 from .queue import Result
 from .store import Key, key_of
@@ -70,14 +71,12 @@ def _short_of_bases(mrs: dict) -> bool:
 class DeploymentReconciler:
     def __init__(self, ctx: Context):
         self.ctx = ctx
-        # uids of ModuleDeployments that want no Service and whose owned Services this process
-        # has already deleted: the next reconcile does not LIST services again (it did on
-        # every reconcile, a request per step of every release).
-        self._no_service: set[str] = set()
-        # uid -> the Service name this process last made sure is the only one the
-        # ModuleDeployment owns: a renamed module (spec.template.spec.module.name) gets a Service
-        # of the new name, and the old one must go. One LIST per rename (and per start).
-        self._service_named: dict[str, str] = {}
+        # uid -> the one Service (its name, or None for none) this process last made sure the
+        # ModuleDeployment owns, having deleted every other: the next reconcile does not LIST
+        # services again (it did on every reconcile, a request per step of every release). A
+        # renamed module (spec.template.spec.module.name), or a Service no longer wanted, is
+        # news: one LIST and delete then (and once per start).
+        self._only_service = Memo()
 
     async def reconcile(self, key: Key) -> Result | None:
         obj = self.ctx.module_deployments.get(*key)
@@ -558,8 +557,7 @@ class DeploymentReconciler:
         if revisions:
             return None  # their deletion events bring us back
         await self.ctx.kube.delete_owned_services(key[0], key[1], obj["metadata"]["uid"])
-        self._no_service.discard(obj["metadata"]["uid"])
-        self._service_named.pop(obj["metadata"]["uid"], None)
+        self._only_service.forget(obj["metadata"]["uid"])
         finalizers = [f for f in obj["metadata"].get("finalizers") or [] if f not in FINALIZERS]
         if finalizers != (obj["metadata"].get("finalizers") or []):
             updated = await self.ctx.kube.patch(PLURAL, key[0], key[1], {"metadata": {
@@ -598,14 +596,9 @@ class DeploymentReconciler:
         uid = obj["metadata"]["uid"]
         if strategy is None or not strategy.enable_module_service or template is None or \
                 self.ctx.settings.module_services == "disabled":  # refused: _restrictions
-            self._service_named.pop(uid, None)
-            if uid not in self._no_service:
+            if self._only_service.record(uid, None):
                 await self.ctx.kube.delete_owned_services(key[0], key[1], uid)
-                if len(self._no_service) >= 10_000:  # a bound: at worst one LIST again
-                    self._no_service.clear()
-                self._no_service.add(uid)
             return
-        self._no_service.discard(uid)
         name = template.spec.module.name
         target = strategy.target_port if strategy.target_port is not None else strategy.port
         body = {
@@ -624,9 +617,6 @@ class DeploymentReconciler:
         problem = await self.ctx.kube.ensure_service(body, obj["metadata"]["uid"])
         if problem:
             await self._conditions(key, failure=("ServiceConflict", problem))
-        elif self._service_named.get(uid) != body["metadata"]["name"]:
+        elif self._only_service.record(uid, body["metadata"]["name"]):
             await self.ctx.kube.delete_owned_services(key[0], key[1], uid,
                                                       keep=body["metadata"]["name"])
-            if len(self._service_named) >= 10_000:  # a bound: at worst one LIST again
-                self._service_named.clear()
-            self._service_named[uid] = body["metadata"]["name"]

@@ -1,0 +1,35 @@
+"""What this process has already done once per key, so it is not done again on every reconcile:
+an Event already posted, a LIST of Services already made.
+
+Bounded, not a cache of the cluster: past ``limit`` keys everything is forgotten at once, and
+the price is one repeated Event or LIST per key. Memory stays flat however many objects come and
+go, and nothing here is needed to be correct after a restart (it starts empty).
+"""
+
+from __future__ import annotations
+
+from typing import Hashable
+
+_NOTHING = object()
+
+
+class Memo:
+    def __init__(self, limit: int = 10_000):
+        self._limit = limit
+        self._values: dict[Hashable, object] = {}
+
+    def record(self, key: Hashable, value: object = True) -> bool:
+        """Remember ``value`` for ``key``; True when that is news (nothing, or something else,
+        was remembered), i.e. when the caller should act."""
+        if self._values.get(key, _NOTHING) == value:
+            return False
+        if len(self._values) >= self._limit and key not in self._values:
+            self._values.clear()
+        self._values[key] = value
+        return True
+
+    def forget(self, key: Hashable) -> None:
+        self._values.pop(key, None)
+
+    def __len__(self) -> int:
+        return len(self._values)
