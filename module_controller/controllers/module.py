@@ -26,6 +26,7 @@ from ..api.redact import redact_text
 from ..api.common import SchedulingPolicy, normalize_scheduling_policy
 from ..arklet import ArkletResult, ArkletUnavailable, BizRef, Outcome, installed_identity
 from ..kube.events import NORMAL, WARNING
+from ..kube.io import not_found
 from ..planning import placement
 from ..planning.module_lifecycle import (InstallVerdict, Kind, PodView, gave_up, installs_so_far,
                                          judge_install, may_install, next_step, pod_labels,
@@ -489,9 +490,11 @@ class ModuleReconciler:
     async def _unless_deleted(self, key: Key, call):
         """An Arklet call for the Module that its deletion pre-empts: not made if the Module
         is already being deleted, cancelled when the deletion arrives (see preempt.py)."""
-        return await self.ctx.deletions.unless_deleted(
-            key, call, lambda: deleting(self.ctx.modules.get(*key) or {"metadata": {
-                "deletionTimestamp": "gone"}}))
+        def gone_or_deleting() -> bool:
+            obj = self.ctx.modules.get(*key)
+            return obj is None or deleting(obj)
+
+        return await self.ctx.deletions.unless_deleted(key, call, gone_or_deleting)
 
     def _attempt(self, key: Key, message: str) -> str:
         return f"{message} (attempt {self._failures(key) + 1})"
@@ -586,7 +589,7 @@ class ModuleReconciler:
         try:
             updated = await self.ctx.kube.patch_status(PLURAL, key[0], key[1], status)
         except Exception as exc:  # the status is a report; the reconcile itself decides retries
-            if getattr(exc, "status", None) == 404:
+            if not_found(exc):
                 return
             raise
         self.ctx.remember_module(updated, wake_self=False)

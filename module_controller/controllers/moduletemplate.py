@@ -7,6 +7,7 @@ ModuleDeployment starts or stops referencing the template, none per release step
 from __future__ import annotations
 
 from ..api import constants as c
+from ..kube.io import not_found
 from ..planning.templates import template_users
 from .context import Context, deleting
 from .queue import Result
@@ -32,7 +33,7 @@ class TemplateUsageReconciler:
             updated = await self.ctx.kube.patch_status(PLURAL, key[0], key[1], {
                 "usedBy": used, "observedGeneration": generation})
         except Exception as exc:
-            if getattr(exc, "status", None) == 404:
+            if not_found(exc):
                 return None  # deleted meanwhile
             raise
         self.ctx.templates.upsert(updated)
