@@ -14,7 +14,7 @@ TEST_WORKERS ?= 2
 
 help:
 	@echo "make test          install, build/find the control plane, run the whole test suite"
-	@echo "make lint          ruff, import contracts, mypy (strict for planning/)"
+	@echo "make lint          ruff, import contracts, mypy (strict for planning/ and runtime/)"
 	@echo "make run           run against \$$KUBECONFIG, or start a local dev cluster first"
 	@echo "make controlplane  find or build etcd, kube-apiserver, kube-controller-manager"
 	@echo "make jars          find or build the real koupleless base and module jars (Java 17, Maven)"
@@ -38,11 +38,11 @@ jars: venv
 test: venv controlplane jars
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
-# Lint (ruff), the import contracts of .importlinter, and types (mypy, strict for planning/).
+# Lint (ruff), the import contracts of .importlinter, and types (mypy, strict for planning/ and runtime/).
 lint: venv
 	$(BIN)/ruff check module_controller tests bench
 	$(BIN)/lint-imports
-	$(BIN)/mypy module_controller/planning
+	$(BIN)/mypy module_controller/planning module_controller/runtime
 
 # No cluster and no JVM: what runs in a minute on a laptop.
 test-unit: venv

@@ -76,7 +76,7 @@ def _run(args: argparse.Namespace) -> int:
 
     from .arklet import ArkletSettings
     from .controllers.operator import Operator
-    from .controllers.queue import Backoff
+    from .runtime.backoff import CappedJitterBackoff
     from .kube.client import cluster_configured
     from .settings import Settings
 
@@ -103,7 +103,7 @@ def _run(args: argparse.Namespace) -> int:
                               concurrency=args.arklet_concurrency),
         namespaces=tuple(args.namespace),
         module_workers=args.module_workers,
-        retry_backoff=Backoff(initial=args.retry_backoff_initial, maximum=args.retry_backoff_max),
+        retry_backoff=CappedJitterBackoff(args.retry_backoff_initial, args.retry_backoff_max),
         probe_port=args.probe_port,
         probe_host=args.probe_host,
         leader_election=args.leader_election,

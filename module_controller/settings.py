@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .arklet import ArkletSettings
-from .controllers.queue import Backoff
+from .runtime.backoff import CappedJitterBackoff
 
 
 @dataclass(frozen=True)
@@ -19,7 +19,8 @@ class Settings:
     #: of 2. Idle workers cost next to nothing.
     module_workers: int = 256
     #: Retry schedule of a Module whose install keeps failing (and of any failed reconcile).
-    retry_backoff: Backoff = field(default_factory=lambda: Backoff(initial=1.0, maximum=60.0))
+    retry_backoff: CappedJitterBackoff = field(
+        default_factory=lambda: CappedJitterBackoff(1.0, 60.0))
     #: An install that has not answered after this long is shown as phase Upgrading; quicker
     #: ones go straight to Available, saving a status write per Module.
     slow_status_after: float = 1.0
@@ -29,7 +30,7 @@ class Settings:
     #: the cluster's module counts, so a controller run by hand (or on the dev cluster) does not
     #: serve it to the network. The in-cluster Deployment passes the pod IP (docs/deploy.md).
     probe_host: str = "127.0.0.1"
-    #: Lease-based leader election among replicas (see controllers.leader).
+    #: Lease-based leader election among replicas (see runtime/leader.py).
     leader_election: bool = False
     lease_namespace: str = "default"
     lease_name: str = "module-controller"

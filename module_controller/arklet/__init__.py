@@ -4,7 +4,7 @@ Functional core, imperative shell:
 
 * :mod:`.protocol` — pure: request bodies, reply parsing into typed results, state
   normalisation, health interpretation for both Arklet generations, URLs and ports;
-* :mod:`.backoff` — the retry wait policy (capped exponential backoff with jitter);
+* the retry wait policy (capped exponential backoff with jitter) is :mod:`..runtime.backoff`;
 * :mod:`.locks` — keyed asyncio locks that are dropped when idle;
 * :mod:`.client` — :class:`ArkletClient`, the aiohttp/tenacity shell.
 
@@ -13,7 +13,7 @@ the base did is unknown) and business answers (:class:`ArkletResult` with an :cl
 never retried by the client; :class:`ArkletError` where a method needs a success).
 """
 
-from .backoff import CappedJitterBackoff
+from ..runtime.backoff import CappedJitterBackoff
 from .client import ArkletClient
 from .errors import ArkletError, ArkletUnavailable
 from .protocol import (

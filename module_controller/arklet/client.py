@@ -32,7 +32,7 @@ import aiohttp
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from . import protocol
-from .backoff import CappedJitterBackoff
+from ..runtime.backoff import CappedJitterBackoff
 from .errors import ArkletError, ArkletUnavailable
 from .locks import KeyedLocks
 from .protocol import ArkletResult, BizInfo, BizRef, Health, Outcome, ProtocolError

@@ -19,9 +19,9 @@ from ..api import constants as c
 from ..kube.events import NORMAL, WARNING
 from ..planning.bases import count_labels
 from .context import Context, deleting, labels_of, wants_removal
-from .memo import Memo
-from .queue import Result
-from .store import Key
+from ..runtime.memo import Memo
+from ..runtime.queue import Result
+from ..runtime.store import Key
 
 log = logging.getLogger(__name__)
 

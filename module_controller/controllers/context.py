@@ -19,9 +19,9 @@ from ..kube.events import WARNING, EventRecorder
 from ..kube.io import KubeIO
 from ..planning import placement
 from ..settings import Settings
-from .memo import Memo
+from ..runtime.memo import Memo
 from .preempt import DeletionSignals
-from .store import Store, key_of
+from ..runtime.store import Store, key_of
 
 log = logging.getLogger(__name__)
 

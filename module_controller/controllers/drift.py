@@ -18,8 +18,8 @@ from ..arklet import ArkletUnavailable
 from ..kube.events import WARNING
 from ..planning import drift
 from .context import Context, deleting, pod_ip, pod_ready
-from .memo import Memo
-from .store import Key, key_of
+from ..runtime.memo import Memo
+from ..runtime.store import Key, key_of
 
 log = logging.getLogger(__name__)
 

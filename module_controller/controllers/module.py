@@ -34,8 +34,8 @@ from ..planning.module_lifecycle import (InstallVerdict, Kind, PodView, gave_up,
 from ..planning.replicaset import follows_template
 from .context import Context, deleting, labels_of, pod_ip, pod_ready, skip_uninstall
 from .preempt import Deleted
-from .queue import ReportedFailure, Result
-from .store import Key
+from ..runtime.queue import ReportedFailure, Result
+from ..runtime.store import Key
 
 log = logging.getLogger(__name__)
 PLURAL = c.MODULE.plural

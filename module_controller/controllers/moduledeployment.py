@@ -21,10 +21,10 @@ from ..planning import bases, limits, release, rollback
 from ..planning.conditions import get_condition, set_condition
 from ..planning.module_lifecycle import serving
 from .context import Context, deleting, labels_of, not_ready_since, pod_ready, wants_removal
-from .memo import Memo
+from ..runtime.memo import Memo
 from .release_report import give_up_conditions
-from .queue import Result
-from .store import Key, key_of
+from ..runtime.queue import Result
+from ..runtime.store import Key, key_of
 
 log = logging.getLogger(__name__)
 PLURAL = c.MODULE_DEPLOYMENT.plural

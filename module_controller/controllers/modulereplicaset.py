@@ -22,8 +22,8 @@ from ..planning import replicaset as plan
 from ..planning.conditions import get_condition, set_condition
 from ..planning.module_lifecycle import observed_current, serving, supersedes
 from .context import Context, deleting, labels_of, owner_deployment_name, pod_ready
-from .queue import Result
-from .store import Key, key_of
+from ..runtime.queue import Result
+from ..runtime.store import Key, key_of
 
 log = logging.getLogger(__name__)
 PLURAL = c.MODULE_REPLICA_SET.plural

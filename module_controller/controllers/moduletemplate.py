@@ -10,8 +10,8 @@ from ..api import constants as c
 from ..kube.io import not_found
 from ..planning.templates import template_users
 from .context import Context, deleting
-from .queue import Result
-from .store import Key
+from ..runtime.queue import Result
+from ..runtime.store import Key
 
 PLURAL = c.MODULE_TEMPLATE.plural
 

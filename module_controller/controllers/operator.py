@@ -21,7 +21,7 @@ from ..kube.io import KubeIO
 from ..settings import Settings
 from ..observability import Metrics, Readiness, start_probe_server
 from ..planning.templates import template_refs
-from . import leader
+from ..runtime import leader
 from .bases import BaseDeploymentReconciler, BasePodReconciler
 from .drift import DriftChecker
 from .context import Context, deleting, labels_of, pod_ip, pod_ready, wants_removal
@@ -29,9 +29,9 @@ from .module import ModuleReconciler
 from .moduledeployment import DeploymentReconciler
 from .modulereplicaset import ReplicaSetReconciler, owner_replicaset
 from .moduletemplate import TemplateUsageReconciler
-from .queue import WorkQueue
-from .resync import Kind as ResyncKind, Resync
-from .store import Key, key_of
+from ..runtime.queue import WorkQueue
+from ..runtime.resync import Kind as ResyncKind, Resync
+from ..runtime.store import Key, key_of
 
 log = logging.getLogger(__name__)
 

@@ -12,11 +12,11 @@ from typing import Any
 
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
-from tenacity import (AsyncRetrying, retry_if_exception, stop_after_attempt,
-                      wait_exponential_jitter)
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
 
 from ..api import constants as c
 from ..api.redact import redact_text
+from ..runtime.backoff import CappedJitterBackoff
 
 MERGE = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
@@ -42,7 +42,7 @@ def transient(exc: BaseException) -> bool:
 def _reads() -> AsyncRetrying:
     # Bounded: about 30 s in all, then the error surfaces.
     return AsyncRetrying(retry=retry_if_exception(transient), stop=stop_after_attempt(8),
-                         wait=wait_exponential_jitter(initial=0.2, max=5.0), reraise=True)
+                         wait=CappedJitterBackoff(0.2, 5.0), reraise=True)
 
 
 @dataclass(frozen=True)

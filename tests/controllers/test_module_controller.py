@@ -141,7 +141,7 @@ async def test_install_failing_forever_backs_off_with_a_cap(api, namespace, arkl
     # The delays the controller chose, from its own log ("retry N in X s"): 0.2 s doubling to the
     # 1 s cap, ±10 % jitter. Read from the log, not from the request times, whose gaps a busy
     # machine stretches: only lower bounds are checked on those.
-    key = f"controllers.queue: Module: {(namespace, 'm')!r}:"
+    key = f"runtime.queue: Module: {(namespace, 'm')!r}:"
 
     async def delays() -> list[float]:
         found = (re.search(r"; retry \d+ in ([\d.]+)s$", line)

@@ -9,7 +9,7 @@ import pytest
 import yaml
 from kubernetes_asyncio import client
 
-from module_controller.controllers.leader import LEASE_DURATION, RETRY_PERIOD
+from module_controller.runtime.leader import LEASE_DURATION, RETRY_PERIOD
 from module_controller.devcluster import processes
 from module_controller.devcluster import testing as kt
 from module_controller.devcluster.controllerproc import ControllerProcess

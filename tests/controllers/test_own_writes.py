@@ -6,7 +6,7 @@ until a restart)."""
 from __future__ import annotations
 
 from module_controller.controllers.context import Context, news_in_answer
-from module_controller.controllers.store import Store
+from module_controller.runtime.store import Store
 
 
 def _obj(rv: int, *, generation: int = 1, deleting: bool = False) -> dict:

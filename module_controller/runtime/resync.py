@@ -18,19 +18,25 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
-from typing import Awaitable, Callable
+from typing import Awaitable, Callable, Protocol
 
-from ..kube.io import Listing
-from .store import Store
+from .store import Obj, Store
 
 log = logging.getLogger(__name__)
+
+
+class Listing(Protocol):
+    """A list answer: the objects and the resourceVersion it was served at (``kube.io.Listing``)."""
+
+    items: list[Obj]
+    resource_version: int
 
 
 @dataclass
 class Kind:
     store: Store
     list: Callable[[str | None], Awaitable[Listing]]
-    deleted: Callable[[dict], None]  # what a DELETED watch event of this kind does
+    deleted: Callable[[Obj], None]  # what a DELETED watch event of this kind does
 
 
 class Resync:
@@ -40,7 +46,7 @@ class Resync:
         self.namespaces = tuple(namespaces) or (None,)
         self.min_interval = min_interval
         self._last: dict[str, float] = {}  # kind -> monotonic time its last list was sent
-        self._pending: dict[str, asyncio.Task] = {}
+        self._pending: dict[str, asyncio.Task[None]] = {}
 
     def listed(self, kind: str) -> None:
         """The caches of ``kind`` were just filled from a list (start-up priming)."""
@@ -70,7 +76,7 @@ class Resync:
     async def resync(self, kind: str) -> int:
         """List ``kind`` now and treat cached objects missing from the list as deleted."""
         spec = self.kinds[kind]
-        gone: list[dict] = []
+        gone: list[Obj] = []
         for namespace in self.namespaces:
             listing = await spec.list(namespace)
             gone += spec.store.missing_from(listing.items, listing.resource_version, namespace)

@@ -8,17 +8,20 @@ watch event for it can arrive in either order without the cache going back in ti
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
+
+#: A Kubernetes object as the API returns it (JSON decoded).
+Obj = dict[str, Any]
 
 Key = tuple[str, str]  # (namespace, name)
 
 
-def key_of(obj: dict) -> Key:
+def key_of(obj: Obj) -> Key:
     meta = obj["metadata"]
     return meta.get("namespace") or "", meta["name"]
 
 
-def _rv(obj: dict) -> int:
+def _rv(obj: Obj) -> int:
     try:
         return int(obj["metadata"].get("resourceVersion") or 0)
     except ValueError:
@@ -31,7 +34,7 @@ TOMBSTONES = 10_000
 class Store:
     def __init__(self, kind: str, index_labels: tuple[str, ...] = ()):
         self.kind = kind
-        self._objects: dict[Key, dict] = {}
+        self._objects: dict[Key, Obj] = {}
         # label -> (namespace, label value) -> keys: "the Modules on this pod / of this
         # ModuleReplicaSet" without scanning every Module (thousands, on every reconcile).
         self._index: dict[str, dict[tuple[str, str], set[Key]]] = {label: {} for label in index_labels}
@@ -39,7 +42,7 @@ class Store:
         # mark) cannot bring back an object the watch has already reported gone.
         self._tombstones: OrderedDict[str, None] = OrderedDict()
 
-    def upsert(self, obj: dict) -> tuple[dict | None, bool]:
+    def upsert(self, obj: Obj) -> tuple[Obj | None, bool]:
         """Store ``obj`` unless a newer copy is there or it is known deleted;
         return (previous copy, stored?)."""
         key = key_of(obj)
@@ -54,14 +57,14 @@ class Store:
         self._reindex(key, obj)
         return old, True
 
-    def _reindex(self, key: Key, obj: dict) -> None:
+    def _reindex(self, key: Key, obj: Obj) -> None:
         labels = obj["metadata"].get("labels") or {}
         for label, index in self._index.items():
             value = labels.get(label)
             if value is not None:
                 index.setdefault((key[0], value), set()).add(key)
 
-    def _unindex(self, key: Key, obj: dict | None) -> None:
+    def _unindex(self, key: Key, obj: Obj | None) -> None:
         if obj is None:
             return
         labels = obj["metadata"].get("labels") or {}
@@ -74,12 +77,12 @@ class Store:
                     if not bucket:
                         del index[(key[0], value)]
 
-    def by_label(self, namespace: str, label: str, value: str) -> list[dict]:
+    def by_label(self, namespace: str, label: str, value: str) -> list[Obj]:
         """Objects in ``namespace`` whose label ``label`` is ``value`` (an indexed label)."""
         keys = self._index[label].get((namespace, value), ())
         return [self._objects[k] for k in list(keys) if k in self._objects]
 
-    def remove(self, obj: dict) -> dict | None:
+    def remove(self, obj: Obj) -> Obj | None:
         uid = obj["metadata"].get("uid")
         if uid:
             self._tombstones[uid] = None
@@ -92,8 +95,8 @@ class Store:
             return self._objects.pop(key)
         return None
 
-    def missing_from(self, listed: list[dict], list_rv: int, namespace: str | None = None
-                     ) -> list[dict]:
+    def missing_from(self, listed: list[Obj], list_rv: int, namespace: str | None = None
+                     ) -> list[Obj]:
         """Cached objects a fresh list (served at ``list_rv``) shows deleted.
 
         A watch re-established by listing again (after the API server restarted, or a 410)
@@ -108,11 +111,11 @@ class Store:
         """Seen deleted (and not yet forgotten)."""
         return uid in self._tombstones
 
-    def get(self, namespace: str, name: str) -> dict | None:
+    def get(self, namespace: str, name: str) -> Obj | None:
         return self._objects.get((namespace, name))
 
     def list(self, namespace: str | None = None,
-             where: Callable[[dict], bool] | None = None) -> Iterator[dict]:
+             where: Callable[[Obj], bool] | None = None) -> Iterator[Obj]:
         for (ns, _), obj in list(self._objects.items()):
             if namespace is not None and ns != namespace:
                 continue

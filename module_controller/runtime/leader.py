@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from typing import Awaitable, Callable
+from typing import Any, Callable, Coroutine
 
 from kubernetes_asyncio import client
 from kubernetes_asyncio.leaderelection import electionconfig, leaderelection
@@ -34,8 +34,8 @@ def identity() -> str:
 
 
 async def elect(api: client.ApiClient, namespace: str, name: str,
-                on_leading: Callable[[], Awaitable[None]],
-                on_lost: Callable[[], Awaitable[None]]) -> None:
+                on_leading: Callable[[], Coroutine[Any, Any, None]],
+                on_lost: Callable[[], Coroutine[Any, Any, None]]) -> None:
     """Campaign until leading, run ``on_leading``; call ``on_lost`` if the lease is lost."""
     lock = LeaseLock(name, namespace, identity(), api)
     config = electionconfig.Config(

@@ -1,4 +1,8 @@
-"""The retry wait policy: capped exponential backoff with jitter, as a tenacity wait strategy."""
+"""The one retry wait policy of the controller: capped exponential backoff with jitter.
+
+Used three ways: as a tenacity wait strategy by the Arklet client and by the Kubernetes I/O
+(``kube/io.py``), and by the work queue (``wait(failures)``) between failed reconciles of a key.
+One policy, so every retry in the process spreads and caps the same way."""
 
 from __future__ import annotations
 

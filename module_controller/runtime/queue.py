@@ -18,9 +18,10 @@ import heapq
 import itertools
 import logging
 import math
-import random
 from dataclasses import dataclass
 from typing import Awaitable, Callable, Generic, Hashable, TypeVar
+
+from .backoff import CappedJitterBackoff
 
 K = TypeVar("K", bound=Hashable)
 log = logging.getLogger(__name__)
@@ -39,22 +40,6 @@ class Result:
     requeue_after: float | None = None
 
 
-@dataclass(frozen=True)
-class Backoff:
-    """Capped exponential backoff with jitter: ``min(initial * 2**(n-1), maximum)`` ± jitter."""
-
-    initial: float = 0.5
-    maximum: float = 60.0
-    jitter: float = 0.1  # fraction of the delay, both ways
-
-    def delay(self, failures: int, rng: random.Random | None = None) -> float:
-        if failures <= 0:
-            return 0.0
-        base = min(self.initial * math.pow(2, failures - 1), self.maximum)
-        spread = base * self.jitter
-        return max(0.0, base + (rng or random).uniform(-spread, spread))
-
-
 class WorkQueue(Generic[K]):
     def __init__(
         self,
@@ -62,13 +47,13 @@ class WorkQueue(Generic[K]):
         handler: Callable[[K], Awaitable[Result | None]],
         *,
         workers: int = 8,
-        backoff: Backoff = Backoff(),
+        backoff: CappedJitterBackoff | None = None,
         expected: Callable[[BaseException], bool] = lambda exc: False,
     ) -> None:
         self.name = name
         self._handler = handler
         self._workers_count = workers
-        self.backoff = backoff
+        self.backoff = backoff or CappedJitterBackoff(0.5, 60.0)
         # Failures that are part of normal operation (e.g. an optimistic-concurrency conflict):
         # retried the same way, logged in one line instead of with a traceback.
         self._expected = expected
@@ -82,7 +67,7 @@ class WorkQueue(Generic[K]):
         self._failures: dict[K, int] = {}
         self._seq = itertools.count()
         self._wake = asyncio.Event()
-        self._tasks: list[asyncio.Task] = []
+        self._tasks: list[asyncio.Task[None]] = []
         self._idle = asyncio.Event()
         self._idle.set()
 
@@ -173,7 +158,7 @@ class WorkQueue(Generic[K]):
                 raise
             except Exception as exc:
                 failures = self._failures[key] = self._failures.get(key, 0) + 1
-                delay = self.backoff.delay(failures)
+                delay = self.backoff.wait(failures)
                 if isinstance(exc, ReportedFailure):
                     log.warning("%s: %s: %s; retry %d in %.1fs", self.name, key, exc, failures,
                                 delay)

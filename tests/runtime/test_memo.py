@@ -1,8 +1,8 @@
-"""The bounded memory of what was done once (controllers/memo.py)."""
+"""The bounded memory of what was done once (runtime/memo.py)."""
 
 from __future__ import annotations
 
-from module_controller.controllers.memo import Memo
+from module_controller.runtime.memo import Memo
 
 
 def test_news_once_per_key_and_value():
