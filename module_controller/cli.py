@@ -123,6 +123,7 @@ def _run(args: argparse.Namespace) -> int:
 def _configure_logging(level: str, fmt: str) -> None:
     import logging
 
+    from .observability.decisions import FIELDS
     from .observability.redaction import RedactingFilter, exception_text
 
     handler = logging.StreamHandler()
@@ -133,6 +134,7 @@ def _configure_logging(level: str, fmt: str) -> None:
             def format(self, record: logging.LogRecord) -> str:
                 entry = {"time": self.formatTime(record), "level": record.levelname,
                          "logger": record.name, "message": record.getMessage()}
+                entry.update(getattr(record, FIELDS, None) or {})  # a decision's own fields
                 if record.exc_info or record.exc_text:
                     entry["exception"] = exception_text(self, record)
                 return json.dumps(entry)

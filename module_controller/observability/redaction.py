@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 
 from ..api.redact import redact_text
+from .decisions import FIELDS
 
 _FORMATTER = logging.Formatter()
 
@@ -30,6 +31,10 @@ class RedactingFilter(logging.Filter):
             record.exc_text = redact_text(record.exc_text)
         if record.stack_info:
             record.stack_info = redact_text(record.stack_info)
+        fields = getattr(record, FIELDS, None)
+        if fields:  # a decision's structured fields (observability/decisions.py)
+            setattr(record, FIELDS, {k: redact_text(v) if isinstance(v, str) else v
+                                     for k, v in fields.items()})
         return True
 
 

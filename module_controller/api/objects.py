@@ -1,0 +1,59 @@
+"""Typed reads of raw Kubernetes objects (the JSON dicts the cache holds).
+
+The reconcilers work on the dicts the watch delivers (validating every cached object into a
+pydantic model would cost more than the rest of a reconcile). These small functions are the one
+place that knows where a field sits, so that ``(m.get("status") or {}).get("status")`` and the
+owner-reference and timestamp idioms are not repeated in every file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+Obj = dict[str, Any]
+
+#: The API server's timestamp format (RFC 3339, whole seconds, UTC).
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def phase(module: Obj) -> str | None:
+    """A Module's phase (``status.status``), or None before the controller wrote one."""
+    status = module.get("status") or {}
+    value = status.get("status")
+    return value if isinstance(value, str) else None
+
+
+def owner_uids(obj: Obj) -> set[str]:
+    return {ref["uid"] for ref in (obj.get("metadata") or {}).get("ownerReferences") or []
+            if isinstance(ref, dict) and "uid" in ref}
+
+
+def owned_by(obj: Obj, uid: str) -> bool:
+    return uid in owner_uids(obj)
+
+
+def owner_reference(owner: Obj, *, controller: bool = True,
+                    block_owner_deletion: bool = True) -> Obj:
+    """An ownerReference to ``owner`` (its apiVersion, kind, name and uid)."""
+    meta = owner["metadata"]
+    return {"apiVersion": owner["apiVersion"], "kind": owner["kind"], "name": meta["name"],
+            "uid": meta["uid"], "controller": controller,
+            "blockOwnerDeletion": block_owner_deletion}
+
+
+def parse_time(value: str | None) -> dt.datetime | None:
+    """An API timestamp as an aware datetime; None for a missing one."""
+    return dt.datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+
+
+def format_time(when: dt.datetime, *, ceil: bool = False) -> str:
+    """RFC 3339 in whole seconds, as Kubernetes writes times. ``ceil`` rounds up, for a time that
+    must not come early (the end of a gray time)."""
+    if ceil and when.microsecond:
+        when = when.replace(microsecond=0) + dt.timedelta(seconds=1)
+    return when.astimezone(dt.timezone.utc).strftime(TIME_FORMAT)
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)

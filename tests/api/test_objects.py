@@ -1,0 +1,31 @@
+"""Typed reads of raw objects (api/objects.py)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from module_controller.api import objects as o
+
+
+def test_phase_of_modules_with_and_without_status() -> None:
+    assert o.phase({"status": {"status": "Available"}}) == "Available"
+    assert o.phase({}) is None and o.phase({"status": None}) is None
+    assert o.phase({"status": {"status": 3}}) is None
+
+
+def test_owner_references() -> None:
+    owner = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "b", "uid": "u1"}}
+    ref = o.owner_reference(owner, controller=False)
+    assert ref == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "b", "uid": "u1",
+                   "controller": False, "blockOwnerDeletion": True}
+    child = {"metadata": {"ownerReferences": [ref, {"kind": "X"}]}}
+    assert o.owner_uids(child) == {"u1"} and o.owned_by(child, "u1")
+    assert not o.owned_by({"metadata": {}}, "u1")
+
+
+def test_times_round_trip_in_whole_seconds() -> None:
+    when = dt.datetime(2026, 11, 30, 23, 1, 2, 500, tzinfo=dt.timezone.utc)
+    assert o.format_time(when) == "2026-11-30T23:01:02Z"
+    assert o.format_time(when, ceil=True) == "2026-11-30T23:01:03Z"
+    assert o.parse_time("2026-11-30T23:01:02Z") == when.replace(microsecond=0)
+    assert o.parse_time(None) is None and o.parse_time("") is None
