@@ -11,10 +11,15 @@ bytes there and back, reliably:
   address only, or a pod could make the controller fetch, and then publish, an internal url);
   a body longer than ``max_reply_bytes`` is a protocol error and is not read further; nothing
   of a reply that is not an Arklet envelope is passed on in an error's text (docs/security.md);
-* transport failures, HTTP 5xx, timeouts and garbled replies are retried (tenacity, capped
-  exponential backoff with jitter) and end in :class:`ArkletUnavailable`; a business answer is
-  returned as an :class:`ArkletResult` and never retried here, because the caller has to decide
-  what e.g. REPEAT_BIZ or a conflict means;
+* only a connection that could not be made (refused, unreachable, connect timeout) is retried
+  here, a few times with a short capped backoff (``runtime/backoff.py``): the request never
+  reached the base, so a retry is cheap and cannot act twice. Anything that happens after the
+  request was sent (a timeout, HTTP 5xx, a reset, a garbled reply) ends the call at once in
+  :class:`ArkletUnavailable`, and the caller's reconcile ends; its work queue retries with its
+  own backoff. So a hung base holds a worker for one call's timeout plus the connect retries
+  (:meth:`ArkletSettings.longest_call`), never for several timeouts in a row. A business
+  answer is returned as an :class:`ArkletResult` and never retried here, because the caller has
+  to decide what e.g. REPEAT_BIZ or a conflict means;
 * calls that act on one module of one base (install/uninstall/switch of a ``(host, bizName)``)
   are serialised, since Arklet itself only guards ``name:version`` and two versions of one name
   racing on a base is exactly the mess the controller must avoid;
@@ -55,25 +60,22 @@ _READ_CHUNK = 64 * 1024
 
 
 class _Transient(Exception):
-    """One attempt got no usable answer; worth retrying."""
+    """One attempt got no usable answer. ``reached``: the request may have reached the base
+    (False only when no connection could be made)."""
 
-    def __init__(self, label: str, detail: str) -> None:
+    def __init__(self, label: str, detail: str, *, reached: bool = True) -> None:
         super().__init__(f"{label}: {detail}")
         self.label = label
         self.detail = detail
+        self.reached = reached
 
 
-#: Commands that change a base. One of them that timed out may still be running there: sending
-#: it again would only meet Arklet's "unfinished command" guard, or act twice, while holding the
-#: caller for another whole timeout (an install: up to ``install_timeout`` each). The caller's
-#: reconcile retries instead, after looking at the base and at the object (it may be deleted).
-_MUTATING = frozenset({protocol.INSTALL, protocol.UNINSTALL, protocol.SWITCH})
-
-
-def _worth_retrying(command: str, exc: BaseException) -> bool:
-    if not isinstance(exc, _Transient):
-        return False
-    return not (command in _MUTATING and exc.label == LABEL_TIMEOUT)
+def _worth_retrying(exc: BaseException) -> bool:
+    """Only an attempt that never reached the base is retried inside the call. One that did
+    may have cost the base a whole timeout (or still run there: a hung install), and sending it
+    again would hold the caller's worker for another timeout; the reconcile's work queue retries
+    it instead, after looking at the base and the object again (it may be deleted meanwhile)."""
+    return isinstance(exc, _Transient) and not exc.reached
 
 
 class ArkletClient:
@@ -181,7 +183,7 @@ class ArkletClient:
         retrying = AsyncRetrying(
             stop=stop_after_attempt(attempts),
             wait=self.wait_policy,
-            retry=retry_if_exception(lambda exc: _worth_retrying(command, exc)),
+            retry=retry_if_exception(_worth_retrying),
             before_sleep=lambda state: self._warn_retry(command, url, state),
             reraise=True,
         )
@@ -228,8 +230,13 @@ class ArkletClient:
                     response.close()
                     raise _Transient(LABEL_PROTOCOL_ERROR, f"HTTP {status} redirect refused")
                 raw = await _read_capped(response, limit)  # to EOF: no Content-Length
+        except aiohttp.ConnectionTimeoutError as exc:  # before TimeoutError, which it also is
+            raise _Transient(LABEL_TIMEOUT, f"no connection within the connect timeout ({exc!r})",
+                             reached=False) from exc
         except TimeoutError as exc:  # before ClientError: aiohttp's timeouts are both
             raise _Transient(LABEL_TIMEOUT, f"no reply within the timeout ({exc!r})") from exc
+        except aiohttp.ClientConnectorError as exc:  # refused, unreachable: nothing was sent
+            raise _Transient(LABEL_CONNECT_ERROR, repr(exc), reached=False) from exc
         except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, OSError) as exc:
             raise _Transient(LABEL_CONNECT_ERROR, repr(exc)) from exc
         except aiohttp.ClientError as exc:  # e.g. a reply that is not valid HTTP

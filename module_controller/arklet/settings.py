@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..runtime.backoff import CappedJitterBackoff
 from .protocol import DEFAULT_PORT
 
 
@@ -34,6 +35,15 @@ class ArkletSettings:
     #: ``concurrency`` (256) hostile replies buffered at once stay under 256 MiB, inside the
     #: controller Deployment's 512 Mi limit; 4 MiB would not be.
     max_reply_bytes: int = 1024 * 1024
+
+    def longest_call(self, timeout: float) -> float:
+        """How long one call whose attempt timeout is ``timeout`` can take at most (docs/arklet.md,
+        "How long one call can take"): only attempts that got no connection are retried, each
+        failing within ``connect_timeout``, with the retry waits between them; the one attempt
+        that connects ends within ``timeout`` whatever happens next."""
+        policy = CappedJitterBackoff(self.backoff_initial, self.backoff_max)
+        waits = sum(policy.bounds(n)[1] for n in range(1, self.attempts))
+        return (self.attempts - 1) * min(self.connect_timeout, timeout) + waits + timeout
 
     def __post_init__(self) -> None:
         # Fail at construction (i.e. at controller start-up), not on the first call to a base.

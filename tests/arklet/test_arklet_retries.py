@@ -1,11 +1,15 @@
 """Transport failures against a real (fake) Arklet over HTTP: timeouts, 5xx, refusals, resets.
 
-All of these must be retried with backoff and, if they persist, end in ArkletUnavailable. The
-fake's request log is the witness of how many attempts actually reached the base.
+The rule (docs/arklet.md, "How long one call can take"): only an attempt that got no connection
+is retried inside the client, with a short backoff; anything that happens once the request was
+sent (a timeout, 5xx, a reset, a garbled reply) ends the call in ArkletUnavailable after that one
+attempt, and the caller's work queue retries. The fake's request log is the witness of how many
+attempts actually reached the base.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import AsyncIterator
 
@@ -13,7 +17,7 @@ import pytest
 import pytest_asyncio
 from arklet_testkit import MakeClient, RogueServer
 
-from module_controller.arklet import ArkletUnavailable, BizRef, Outcome
+from module_controller.arklet import ArkletSettings, ArkletUnavailable, BizRef, Outcome
 from module_controller.fakearklet import FakeArklet
 from module_controller.fakearklet.testing import wait_until
 
@@ -27,37 +31,50 @@ def _log(arklet: FakeArklet, command: str) -> list:
 # --- hangs and timeouts ----------------------------------------------------------------------
 
 
-async def test_hang_times_out_and_is_retried_until_the_base_answers(
-        arklet: FakeArklet, make_client: MakeClient) -> None:
-    client, calls = make_client()
-    arklet.faults.set("queryAllBiz", fail_count=2, fail_code="hang")
-
-    assert await client.query_all("127.0.0.1", port=arklet.port) == []
-
-    records = _log(arklet, "queryAllBiz")
-    assert len(records) == 3
-    assert [r.http_status for r in records] == [None, None, 200]
-    assert all("hang" in r.note for r in records[:2])
-    assert calls.labels() == ["timeout", "timeout", "SUCCESS"]
-    assert all(a.seconds >= 0.3 * 0.95 for a in calls.attempts[:2])  # waited the full timeout
-
-
-async def test_hang_that_persists_gives_unavailable_after_all_attempts(
-        arklet: FakeArklet, make_client: MakeClient) -> None:
-    client, calls = make_client(attempts=3)
-    arklet.faults.set("health", hang=True)
+@pytest.mark.parametrize("command", ["queryAllBiz", "health", "installBiz", "uninstallBiz"])
+async def test_a_hang_ends_the_call_after_one_timeout(
+        arklet: FakeArklet, make_client: MakeClient, command: str) -> None:
+    """One attempt, however many the client may make: a hung base costs its caller one timeout,
+    and the caller's queue decides when to ask again."""
+    client, calls = make_client(attempts=4, timeout=0.3, install_timeout=0.3)
+    arklet.faults.set(command, hang=True)
+    call = {"queryAllBiz": lambda: client.query_all("127.0.0.1", port=arklet.port),
+            "health": lambda: client.health("127.0.0.1", port=arklet.port),
+            "installBiz": lambda: client.install("127.0.0.1", BIZ, port=arklet.port),
+            "uninstallBiz": lambda: client.uninstall("127.0.0.1", "provider", "1.0.2",
+                                                     port=arklet.port)}[command]
 
     with pytest.raises(ArkletUnavailable) as caught:
-        await client.health("127.0.0.1", port=arklet.port)
+        await call()
 
     err = caught.value
-    assert (err.host, err.command, err.attempts) == ("127.0.0.1", "health", 3)
+    assert (err.host, err.command, err.attempts) == ("127.0.0.1", command, 1)
     assert "timeout" in err.last_error
-    assert len(_log(arklet, "health")) == 3
-    assert calls.labels() == ["timeout"] * 3
-    # The client gave up on each hung connection instead of leaving it open.
+    assert len(_log(arklet, command)) == 1
+    assert calls.labels() == ["timeout"]
+    assert calls.attempts[0].seconds >= 0.3 * 0.95  # waited the full timeout
+    # The client gave up on the hung connection instead of leaving it open.
     await wait_until(lambda: arklet.open_connections == 0, timeout=2,
                      what="hung connections closed by the client")
+
+
+async def test_the_next_call_after_a_timeout_gets_the_answer(
+        arklet: FakeArklet, make_client: MakeClient) -> None:
+    client, calls = make_client(timeout=0.3)
+    arklet.faults.set("queryAllBiz", fail_count=1, fail_code="hang")
+    with pytest.raises(ArkletUnavailable):
+        await client.query_all("127.0.0.1", port=arklet.port)
+    assert await client.query_all("127.0.0.1", port=arklet.port) == []
+    assert calls.labels() == ["timeout", "SUCCESS"]
+
+
+def test_longest_call_is_one_timeout_plus_the_connect_retries() -> None:
+    settings = ArkletSettings(connect_timeout=2.0, timeout=10.0, install_timeout=120.0,
+                              attempts=4, backoff_initial=0.2, backoff_max=5.0)
+    # 3 connects that fail within 2 s, waits of at most 0.4, 0.8 and 1.6 s, then one timeout.
+    assert settings.longest_call(10.0) == pytest.approx(3 * 2.0 + 0.4 + 0.8 + 1.6 + 10.0)
+    assert settings.longest_call(120.0) == pytest.approx(3 * 2.0 + 2.8 + 120.0)
+    assert ArkletSettings(attempts=1).longest_call(10.0) == 10.0
 
 
 async def test_install_gets_the_long_timeout_and_other_calls_the_short_one(
@@ -94,29 +111,23 @@ async def test_install_timeout_applies_to_install(arklet: FakeArklet,
 # --- 5xx, refusals, resets -------------------------------------------------------------------
 
 
-async def test_http_500_is_retried_then_succeeds(arklet: FakeArklet,
-                                                 make_client: MakeClient) -> None:
-    client, calls = make_client()
-    arklet.faults.set("installBiz", fail_count=2, fail_code="http500")
+@pytest.mark.parametrize("fault", ["http500", "close"])
+async def test_a_failure_after_the_request_was_sent_is_not_retried_here(
+        arklet: FakeArklet, make_client: MakeClient, fault: str) -> None:
+    client, calls = make_client(attempts=4)
+    arklet.faults.set("installBiz", fail_count=1, fail_code=fault)
 
-    result = await client.install("127.0.0.1", BIZ, port=arklet.port)
-
-    assert result.outcome is Outcome.SUCCESS
-    assert [r.http_status for r in _log(arklet, "installBiz")] == [500, 500, 200]
-    assert calls.labels() == ["http_500", "http_500", "SUCCESS"]
-    assert [(b["bizName"], b["bizVersion"]) for b in arklet.bizzes()] == [("provider", "1.0.2")]
-
-
-async def test_http_500_that_persists_gives_unavailable(arklet: FakeArklet,
-                                                        make_client: MakeClient) -> None:
-    client, calls = make_client(attempts=2)
-    arklet.faults.set("uninstallBiz", fail_rate=1.0, fail_code="http500")
     with pytest.raises(ArkletUnavailable) as caught:
-        await client.uninstall("127.0.0.1", "provider", "1.0.2", port=arklet.port)
-    assert caught.value.attempts == 2
-    assert "HTTP 500" in caught.value.last_error
-    assert len(_log(arklet, "uninstallBiz")) == 2
-    assert calls.labels() == ["http_500", "http_500"]
+        await client.install("127.0.0.1", BIZ, port=arklet.port)
+    assert caught.value.attempts == 1
+    assert len(_log(arklet, "installBiz")) == 1
+    label = {"http500": "http_500", "close": "connect_error"}[fault]
+    assert calls.labels() == [label]
+
+    # The caller's retry (its queue) then gets the answer.
+    result = await client.install("127.0.0.1", BIZ, port=arklet.port)
+    assert result.outcome is Outcome.SUCCESS
+    assert [(b["bizName"], b["bizVersion"]) for b in arklet.bizzes()] == [("provider", "1.0.2")]
 
 
 async def test_refused_connection_is_retried_then_succeeds(arklet: FakeArklet,
@@ -144,29 +155,19 @@ async def test_refusal_that_persists_gives_unavailable(arklet: FakeArklet,
     assert arklet.requests == []
 
 
-async def test_close_without_reply_is_retried(arklet: FakeArklet,
-                                              make_client: MakeClient) -> None:
-    client, calls = make_client()
-    arklet.faults.set("installBiz", fail_count=1, fail_code="close")
-
-    result = await client.install("127.0.0.1", BIZ, port=arklet.port)
-
-    assert result.outcome is Outcome.SUCCESS
-    records = _log(arklet, "installBiz")
-    assert len(records) == 2 and records[0].http_status is None
-    assert calls.labels() == ["connect_error", "SUCCESS"]
-
-
 async def test_retry_waits_grow(arklet: FakeArklet, make_client: MakeClient) -> None:
-    client, _ = make_client(backoff_initial=0.05, backoff_max=1.0)
-    arklet.faults.set("health", fail_count=3, fail_code="http500")
+    client, calls = make_client(backoff_initial=0.05, backoff_max=1.0, attempts=4)
+    arklet.refuse(True)
+    times: list[float] = []
+    loop = asyncio.get_running_loop()
+    calls.after = lambda a: times.append(loop.time())
 
-    await client.health("127.0.0.1", port=arklet.port)
+    with pytest.raises(ArkletUnavailable):
+        await client.health("127.0.0.1", port=arklet.port)
 
-    times = [r.time for r in _log(arklet, "health")]
-    assert len(times) == 4
+    assert calls.labels() == ["connect_error"] * 4
     gaps = [b - a for a, b in zip(times, times[1:])]
-    # Lower bounds only (a gap is the wait plus the request): 0.05, 0.1, 0.2 minus clock slack.
+    # Lower bounds only (a gap is the wait plus the attempt): 0.05, 0.1, 0.2 minus clock slack.
     for retry, gap in enumerate(gaps, start=1):
         lower, _ = client.wait_policy.bounds(retry)
         assert gap >= lower - 0.005, (retry, gap, lower)
@@ -175,8 +176,9 @@ async def test_retry_waits_grow(arklet: FakeArklet, make_client: MakeClient) -> 
 
 async def test_retries_are_logged_as_warnings_and_attempts_at_debug(
         arklet: FakeArklet, make_client: MakeClient, caplog: pytest.LogCaptureFixture) -> None:
-    client, _ = make_client()
-    arklet.faults.set("health", fail_count=1, fail_code="http500")
+    client, calls = make_client()
+    arklet.refuse(True)
+    calls.after = lambda a: arklet.refuse(False) if a.label == "connect_error" else None
     with caplog.at_level(logging.DEBUG, logger="module_controller.arklet"):
         await client.health("127.0.0.1", port=arklet.port)
     ours = [r for r in caplog.records if r.name.startswith("module_controller.arklet")]
@@ -208,18 +210,18 @@ async def rogue() -> AsyncIterator[RogueServer]:
     await server.stop()
 
 
-async def test_unparseable_reply_is_retried_then_unavailable(rogue: RogueServer,
-                                                             make_client: MakeClient) -> None:
+async def test_unparseable_reply_is_unavailable_at_once(rogue: RogueServer,
+                                                        make_client: MakeClient) -> None:
     client, calls = make_client(attempts=3)
     with pytest.raises(ArkletUnavailable) as caught:
         await client.install("127.0.0.1", BIZ, port=rogue.port)
-    assert caught.value.attempts == 3 and rogue.requests == 3
+    assert caught.value.attempts == 1 and rogue.requests == 1
     assert "not JSON" in caught.value.last_error
-    assert calls.labels() == ["protocol_error"] * 3
+    assert calls.labels() == ["protocol_error"]
 
 
-async def test_unparseable_reply_then_a_good_one(rogue: RogueServer,
-                                                 make_client: MakeClient) -> None:
+async def test_unparseable_replies_then_a_good_one(rogue: RogueServer,
+                                                   make_client: MakeClient) -> None:
     rogue.replies = [
         b"HTTP/1.1 200 OK\r\n\r\n{\"code\":",  # truncated JSON
         b"HTTP/1.1 200 OK\r\n\r\n[\"not an envelope\"]",
@@ -227,6 +229,9 @@ async def test_unparseable_reply_then_a_good_one(rogue: RogueServer,
         b"HTTP/1.1 200 OK\r\n\r\n{\"code\":\"SUCCESS\",\"data\":[]}",
     ]
     client, calls = make_client(attempts=4)
+    for _ in range(3):  # each call one attempt; the caller asks again
+        with pytest.raises(ArkletUnavailable):
+            await client.query_all("127.0.0.1", port=rogue.port)
     assert await client.query_all("127.0.0.1", port=rogue.port) == []
     assert calls.labels() == ["protocol_error"] * 3 + ["SUCCESS"]
 
