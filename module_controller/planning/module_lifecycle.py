@@ -8,13 +8,13 @@ lifecycle testable without a cluster: the reconciler is a loop around this funct
 
 from __future__ import annotations
 
-from typing import Any
-
+import datetime as dt
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 from ..api import constants as c
-from ..api.common import UpgradePolicy
+from ..api.common import SchedulingPolicy, UpgradePolicy, normalize_scheduling_policy
 from ..api.module import ModulePhase
 
 ACTIVATED = "ACTIVATED"
@@ -96,16 +96,6 @@ def next_step(
     return Step(Kind.AVAILABLE)
 
 
-class InstallVerdict(Enum):
-    """What one installBiz answer means for a Module (see docs/arklet.md)."""
-
-    INSTALLED = "installed"    # the answer names the wanted name:version: take its state
-    VERIFY = "verify"          # success or REPEAT_BIZ naming nothing: ask queryAllBiz
-    MISMATCH = "mismatch"      # the package is another name:version than the Module says
-    BUSY = "busy"              # another command on this name:version still runs: look again
-    REFUSED = "refused"        # any other answer: report, retry with backoff
-
-
 #: Reasons of a Failed Module that no retry can cure: the controller stops calling Arklet for it
 #: until its spec changes (a new metadata.generation).
 FINAL_REASONS = frozenset({"VersionMismatch", "MasterBiz", "InstallNotKept"})
@@ -130,22 +120,70 @@ def may_install(installs: int) -> bool:
     return installs < INSTALLS_PER_GENERATION
 
 
-def judge_install(wanted: tuple[str, str], *, succeeded: bool, repeat: bool, busy: bool,
-                  identity: tuple[str, str] | None) -> InstallVerdict:
-    """Judge an installBiz answer for a Module that wants ``wanted`` = (name, version).
+def install_gate(installs: int, installed_once: bool) -> str | None:
+    """Whether an install the plan asks for may be sent now: None if so, else the Failed reason.
 
-    ``identity`` is what the answer says is on the base (a real Arklet reads it from the jar's
-    manifest, whatever the request said). A success or REPEAT_BIZ naming another identity is a
-    mismatch between the Module's spec and its package: installing again would only download,
-    unpack and refuse the same jar again, so it is final for this spec.
+    ``InstallNotKept`` (final until the spec changes): the generation's bound of installs
+    answered as done is used up, i.e. Arklet keeps not listing what it said it installed.
+    ``InstallNotVerified`` (retried with backoff): an install of this same reconcile was
+    answered as done and the listing does not show it ACTIVATED; installing again at once would
+    be an unbounded loop inside one reconcile.
     """
-    if busy:
-        return InstallVerdict.BUSY
-    if not (succeeded or repeat):
-        return InstallVerdict.REFUSED
-    if identity is None:
-        return InstallVerdict.VERIFY
-    return InstallVerdict.INSTALLED if identity == wanted else InstallVerdict.MISMATCH
+    if not may_install(installs):
+        return "InstallNotKept"
+    if installed_once:
+        return "InstallNotVerified"
+    return None
+
+
+@dataclass(frozen=True)
+class MinReady:
+    """What minReadySeconds asks of a Module whose version is ACTIVATED: first write
+    Completing (``completing``), and/or look again in ``wait`` seconds; neither: Available."""
+
+    completing: bool = False
+    wait: float | None = None
+
+
+def min_ready(min_ready_seconds: int, phase: str | None, since: dt.datetime | None,
+              now: dt.datetime) -> MinReady:
+    """minReadySeconds counted from the Completing status's lastTransitionTime (``since``), so
+    a controller restart neither restarts nor skips the wait. A Module already Available stays
+    so (a spec change that keeps the version does not make it wait again)."""
+    if min_ready_seconds <= 0:
+        return MinReady()
+    if phase not in (ModulePhase.COMPLETING, ModulePhase.AVAILABLE) or since is None:
+        return MinReady(completing=True, wait=float(min_ready_seconds))
+    if phase == ModulePhase.COMPLETING:
+        elapsed = (now - since).total_seconds()
+        if elapsed < min_ready_seconds:
+            return MinReady(wait=min_ready_seconds - elapsed)
+    return MinReady()
+
+
+def superseded_status(wanted_active: bool) -> tuple[ModulePhase, str]:
+    """Phase and reason of a Module that a newer one of the same name replaces in place on its
+    pod (see :func:`supersedes`): it leaves Arklet to the newer one and waits to be scaled down,
+    reporting Available while its own version still runs."""
+    return (ModulePhase.AVAILABLE, "Installed") if wanted_active \
+        else (ModulePhase.PREPARE, "Superseded")
+
+
+def scheduling_policy(label: str | None) -> SchedulingPolicy:
+    """Placement order of a hand-made Module (one no ModuleReplicaSet places): its
+    scheduling-strategy label, scatter when the label is missing or misspelt (a typo in a
+    hand-written label must not leave the Module unplaced)."""
+    try:
+        return normalize_scheduling_policy(label)
+    except ValueError:
+        return SchedulingPolicy.SCATTER
+
+
+def nothing_left_to_remove(live_exists: bool, live_ip: str | None, bound_ip: str | None) -> bool:
+    """Removal, Arklet not answering: true when the API server says the base pod is gone or is
+    another pod now (same name, other address), so nothing of the module is left to uninstall
+    and the finalizer may go. Otherwise the module may still run there: retry."""
+    return not live_exists or (live_ip != bound_ip)
 
 
 def gave_up(status: dict[str, Any] | None, generation: int | None) -> bool:

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from module_controller.api import constants as c
+from module_controller.api.common import SchedulingPolicy
 from module_controller.api.common import UpgradePolicy as P
-from module_controller.planning.module_lifecycle import (INSTALLS_PER_GENERATION, InstallVerdict,
-                                                         Kind, PodView, gave_up, installs_so_far,
-                                                         judge_install, may_install, next_step,
-                                                         pod_labels, removal_step, serving)
+from module_controller.api.module import ModulePhase
+from module_controller.planning.module_lifecycle import (INSTALLS_PER_GENERATION, Kind, MinReady,
+                                                         PodView, gave_up, install_gate,
+                                                         installs_so_far, may_install, min_ready,
+                                                         next_step, nothing_left_to_remove,
+                                                         pod_labels, removal_step,
+                                                         scheduling_policy, serving,
+                                                         superseded_status, supersedes)
 
 READY = PodView(exists=True, ready=True, ip="127.0.0.2")
 
@@ -96,24 +103,66 @@ def test_pod_labels_route_while_any_module_of_the_name_is_available(modules, rou
     assert labels[c.LABEL_MODULE_INSTANCE_COUNT] == str(len(modules))
 
 
-# --- judging an install answer ------------------------------------------------------------------
-
-WANTED = ("provider", "3.0.0")
+# --- the install bound, minReadySeconds, superseded, placement policy, removal ---------------
 
 
-@pytest.mark.parametrize("kwargs, verdict", [
-    (dict(succeeded=True, repeat=False, busy=False, identity=WANTED), InstallVerdict.INSTALLED),
-    (dict(succeeded=False, repeat=True, busy=False, identity=WANTED), InstallVerdict.INSTALLED),
-    (dict(succeeded=True, repeat=False, busy=False, identity=None), InstallVerdict.VERIFY),
-    (dict(succeeded=True, repeat=False, busy=False, identity=("provider", "2.0.0")),
-     InstallVerdict.MISMATCH),
-    (dict(succeeded=False, repeat=True, busy=False, identity=("other", "3.0.0")),
-     InstallVerdict.MISMATCH),
-    (dict(succeeded=False, repeat=False, busy=True, identity=None), InstallVerdict.BUSY),
-    (dict(succeeded=False, repeat=False, busy=False, identity=None), InstallVerdict.REFUSED),
+@pytest.mark.parametrize("installs, installed_once, expected", [
+    (0, False, None),
+    (INSTALLS_PER_GENERATION - 1, False, None),
+    (INSTALLS_PER_GENERATION, False, "InstallNotKept"),
+    (INSTALLS_PER_GENERATION, True, "InstallNotKept"),  # the bound first: it is final
+    (1, True, "InstallNotVerified"),
 ])
-def test_judge_install(kwargs: dict, verdict: InstallVerdict) -> None:
-    assert judge_install(WANTED, **kwargs) is verdict
+def test_install_gate(installs: int, installed_once: bool, expected: str | None) -> None:
+    assert install_gate(installs, installed_once) == expected
+
+
+T0 = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+
+
+@pytest.mark.parametrize("seconds, phase, since, now, expected", [
+    (0, None, None, T0, MinReady()),  # no minReadySeconds: Available at once
+    (5, ModulePhase.UPGRADING, T0, T0, MinReady(completing=True, wait=5.0)),
+    (5, None, None, T0, MinReady(completing=True, wait=5.0)),
+    (5, ModulePhase.COMPLETING, None, T0, MinReady(completing=True, wait=5.0)),
+    (5, ModulePhase.COMPLETING, T0, T0 + dt.timedelta(seconds=2), MinReady(wait=3.0)),
+    (5, ModulePhase.COMPLETING, T0, T0 + dt.timedelta(seconds=5), MinReady()),
+    (5, ModulePhase.AVAILABLE, T0, T0, MinReady()),  # already Available: stays so
+])
+def test_min_ready(seconds, phase, since, now, expected) -> None:
+    assert min_ready(seconds, phase, since, now) == expected
+
+
+def test_superseded_reports_what_still_runs() -> None:
+    assert superseded_status(True) == (ModulePhase.AVAILABLE, "Installed")
+    assert superseded_status(False) == (ModulePhase.PREPARE, "Superseded")
+
+
+@pytest.mark.parametrize("newer, older, expected", [
+    ((True, "2026-01-01T00:00:00Z", "a"), (False, "2026-01-02T00:00:00Z", "b"), True),  # target
+    ((False, "2026-01-02T00:00:00Z", "b"), (False, "2026-01-01T00:00:00Z", "a"), True),  # later
+    ((False, "2026-01-01T00:00:00Z", "b"), (False, "2026-01-01T00:00:00Z", "a"), True),  # name
+    ((False, "2026-01-01T00:00:00Z", "a"), (True, "2026-01-01T00:00:00Z", "a"), False),
+])
+def test_supersedes(newer, older, expected) -> None:
+    assert supersedes(newer, older) is expected
+
+
+@pytest.mark.parametrize("label, policy", [
+    (None, SchedulingPolicy.SCATTER), ("scatter", SchedulingPolicy.SCATTER),
+    ("stacking", SchedulingPolicy.STACKING), ("scater", SchedulingPolicy.SCATTER),
+])
+def test_scheduling_policy_of_a_hand_made_module(label, policy) -> None:
+    assert scheduling_policy(label) is policy
+
+
+@pytest.mark.parametrize("exists, live_ip, bound_ip, expected", [
+    (False, None, "127.0.0.2", True),  # gone
+    (True, "127.0.0.3", "127.0.0.2", True),  # same name, another pod
+    (True, "127.0.0.2", "127.0.0.2", False),  # still there: it may still run the module
+])
+def test_nothing_left_to_remove(exists, live_ip, bound_ip, expected) -> None:
+    assert nothing_left_to_remove(exists, live_ip, bound_ip) is expected
 
 
 @pytest.mark.parametrize("status, generation, expected", [
