@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import re
+
 import pytest
 
 from module_controller.api import constants as c
@@ -137,3 +140,60 @@ async def test_drift_reinstalls_are_bounded_per_generation(api, namespace, arkle
         alive = proc.alive
         proc.stop()
         assert alive, proc.log_text()[-3000:]
+
+
+# A hung call ends its reconcile; the work queue's backoff schedules the next try. Short install
+# timeout so a few attempts come quickly; the queue's flags are FAST's.
+SHORT_INSTALL_TIMEOUT = 1.0
+ATTEMPTS = 3
+
+
+def queue_retries(log: str, namespace: str, name: str) -> list[str]:
+    """The work queue's one line per failed reconcile of the Module ("...; retry N in X s")."""
+    key = f"runtime.queue: Module: {(namespace, name)!r}:"
+    return [line for line in log.splitlines()
+            if key in line and re.search(r"; retry \d+ in [\d.]+s$", line)]
+
+
+@pytest.mark.parametrize("command, fault", [
+    ("installBiz", {"hang": True}),
+    ("queryAllBiz", {"hang": True}),
+    ("installBiz", {"fail_rate": 1.0, "fail_code": "http500"}),
+], ids=["install-hangs", "query-hangs", "install-http500"])
+async def test_a_hung_base_costs_one_call_per_reconcile(api, namespace, arklets, dev_cluster,
+                                                        tmp_path, command, fault):
+    """docs/arklet.md, "How long one call can take": a call that reached the base and got no
+    usable answer is made once per reconcile; the client does not send it again (before, a hung
+    queryAllBiz was sent 4 times, each a whole timeout, inside one reconcile, under the queue's
+    own retries). Counted, not timed: the fake's request log against the queue's retry lines."""
+    await kt.create_base_deployment(api, namespace, 1)
+    (pod,) = await kt.wait_ready_pods(api, namespace, SELECTOR, 1)
+    ip = pod.status.pod_ip
+    await arklets.set_fault(ip, command, **fault)
+    proc = ControllerProcess(dev_cluster.kubeconfig, tmp_path / "controller.log", [namespace],
+                             FAST + [f"--install-timeout={SHORT_INSTALL_TIMEOUT:g}"]).start()
+    try:
+        await kt.create_module(api, namespace, kt.module_body("m1", labels=bound_to(pod)))
+        await kt.wait_for(lambda: asyncio.to_thread(proc.log_text),
+                          lambda log: len(queue_retries(log, namespace, "m1")) >= ATTEMPTS,
+                          timeout=ATTEMPTS * (MODULE_STEP + RETRY_BACKOFF_MAX),
+                          what=f"{ATTEMPTS} queue retries of the Module")
+        # The reconcile said why it failed (the status flips to Upgrading while an install is
+        # under way, so the Warning Event is what is checked).
+        await wait_event(api, namespace, "m1", "ArkletUnavailable", MODULE_STEP)
+    finally:
+        alive = proc.alive
+        proc.stop()  # nothing more is sent: the counts below are final
+    assert alive, proc.log_text()[-3000:]
+    try:
+        sent = len(await commands(arklets, ip, command))
+    finally:
+        await arklets.clear_faults(ip)
+    retries = queue_retries(proc.log_text(), namespace, "m1")
+    # One call per reconcile: each retry line follows exactly one request, and at most one more
+    # request (the reconcile the stop cut short) has no retry line yet.
+    assert len(retries) <= sent <= len(retries) + 1, (sent, retries)
+    assert all("does not answer" in line for line in retries), retries
+    assert "Traceback" not in proc.log_text()
+    # One decision line per failed attempt.
+    assert "decision=failed reason=ArkletUnavailable" in proc.log_text()
