@@ -33,6 +33,16 @@ def owned_by(obj: Obj, uid: str) -> bool:
     return uid in owner_uids(obj)
 
 
+def owner_ref(obj: Obj, kind: str, *, controller: bool = False) -> Obj | None:
+    """The first ownerReference of ``obj`` to a ``kind``; with ``controller``, only one that
+    marks its owner as the controller. None if there is none."""
+    for ref in (obj.get("metadata") or {}).get("ownerReferences") or []:
+        if isinstance(ref, dict) and ref.get("kind") == kind \
+                and (not controller or ref.get("controller")):
+            return ref
+    return None
+
+
 def owner_reference(owner: Obj, *, controller: bool = True,
                     block_owner_deletion: bool = True) -> Obj:
     """An ownerReference to ``owner`` (its apiVersion, kind, name and uid)."""

@@ -13,17 +13,16 @@
 
 from __future__ import annotations
 
-import logging
 
 from ..api import constants as c
 from ..kube.events import NORMAL, WARNING
+from ..observability.decisions import decided
 from ..planning.bases import count_labels
 from .context import Context, deleting, labels_of, wants_removal
 from ..runtime.memo import Memo
 from ..runtime.queue import Result
 from ..runtime.store import Key
 
-log = logging.getLogger(__name__)
 
 
 class BasePodReconciler:
@@ -42,12 +41,19 @@ class BasePodReconciler:
         modules = self.ctx.modules_on_pod(key[0], key[1], include_deleting=True)
         for module in modules:
             if not deleting(module):
+                decided("BasePod", key, "delete module", "the pod is labelled for removal",
+                        module=module["metadata"]["name"])
                 await self.ctx.kube.delete(c.MODULE.plural, key[0], module["metadata"]["name"])
         if modules:
+            decided("BasePod", key, "wait", "its Modules are being taken off", changed=False,
+                    modules=len(modules))
             return None  # their removal (module events) brings us back
         if not self.ctx.settings.pod_deletion:
+            decided("BasePod", key, "keep pod", "pod deletion is disabled (--no-pod-deletion)",
+                    changed=False)
             self._keep(pod)
             return None
+        decided("BasePod", key, "delete pod", "modules taken off as the delete-pod label asked")
         self.ctx.events.record(pod, NORMAL, "BaseRemoved",
                                "modules taken off as the delete-pod label asked; deleting the pod")
         await self.ctx.kube.delete_pod(key[0], key[1])
@@ -64,8 +70,8 @@ class BasePodReconciler:
     def _ignore(self, pod: dict) -> None:
         if not self._ignored.record(pod["metadata"].get("uid") or pod["metadata"]["name"]):
             return
-        log.warning("pod %s/%s is labelled for removal but is no base pod; label ignored",
-                    pod["metadata"]["namespace"], pod["metadata"]["name"])
+        decided("BasePod", (pod["metadata"]["namespace"], pod["metadata"]["name"]),
+                "ignore label", "labelled for removal but no base pod")
         self.ctx.events.record(pod, WARNING, "NotABasePod",
                                "delete-pod label ignored: the pod belongs to no base Deployment "
                                "that a ModuleDeployment or ModuleReplicaSet names")
@@ -90,6 +96,8 @@ class BaseDeploymentReconciler:
         wanted = count_labels(per_pod)
         if all(current.get(k) == v for k, v in wanted.items()):
             return None
+        decided("BaseDeployment", key, "label counts", "module counts over its pods changed",
+                **{k.rsplit("/", 1)[-1]: v for k, v in wanted.items()})
         updated = await self.ctx.kube.patch_deployment_labels(key[0], key[1], wanted)
         if updated is not None:
             self.ctx.deployments.upsert(updated)

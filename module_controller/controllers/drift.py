@@ -4,6 +4,9 @@
   a Warning Event, and the Module is reconciled again, which reinstalls it.
 * A biz with no Module (installed outside the controller): a Warning Event once per base and
   biz; uninstalled only if the operator enabled that.
+
+A base that does not answer, or answers a query with a failure, is skipped for this round with
+one log line (the Module reconciler reports unreachable bases); it never ends the round.
 """
 
 from __future__ import annotations
@@ -13,9 +16,10 @@ import logging
 import random
 from typing import Callable
 
-from ..api import ModulePhase
-from ..arklet import ArkletUnavailable
+from ..api import ModulePhase, objects
+from ..arklet import ArkletError, ArkletUnavailable
 from ..kube.events import WARNING
+from ..observability.decisions import decided
 from ..planning import drift
 from .context import Context, deleting, pod_ip, pod_ready
 from ..runtime.memo import Memo
@@ -89,16 +93,21 @@ class DriftChecker:
         ip = pod_ip(pod)
         try:
             bizzes = await self.ctx.arklet.query_all(ip, port=self.ctx.port_of(pod))
-        except ArkletUnavailable:
-            return  # the Module reconciler reports unreachable bases
+        except (ArkletUnavailable, ArkletError) as exc:
+            # Expected of a base now and then: one line, no traceback; the Module reconciler
+            # reports unreachable bases on the Modules themselves.
+            decided("DriftCheck", (namespace, name), "skip base", str(exc), changed=False)
+            return
         running = {(b.name, b.version) for b in bizzes}
         modules = self.ctx.modules_on_pod(namespace, name, include_deleting=True)
         known_names = {m["spec"]["module"]["name"] for m in modules}
         for module in modules:
             info = module["spec"]["module"]
-            if deleting(module) or (module.get("status") or {}).get("status") != ModulePhase.AVAILABLE:
+            if deleting(module) or objects.phase(module) != ModulePhase.AVAILABLE:
                 continue
             if (info["name"], info["version"]) not in running:
+                decided("DriftCheck", key_of(module), "reinstall", "biz missing on the base",
+                        biz=f"{info['name']}:{info['version']}", base=name)
                 self.ctx.events.record(module, WARNING, "BizMissing",
                                        f"{info['name']}:{info['version']} is not on {name} any more; "
                                        "reinstalling")
@@ -112,4 +121,12 @@ class DriftChecker:
                                        f"{biz.name}:{biz.version} runs on {name} without a Module; "
                                        f"{action}")
             if self.remove_orphans:
-                await self.ctx.arklet.uninstall(ip, biz.name, biz.version, port=self.ctx.port_of(pod))
+                decided("DriftCheck", (namespace, name), "uninstall unmanaged biz",
+                        "no Module stands for it", biz=f"{biz.name}:{biz.version}")
+                try:
+                    await self.ctx.arklet.uninstall(ip, biz.name, biz.version,
+                                                    port=self.ctx.port_of(pod))
+                except ArkletUnavailable as exc:
+                    decided("DriftCheck", (namespace, name), "skip base", str(exc),
+                            changed=False)
+                    return

@@ -206,21 +206,20 @@ class ModuleReconciler:
     def _follows_owner(self, obj: dict) -> bool:
         """The Module's spec is its controlling ModuleReplicaSet's template (True when it has
         none the cache knows: an orphan is the garbage collector's, not ours to judge)."""
-        for ref in obj["metadata"].get("ownerReferences") or []:
-            if ref.get("kind") != c.MODULE_REPLICA_SET.kind or not ref.get("controller"):
-                continue
-            owner = self.ctx.replicasets.get(obj["metadata"]["namespace"], ref.get("name") or "")
-            if owner is None or owner["metadata"].get("uid") != ref.get("uid"):
-                return True
-            try:
-                mrs = ModuleReplicaSet.from_api(owner)
-            except ValidationError:
-                return True  # the owner reports its own invalid spec
-            return follows_template(
-                obj.get("spec") or {},
-                mrs.spec.template.spec.module.model_dump(by_alias=True, exclude_none=True),
-                mrs.spec.operation_strategy.upgrade_policy)
-        return True
+        ref = objects.owner_ref(obj, c.MODULE_REPLICA_SET.kind, controller=True)
+        if ref is None:
+            return True
+        owner = self.ctx.replicasets.get(obj["metadata"]["namespace"], ref.get("name") or "")
+        if owner is None or owner["metadata"].get("uid") != ref.get("uid"):
+            return True
+        try:
+            mrs = ModuleReplicaSet.from_api(owner)
+        except ValidationError:
+            return True  # the owner reports its own invalid spec
+        return follows_template(
+            obj.get("spec") or {},
+            mrs.spec.template.spec.module.model_dump(by_alias=True, exclude_none=True),
+            mrs.spec.operation_strategy.upgrade_policy)
 
     async def _leave_available(self, key: Key, wanted: str, bizzes: dict[str, str]) -> None:
         """Before Arklet is asked to change anything for a new spec, a status that still says
@@ -303,9 +302,6 @@ class ModuleReconciler:
         return Result(requeue_after=SUPERSEDED_RECHECK)
 
     def _min_ready_seconds(self, obj: dict) -> int:
-        for ref in obj.get("metadata", {}).get("ownerReferences") or []:
-            if ref.get("kind") == c.MODULE_REPLICA_SET.kind:
-                mrs = self.ctx.replicasets.get(obj["metadata"]["namespace"], ref["name"])
-                if mrs:
-                    return int((mrs.get("spec") or {}).get("minReadySeconds") or 0)
-        return 0
+        ref = objects.owner_ref(obj, c.MODULE_REPLICA_SET.kind)
+        mrs = self.ctx.replicasets.get(obj["metadata"]["namespace"], ref["name"]) if ref else None
+        return int((mrs.get("spec") or {}).get("minReadySeconds") or 0) if mrs else 0

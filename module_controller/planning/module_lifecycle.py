@@ -14,6 +14,7 @@ from enum import Enum
 from typing import Any
 
 from ..api import constants as c
+from ..api import objects
 from ..api.common import SchedulingPolicy, UpgradePolicy, normalize_scheduling_policy
 from ..api.module import ModulePhase
 
@@ -230,8 +231,7 @@ def serving(module: dict[str, Any]) -> bool:
     nothing about the new spec, so such a Module is not counted as Available for it: counts of
     ModuleReplicaSets and ModuleDeployments follow observedGeneration like Deployments do.
     """
-    return (module.get("status") or {}).get("status") == ModulePhase.AVAILABLE \
-        and observed_current(module)
+    return objects.phase(module) == ModulePhase.AVAILABLE and observed_current(module)
 
 
 def pod_labels(module_name: str, live_modules: list[dict[str, Any]],
@@ -243,7 +243,7 @@ def pod_labels(module_name: str, live_modules: list[dict[str, Any]],
     Available status, which must only be written once the pod routes to it.
     ``None`` means "remove the label" (a merge-patch null)."""
     routed = any(m.get("spec", {}).get("module", {}).get("name") == module_name
-                 and ((m.get("status") or {}).get("status") == ModulePhase.AVAILABLE
+                 and (objects.phase(m) == ModulePhase.AVAILABLE
                       or (serving_now is not None
                           and m.get("metadata", {}).get("name") == serving_now))
                  for m in live_modules)

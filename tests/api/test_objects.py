@@ -23,6 +23,16 @@ def test_owner_references() -> None:
     assert not o.owned_by({"metadata": {}}, "u1")
 
 
+def test_owner_ref_by_kind_and_controller() -> None:
+    plain = {"kind": "ModuleReplicaSet", "name": "a", "uid": "u1"}
+    ruling = {"kind": "ModuleReplicaSet", "name": "b", "uid": "u2", "controller": True}
+    obj = {"metadata": {"ownerReferences": [{"kind": "Pod", "name": "p"}, plain, ruling]}}
+    assert o.owner_ref(obj, "ModuleReplicaSet") is plain
+    assert o.owner_ref(obj, "ModuleReplicaSet", controller=True) is ruling
+    assert o.owner_ref(obj, "Deployment") is None
+    assert o.owner_ref({"metadata": {}}, "Pod") is None and o.owner_ref({}, "Pod") is None
+
+
 def test_times_round_trip_in_whole_seconds() -> None:
     when = dt.datetime(2026, 11, 30, 23, 1, 2, 500, tzinfo=dt.timezone.utc)
     assert o.format_time(when) == "2026-11-30T23:01:02Z"
