@@ -3,6 +3,7 @@ instance on one base)."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import subprocess
 import sys
@@ -14,7 +15,7 @@ from kubernetes_asyncio import client
 from module_controller.api import constants as c
 from module_controller.devcluster import testing as kt
 
-from controller_args import MODULE_STEP, RETRY_BACKOFF_INITIAL, RETRY_BACKOFF_MAX
+from controller_args import API_REQUEST_MAX, MODULE_STEP, RETRY_BACKOFF_INITIAL, RETRY_BACKOFF_MAX
 
 pytestmark = pytest.mark.cluster
 SELECTOR = "app=dynamic-stock"
@@ -121,6 +122,17 @@ async def test_install_failing_three_times_then_succeeding(api, namespace, arkle
     messages = sorted(e.message for e in failures if e.reason == "InstallFailed")
     for attempt in (1, 2, 3):
         assert any(f"(attempt {attempt})" in m for m in messages), messages
+    # The log tells the story once per decision: four installs planned, three refusals, one
+    # Available; a refusal is an expected outcome, logged without a traceback.
+    # (Logged when the controller has the status write's answer, which the test may see first.)
+    log = await kt.wait_for(lambda: asyncio.to_thread(controller.log_text),
+                            lambda text: f"Module {namespace}/m: decision=available " in text,
+                            timeout=API_REQUEST_MAX, what="the Available decision in the log")
+    mine = [line for line in log.splitlines() if f"Module {namespace}/m: decision=" in line]
+    assert sum("decision=install " in line for line in mine) == 4, mine
+    assert sum("decision=failed reason=InstallFailed" in line for line in mine) == 3, mine
+    assert sum("decision=available " in line for line in mine) == 1, mine
+    assert "Traceback" not in log
 
 
 async def test_install_failing_forever_backs_off_with_a_cap(api, namespace, arklets, controller):
