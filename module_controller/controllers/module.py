@@ -6,8 +6,8 @@ for one call, make it, and look its answer up in :data:`planning.arklet_answers.
 Module is Available, must wait, or failed. Deletion runs the removal order of behaviour §4. Each
 decision is logged once (observability/decisions.py); an expected failure ends the reconcile as
 a :class:`ReportedFailure` (status + Event written, no traceback) that the work queue retries
-with its backoff, so no Arklet call is retried inside a reconcile (docs/arklet.md, "How long one
-call can take").
+with its backoff, so a call that got no answer is not made again inside the reconcile
+(docs/arklet.md, "How long one call can take").
 
 API writes are kept few on purpose (the budget is ≤ 4 per Module from creation to Available):
 binding is one metadata patch (finalizer + labels + owner reference), the pod's labels are one
