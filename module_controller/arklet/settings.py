@@ -14,7 +14,9 @@ class ArkletSettings:
 
     ``timeout`` bounds every call but install, which gets ``install_timeout`` because Arklet
     answers an install only after the jar is downloaded and the module started.
-    Retry waits grow from ``backoff_initial`` and never exceed ``backoff_max``.
+    Only an attempt that got no connection (nothing was sent) is tried again, up to
+    ``attempts`` in all; retry waits grow from ``backoff_initial`` and never exceed
+    ``backoff_max``. :meth:`longest_call` is the resulting bound of one call.
     ``concurrency`` bounds HTTP requests in flight across all bases.
     ``max_reply_bytes`` bounds the body of one reply: a longer one is a protocol error and its
     connection is dropped, so one hostile or broken base cannot make the controller buffer an
