@@ -6,8 +6,9 @@ something that fails the way a real base does.
 
 Layout (functional core, imperative shell):
 
-* :mod:`.core` — the pure protocol state machine (biz store, per ``name:version`` locks, envelope
-  rendering per flavour). No I/O; time is passed in.
+* :mod:`.core` — the pure protocol state machine (biz store, per ``name:version`` locks). No
+  I/O; time is passed in. Its words (commands, codes, records) are in :mod:`.vocabulary`, the
+  JSON of its answers per flavour in :mod:`.answers`.
 * :mod:`.jar` — pure: the biz identity from a jar's ``META-INF/MANIFEST.MF``.
 * :mod:`.download` — fetching ``bizUrl`` (HTTP through the module repository as proxy, or
   ``file://``), failures as the JVM's exception texts.
@@ -33,9 +34,10 @@ recordings are silent:
 """
 
 from .control import ArkletRegistry, ControlClient, ControlError, SingleArklet, make_control_app
-from .core import FLAVOURS, ArkletCore
+from .core import ArkletCore
 from .faults import FAIL_CODES, FaultDecision, FaultPlan, FaultRule
 from .server import FakeArklet, RequestRecord
+from .vocabulary import FLAVOURS
 
 __all__ = [
     "FLAVOURS",

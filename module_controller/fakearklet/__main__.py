@@ -19,8 +19,8 @@ import sys
 from aiohttp import web
 
 from .control import SingleArklet, make_control_app
-from .core import FLAVOURS
 from .server import FakeArklet
+from .vocabulary import FLAVOURS
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -7,8 +7,8 @@ It is a raw asyncio TCP server rather than an HTTP framework because Arklet's qu
 byte level: replies carry no headers at all and end by closing the connection, non-POST methods
 get a plain-text 500, and a malformed JSON body is never answered.
 
-The listening socket is managed by hand (``add_reader`` + ``accept``) so that :meth:`refuse` can
-close and reopen it synchronously: while refusing, a connect really fails with ECONNREFUSED.
+The listening socket is managed by hand (:mod:`.listener`) so that :meth:`refuse` can close and
+reopen it synchronously: while refusing, a connect really fails with ECONNREFUSED.
 
 Event loops: the real Arklet is a Netty server whose worker group has ``2 × cores`` event loops;
 each accepted connection is assigned to the next loop, round-robin, and its command (download and
@@ -32,20 +32,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import socket
 import time
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Coroutine
 
 from . import wire
-from .core import (FAILED, INSTALL, INTERNAL_ERROR, ArkletCore, PendingOp, Reply, Started,
-                   parse_body)
+from .core import ArkletCore
 from .download import Downloader, DownloadError
 from .faults import UNLISTED, FaultPlan
+from .listener import Listener
+from .vocabulary import FAILED, INSTALL, INTERNAL_ERROR, PendingOp, Reply, Started, parse_body
 
 log = logging.getLogger(__name__)
-
-_BACKLOG = 128
 
 
 @dataclass
@@ -123,10 +121,8 @@ class FakeArklet:
         self.requests: list[RequestRecord] = []
         self.downloader = Downloader(module_proxy, download_timeout)
         self._loop_locks = [asyncio.Lock() for _ in range(event_loops)]
-        self._accepted = 0
-        self._sock: socket.socket | None = None
+        self._listener = Listener(host, port, self._serve_one, read_limit=wire.MAX_HEAD)
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._connections: dict[asyncio.Task[None], asyncio.StreamWriter | None] = {}
         self._background: set[asyncio.Task[None]] = set()
         self._started = False
         self._refusing = False
@@ -191,7 +187,7 @@ class FakeArklet:
     @property
     def open_connections(self) -> int:
         """Connections accepted and not yet closed (hung or waiting ones included)."""
-        return len(self._connections)
+        return self._listener.open_connections
 
     @property
     def url(self) -> str:
@@ -213,81 +209,19 @@ class FakeArklet:
     # ------------------------------------------------------------------ listener
 
     def _open_listener(self) -> None:
-        infos = socket.getaddrinfo(self.host, self.port, type=socket.SOCK_STREAM,
-                                   flags=socket.AI_PASSIVE)
-        family, kind, proto, _, address = infos[0]
-        sock = socket.socket(family, kind, proto)
-        try:
-            # SO_REUSEADDR lets refuse(False) rebind while old connections sit in TIME_WAIT;
-            # on Linux it still refuses a second *listener* on the same address (OSError).
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            if family == socket.AF_INET6:
-                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-            sock.bind(address)
-            sock.listen(_BACKLOG)
-            sock.setblocking(False)
-            assert self._loop is not None
-            self._loop.add_reader(sock.fileno(), self._on_acceptable, sock)
-        except BaseException:
-            sock.close()
-            raise
-        self._sock = sock
-        self.port = sock.getsockname()[1]
+        self._listener.port = self.port
+        self._listener.open()
+        self.port = self._listener.port
 
     def _close_listener(self) -> None:
-        sock, self._sock = self._sock, None
-        if sock is None:
-            return
-        if self._loop is not None and not self._loop.is_closed():
-            self._loop.remove_reader(sock.fileno())
-        sock.close()
+        self._listener.close()
 
-    def _on_acceptable(self, sock: socket.socket) -> None:
-        for _ in range(_BACKLOG):
-            try:
-                conn, _addr = sock.accept()
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError as exc:  # e.g. EMFILE: leave the rest in the backlog
-                log.warning("fake arklet %s: accept failed: %s", self.host, exc)
-                return
-            conn.setblocking(False)
-            assert self._loop is not None
-            event_loop = self._accepted % self.event_loops  # Netty: round-robin per connection
-            self._accepted += 1
-            task = self._loop.create_task(self._connection(conn, event_loop))
-            self._connections[task] = None
-            task.add_done_callback(self._connection_done)
-
-    def _connection_done(self, task: asyncio.Task[None]) -> None:
-        self._connections.pop(task, None)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("fake arklet %s: connection handler failed", self.host,
-                      exc_info=task.exception())
-
-    # ------------------------------------------------------------------ connections
-
-    async def _connection(self, conn: socket.socket, event_loop: int = 0) -> None:
-        task = asyncio.current_task()
-        assert task is not None and self._loop is not None
-        writer: asyncio.StreamWriter | None = None
-        try:
-            reader = asyncio.StreamReader(limit=wire.MAX_HEAD)
-            protocol = asyncio.StreamReaderProtocol(reader)
-            transport, _ = await self._loop.connect_accepted_socket(lambda: protocol, sock=conn)
-            writer = asyncio.StreamWriter(transport, protocol, reader, self._loop)
-            self._connections[task] = writer
-            await self._serve_one(reader, writer, event_loop)
-        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
-            pass  # the client went away, or sent more head than any Arklet client would
-        finally:
-            if writer is not None:
-                writer.close()  # flushes what was written, then closes: the client reads EOF
-            else:
-                conn.close()
+    # ------------------------------------------------------------------ requests
 
     async def _serve_one(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                          event_loop: int = 0) -> None:
+        """One request on one accepted connection; ``event_loop`` is the connection's number
+        (its Netty event loop is that number modulo ``event_loops``)."""
         try:
             raw_head = await reader.readuntil(b"\r\n\r\n")
         except asyncio.IncompleteReadError:
@@ -458,11 +392,10 @@ class FakeArklet:
     async def _drop_all(self) -> None:
         """Abort every connection and background op, and wait until their tasks are gone."""
         current = asyncio.current_task()
-        tasks = [t for t in list(self._connections) + list(self._background) if t is not current]
+        tasks = [t for t in self._listener.connection_tasks() + list(self._background)
+                 if t is not current]
         for task in tasks:
-            writer = self._connections.get(task)
-            if writer is not None:
-                writer.transport.abort()
+            self._listener.abort(task)
             task.cancel()
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)

@@ -11,15 +11,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from module_controller.fakearklet.core import (
-    COMMANDS,
-    ArkletCore,
-    PendingOp,
-    Reply,
-    Started,
-    format_started_at,
-    parse_body,
-)
+from module_controller.fakearklet.answers import format_started_at
+from module_controller.fakearklet.core import ArkletCore
+from module_controller.fakearklet.vocabulary import COMMANDS, PendingOp, Reply, Started, parse_body
 from module_controller.fakearklet.jar import JarError, parse_manifest, read_biz_manifest
 from module_controller.modulerepo.jars import build_biz_jar, parse_jar_name
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from module_controller.fakearklet import javaorder
-from module_controller.fakearklet.core import registry_order
+from module_controller.fakearklet.vocabulary import registry_order
 
 
 def test_string_hash_is_javas() -> None:
