@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from ..api import ReleaseProgress as P
 from ..api import constants as c
-from .view import Change, ViewError, _name
+from .view import Change, ViewError, name_of
 
 NOT_RUNNING = (None, P.COMPLETED.value, P.ABORTED.value, P.TERMINATING.value, P.TERMINATED.value)
 
 
 def abort(md: dict) -> Change:
-    name = _name(md)
+    name = name_of(md)
     rs = ((md.get("status") or {}).get("releaseStatus")) or {}
     update, stable = rs.get("updateRevision"), rs.get("stableRevision")
     if rs.get("progress") in NOT_RUNNING or update is None:

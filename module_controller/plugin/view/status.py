@@ -1,69 +1,18 @@
-"""What ``kubectl module`` shows and changes, computed from API objects without any I/O.
-
-Inputs are the objects as the API server returns them (camelCase dicts): the ModuleDeployment,
-its ModuleReplicaSets (revisions), its Modules (instances) and its Events. Outputs are frozen
-dataclasses (the "facts") that the renderers print as a table, JSON or YAML, so the table and
-``-o json`` cannot disagree; and, for the commands that write, the merge patch to send (or why
-nothing needs to change).
-
-Vocabulary, from the release planner (``planning/release.py``): a release runs in groups;
-``status.releaseStatus.currentBatch`` is the group being executed, or, while ``progress`` is
-``Paused``, the group that is done and waits for confirmation before the next one starts.
-``spec.confirmBatchNum: N`` confirms the pause after group N; a smaller value does nothing.
-"""
+"""The facts ``kubectl module status`` shows for one ModuleDeployment: its revisions, the groups
+of its release, its instances, conditions and Events, and what to do next."""
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass, field
 
-from ..api import constants as c
-from ..api.moduledeployment import ReleaseProgress as P
-from ..planning.release import group_sizes
+from ...api import constants as c
+from ...api import objects
+from ...api.moduledeployment import ReleaseProgress as P
+from ...planning.release import group_sizes
+from .reading import labels_of, module_of_template, name_of, parse_time, revision_of
 
 PLUGIN = "kubectl module"
-
-
-class ViewError(Exception):
-    """A command cannot do what was asked; the message names the object (exit code 1)."""
-
-
-# ----------------------------------------------------------------------------- small helpers
-
-
-def parse_time(value: Any) -> dt.datetime | None:
-    if not value:
-        return None
-    if isinstance(value, dt.datetime):
-        return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
-    try:
-        return dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
-def labels_of(obj: dict) -> dict[str, str]:
-    return (obj.get("metadata") or {}).get("labels") or {}
-
-
-def revision_of(obj: dict) -> int | None:
-    """The revision number of a ModuleReplicaSet or Module (label module-replicaset-revision)."""
-    try:
-        return int(labels_of(obj).get(c.LABEL_MODULE_REPLICASET_REVISION) or "")
-    except ValueError:
-        return None
-
-
-def module_of_template(template: dict | None) -> dict:
-    return (((template or {}).get("spec") or {}).get("module")) or {}
-
-
-def _name(obj: dict) -> str:
-    return (obj.get("metadata") or {}).get("name") or ""
-
-
-# ----------------------------------------------------------------------------- status
 
 
 @dataclass(frozen=True)
@@ -180,7 +129,7 @@ def _revisions(replicasets: list[dict], modules: list[dict], update: int | None,
         spec = mrs.get("spec") or {}
         status = mrs.get("status") or {}
         module = module_of_template(spec.get("template"))
-        mine = [m for m in modules if labels_of(m).get(c.LABEL_MODULE_REPLICASET) == _name(mrs)]
+        mine = [m for m in modules if labels_of(m).get(c.LABEL_MODULE_REPLICASET) == name_of(mrs)]
         roles = []
         if number is not None and number == update:
             roles.append("update")
@@ -189,7 +138,7 @@ def _revisions(replicasets: list[dict], modules: list[dict], update: int | None,
         elif mine or int(spec.get("replicas") or 0) > 0:
             roles.append("stable")
         out.append(RevisionView(
-            revision=number, name=_name(mrs), module=module.get("name"),
+            revision=number, name=name_of(mrs), module=module.get("name"),
             version=module.get("version"), url=module.get("url"), roles=tuple(roles),
             desired=int(spec.get("replicas") or 0),
             current=int(status.get("replicas") or 0),
@@ -274,7 +223,7 @@ def _instances(modules: list[dict]) -> tuple[InstanceView, ...]:
             installed_version=status.get("installedVersion"),
             base_pod=labels_of(m).get(c.LABEL_BASE_INSTANCE_NAME) or None,
             base_ip=labels_of(m).get(c.LABEL_BASE_INSTANCE_IP) or None,
-            phase=status.get("status"), reason=status.get("reason"),
+            phase=objects.phase(m), reason=status.get("reason"),
             message=status.get("message"), deleting=bool(meta.get("deletionTimestamp")),
             created=parse_time(meta.get("creationTimestamp"))))
     return tuple(sorted(out, key=lambda i: (-(i.revision or 0), i.base_pod or "~", i.name)))
@@ -359,7 +308,7 @@ def status_view(md: dict, replicasets: list[dict], modules: list[dict],
                 events: list[dict] | None = None, *, now: dt.datetime | None = None,
                 event_limit: int = 5) -> StatusView:
     """The facts ``kubectl module status`` shows for one ModuleDeployment."""
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or objects.now()
     meta = md.get("metadata") or {}
     spec = md.get("spec") or {}
     status = md.get("status") or {}
@@ -383,220 +332,3 @@ def status_view(md: dict, replicasets: list[dict], modules: list[dict],
         groups=_groups(md, now), instances=_instances(modules),
         conditions=_conditions(status), events=_events(events or [], event_limit))
     return StatusView(**{**view.__dict__, "next_steps": _next_steps(view, md)})
-
-
-# ----------------------------------------------------------------------------- writes
-
-
-@dataclass(frozen=True)
-class Change:
-    """What a writing command does: a merge patch for the ModuleDeployment (None: nothing to
-    change) and the line to print."""
-
-    patch: dict | None
-    message: str
-
-
-def promote(md: dict) -> Change:
-    """Confirm exactly the group that waits, through ``spec.confirmBatchNum`` (idempotent: a
-    second promote of the same pause finds it confirmed and changes nothing)."""
-    name = _name(md)
-    waiting = waiting_group(md)
-    rs = ((md.get("status") or {}).get("releaseStatus")) or {}
-    if waiting is None:
-        if rs.get("progress") == P.PAUSED.value:
-            return Change(None, f"moduledeployment {name}: the pause after group "
-                          f"{rs.get('currentBatch')} is already confirmed; nothing to promote")
-        where = f" (progress {rs.get('progress')}, group {rs.get('batchProgress')})" \
-            if rs.get("progress") else ""
-        return Change(None, f"moduledeployment {name}: no group waits for confirmation{where}; "
-                      "nothing to promote")
-    total = rs.get("realBatchCount")
-    done = waiting - 1
-    return Change(
-        {"metadata": {"resourceVersion": (md.get("metadata") or {}).get("resourceVersion")},
-         "spec": {"confirmBatchNum": done}},
-        f"moduledeployment {name} promoted: group {waiting} of {total} starts "
-        f"(confirmBatchNum={done})")
-
-
-def set_pause(md: dict, pause: bool) -> Change:
-    name = _name(md)
-    if bool((md.get("spec") or {}).get("pause")) == pause:
-        return Change(None, f"moduledeployment {name} is already {'paused' if pause else 'resumed'}")
-    return Change({"metadata": {"resourceVersion": (md.get("metadata") or {}).get("resourceVersion")},
-                   "spec": {"pause": pause}},
-                  f"moduledeployment {name} {'paused' if pause else 'resumed'}")
-
-
-def merge_patch(old: Any, new: Any) -> Any:
-    """The RFC 7386 merge patch that turns ``old`` into ``new`` (None where a key goes)."""
-    if not isinstance(old, dict) or not isinstance(new, dict):
-        return new
-    patch = {k: None for k in old if k not in new}
-    for k, v in new.items():
-        if k not in old:
-            patch[k] = v
-        elif old[k] != v:
-            patch[k] = merge_patch(old[k], v)
-    return patch
-
-
-def current_revision(md: dict, replicasets: list[dict]) -> dict | None:
-    """The ModuleReplicaSet of the spec's module name and version (the controller keys
-    revisions by them), else the release's update revision."""
-    module = module_of_template((md.get("spec") or {}).get("template"))
-    for mrs in replicasets:
-        m = module_of_template((mrs.get("spec") or {}).get("template"))
-        if module and (m.get("name"), m.get("version")) == (module.get("name"), module.get("version")):
-            return mrs
-    update = (((md.get("status") or {}).get("releaseStatus")) or {}).get("updateRevision")
-    return next((m for m in replicasets if revision_of(m) == update), None)
-
-
-def undo(md: dict, replicasets: list[dict], to_revision: int | None = None) -> Change:
-    """Put the template of revision ``to_revision`` (default: the highest revision other than the
-    current one, which is where ``kubectl rollout undo`` goes too) back into the spec."""
-    name = _name(md)
-    ns = (md.get("metadata") or {}).get("namespace")
-    spec = md.get("spec") or {}
-    if spec.get("templateRef"):
-        raise ViewError(f'moduledeployment "{name}" uses moduletemplate '
-                        f'"{spec["templateRef"].get("name")}": undo changes an inline template '
-                        "only; change the ModuleTemplate instead")
-    current = current_revision(md, replicasets)
-    current_number = revision_of(current) if current is not None else None
-    by_number = {revision_of(m): m for m in replicasets if revision_of(m) is not None}
-    if to_revision is None:
-        older = sorted(n for n in by_number if n != current_number)
-        if not older:
-            raise ViewError(f'moduledeployment "{name}" in namespace "{ns}" has no previous '
-                            "revision")
-        to_revision = older[-1]
-    target = by_number.get(to_revision)
-    if target is None:
-        raise ViewError(f'revision {to_revision} of moduledeployment "{name}" not found in '
-                        f'namespace "{ns}"')
-    template = (target.get("spec") or {}).get("template") or {}
-    module = module_of_template(template)
-    if to_revision == current_number and spec.get("template") == template:
-        return Change(None, f"moduledeployment {name} is already at revision {to_revision} "
-                      f"({module.get('version')}); nothing to undo")
-    return Change(
-        {"metadata": {"resourceVersion": (md.get("metadata") or {}).get("resourceVersion")},
-         "spec": {"template": merge_patch(spec.get("template") or {}, template)}},
-        f"moduledeployment {name} rolled back to revision {to_revision} "
-        f"({module.get('name')}:{module.get('version')})")
-
-
-# ----------------------------------------------------------------------------- history
-
-
-@dataclass(frozen=True)
-class HistoryRow:
-    revision: int | None
-    name: str
-    module: str | None
-    version: str | None
-    url: str | None
-    created: dt.datetime | None
-    current: bool
-    #: True: the current release of this revision completed; False: it has not (yet); None: not
-    #: recorded (an older revision: the API keeps no record of how its release ended).
-    completed: bool | None
-    state: str
-
-
-def history(md: dict, replicasets: list[dict]) -> tuple[HistoryRow, ...]:
-    rs = ((md.get("status") or {}).get("releaseStatus")) or {}
-    update = rs.get("updateRevision")
-    current = current_revision(md, replicasets)
-    current_number = revision_of(current) if current is not None else None
-    rows = []
-    for mrs in sorted(replicasets, key=lambda m: revision_of(m) or 0):
-        number = revision_of(mrs)
-        module = module_of_template((mrs.get("spec") or {}).get("template"))
-        completed: bool | None = None
-        if number is not None and number == rs.get("abortedRevision"):
-            # Given up: by the user (abort) or by the controller (rollbackOnFailure).
-            rolled = next((x for x in (md.get("status") or {}).get("conditions") or []
-                           if x.get("type") == "RolledBack"), {})
-            completed = False
-            state = "aborted" if rolled.get("reason") == "Aborted" else "failed, rolled back"
-        elif number == update and number is not None:
-            completed = rs.get("progress") == P.COMPLETED.value
-            state = "completed" if completed else \
-                f"{rs.get('progress') or 'unknown'} {rs.get('batchProgress') or ''}".strip()
-        elif number == current_number:
-            completed, state = False, "not started"
-        else:
-            replicas = int(((mrs.get("status") or {}).get("replicas")) or 0)
-            state = f"superseded, {replicas} instance(s) left" if replicas else "superseded"
-        rows.append(HistoryRow(number, _name(mrs), module.get("name"), module.get("version"),
-                               module.get("url"),
-                               parse_time((mrs.get("metadata") or {}).get("creationTimestamp")),
-                               number == current_number, completed, state))
-    return tuple(rows)
-
-
-# ----------------------------------------------------------------------------- per base
-
-
-@dataclass(frozen=True)
-class BaseModuleRow:
-    name: str
-    module: str | None
-    version: str | None
-    installed_version: str | None
-    phase: str | None
-    deployment: str | None
-    revision: int | None
-    base_pod: str | None
-    base_ip: str | None
-    created: dt.datetime | None
-
-
-def base_selector(base: str) -> str:
-    """The label selector of the Modules on a base given by pod name or IP."""
-    import ipaddress
-
-    try:
-        ipaddress.ip_address(base)
-    except ValueError:
-        return f"{c.LABEL_BASE_INSTANCE_NAME}={base}"
-    return f"{c.LABEL_BASE_INSTANCE_IP}={base}"
-
-
-def base_modules(modules: list[dict]) -> tuple[BaseModuleRow, ...]:
-    rows = []
-    for m in modules:
-        spec_module = ((m.get("spec") or {}).get("module")) or {}
-        status = m.get("status") or {}
-        rows.append(BaseModuleRow(
-            _name(m), spec_module.get("name"), spec_module.get("version"),
-            status.get("installedVersion"), status.get("status"),
-            labels_of(m).get(c.LABEL_MODULE_DEPLOYMENT), revision_of(m),
-            labels_of(m).get(c.LABEL_BASE_INSTANCE_NAME), labels_of(m).get(c.LABEL_BASE_INSTANCE_IP),
-            parse_time((m.get("metadata") or {}).get("creationTimestamp"))))
-    return tuple(sorted(rows, key=lambda r: (r.module or "", r.name)))
-
-
-# ----------------------------------------------------------------------------- serialising
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(p.capitalize() for p in rest)
-
-
-def to_data(value: Any) -> Any:
-    """A view as plain data for JSON/YAML: camelCase keys, RFC 3339 times."""
-    if hasattr(value, "__dataclass_fields__"):
-        return {_camel(k): to_data(v) for k, v in asdict(value).items()}
-    if isinstance(value, dict):
-        return {_camel(str(k)): to_data(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [to_data(v) for v in value]
-    if isinstance(value, dt.datetime):
-        return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return value
