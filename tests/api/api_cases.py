@@ -19,7 +19,6 @@ REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "config" / "samples"
 CRDS = REPO / "crds"
 RBAC = REPO / "rbac"
-KUBECTL = REPO / ".venv" / "bin" / "kubectl"
 
 URL = "http://repo.example.com/modules/provider-1.0.2-ark-biz.jar"
 MODULE = {"name": "provider", "version": "1.0.2", "url": URL}

@@ -10,16 +10,11 @@ import pytest
 import yaml
 
 from api_cases import INVALID, SAMPLES, VALID_EDGES, Case, valid
-from api_kubectl import Kubectl, sections, table
+from kubectl_output import sections, table
 from module_controller.api import KINDS, crdgen
 from module_controller.api import constants as c
 
 pytestmark = pytest.mark.cluster
-
-
-@pytest.fixture(scope="module")
-def kubectl(dev_cluster) -> Kubectl:
-    return Kubectl(dev_cluster.kubeconfig)
 
 
 @pytest.fixture(scope="module")

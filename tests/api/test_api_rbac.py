@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from module_controller.devcluster.kubectl import Kubectl
+
 from api_cases import RBAC
-from api_kubectl import Kubectl
 
 pytestmark = pytest.mark.cluster
 
@@ -124,11 +125,6 @@ class CanI:
     def assert_denied(self, checks, namespace: str | None) -> None:
         granted = [check for check, ok in self.many(checks, namespace).items() if ok]
         assert not granted, f"granted in {namespace or 'all namespaces'}: {granted}"
-
-
-@pytest.fixture
-def kubectl(dev_cluster) -> Kubectl:
-    return Kubectl(dev_cluster.kubeconfig)
 
 
 @pytest.fixture

@@ -4,13 +4,12 @@ with a token of its ServiceAccount, so every call it makes is authorised by that
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
 
 from kubernetes_asyncio import client
 
 from module_controller.devcluster import kubeconfig as kubeconfigs
-from module_controller.devcluster import testing as kt
+from module_controller.devcluster.kubectl import Kubectl
 
 REPO = Path(__file__).resolve().parents[2]
 SA = "module-controller"
@@ -23,15 +22,13 @@ def install_role(admin: Path, namespace: str, directory: Path) -> None:
     (directory / "kustomization.yaml").write_text(
         f"apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
         f"namespace: {namespace}\nresources:\n- {base}\n")
-    subprocess.run([str(kt.KUBECTL), f"--kubeconfig={admin}", "apply", "-k", str(directory)],
-                   check=True, capture_output=True, timeout=60)
+    Kubectl(admin).run("apply", "-k", str(directory))
 
 
 def can_i(kubeconfig: Path, namespace: str, verb: str, resource: str) -> bool:
     """Asked as the kubeconfig's own user (a SelfSubjectAccessReview, no impersonation)."""
-    result = subprocess.run([str(kt.KUBECTL), f"--kubeconfig={kubeconfig}", "auth", "can-i",
-                             verb, resource, "-n", namespace],
-                            capture_output=True, text=True, timeout=30)
+    result = Kubectl(kubeconfig, namespace).run("auth", "can-i", verb, resource, check=False,
+                                                timeout=30)
     assert result.stdout.strip() in ("yes", "no"), result.stderr
     return result.stdout.strip() == "yes"
 

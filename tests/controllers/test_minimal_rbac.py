@@ -24,9 +24,9 @@ from kubernetes_asyncio.client.exceptions import ApiException
 from module_controller.api import constants as c
 from module_controller.devcluster import testing as kt
 from module_controller.devcluster.controllerproc import ControllerProcess, free_port
+from module_controller.devcluster.kubectl import kubectl, kubectl_apply, kubectl_patch as patch
 
 from controller_args import FAST, MODULE_STEP
-from kubectl import kubectl, patch
 from rbac_helpers import can_i, install_role, service_account_kubeconfig
 
 pytestmark = pytest.mark.cluster
@@ -79,8 +79,8 @@ async def test_controller_runs_with_exactly_the_namespaced_role(api, namespace, 
     try:
         await asyncio.to_thread(proc.wait_ready, START_TIMEOUT)
         template, body = release(namespace)
-        kt.kubectl_apply(admin, namespace, template)
-        kt.kubectl_apply(admin, namespace, body)
+        kubectl_apply(admin, namespace, template)
+        kubectl_apply(admin, namespace, body)
         # The controller pauses the release itself (a patch of spec.pause) after group 1.
         await kt.wait_progress(api, namespace, MD, "Paused", batch=1, timeout=MODULE_STEP)
         patch(admin, namespace, "mddeploy", MD, {"spec": {"pause": False}})

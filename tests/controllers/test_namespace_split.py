@@ -20,9 +20,9 @@ from kubernetes_asyncio import client
 
 from module_controller.devcluster import testing as kt
 from module_controller.devcluster.controllerproc import ControllerProcess, free_port
+from module_controller.devcluster.kubectl import kubectl_apply, kubectl_patch as patch
 
 from controller_args import FAST, MODULE_STEP
-from kubectl import patch
 from rbac_helpers import can_i, install_role, service_account_kubeconfig
 
 pytestmark = pytest.mark.cluster
@@ -79,8 +79,8 @@ async def test_two_controllers_with_disjoint_namespaces_stay_apart(api, namespac
         procs = [a, b]
         await asyncio.gather(asyncio.to_thread(a.wait_ready, START_TIMEOUT),
                              asyncio.to_thread(b.wait_ready, START_TIMEOUT))
-        kt.kubectl_apply(admin, namespace, release(namespace, 2))
-        kt.kubectl_apply(admin, other, release(other, 1))
+        kubectl_apply(admin, namespace, release(namespace, 2))
+        kubectl_apply(admin, other, release(other, 1))
         md_a = await kt.wait_progress(api, namespace, MD, "Completed", timeout=MODULE_STEP)
         md_b = await kt.wait_progress(api, other, MD, "Completed", timeout=MODULE_STEP)
         assert (md_a["status"]["availableReplicas"], md_b["status"]["availableReplicas"]) == (2, 1)

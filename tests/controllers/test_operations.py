@@ -9,13 +9,13 @@ import pytest
 import yaml
 from kubernetes_asyncio import client
 
-from module_controller.runtime.leader import LEASE_DURATION, RETRY_PERIOD
 from module_controller.devcluster import processes
 from module_controller.devcluster import testing as kt
 from module_controller.devcluster.controllerproc import ControllerProcess
+from module_controller.devcluster.kubectl import kubectl
+from module_controller.runtime.leader import LEASE_DURATION, RETRY_PERIOD
 
 from controller_args import API_REQUEST_MAX, FAST
-from kubectl import kubectl
 
 pytestmark = pytest.mark.cluster
 SAMPLES = Path(__file__).resolve().parents[2] / "config" / "samples"

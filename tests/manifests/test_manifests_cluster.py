@@ -10,39 +10,26 @@ admission check uses a Pod built from the Deployment's template in a namespace t
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
+from module_controller.devcluster.kubectl import Kubectl
 from module_controller.manifests.render import main as render_main
 from module_controller.manifests.render import render
 
 pytestmark = pytest.mark.cluster
 
 REPO = Path(__file__).resolve().parents[2]
-KUBECTL = Path(sys.executable).parent / "kubectl"
 IMAGE = "module-controller:dev"
 
 
-class Kubectl:
-    def __init__(self, kubeconfig: Path):
-        self.kubeconfig = kubeconfig
-
-    def __call__(self, *args: str, input: str | None = None,
-                 timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([str(KUBECTL), f"--kubeconfig={self.kubeconfig}", *args],
-                              input=input, capture_output=True, text=True, timeout=timeout)
-
-    def dry_run(self, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
-        return self("apply", "--dry-run=server", "--validate=strict", *args, input=input)
-
-
-@pytest.fixture
-def kubectl(dev_cluster) -> Kubectl:
-    return Kubectl(dev_cluster.kubeconfig)
+def dry_run(kubectl: Kubectl, *args: str, input: str | None = None):
+    """``kubectl apply --dry-run=server --validate=strict``: checked by the API server, stored
+    nowhere."""
+    return kubectl.run("apply", "--dry-run=server", "--validate=strict", *args, input=input,
+                       check=False)
 
 
 def stream(objects) -> str:
@@ -62,7 +49,7 @@ def test_rendered_set_passes_server_side_dry_run(kubectl, namespace, tmp_path, m
     out = tmp_path / "deploy"
     assert render_main(["--namespace", namespace, "--image", IMAGE, "--mode", mode,
                         "--out", str(out)]) == 0
-    result = kubectl.dry_run("-f", str(out), "-o", "json")
+    result = dry_run(kubectl, "-f", str(out), "-o", "json")
     assert result.returncode == 0, result.stderr
     answer = json.loads(result.stdout)
     items = answer["items"] if answer.get("kind") == "List" else [answer]
@@ -87,7 +74,7 @@ def test_dry_run_catches_a_misspelt_field(kubectl, namespace):
     deployment = next(o for o in objects if o["kind"] == "Deployment")
     sc = deployment["spec"]["template"]["spec"]["containers"][0]["securityContext"]
     sc["readOnlyRootFileSystem"] = sc.pop("readOnlyRootFilesystem")
-    result = kubectl.dry_run("-f", "-", input=stream([deployment]))
+    result = dry_run(kubectl, "-f", "-", input=stream([deployment]))
     assert result.returncode != 0
     assert "readOnlyRootFileSystem" in result.stderr
 
@@ -96,12 +83,12 @@ def test_dry_run_catches_a_misspelt_field(kubectl, namespace):
 def restricted(kubectl, namespace) -> str:
     """The test's namespace, enforcing the "restricted" Pod Security Standard, with the
     controller's ServiceAccount (the ServiceAccount admission plugin wants it for a Pod)."""
-    result = kubectl("label", "namespace", namespace, "--overwrite",
-                     "pod-security.kubernetes.io/enforce=restricted",
-                     "pod-security.kubernetes.io/enforce-version=latest")
+    result = kubectl.run("label", "namespace", namespace, "--overwrite",
+                         "pod-security.kubernetes.io/enforce=restricted",
+                         "pod-security.kubernetes.io/enforce-version=latest", check=False)
     assert result.returncode == 0, result.stderr
     account = next(o for o in render(namespace, IMAGE) if o["kind"] == "ServiceAccount")
-    result = kubectl("apply", "-f", "-", input=json.dumps(account))
+    result = kubectl.run("apply", "-f", "-", input=json.dumps(account), check=False)
     assert result.returncode == 0, result.stderr
     return namespace
 
@@ -115,19 +102,19 @@ def test_controller_and_fake_base_pods_meet_the_restricted_standard(kubectl, res
     for objects, name in ((render(restricted, IMAGE), "controller"),
                           (fake_base_objects(), "fake-base")):
         pod = pod_from_template(objects, name)
-        result = kubectl.dry_run("-n", restricted, "-f", "-", input=json.dumps(pod))
+        result = dry_run(kubectl, "-n", restricted, "-f", "-", input=json.dumps(pod))
         assert result.returncode == 0, f"{name}: {result.stderr}"
         assert "violate PodSecurity" not in result.stderr, result.stderr
     # The admission check bites: the same controller pod without its securityContext is refused.
     pod = pod_from_template(render(restricted, IMAGE), "insecure")
     del pod["spec"]["containers"][0]["securityContext"]
     del pod["spec"]["securityContext"]
-    result = kubectl.dry_run("-n", restricted, "-f", "-", input=json.dumps(pod))
+    result = dry_run(kubectl, "-n", restricted, "-f", "-", input=json.dumps(pod))
     assert result.returncode != 0
     assert "PodSecurity" in result.stderr
 
 
 def test_fake_base_manifest_passes_server_side_dry_run(kubectl, namespace):
-    result = kubectl.dry_run("-n", namespace, "-f", str(REPO / "config" / "fake-base"))
+    result = dry_run(kubectl, "-n", namespace, "-f", str(REPO / "config" / "fake-base"))
     assert result.returncode == 0, result.stderr
     assert "deployment.apps/dynamic-stock-deployment created (server dry run)" in result.stdout

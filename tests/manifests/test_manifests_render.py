@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from module_controller.devcluster.kubectl import Kubectl
 from module_controller.manifests.render import CLUSTER_SCOPED, FILES, RenderError, main, render
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-KUBECTL = BIN / "kubectl"
 DEPLOY = REPO / "config" / "deploy"
 NS = "mc-test"
 IMAGE = "registry.example.com:5000/team/module-controller:1.2.3"
@@ -79,9 +79,7 @@ def test_rbac_is_what_kustomize_makes_of_rbac_dir(mode, tmp_path):
     (overlay / "kustomization.yaml").write_text(
         f"apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
         f"namespace: {NS}\nresources:\n- {base}\n")
-    result = subprocess.run([str(KUBECTL), "kustomize", str(overlay)], capture_output=True,
-                            text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
+    result = Kubectl().run("kustomize", str(overlay))
     expected = sorted(yaml.safe_load_all(result.stdout), key=key)
     rbac_kinds = {"ServiceAccount", "Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding"}
     rendered = sorted((o for o in render(NS, IMAGE, mode=mode) if o["kind"] in rbac_kinds), key=key)

@@ -13,6 +13,7 @@ from kubernetes_asyncio import client
 
 from module_controller.api import constants as c
 from module_controller.devcluster import testing as kt
+from module_controller.devcluster.kubectl import kubectl, kubectl_apply
 
 from real_helpers import MODULE, bizzes, wait_bizzes
 
@@ -56,7 +57,7 @@ async def _on_bases(real_bases) -> list[set[tuple[str, str, str]]]:
 
 async def test_seed_manual_flow_on_real_bases(api, dev_cluster, real_bases, real_controller):
     ns, kc = real_bases.namespace, dev_cluster.kubeconfig
-    kt.kubectl_apply(kc, ns, _sample(real_bases, "1.0.2"))
+    kubectl_apply(kc, ns, _sample(real_bases, "1.0.2"))
 
     # needConfirm with batchCount 2 over 2 replicas: one instance, then a pause.
     await _wait_md(api, ns, _paused_at(1), "paused after group 1")
@@ -64,21 +65,21 @@ async def test_seed_manual_flow_on_real_bases(api, dev_cluster, real_bases, real
     assert sorted(len(found) for found in running) == [0, 1], running
     assert {(MODULE, "1.0.2", ACTIVATED)} in running
 
-    kt.kubectl(kc, ns, "patch", "mddeploy", "moduledeployment-sample", "--type=merge",
+    kubectl(kc, ns, "patch", "mddeploy", "moduledeployment-sample", "--type=merge",
                "-p", '{"spec": {"pause": false}}')
     await _wait_md(api, ns, _completed, "Completed at 1.0.2")
     for pod in real_bases.pods:
         assert await bizzes(pod) == {(MODULE, "1.0.2", ACTIVATED)}
 
     # A new version: a grouped upgrade, paused after its first group again.
-    kt.kubectl_apply(kc, ns, _sample(real_bases, "2.0.0"))
+    kubectl_apply(kc, ns, _sample(real_bases, "2.0.0"))
     await _wait_md(api, ns, _paused_at(1), "upgrade paused after group 1")
     # While it waits, one base runs the new version and the other still the old one.
     split = sorted([[(MODULE, "1.0.2", ACTIVATED)], [(MODULE, "2.0.0", ACTIVATED)]])
     await kt.wait_for(lambda: _on_bases(real_bases),
                       lambda found: sorted(sorted(f) for f in found) == split,
                       timeout=RELEASE, interval=0.5, what="one base on 2.0.0, one on 1.0.2")
-    kt.kubectl(kc, ns, "patch", "mddeploy", "moduledeployment-sample", "--type=merge",
+    kubectl(kc, ns, "patch", "mddeploy", "moduledeployment-sample", "--type=merge",
                "-p", '{"spec": {"pause": false}}')
     md = await _wait_md(api, ns, _completed, "Completed at 2.0.0")
     assert md["status"]["updatedAvailableReplicas"] == 2
@@ -88,10 +89,10 @@ async def test_seed_manual_flow_on_real_bases(api, dev_cluster, real_bases, real
         assert module["status"]["installedVersion"] == "2.0.0"
 
     # Offline: in groups like the release, confirmed like it; then the bases are empty.
-    kt.kubectl(kc, ns, "delete", "mddeploy", "moduledeployment-sample", "--wait=false")
+    kubectl(kc, ns, "delete", "mddeploy", "moduledeployment-sample", "--wait=false")
     await _wait_md(api, ns, lambda m: m is not None and m["metadata"].get("deletionTimestamp")
                    and _paused_at(1)(m), "offline paused after group 1")
-    kt.kubectl(kc, ns, "patch", "mddeploy", "moduledeployment-sample", "--type=merge",
+    kubectl(kc, ns, "patch", "mddeploy", "moduledeployment-sample", "--type=merge",
                "-p", '{"spec": {"pause": false}}')
     await _wait_md(api, ns, lambda m: m is None, "gone")
     assert await kt.list_modules(api, ns) == []
