@@ -1,5 +1,7 @@
-"""Helpers of the chaos suite: the controller under test, ModuleDeployment bodies, release
-driving, fault drivers.
+"""Helpers of the chaos suite: the controller under test, release driving, fault drivers.
+
+What the chaos suite shares with the other cluster tests (ModuleDeployment bodies, bases, state
+dumps, request logs) is in ``tests/helpers``.
 
 Nothing here sleeps to synchronise. Random delays (``rng.uniform``) only choose *when* a fault is
 injected; every wait for a state polls with a deadline (``kt.wait_for``) and fails loudly.
@@ -8,38 +10,27 @@ injected; every wait for a state polls with a deadline (``kt.wait_for``) and fai
 from __future__ import annotations
 
 import asyncio
-import copy
 import json
 import os
 import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Awaitable, Callable
 
-from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 
-from module_controller.api import constants as c
 from module_controller.devcluster import testing as kt
 from module_controller.devcluster.controllerproc import ControllerProcess
-from module_controller.devcluster.testing import (  # noqa: F401 - apply: for the scenarios
-    kubectl_apply as apply, release_status)
+from module_controller.devcluster.testing import release_status
 
-SELECTOR = "app=dynamic-stock"
-BASE = "dynamic-stock-deployment"
-MODULE = "provider"
-INSTALL_LATENCY = "sim.serverless.alipay.com/install-latency"
-GROUP, VERSION = c.GROUP, c.VERSION
+from helpers.cluster import patch_md
+from helpers.state import state_dump
 
 #: Controller flags of the chaos suite: quick retries and short Arklet timeouts, so that hung
 #: calls cost one second (three for an install) and a failing reconcile is retried within 1 s.
 CHAOS_ARGS = ["--retry-backoff-initial=0.2", "--retry-backoff-max=1.0", "--arklet-timeout=1",
               "--install-timeout=3", "--drift-check-period=10"]
-
-
-def url_of(version: str, module: str = MODULE) -> str:
-    return f"http://repo.example.com/modules/{module}-{version}-ark-biz.jar"
 
 
 # ----------------------------------------------------------------- the controller under test
@@ -68,41 +59,6 @@ class ChaosController(ControllerProcess):
         self.kill()
         self.kills += 1
         self.start()
-
-
-# ----------------------------------------------------------------- the API
-
-async def patch_md(api, namespace: str, name: str, patch: dict) -> dict:
-    return await client.CustomObjectsApi(api).patch_namespaced_custom_object(
-        GROUP, VERSION, namespace, "moduledeployments", name, patch,
-        _content_type="application/merge-patch+json")
-
-
-def md_body(name: str, version: str, replicas: int, *, module: str = MODULE, base: str = BASE,
-            **strategy: Any) -> dict:
-    """A ModuleDeployment; ``strategy`` goes into ``spec.operationStrategy`` as written."""
-    return {
-        "apiVersion": c.API_VERSION,
-        "kind": "ModuleDeployment",
-        "metadata": {"name": name},
-        "spec": {
-            "baseDeploymentName": base,
-            "replicas": replicas,
-            "template": {"spec": {"module": {"name": module, "version": version,
-                                             "url": url_of(version, module)}}},
-            "operationStrategy": copy.deepcopy(strategy),
-        },
-    }
-
-
-async def bases(api, namespace: str, count: int, latency: float = 0.0) -> list:
-    annotations = {INSTALL_LATENCY: str(latency)} if latency else None
-    await kt.create_base_deployment(api, namespace, count, annotations=annotations)
-    return await kt.wait_ready_pods(api, namespace, SELECTOR, count)
-
-
-async def ready_pods(api, namespace: str) -> list:
-    return [p for p in await kt.list_pods(api, namespace, SELECTOR) if kt.pod_ready(p)]
 
 
 def observed(md: dict | None) -> bool:
@@ -168,25 +124,6 @@ async def drive_release(api, namespace: str, name: str, *, timeout: float,
                 f"spec.pause={(md or {}).get('spec', {}).get('pause')}\n"
                 + await state_dump(api, namespace))
         await asyncio.sleep(0.1)
-
-
-async def state_dump(api, namespace: str) -> str:
-    """ModuleReplicaSets and Modules of a namespace, one line each (for failure messages)."""
-    lines = []
-    try:
-        for r in await kt.list_replicasets(api, namespace):
-            lines.append(f"MRS {r['metadata']['name']} replicas={r['spec'].get('replicas')} "
-                         f"version={r['spec']['template']['spec']['module'].get('version')}")
-        for m in await kt.list_modules(api, namespace):
-            labels = m["metadata"].get("labels") or {}
-            st = m.get("status") or {}
-            lines.append(f"Module {m['metadata']['name']} v={m['spec']['module'].get('version')} "
-                         f"pod={labels.get(c.LABEL_BASE_INSTANCE_NAME)} phase={st.get('status')} "
-                         f"deleting={bool(m['metadata'].get('deletionTimestamp'))} "
-                         f"reason={st.get('reason')} message={st.get('message')!r}")
-    except (ApiException, OSError, asyncio.TimeoutError) as exc:
-        lines.append(f"(could not list: {exc!r})")
-    return "\n".join(lines)
 
 
 async def confirm(api, namespace: str, name: str) -> None:
@@ -265,22 +202,6 @@ class ArkletChaos:
             except Exception:
                 pass
         self._refusing.clear()
-
-
-async def injected_faults(arklets, hosts: list[str]) -> dict[str, int]:
-    """Counts of the faults the fakes logged (``note`` of the request records)."""
-    counts: dict[str, int] = {}
-    for host in hosts:
-        for record in (await arklets.requests(host))["requests"]:
-            note = record.get("note") or ""
-            if "fault[" in note:
-                kind = note.split(":", 1)[1].split(";", 1)[0].strip()
-                counts[kind] = counts.get(kind, 0) + 1
-    return counts
-
-
-async def delete_pod(api, namespace: str, name: str) -> None:
-    await client.CoreV1Api(api).delete_namespaced_pod(name, namespace)
 
 
 # ----------------------------------------------------------------- a synchronous API client

@@ -29,7 +29,6 @@ its deadline with every violation it saw last, and a dump of the state). What mu
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from typing import Iterable
@@ -37,7 +36,10 @@ from typing import Iterable
 from kubernetes_asyncio import client
 
 from module_controller.api import constants as c
+from module_controller.api import objects
 from module_controller.devcluster import testing as kt
+
+from helpers.state import describe_state
 
 GROUP, VERSION = c.GROUP, c.VERSION
 #: Marks a violation that waiting cannot repair (a request log never changes its past).
@@ -209,18 +211,12 @@ def _labels(obj: dict) -> dict:
 
 
 def _phase(obj: dict) -> str | None:
-    return (obj.get("status") or {}).get("status")
+    return objects.phase(obj)
 
 
 def _condition(obj: dict, kind: str) -> dict | None:
     return next((x for x in (obj.get("status") or {}).get("conditions") or []
                  if x.get("type") == kind), None)
-
-
-async def _list(api, namespace: str, plural: str, selector: str = "") -> list[dict]:
-    result = await client.CustomObjectsApi(api).list_namespaced_custom_object(
-        GROUP, VERSION, namespace, plural, label_selector=selector)
-    return result["items"]
 
 
 @dataclass
@@ -234,34 +230,12 @@ class Snapshot:
     logs: dict[str, list[dict]] = field(default_factory=dict)          # pod IP -> request log
 
     def dump(self) -> str:
-        lines = []
-        if self.md is not None:
-            lines.append(f"ModuleDeployment spec={json.dumps(self.md.get('spec'))}")
-            lines.append(f"  generation={self.md['metadata'].get('generation')} "
-                         f"status={json.dumps(self.md.get('status'))}")
-        for r in self.replicasets:
-            status = {k: v for k, v in (r.get('status') or {}).items() if k != 'conditions'}
-            lines.append(f"MRS {r['metadata']['name']} replicas={r['spec'].get('replicas')} "
-                         f"version={r['spec']['template']['spec']['module'].get('version')} "
-                         f"status={json.dumps(status)}")
-        for m in self.modules:
-            lbl = _labels(m)
-            lines.append(f"Module {m['metadata']['name']} v={m['spec']['module'].get('version')} "
-                         f"pod={lbl.get(c.LABEL_BASE_INSTANCE_NAME)} phase={_phase(m)} "
-                         f"deleting={bool(m['metadata'].get('deletionTimestamp'))} "
-                         f"msg={(m.get('status') or {}).get('message')!r}")
-        for p in self.pods:
-            ip = p.status.pod_ip
-            bizzes = [(b['bizName'], b['bizVersion'], b['bizState']) for b in self.bizzes.get(ip, [])]
-            lines.append(f"Pod {p.metadata.name} ip={ip} ready={kt.pod_ready(p)} "
-                         f"deleting={bool(p.metadata.deletion_timestamp)} bizzes={bizzes}")
-        return "\n".join(lines)
-
+        return describe_state(self.md, self.replicasets, self.modules, self.pods, self.bizzes)
 
 async def snapshot(api, arklets, namespace: str, want: Want, with_logs: bool = True) -> Snapshot:
     md = await kt.get_deployment(api, namespace, want.name)
-    replicasets = await _list(api, namespace, "modulereplicasets")
-    modules = await _list(api, namespace, "modules")
+    replicasets = await kt.list_replicasets(api, namespace)
+    modules = await kt.list_modules(api, namespace)
     deployments = (await client.CustomObjectsApi(api).list_namespaced_custom_object(
         GROUP, VERSION, namespace, "moduledeployments"))["items"]
     pods = await kt.list_pods(api, namespace, want.selector)

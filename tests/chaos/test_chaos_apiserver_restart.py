@@ -19,10 +19,13 @@ from kubernetes_asyncio import config
 
 from module_controller.devcluster import DevCluster, State, processes
 from module_controller.devcluster import testing as kt
+from module_controller.devcluster.kubectl import kubectl_apply as apply
+from module_controller.devcluster.testing import release_status
 from module_controller.fakearklet import ControlClient
 
-from chaos_helpers import (ChaosController, apply, bases, drive_release, md_body, observed,
-                           release_status)
+from chaos_helpers import ChaosController, drive_release, observed
+from helpers.bodies import md_body
+from helpers.cluster import bases
 from invariants import Want, converge
 
 pytestmark = [pytest.mark.chaos, pytest.mark.cluster]
@@ -53,14 +56,14 @@ async def test_apiserver_restarted_during_release(own_cluster, tmp_path, rng, si
         await kt.create_namespace(api, namespace)
         await bases(api, namespace, nbases, latency=0.5)
         ctl = ChaosController(kc, tmp_path / "controller.log", namespaces=[namespace]).start()
-        apply(kc, namespace, md_body(NAME, "1.0.0", nbases, batchCount=2))
+        apply(kc, namespace, md_body(NAME, nbases, "1.0.0", batchCount=2))
         await converge(api, arklets, namespace, Want(NAME, "provider", "1.0.0", nbases),
                        controller=ctl, timeout=60)
         restarts = []
         for r in range(1, releases + 1):
             version = f"2.0.{r}"
             replicas = rng.randint(nbases - 1, nbases)
-            apply(kc, namespace, md_body(NAME, version, replicas, batchCount=3,
+            apply(kc, namespace, md_body(NAME, replicas, version, batchCount=3,
                                          needConfirm=r % 2 == 0))
             await kt.wait_for(lambda: kt.get_deployment(api, namespace, NAME),
                               lambda md: observed(md) and release_status(md).get("progress")

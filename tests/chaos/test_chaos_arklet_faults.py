@@ -13,10 +13,14 @@ import time
 
 import pytest
 
-from chaos_helpers import (ArkletChaos, apply, bases, completed, drive_release, injected_faults,
-                           md_body)
-from invariants import Want, converge
 from module_controller.devcluster import testing as kt
+from module_controller.devcluster.kubectl import kubectl_apply as apply
+
+from chaos_helpers import ArkletChaos, completed, drive_release
+from helpers.arklet_log import injected_faults
+from helpers.bodies import md_body
+from helpers.cluster import bases
+from invariants import Want, converge
 
 pytestmark = [pytest.mark.chaos, pytest.mark.cluster]
 
@@ -30,7 +34,7 @@ async def test_arklet_faults_during_grouped_release(api, namespace, arklets, dev
     pods = await bases(api, namespace, nbases, latency=0.2)
     hosts = [p.status.pod_ip for p in pods]
     replicas = nbases
-    apply(kc, namespace, md_body(NAME, "1.0.0", replicas, batchCount=2))
+    apply(kc, namespace, md_body(NAME, replicas, "1.0.0", batchCount=2))
     await converge(api, arklets, namespace, Want(NAME, "provider", "1.0.0", replicas),
                    controller=chaos_controller, timeout=60)
 
@@ -41,7 +45,7 @@ async def test_arklet_faults_during_grouped_release(api, namespace, arklets, dev
         for i in range(1, releases + 1):
             version = f"2.0.{i}"
             replicas = rng.randint(nbases - 1, nbases)
-            apply(kc, namespace, md_body(NAME, version, replicas, batchCount=rng.randint(2, 3),
+            apply(kc, namespace, md_body(NAME, replicas, version, batchCount=rng.randint(2, 3),
                                          upgradePolicy=rng.choice(
                                              ["install_then_uninstall", "uninstall_then_install"])))
             # Let the release run under faults for a while; it may or may not finish.

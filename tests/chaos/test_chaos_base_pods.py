@@ -13,10 +13,14 @@ import asyncio
 
 import pytest
 
-from chaos_helpers import (apply, bases, delete_pod, drive_release, md_body, observed,
-                           ready_pods, release_status)
-from invariants import Want, converge
 from module_controller.devcluster import testing as kt
+from module_controller.devcluster.kubectl import kubectl_apply as apply
+from module_controller.devcluster.testing import release_status
+
+from chaos_helpers import drive_release, observed
+from helpers.bodies import md_body
+from helpers.cluster import bases, delete_pod, ready_pods
+from invariants import Want, converge
 
 pytestmark = [pytest.mark.chaos, pytest.mark.cluster]
 
@@ -29,7 +33,7 @@ async def test_base_pods_deleted_during_release(api, namespace, arklets, dev_clu
     kc = dev_cluster.kubeconfig
     await bases(api, namespace, nbases, latency=0.5)
     replicas = nbases - 1
-    apply(kc, namespace, md_body(NAME, "1.0.0", replicas, batchCount=2))
+    apply(kc, namespace, md_body(NAME, replicas, "1.0.0", batchCount=2))
     await converge(api, arklets, namespace, Want(NAME, "provider", "1.0.0", replicas),
                    controller=chaos_controller, timeout=60)
     saved: dict[str, list[dict]] = {}
@@ -53,7 +57,7 @@ async def test_base_pods_deleted_during_release(api, namespace, arklets, dev_clu
     for r in range(1, rounds + 1):
         version = f"2.0.{r}"
         replicas = rng.randint(nbases - 2, nbases - 1)
-        apply(kc, namespace, md_body(NAME, version, replicas, batchCount=rng.randint(2, 3),
+        apply(kc, namespace, md_body(NAME, replicas, version, batchCount=rng.randint(2, 3),
                                      grayTimeBetweenBatchSeconds=rng.choice([0, 1])))
         print(f"[chaos] round {r}: {version} x{replicas}")
         killer = asyncio.create_task(delete_some())

@@ -14,7 +14,11 @@ import asyncio
 
 import pytest
 
-from chaos_helpers import ReleaseLog, apply, bases, drive_release, md_body
+from module_controller.devcluster.kubectl import kubectl_apply as apply
+
+from chaos_helpers import ReleaseLog, drive_release
+from helpers.bodies import md_body
+from helpers.cluster import bases
 from invariants import Want, converge
 
 pytestmark = [pytest.mark.chaos, pytest.mark.cluster]
@@ -54,7 +58,7 @@ async def test_controller_killed_during_grouped_releases(api, namespace, arklets
         want = Want(NAME, "provider", version, replicas)
         print(f"[chaos] round {r}: {version} x{replicas} in {batch_count} groups ({policy}), "
               f"kills so far {ctl.kills}")
-        apply(kc, namespace, md_body(NAME, version, replicas, batchCount=batch_count,
+        apply(kc, namespace, md_body(NAME, replicas, version, batchCount=batch_count,
                                      needConfirm=True, upgradePolicy=policy))
         pending: list[asyncio.Task] = [asyncio.create_task(kill_later(0.0, 1.5))]
         log = ReleaseLog()

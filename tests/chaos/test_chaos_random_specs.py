@@ -24,10 +24,15 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from chaos_helpers import (BASE, GROUP, VERSION, RawApi, bases, completed, confirm, observed,
-                           release_status, state_dump)
-from invariants import Want, converge
+from module_controller.api.constants import GROUP, VERSION
 from module_controller.devcluster import testing as kt
+from module_controller.devcluster.testing import release_status
+
+from chaos_helpers import RawApi, completed, confirm, observed
+from helpers.bodies import BASE
+from helpers.cluster import bases
+from helpers.state import state_dump
+from invariants import Want, converge
 from spec_strategies import convergeable, moduledeployments, valid_specs
 
 pytestmark = [pytest.mark.chaos, pytest.mark.cluster]

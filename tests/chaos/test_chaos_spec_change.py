@@ -13,10 +13,14 @@ import asyncio
 
 import pytest
 
-from chaos_helpers import (apply, bases, drive_release, md_body, observed, patch_md,
-                           release_status)
-from invariants import Want, converge
 from module_controller.devcluster import testing as kt
+from module_controller.devcluster.kubectl import kubectl_apply as apply
+from module_controller.devcluster.testing import release_status
+
+from chaos_helpers import drive_release, observed
+from helpers.bodies import md_body
+from helpers.cluster import bases, patch_md
+from invariants import Want, converge
 
 pytestmark = [pytest.mark.chaos, pytest.mark.cluster]
 
@@ -41,7 +45,7 @@ async def test_spec_changes_mid_group(api, namespace, arklets, dev_cluster, chao
     kc = dev_cluster.kubeconfig
     await bases(api, namespace, nbases, latency=0.5)
     ctl = chaos_controller
-    apply(kc, namespace, md_body(NAME, "1.0.0", nbases - 1, batchCount=2))
+    apply(kc, namespace, md_body(NAME, nbases - 1, "1.0.0", batchCount=2))
     await converge(api, arklets, namespace, Want(NAME, "provider", "1.0.0", nbases - 1),
                    controller=ctl, timeout=60)
     interrupted = []
@@ -52,11 +56,11 @@ async def test_spec_changes_mid_group(api, namespace, arklets, dev_cluster, chao
         replicas = rng.randint(nbases - 2, nbases)
         strategy = dict(batchCount=3, upgradePolicy=rng.choice(
             ["install_then_uninstall", "uninstall_then_install"]))
-        apply(kc, namespace, md_body(NAME, first, replicas, **strategy))
+        apply(kc, namespace, md_body(NAME, replicas, first, **strategy))
         md = await executing_group(api, namespace, first)
         await asyncio.sleep(rng.uniform(0.0, 0.4))  # chooses WHEN inside the group
         interrupted.append(release_status(md).get("batchProgress"))
-        apply(kc, namespace, md_body(NAME, second, replicas, **strategy))
+        apply(kc, namespace, md_body(NAME, replicas, second, **strategy))
         print(f"[chaos] {first} interrupted at group {interrupted[-1]} by {second} x{replicas}")
         await drive_release(api, namespace, NAME, timeout=90)
         await converge(api, arklets, namespace, Want(NAME, "provider", second, replicas),
@@ -65,7 +69,7 @@ async def test_spec_changes_mid_group(api, namespace, arklets, dev_cluster, chao
     # 2. replicas changed while a release is Executing: up, then down
     for r, (start, changed) in enumerate([(nbases - 2, nbases), (nbases, nbases - 2)], 1):
         version = f"3.{r}.0"
-        apply(kc, namespace, md_body(NAME, version, start, batchCount=3))
+        apply(kc, namespace, md_body(NAME, start, version, batchCount=3))
         await executing_group(api, namespace, version)
         await asyncio.sleep(rng.uniform(0.0, 0.4))
         await patch_md(api, namespace, NAME, {"spec": {"replicas": changed}})

@@ -15,9 +15,12 @@ from kubernetes_asyncio import client
 from module_controller.api import constants as c
 from module_controller.devcluster import bootstrap
 from module_controller.devcluster import testing as kt
+from module_controller.devcluster.kubectl import kubectl_apply as apply
 
 from controller_args import MODULE_STEP
-from scenario_helpers import BASE, apply, bizzes_on, live_modules, md_body, pod_of, wait_md
+from helpers.arklet_log import bizzes_on
+from helpers.bodies import BASE, md_body
+from helpers.cluster import live_modules, pod_of, wait_md
 
 pytestmark = pytest.mark.cluster
 OTHER = "other-base"

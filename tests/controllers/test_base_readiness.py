@@ -17,10 +17,12 @@ from kubernetes_asyncio import client
 
 from module_controller.devcluster import testing as kt
 from module_controller.devcluster.controllerproc import ControllerProcess
+from module_controller.devcluster.kubectl import kubectl_apply as apply
 
 from controller_args import FAST, MODULE_STEP
-from scenario_helpers import (apply, installs, log_marks, live_modules, md_body, pod_of,
-                              request_log, uninstalls, wait_md)
+from helpers.arklet_log import installs, log_marks, request_log, uninstalls
+from helpers.bodies import md_body
+from helpers.cluster import live_modules, pod_of, wait_md
 
 pytestmark = pytest.mark.cluster
 

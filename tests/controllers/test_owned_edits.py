@@ -10,7 +10,7 @@ from module_controller.api import constants as c
 from module_controller.devcluster import testing as kt
 
 from controller_args import MODULE_STEP
-from scenario_helpers import log_marks, request_log
+from helpers.arklet_log import log_marks, request_log
 
 pytestmark = pytest.mark.cluster
 MRS = f"{c.LABEL_MODULE_REPLICASET}=rs"

@@ -10,11 +10,13 @@ import pytest
 
 from module_controller.api import constants as c
 from module_controller.devcluster import testing as kt
+from module_controller.devcluster.kubectl import kubectl_apply as apply, kubectl_patch as patch
+from module_controller.devcluster.testing import release_status
 
 from controller_args import MODULE_STEP
-from kubectl import patch
-from scenario_helpers import (MODULE, apply, bases, bizzes_on, installs, log_marks,
-                              md_body, release_status, request_log, url_of, wait_md)
+from helpers.arklet_log import bizzes_on, installs, log_marks, request_log
+from helpers.bodies import MODULE, md_body, url_of
+from helpers.cluster import bases, wait_md
 
 pytestmark = pytest.mark.cluster
 

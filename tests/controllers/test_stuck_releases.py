@@ -11,11 +11,13 @@ import pytest
 
 from module_controller.api import constants as c
 from module_controller.devcluster import testing as kt
+from module_controller.devcluster.kubectl import kubectl_apply as apply, kubectl_patch as patch
+from module_controller.devcluster.testing import release_status
 
 from controller_args import MODULE_STEP
-from kubectl import patch
-from scenario_helpers import (MODULE, apply, bases, bizzes_on, body_field, holds_for, installs,
-                              log_marks, md_body, release_status, request_log, wait_md)
+from helpers.arklet_log import bizzes_on, body_field, installs, log_marks, request_log
+from helpers.bodies import MODULE, md_body
+from helpers.cluster import bases, holds_for, wait_md
 
 pytestmark = pytest.mark.cluster
 

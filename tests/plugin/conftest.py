@@ -13,7 +13,8 @@ import pytest
 import yaml
 
 from module_controller.devcluster import State
-from module_controller.devcluster.controllerproc import ControllerProcess
+
+from helpers.controller import running_controller
 
 BIN = Path(sys.executable).parent
 PLUGIN = BIN / "kubectl-module"
@@ -70,10 +71,6 @@ def user(dev_cluster: State, namespace: str, tmp_path: Path) -> User:
 
 @pytest.fixture
 def controller(dev_cluster: State, namespace: str, tmp_path: Path):
-    proc = ControllerProcess(dev_cluster.kubeconfig, tmp_path / "controller.log",
-                             namespaces=[namespace], extra_args=CONTROLLER_ARGS).start()
-    yield proc
-    crashed = not proc.alive
-    proc.stop()
-    print(proc.log_text()[-8000:])  # shown by pytest when the test failed
-    assert not crashed, f"the controller exited during the test:\n{proc.log_text()[-4000:]}"
+    with running_controller(dev_cluster, namespace, tmp_path / "controller.log",
+                            CONTROLLER_ARGS) as proc:
+        yield proc

@@ -13,12 +13,14 @@ import yaml
 
 from module_controller.api import constants as c
 from module_controller.devcluster import testing as kt
+from module_controller.devcluster.kubectl import Kubectl
+
+from helpers.cluster import bases
 
 pytestmark = pytest.mark.cluster
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "config" / "samples" / "seed003_moduledeployment.yaml"
 NAME = "moduledeployment-sample"
-SELECTOR = "app=dynamic-stock"
 URL_2 = "http://repo.example/provider-2.0.0-ark-biz.jar"
 
 
@@ -49,18 +51,13 @@ def until_done(user) -> str:
                    "--timeout", "120", timeout=180)
 
 
-async def bases(api, namespace: str) -> None:
-    await kt.create_base_deployment(api, namespace, 3)
-    await kt.wait_ready_pods(api, namespace, SELECTOR, 3)
-
-
 def kubectl_apply(user, text: str) -> None:
-    ran = user.shell("kubectl apply -f - <<'EOF'\n" + text + "\nEOF\n")
-    assert ran.code == 0, ran.err
+    """``kubectl apply -f -`` as the user (the kubeconfig's context names the namespace)."""
+    Kubectl(user.kubeconfig).run("apply", "-f", "-", input=text)
 
 
 async def test_seed_flow_driven_by_the_plugin(api, namespace, controller, user):
-    await bases(api, namespace)
+    await bases(api, namespace, 3)
     kubectl_apply(user, SAMPLE.read_text())
 
     # Group 1 done, group 2 waits; the table says what to do.
@@ -145,7 +142,7 @@ async def test_seed_flow_driven_by_the_plugin(api, namespace, controller, user):
 
 
 async def test_pause_resume_and_kubectl_finds_the_plugin(api, namespace, controller, user):
-    await bases(api, namespace)
+    await bases(api, namespace, 3)
     body = yaml.safe_load(SAMPLE.read_text())
     body["spec"]["operationStrategy"]["needConfirm"] = False
     body["spec"]["pause"] = True  # paused before it starts: group 1 runs, then it stops
@@ -181,7 +178,7 @@ async def test_errors_name_the_object_and_exit_1(namespace, user):
 
 async def test_abort_mid_release_returns_to_the_completed_revision(api, namespace, controller,
                                                                    user):
-    await bases(api, namespace)
+    await bases(api, namespace, 3)
     kubectl_apply(user, SAMPLE.read_text())
     await wait_status(user, waiting, "1.0.2: group 2 waits")
     user.ok("promote", NAME)

@@ -1,0 +1,13 @@
+"""What the cluster tests share, one implementation each (issue 15: no helper written twice).
+
+* :mod:`.bodies` — the objects a test applies: ModuleDeployment bodies, the base's names.
+* :mod:`.cluster` — base pods, Modules and ModuleDeployments on the dev cluster; waits.
+* :mod:`.arklet_log` — reading the fake Arklets' request logs and installed bizzes.
+* :mod:`.state` — the namespace's state as text, for failure messages.
+* :mod:`.controller` — the real controller process a cluster test runs against.
+
+kubectl is run through :mod:`module_controller.devcluster.kubectl`; polling with a deadline and
+the typed API calls are in :mod:`module_controller.devcluster.testing` (shared with bench/).
+Importable as ``helpers.<module>`` because pytest puts ``tests/`` (the folder of the top
+conftest.py) on ``sys.path``.
+"""
