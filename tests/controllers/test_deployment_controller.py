@@ -10,19 +10,15 @@ from kubernetes_asyncio import client
 
 from module_controller.api import constants as c
 from module_controller.devcluster import testing as kt
+from module_controller.devcluster.kubectl import kubectl, kubectl_patch as patch
 
 from controller_args import MODULE_STEP
-from kubectl import kubectl, patch
+from helpers.cluster import bases
 
 pytestmark = pytest.mark.cluster
 SAMPLES = Path(__file__).resolve().parents[2] / "config" / "samples"
 SELECTOR = "app=dynamic-stock"
 MD = "moduledeployment-sample"
-
-
-async def bases(api, namespace, count):
-    await kt.create_base_deployment(api, namespace, count)
-    return await kt.wait_ready_pods(api, namespace, SELECTOR, count)
 
 
 async def versions_on_bases(arklets, pods) -> list[list[str]]:

@@ -16,15 +16,10 @@ from module_controller.api import constants as c
 from module_controller.devcluster import testing as kt
 
 from controller_args import API_REQUEST_MAX, MODULE_STEP, RETRY_BACKOFF_INITIAL, RETRY_BACKOFF_MAX
+from helpers.cluster import bases
 
 pytestmark = pytest.mark.cluster
 SELECTOR = "app=dynamic-stock"
-
-
-async def bases(api, namespace, count, **kw):
-    await kt.create_base_deployment(api, namespace, count, **kw)
-    pods = await kt.wait_ready_pods(api, namespace, SELECTOR, count)
-    return sorted(pods, key=lambda p: p.metadata.name)
 
 
 def bound_to(pod) -> dict[str, str]:

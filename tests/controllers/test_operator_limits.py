@@ -12,10 +12,10 @@ from kubernetes_asyncio import client
 from module_controller.api import constants as c
 from module_controller.devcluster import testing as kt
 from module_controller.devcluster.controllerproc import ControllerProcess
+from module_controller.devcluster.kubectl import kubectl_apply, kubectl_patch as patch
 from module_controller.planning import limits
 
 from controller_args import FAST, MODULE_STEP
-from kubectl import patch
 
 pytestmark = pytest.mark.cluster
 
@@ -73,7 +73,7 @@ async def test_module_services_disabled_refuses_the_service_and_says_why(
     run_controller("--module-services=disabled")
     await kt.create_base_deployment(api, namespace, 1)
     await kt.wait_ready_pods(api, namespace, SELECTOR, 1)
-    kt.kubectl_apply(dev_cluster.kubeconfig, namespace, sample(namespace))
+    kubectl_apply(dev_cluster.kubeconfig, namespace, sample(namespace))
     # The rest of the spec is served: the release completes.
     await kt.wait_progress(api, namespace, MD, "Completed", timeout=MODULE_STEP)
     cond = await kt.wait_for(lambda: restricted(api, namespace), timeout=30,
@@ -94,7 +94,7 @@ async def test_module_services_clusterip_makes_no_node_port(api, namespace, dev_
     run_controller("--module-services=clusterip")
     await kt.create_base_deployment(api, namespace, 1)
     await kt.wait_ready_pods(api, namespace, SELECTOR, 1)
-    kt.kubectl_apply(dev_cluster.kubeconfig, namespace, sample(namespace))
+    kubectl_apply(dev_cluster.kubeconfig, namespace, sample(namespace))
     svc = await kt.wait_for(
         lambda: client.CoreV1Api(api).read_namespaced_service("provider-service", namespace),
         timeout=MODULE_STEP, what="the module Service")
@@ -110,7 +110,7 @@ async def test_no_pod_deletion_takes_modules_off_but_keeps_the_pod(api, namespac
     [pod] = await kt.wait_ready_pods(api, namespace, SELECTOR, 1)
     body = sample(namespace, upgradePolicy="scaleup_then_scaledown",
                   serviceStrategy={"enableModuleService": False})
-    kt.kubectl_apply(dev_cluster.kubeconfig, namespace, body)
+    kubectl_apply(dev_cluster.kubeconfig, namespace, body)
     await kt.wait_progress(api, namespace, MD, "Completed", timeout=MODULE_STEP)
     # scaleup_then_scaledown asks for base pod deletion: refused, named.
     cond = await kt.wait_for(lambda: restricted(api, namespace), timeout=30,

@@ -17,13 +17,15 @@ from kubernetes_asyncio import client
 
 from module_controller.api import constants as c
 from module_controller.devcluster import testing as kt
+from module_controller.devcluster.kubectl import (kubectl, kubectl_apply as apply,
+                                                  kubectl_patch as patch)
+from module_controller.devcluster.testing import release_status
 
 from controller_args import MODULE_STEP
-from kubectl import kubectl, patch
-from scenario_helpers import (BASE, INSTALL_LATENCY, MODULE, SELECTOR, apply, bases, bizzes_on,
-                              endpoint_ips, holds_for, installs, ip_of, live_modules, log_marks,
-                              md_body, pod_of, refused_endpoint_sets, release_status, request_log,
-                              uninstalls, url_of, wait_md)
+from helpers.arklet_log import bizzes_on, installs, log_marks, request_log, uninstalls
+from helpers.bodies import BASE, INSTALL_LATENCY, MODULE, SELECTOR, md_body, url_of
+from helpers.cluster import (bases, endpoint_ips, holds_for, ip_of, live_modules, pod_of,
+                             refused_endpoint_sets, wait_md)
 
 pytestmark = pytest.mark.cluster
 
