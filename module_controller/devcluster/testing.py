@@ -16,7 +16,6 @@ from kubernetes_asyncio.client.exceptions import ApiException
 from ..api import constants as c
 from ..api import objects
 from . import bootstrap
-from .kubectl import kubectl, kubectl_apply  # noqa: F401 - until the last kt.kubectl* caller moves
 
 T = TypeVar("T")
 GROUP, VERSION = c.GROUP, c.VERSION
