@@ -6,7 +6,6 @@ shown is redacted.
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 
@@ -16,6 +15,8 @@ from kubernetes_asyncio import client
 from module_controller.kube.events import EventRecorder
 from module_controller.kube.io import redact_messages
 from module_controller.observability.redaction import RedactingFilter, exception_text
+
+from helpers.logs import controller_log_output
 
 URL = "https://alice:hunter2@repo.example/provider-1.0.0-ark-biz.jar?token=t0k3n"
 SECRETS = ("alice", "hunter2", "t0k3n")
@@ -56,18 +57,7 @@ def test_status_messages_are_redacted_at_any_depth_and_nothing_else() -> None:
 
 @pytest.mark.parametrize("fmt", ["text", "json"])
 def test_log_lines_and_tracebacks_are_redacted(fmt: str) -> None:
-    from module_controller import cli
-
-    stream = io.StringIO()
-    root = logging.getLogger()
-    before = list(root.handlers)
-    saved_level = root.level
-    for handler in before:
-        root.removeHandler(handler)
-    try:
-        cli._configure_logging("INFO", fmt)
-        (handler,) = [h for h in root.handlers if h not in before]
-        handler.setStream(stream)
+    def emit() -> None:
         log = logging.getLogger("module_controller.test")
         log.info("installing %s on %s", URL, "10.0.0.1")
         log.warning("dict args %(url)s", {"url": URL})
@@ -75,14 +65,8 @@ def test_log_lines_and_tracebacks_are_redacted(fmt: str) -> None:
             raise ValueError(f"bad download of {URL!r}")
         except ValueError:
             log.info("install failed", exc_info=True)
-    finally:
-        for handler in list(root.handlers):
-            if handler not in before:
-                root.removeHandler(handler)
-        for handler in before:
-            root.addHandler(handler)
-        root.setLevel(saved_level)
-    output = stream.getvalue()
+
+    output = controller_log_output(fmt, "INFO", emit)
     assert_clean(output)
     assert "Traceback" in output and "ValueError: bad download of" in output
     assert output.count("repo.example/provider") == 3

@@ -2,42 +2,19 @@
 
 from __future__ import annotations
 
-import io
 import json
-import logging
 
 import pytest
 
 from module_controller.observability.decisions import decided
 
+from helpers.logs import controller_log_output
+
 URL = "https://user:s3cret@repo.example/provider-1.0.2-ark-biz.jar"
 
 
-def _log_with(fmt: str, level: str, emit) -> str:
-    from module_controller import cli
-
-    stream = io.StringIO()
-    root = logging.getLogger()
-    before, saved_level = list(root.handlers), root.level
-    for handler in before:
-        root.removeHandler(handler)
-    try:
-        cli._configure_logging(level, fmt)
-        (handler,) = [h for h in root.handlers if h not in before]
-        handler.setStream(stream)
-        emit()
-    finally:
-        for handler in list(root.handlers):
-            if handler not in before:
-                root.removeHandler(handler)
-        for handler in before:
-            root.addHandler(handler)
-        root.setLevel(saved_level)
-    return stream.getvalue()
-
-
 def test_text_line_names_object_decision_reason_and_facts() -> None:
-    out = _log_with("text", "INFO", lambda: decided(
+    out = controller_log_output("text", "INFO", lambda: decided(
         "Module", ("ns", "m-1"), "install", "base has no biz of this name",
         version="1.0.2", base="pod a", skipped=None))
     (line,) = out.splitlines()
@@ -51,19 +28,19 @@ def test_no_op_decisions_are_debug_only() -> None:
         decided("ModuleReplicaSet", ("ns", "r"), "wait", "group not Available", changed=False)
         decided("ModuleReplicaSet", ("ns", "r"), "scale-up", "2 of 3 exist", created=1)
 
-    quiet = _log_with("text", "INFO", emit)
+    quiet = controller_log_output("text", "INFO", emit)
     assert "decision=wait" not in quiet and "decision=scale-up" in quiet
-    assert "decision=wait" in _log_with("text", "DEBUG", emit)
+    assert "decision=wait" in controller_log_output("text", "DEBUG", emit)
 
 
 @pytest.mark.parametrize("fmt", ["text", "json"])
 def test_facts_are_redacted(fmt: str) -> None:
-    out = _log_with(fmt, "INFO", lambda: decided("Module", ("ns", "m"), "install", url=URL))
+    out = controller_log_output(fmt, "INFO", lambda: decided("Module", ("ns", "m"), "install", url=URL))
     assert "s3cret" not in out and "repo.example/provider" in out
 
 
 def test_json_has_the_decision_as_fields() -> None:
-    out = _log_with("json", "INFO", lambda: decided(
+    out = controller_log_output("json", "INFO", lambda: decided(
         "ModuleDeployment", ("ns", "md"), "next-group", "group 1 Available", group=2, of=4))
     entry = json.loads(out)
     assert entry["level"] == "INFO" and entry["logger"] == "module_controller.decisions"
