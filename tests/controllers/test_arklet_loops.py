@@ -15,9 +15,9 @@ from module_controller.planning.module_lifecycle import INSTALLS_PER_GENERATION
 
 from controller_args import (API_REQUEST_MAX, ARKLET_CALL_MAX, ARKLET_TIMEOUT, FAST,
                              MODULE_STEP, RETRY_BACKOFF_MAX)
+from helpers.cluster import bases
 
 pytestmark = pytest.mark.cluster
-SELECTOR = "app=dynamic-stock"
 
 # An install timeout far above everything else in the removal: a Module that waited for its
 # hanging install to time out could not be gone within REMOVAL_AFTER_DELETE.
@@ -39,8 +39,7 @@ async def commands(arklets, ip: str, command: str) -> list[dict]:
 
 
 async def test_deletion_abandons_a_hanging_install(api, namespace, arklets, dev_cluster, tmp_path):
-    await kt.create_base_deployment(api, namespace, 1)
-    (pod,) = await kt.wait_ready_pods(api, namespace, SELECTOR, 1)
+    (pod,) = await bases(api, namespace, 1)
     ip = pod.status.pod_ip
     await arklets.set_fault(ip, "installBiz", hang=True)
     proc = ControllerProcess(dev_cluster.kubeconfig, tmp_path / "controller.log", [namespace],
@@ -79,8 +78,7 @@ async def test_install_reply_claiming_an_unlisted_biz_is_not_trusted(api, namesp
                                                                       controller):
     """installBiz answers SUCCESS with bizInfos claiming the biz ACTIVATED, queryAllBiz never
     lists it: the Module is never Available, and the reinstalls end at the bound."""
-    await kt.create_base_deployment(api, namespace, 1)
-    (pod,) = await kt.wait_ready_pods(api, namespace, SELECTOR, 1)
+    (pod,) = await bases(api, namespace, 1)
     ip = pod.status.pod_ip
     await arklets.set_fault(ip, "installBiz", fail_rate=1.0, fail_code="unlisted")
     try:
@@ -115,8 +113,7 @@ async def test_drift_reinstalls_are_bounded_per_generation(api, namespace, arkle
                                                            tmp_path):
     """A biz that keeps going missing (here: the base's Arklet restarts) is reinstalled by the
     drift check at most INSTALLS_PER_GENERATION - 1 times, then Failed/InstallNotKept."""
-    await kt.create_base_deployment(api, namespace, 1)
-    (pod,) = await kt.wait_ready_pods(api, namespace, SELECTOR, 1)
+    (pod,) = await bases(api, namespace, 1)
     ip = pod.status.pod_ip
     proc = ControllerProcess(dev_cluster.kubeconfig, tmp_path / "controller.log", [namespace],
                              FAST + ["--drift-check-period=1"]).start()

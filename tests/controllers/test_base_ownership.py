@@ -20,7 +20,7 @@ from module_controller.devcluster.kubectl import kubectl_apply as apply
 from controller_args import MODULE_STEP
 from helpers.arklet_log import bizzes_on
 from helpers.bodies import BASE, md_body
-from helpers.cluster import live_modules, pod_of, wait_md
+from helpers.cluster import bases, live_modules, pod_of, wait_md
 
 pytestmark = pytest.mark.cluster
 OTHER = "other-base"
@@ -97,8 +97,7 @@ async def test_missing_base_deployment_is_reported_not_guessed(
                       timeout=MODULE_STEP, what="a BaseNotFound Event")
 
     # The Deployment appears: the ModuleDeployment resumes on its pods, not on the stray one.
-    await kt.create_base_deployment(api, namespace, 1)
-    (base,) = await kt.wait_ready_pods(api, namespace, "app=dynamic-stock", 1)
+    (base,) = await bases(api, namespace, 1)
     md = await wait_md(api, namespace, "md", lambda md: kt.progress(md) == "Completed"
                        and not condition(md, c.CONDITION_REPLICA_FAILURE),
                        "Completed, the failure cleared", timeout=MODULE_STEP)
@@ -109,8 +108,7 @@ async def test_missing_base_deployment_is_reported_not_guessed(
 async def test_module_deployment_outlives_its_base_deployment(
         api, namespace, arklets, controller, dev_cluster):
     apps = client.AppsV1Api(api)
-    await kt.create_base_deployment(api, namespace, 2)
-    await kt.wait_ready_pods(api, namespace, "app=dynamic-stock", 2)
+    await bases(api, namespace, 2)
     deployment = await apps.read_namespaced_deployment(BASE, namespace)
     # Made the way earlier versions left it: owned by the base Deployment.
     body = md_body("md", replicas=2)
@@ -135,8 +133,7 @@ async def test_module_deployment_outlives_its_base_deployment(
     assert not md["metadata"].get("deletionTimestamp")
 
     # The Deployment is back: the ModuleDeployment resumes on the new pods.
-    await kt.create_base_deployment(api, namespace, 2)
-    pods = await kt.wait_ready_pods(api, namespace, "app=dynamic-stock", 2)
+    pods = await bases(api, namespace, 2)
     await kt.wait_for(lambda: live_modules(api, namespace), lambda ms: len(ms) == 2 and all(
         kt.phase(m) == "Available" for m in ms), timeout=MODULE_STEP,
         what="two Available instances on the new base pods")

@@ -22,7 +22,7 @@ from module_controller.devcluster.kubectl import kubectl_apply as apply
 from controller_args import FAST, MODULE_STEP
 from helpers.arklet_log import installs, log_marks, request_log, uninstalls
 from helpers.bodies import md_body
-from helpers.cluster import live_modules, pod_of, wait_md
+from helpers.cluster import bases, live_modules, pod_of, wait_md
 
 pytestmark = pytest.mark.cluster
 
@@ -44,8 +44,7 @@ async def set_ready(api, namespace: str, name: str, ready: bool) -> None:
 
 
 async def peer_on_two_bases(api, namespace: str, kubeconfig) -> list:
-    await kt.create_base_deployment(api, namespace, 2)
-    pods = await kt.wait_ready_pods(api, namespace, "app=dynamic-stock", 2)
+    pods = await bases(api, namespace, 2)
     body = md_body("peer", replicas=-1)
     apply(kubeconfig, namespace, body)
     await kt.wait_for(lambda: live_modules(api, namespace), lambda ms: len(ms) == 2 and all(

@@ -13,8 +13,9 @@ from kubernetes_asyncio import client
 from module_controller.api import constants as c
 from module_controller.devcluster import testing as kt
 
+from helpers.bodies import SELECTOR
+
 pytestmark = pytest.mark.cluster
-SELECTOR = "app=dynamic-stock"
 MRS = f"{c.LABEL_MODULE_REPLICASET}=rs"
 
 

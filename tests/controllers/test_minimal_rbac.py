@@ -27,13 +27,14 @@ from module_controller.devcluster.controllerproc import ControllerProcess, free_
 from module_controller.devcluster.kubectl import kubectl, kubectl_apply, kubectl_patch as patch
 
 from controller_args import FAST, MODULE_STEP
+from helpers.bodies import SELECTOR
+from helpers.cluster import bases
 from rbac_helpers import can_i, install_role, service_account_kubeconfig
 
 pytestmark = pytest.mark.cluster
 
 REPO = Path(__file__).resolve().parents[2]
 MD = "moduledeployment-sample"
-SELECTOR = "app=dynamic-stock"
 # Starting the controller: list everything once and take the Lease (held by nobody yet).
 START_TIMEOUT = 60.0
 
@@ -70,8 +71,7 @@ async def test_controller_runs_with_exactly_the_namespaced_role(api, namespace, 
                            ("get", "secrets"), ("list", "namespaces")):
         assert not can_i(sa, namespace, verb, resource), (verb, resource)
 
-    await kt.create_base_deployment(api, namespace, 3)
-    await kt.wait_ready_pods(api, namespace, SELECTOR, 3)
+    await bases(api, namespace, 3)
     proc = ControllerProcess(sa, tmp_path / "controller.log", namespaces=[namespace],
                              extra_args=FAST + ["--leader-election",
                                                 f"--lease-namespace={namespace}"],

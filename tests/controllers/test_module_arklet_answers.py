@@ -10,16 +10,16 @@ import pytest
 from module_controller.api import constants as c
 from module_controller.devcluster import testing as kt
 
+from helpers.cluster import bases
+
 pytestmark = pytest.mark.cluster
-SELECTOR = "app=dynamic-stock"
 # A controller that starts on a busy machine primes its caches before its first reconcile; the
 # outcome then takes at most a few Arklet calls of --install-timeout (10 s) each.
 DEADLINE = 120.0
 
 
 async def one_base(api, namespace):
-    await kt.create_base_deployment(api, namespace, 1)
-    (pod,) = await kt.wait_ready_pods(api, namespace, SELECTOR, 1)
+    (pod,) = await bases(api, namespace, 1)
     return pod
 
 

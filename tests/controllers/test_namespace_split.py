@@ -23,13 +23,13 @@ from module_controller.devcluster.controllerproc import ControllerProcess, free_
 from module_controller.devcluster.kubectl import kubectl_apply, kubectl_patch as patch
 
 from controller_args import FAST, MODULE_STEP
+from helpers.cluster import bases
 from rbac_helpers import can_i, install_role, service_account_kubeconfig
 
 pytestmark = pytest.mark.cluster
 
 REPO = Path(__file__).resolve().parents[2]
 MD = "moduledeployment-sample"
-SELECTOR = "app=dynamic-stock"
 START_TIMEOUT = 60.0  # list everything once and take a free Lease
 
 
@@ -50,8 +50,7 @@ async def prepare(api, admin: Path, namespace: str, directory: Path) -> Path:
     await kt.wait_for(lambda: asyncio.to_thread(
         can_i, kubeconfig, namespace, "update", "leases.coordination.k8s.io"), timeout=30,
         what=f"the Role in {namespace} to take effect")
-    await kt.create_base_deployment(api, namespace, 2)
-    await kt.wait_ready_pods(api, namespace, SELECTOR, 2)
+    await bases(api, namespace, 2)
     return kubeconfig
 
 

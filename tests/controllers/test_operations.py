@@ -16,10 +16,10 @@ from module_controller.devcluster.kubectl import kubectl
 from module_controller.runtime.leader import LEASE_DURATION, RETRY_PERIOD
 
 from controller_args import API_REQUEST_MAX, FAST
+from helpers.cluster import bases
 
 pytestmark = pytest.mark.cluster
 SAMPLES = Path(__file__).resolve().parents[2] / "config" / "samples"
-SELECTOR = "app=dynamic-stock"
 MD = "moduledeployment-sample"
 
 
@@ -45,8 +45,7 @@ async def get_text(url: str) -> tuple[int, str]:
 
 
 async def test_two_replicas_one_leader_and_takeover_after_sigkill(api, namespace, dev_cluster, tmp_path):
-    await kt.create_base_deployment(api, namespace, 3)
-    await kt.wait_ready_pods(api, namespace, SELECTOR, 3)
+    await bases(api, namespace, 3)
     args = FAST + ["--leader-election", f"--lease-namespace={namespace}"]
     procs = [ControllerProcess(dev_cluster.kubeconfig, tmp_path / f"c{i}.log", [namespace], args).start()
              for i in range(2)]
@@ -88,8 +87,7 @@ async def test_two_replicas_one_leader_and_takeover_after_sigkill(api, namespace
 
 
 async def test_probes_and_metrics_after_a_release(api, namespace, dev_cluster, tmp_path):
-    await kt.create_base_deployment(api, namespace, 2)
-    await kt.wait_ready_pods(api, namespace, SELECTOR, 2)
+    await bases(api, namespace, 2)
     port = processes.free_port()
     proc = ControllerProcess(dev_cluster.kubeconfig, tmp_path / "c.log", [namespace],
                              FAST + [f"--probe-port={port}", "--probe-host=127.0.0.1"]).start()
@@ -121,8 +119,7 @@ async def test_probes_and_metrics_after_a_release(api, namespace, dev_cluster, t
 
 
 async def test_drift_check_reinstalls_a_missing_biz(api, namespace, arklets, dev_cluster, tmp_path):
-    await kt.create_base_deployment(api, namespace, 1)
-    (pod,) = await kt.wait_ready_pods(api, namespace, SELECTOR, 1)
+    (pod,) = await bases(api, namespace, 1)
     proc = ControllerProcess(dev_cluster.kubeconfig, tmp_path / "c.log", [namespace],
                              FAST + ["--drift-check-period=1"]).start()
     try:

@@ -11,6 +11,7 @@ from module_controller.devcluster import testing as kt
 
 from controller_args import MODULE_STEP
 from helpers.arklet_log import log_marks, request_log
+from helpers.cluster import bases
 
 pytestmark = pytest.mark.cluster
 MRS = f"{c.LABEL_MODULE_REPLICASET}=rs"
@@ -18,8 +19,7 @@ MRS = f"{c.LABEL_MODULE_REPLICASET}=rs"
 
 async def test_hand_edit_of_an_owned_module_is_reverted_not_installed(
         api, namespace, arklets, controller):
-    await kt.create_base_deployment(api, namespace, 1)
-    (pod,) = await kt.wait_ready_pods(api, namespace, "app=dynamic-stock", 1)
+    (pod,) = await bases(api, namespace, 1)
     await kt.create_replicaset(api, namespace, kt.replicaset_body("rs", 1))
     (module,) = await kt.wait_for(lambda: kt.list_modules(api, namespace, MRS),
                                   lambda ms: len(ms) == 1 and kt.phase(ms[0]) == "Available",
