@@ -6,10 +6,11 @@ Everything here is bounded by a timeout: a test that waits on a fake must fail, 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable
 
 import aiohttp
 
@@ -18,6 +19,33 @@ if TYPE_CHECKING:
 
 #: Type of a factory fixture that starts a fake: ``await make_arklet(host, port, **kwargs)``.
 MakeArklet = Callable[..., Awaitable["FakeArklet"]]
+
+
+@contextlib.asynccontextmanager
+async def fake_arklets(module_proxy: str, *, check_closed: bool = False
+                       ) -> AsyncIterator[MakeArklet]:
+    """A factory of started fakes (``await make(host="127.0.0.1", port=0, **kwargs)``, seed 1,
+    jar downloads through ``module_proxy``), all stopped on exit; ``check_closed`` then asserts
+    that no fake still holds a connection."""
+    from .server import FakeArklet
+
+    started: list[FakeArklet] = []
+
+    async def make(host: str = "127.0.0.1", port: int = 0, **kwargs: Any) -> FakeArklet:
+        kwargs.setdefault("seed", 1)
+        kwargs.setdefault("module_proxy", module_proxy)
+        arklet = FakeArklet(host, port, **kwargs)
+        await arklet.start()
+        started.append(arklet)
+        return arklet
+
+    try:
+        yield make
+    finally:
+        await asyncio.gather(*(a.stop() for a in started))
+    if check_closed:
+        for arklet in started:
+            assert arklet.open_connections == 0
 
 
 async def wait_until(

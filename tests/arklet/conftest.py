@@ -6,7 +6,6 @@ path finishes in well under a second, and records each HTTP attempt through ``on
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from typing import Any, AsyncIterator
 
@@ -15,6 +14,7 @@ from arklet_testkit import FAST, CallLog, MakeArklet, MakeClient
 
 from module_controller.arklet import ArkletClient
 from module_controller.fakearklet import FakeArklet
+from module_controller.fakearklet.testing import fake_arklets
 from module_controller.modulerepo import ModuleRepository
 
 
@@ -30,18 +30,8 @@ async def make_arklet(repo: ModuleRepository) -> AsyncIterator[MakeArklet]:
     """``await make_arklet(host="127.0.0.1", **kwargs)``: a started fake on a free port that
     downloads ``bizUrl`` through ``repo`` (so ``http://repo/<artifact>-<version>-ark-biz.jar``
     is a generated jar of that identity)."""
-    started: list[FakeArklet] = []
-
-    async def make(host: str = "127.0.0.1", **kwargs: Any) -> FakeArklet:
-        kwargs.setdefault("seed", 1)
-        kwargs.setdefault("module_proxy", repo.proxy)
-        arklet = FakeArklet(host, 0, **kwargs)
-        await arklet.start()
-        started.append(arklet)
-        return arklet
-
-    yield make
-    await asyncio.gather(*(a.stop() for a in started))
+    async with fake_arklets(repo.proxy) as make:
+        yield make
 
 
 @pytest_asyncio.fixture(loop_scope="session")

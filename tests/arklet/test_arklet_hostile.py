@@ -14,52 +14,12 @@ from typing import AsyncIterator, Awaitable, Callable
 
 import pytest
 import pytest_asyncio
-from arklet_testkit import MakeClient, RogueServer
+from arklet_testkit import Handler, MakeClient, RawServer, RogueServer
 
 from module_controller.arklet import ArkletUnavailable, BizRef
 
 BIZ = BizRef("provider", "1.0.2", "http://repo/provider-1.0.2-ark-biz.jar")
 SECRET = "AKIA-SECRET-DO-NOT-PUBLISH"
-Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
-
-
-class RawServer:
-    """An HTTP server on 127.0.0.1 whose connections are handled by a coroutine of the test."""
-
-    def __init__(self, handler: Handler) -> None:
-        self.handler = handler
-        self.connections = 0
-        self.port = 0
-        self._server: asyncio.Server | None = None
-
-    async def start(self) -> RawServer:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-        return self
-
-    async def stop(self) -> None:
-        assert self._server is not None
-        self._server.close()
-        await self._server.wait_closed()
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.connections += 1
-        try:
-            await read_request(reader)
-            await self.handler(reader, writer)
-        except (ConnectionError, asyncio.IncompleteReadError):
-            pass
-        finally:
-            writer.close()
-
-
-async def read_request(reader: asyncio.StreamReader) -> bytes:
-    head = await reader.readuntil(b"\r\n\r\n")
-    length = 0
-    for line in head.split(b"\r\n"):
-        if line.lower().startswith(b"content-length:"):
-            length = int(line.split(b":", 1)[1])
-    return head + await reader.readexactly(length)
 
 
 def http(status: str, body: bytes = b"", headers: tuple[str, ...] = ()) -> bytes:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-from typing import Any, AsyncIterator
+from typing import AsyncIterator
 
 import aiohttp
 import pytest_asyncio
 
 from module_controller.fakearklet import FakeArklet
-from module_controller.fakearklet.testing import ArkletHttp, MakeArklet
+from module_controller.fakearklet.testing import ArkletHttp, MakeArklet, fake_arklets
 from module_controller.modulerepo import ModuleRepository
 
 
@@ -36,20 +35,8 @@ async def make_arklet(repo: ModuleRepository) -> AsyncIterator[MakeArklet]:
     Fakes download jars through ``repo`` as their HTTP proxy, so any ``http://<host>/<file>``
     url works (``<artifact>-<version>-ark-biz.jar`` names a generated jar).
     """
-    started: list[FakeArklet] = []
-
-    async def make(host: str = "127.0.0.1", port: int = 0, **kwargs: Any) -> FakeArklet:
-        kwargs.setdefault("seed", 1)
-        kwargs.setdefault("module_proxy", repo.proxy)
-        arklet = FakeArklet(host, port, **kwargs)
-        await arklet.start()
-        started.append(arklet)
-        return arklet
-
-    yield make
-    await asyncio.gather(*(a.stop() for a in started))
-    for arklet in started:
-        assert arklet.open_connections == 0
+    async with fake_arklets(repo.proxy, check_closed=True) as make:
+        yield make
 
 
 @pytest_asyncio.fixture
