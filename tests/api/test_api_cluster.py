@@ -20,10 +20,8 @@ pytestmark = pytest.mark.cluster
 @pytest.fixture(scope="module")
 def table_namespace(kubectl):
     """One namespace for the validation tables: rejected objects never exist, so they can share."""
-    name = f"t-api-{uuid.uuid4().hex[:8]}"
-    kubectl.run("create", "namespace", name)
-    yield name
-    kubectl.run("delete", "namespace", name, "--wait=false")
+    with kubectl.temporary_namespace("t-api") as name:
+        yield name
 
 
 def sample(name: str) -> dict:

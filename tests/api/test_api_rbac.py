@@ -7,7 +7,6 @@ tests/controllers/test_minimal_rbac.py runs the real controller with only these 
 from __future__ import annotations
 
 import os
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -129,10 +128,8 @@ class CanI:
 
 @pytest.fixture
 def other_namespace(kubectl):
-    name = f"t-other-{uuid.uuid4().hex[:8]}"
-    kubectl.run("create", "namespace", name)
-    yield name
-    kubectl.run("delete", "namespace", name, "--wait=false")
+    with kubectl.temporary_namespace("t-other") as name:
+        yield name
 
 
 def install(kubectl: Kubectl, variant: str, namespace: str, tmp_path: Path):

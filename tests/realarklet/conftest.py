@@ -18,10 +18,10 @@ import pytest_asyncio
 
 from module_controller.devcluster import State
 from module_controller.devcluster import testing as kt
-from module_controller.devcluster.controllerproc import ControllerProcess
 from module_controller.realbase.jvm import DEFAULT_START_TIMEOUT
 from module_controller.realbase.testing import ensure_jars
 
+from helpers.controller import running_controller
 from real_helpers import BASE23, BASE23_SELECTOR, SELECTOR, RealBases
 
 FLAVOUR = "sim.serverless.alipay.com/arklet"
@@ -57,12 +57,7 @@ async def real_bases(api, dev_cluster: State, real_jars) -> RealBases:
 @pytest.fixture
 def real_controller(dev_cluster: State, real_bases: RealBases, tmp_path: Path):
     """The controller, watching the real bases' namespace; timeouts sized for real JVMs."""
-    proc = ControllerProcess(dev_cluster.kubeconfig, tmp_path / "controller.log",
-                             namespaces=[real_bases.namespace],
-                             extra_args=["--retry-backoff-initial=0.5", "--retry-backoff-max=5",
-                                         "--arklet-timeout=30", "--install-timeout=120"]).start()
-    yield proc
-    crashed = not proc.alive
-    proc.stop()
-    print(proc.log_text()[-8000:])  # shown by pytest when the test failed
-    assert not crashed, "the controller exited during the test"
+    with running_controller(dev_cluster, real_bases.namespace, tmp_path / "controller.log",
+                            ["--retry-backoff-initial=0.5", "--retry-backoff-max=5",
+                             "--arklet-timeout=30", "--install-timeout=120"]) as proc:
+        yield proc
