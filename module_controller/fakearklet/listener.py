@@ -38,10 +38,10 @@ class Listener:
     def is_open(self) -> bool:
         return self._sock is not None
 
-    def open(self) -> None:
-        """Bind and listen (on the running loop); raises :class:`OSError` if the address is
+    def open(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Bind and listen, accepting on ``loop``; raises :class:`OSError` if the address is
         taken."""
-        self._loop = asyncio.get_running_loop()
+        self._loop = loop
         infos = socket.getaddrinfo(self.host, self.port, type=socket.SOCK_STREAM,
                                    flags=socket.AI_PASSIVE)
         family, kind, proto, _, address = infos[0]

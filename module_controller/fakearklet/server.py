@@ -209,8 +209,9 @@ class FakeArklet:
     # ------------------------------------------------------------------ listener
 
     def _open_listener(self) -> None:
+        assert self._loop is not None
         self._listener.port = self.port
-        self._listener.open()
+        self._listener.open(self._loop)
         self.port = self._listener.port
 
     def _close_listener(self) -> None:
