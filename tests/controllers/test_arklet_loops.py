@@ -163,8 +163,7 @@ async def test_a_hung_base_costs_one_call_per_reconcile(api, namespace, arklets,
     usable answer is made once per reconcile; the client does not send it again (before, a hung
     queryAllBiz was sent 4 times, each a whole timeout, inside one reconcile, under the queue's
     own retries). Counted, not timed: the fake's request log against the queue's retry lines."""
-    await kt.create_base_deployment(api, namespace, 1)
-    (pod,) = await kt.wait_ready_pods(api, namespace, SELECTOR, 1)
+    (pod,) = await bases(api, namespace, 1)
     ip = pod.status.pod_ip
     await arklets.set_fault(ip, command, **fault)
     proc = ControllerProcess(dev_cluster.kubeconfig, tmp_path / "controller.log", [namespace],
