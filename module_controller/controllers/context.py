@@ -13,7 +13,7 @@ import weakref
 from dataclasses import dataclass, field
 from typing import Callable
 
-from ..api import constants as c
+from ..api import constants as c, objects
 from ..arklet import ArkletClient, arklet_port
 from ..kube.events import WARNING, EventRecorder
 from ..kube.io import KubeIO
@@ -21,6 +21,8 @@ from ..planning import placement
 from ..settings import Settings
 from ..runtime.memo import Memo
 from .preempt import DeletionSignals
+from .routes import DELETED, Change, Routes
+from .wake import MODULES as MODULE_QUEUE, Wake
 from ..runtime.store import Store, key_of
 
 log = logging.getLogger(__name__)
@@ -38,9 +40,8 @@ def not_ready_since(pod: dict) -> dt.datetime | None:
     """When the pod's Ready condition last changed, if it says NotReady (None: no such time)."""
     for cond in (pod.get("status") or {}).get("conditions") or []:
         if cond.get("type") == "Ready" and cond.get("status") != "True":
-            since = cond.get("lastTransitionTime")
             try:
-                return dt.datetime.fromisoformat(since.replace("Z", "+00:00")) if since else None
+                return objects.parse_time(cond.get("lastTransitionTime"))
             except ValueError:
                 return None
     return None
@@ -109,18 +110,10 @@ class Context:
     module_deployments: Store = field(default_factory=lambda: Store("ModuleDeployment"))
     templates: Store = field(default_factory=lambda: Store("ModuleTemplate"))
     _reported_capacity: Memo = field(default_factory=Memo)
-    #: Wakes what a change of a Module wakes: (previous copy, new copy, wake the Module's own
-    #: reconciler too?). See :meth:`remember_module`.
-    module_changed: Callable[[dict | None, dict, bool], None] = lambda old, new, wake_self: None
-    #: The same for a ModuleReplicaSet written by the ModuleDeployment reconciler.
-    replicaset_written: Callable[[tuple[str, str]], None] = lambda key: None
-    #: Called with a Module a reconciler saw deleted for good (its last finalizer removed), so
-    #: the cache and the owners do not wait for a DELETED event that a re-listing watch skips.
-    module_gone: Callable[[dict], None] = lambda obj: None
-    #: And for a base pod labelled for removal by a reconciler.
-    base_retired: Callable[[tuple[str, str]], None] = lambda key: None
-    #: Wakes a ModuleDeployment's reconciler (see :meth:`remember_own`).
-    module_deployment_written: Callable[[tuple[str, str]], None] = lambda key: None
+    #: Queues keys for the reconcilers (the operator registers their work queues in it).
+    wake: Wake = field(default_factory=Wake)
+    #: What a change of each watched kind wakes (see routes.py); by default nothing (tests).
+    routes: Routes | None = None
     #: Abandons a Module's Arklet call in flight when its deletion is seen (see preempt.py).
     deletions: DeletionSignals = field(default_factory=DeletionSignals)
     _placement_locks: dict[str, asyncio.Lock] = field(default_factory=dict)
@@ -134,6 +127,10 @@ class Context:
             lock = self._pod_locks[(namespace, pod_name)] = asyncio.Lock()
         return lock
 
+    def __post_init__(self) -> None:
+        if self.routes is None:
+            self.routes = Routes(self.wake)
+
     def remember_module(self, obj: dict, *, wake_self: bool) -> None:
         """Write-through for a Module this process just wrote: cache the API server's answer and
         wake, at once, whatever the watch event of that write would wake (owners, the base).
@@ -146,7 +143,21 @@ class Context:
         """
         old, stored = self.modules.upsert(obj)
         if stored:
-            self.module_changed(old, obj, wake_self or news_in_answer(old, obj))
+            mine = not (wake_self or news_in_answer(old, obj))
+            self._routes.changed(self, c.MODULE.kind, Change(old, obj),
+                                 skip=MODULE_QUEUE if mine else None)
+
+    def gone(self, kind: str, obj: dict) -> None:
+        """``obj`` (of watched ``kind``) was seen deleted for good by this process (a finalizer
+        removal answered so, a live read found nothing): forget it and wake its watchers now,
+        as its DELETED event would; that event, if it ever comes, is then ignored. A watch that
+        re-lists never reports such a deletion at all (runtime/resync.py)."""
+        self._routes.event(self, kind, DELETED, obj)
+
+    @property
+    def _routes(self) -> Routes:
+        assert self.routes is not None  # set in __post_init__
+        return self.routes
 
     def remember_own(self, store: Store, obj: dict, wake: Callable[[tuple[str, str]], None]
                      ) -> None:

@@ -1,0 +1,116 @@
+"""From a change of a watched object to the keys each reconciler must look at.
+
+The shape of controller-runtime's ``Watches(kind, handler)``: a reconciler declares, per kind it
+watches, a function from the change to the keys of its own kind (:class:`Watch`; the
+declarations are in :mod:`.wiring`, the functions in :mod:`.watches`). :class:`Routes` holds
+those declarations and is the one path every change takes, whether a watch event, a deletion a
+resync found, or the answer to one of our own writes brought it: cache it, drop it if it is no
+news, then ask every watcher of its kind for keys and queue them through :class:`~.wake.Wake`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Awaitable, Callable, Iterable
+
+from ..kube.io import KubeIO, Listing
+from ..runtime.store import Key, Obj, Store, key_of
+from .wake import Wake
+
+if TYPE_CHECKING:
+    from .context import Context
+
+DELETED = "DELETED"
+
+
+@dataclass(frozen=True)
+class Change:
+    """One change of a watched object, as its watchers see it."""
+
+    old: Obj | None  # the copy cached before (None: new to us, or deleted)
+    new: Obj  # the new copy; for a deletion, the last copy seen
+    gone: bool = False  # deleted
+
+    @property
+    def key(self) -> Key:
+        return key_of(self.new)
+
+
+@dataclass(frozen=True)
+class Watch:
+    """A reconciler watches ``kind``: ``keys`` says which of its own objects a change of that
+    kind may affect (the fewer, the fewer reconciles)."""
+
+    kind: str
+    keys: Callable[["Context", Change], Iterable[Key]]
+    delay: float = 0.0  # seconds: folds a burst of changes into one reconcile
+
+
+def any_new_version(old: Obj | None, new: Obj) -> bool:
+    return True
+
+
+@dataclass(frozen=True)
+class Source:
+    """A watched kind: where kopf watches it, how it is listed (priming, resync), which cache
+    holds it, and which of its new versions are news to anyone."""
+
+    kind: str
+    group: str
+    version: str
+    plural: str
+    store: Callable[["Context"], Store]
+    lister: Callable[[KubeIO], Callable[[str | None], Awaitable[Listing]]]
+    #: Of a new version (not a deletion): does it matter to any watcher? (e.g. a pod's
+    #: heartbeat-like status updates do not).
+    significant: Callable[[Obj | None, Obj], bool] = any_new_version
+    #: Done for every change before any key is queued (e.g. pre-empting an Arklet call).
+    observe: Callable[["Context", Change], None] | None = None
+
+
+def same_version(old: Obj | None, new: Obj) -> bool:
+    return old is not None and old["metadata"].get("uid") == new["metadata"].get("uid") \
+        and old["metadata"].get("resourceVersion") == new["metadata"].get("resourceVersion")
+
+
+class Routes:
+    def __init__(self, wake: Wake, sources: Iterable[Source] = (),
+                 watches: Iterable[tuple[str, Watch]] = ()) -> None:
+        """``watches``: (work queue of the reconciler, what it watches)."""
+        self.wake = wake
+        self.sources = {s.kind: s for s in sources}
+        self._watchers: dict[str, list[tuple[str, Watch]]] = {}
+        for queue, watch in watches:
+            if watch.kind not in self.sources:
+                raise ValueError(f"{queue} watches {watch.kind}, which nothing lists")
+            self._watchers.setdefault(watch.kind, []).append((queue, watch))
+
+    def event(self, ctx: "Context", kind: str, type_: str | None, obj: Obj) -> None:
+        """A watch event (``type_`` None: kopf listed the object) or a deletion found by a
+        resync or by a reconciler (:meth:`Context.gone`)."""
+        source = self.sources[kind]
+        store = source.store(ctx)
+        if type_ == DELETED:
+            if store.is_deleted(obj["metadata"].get("uid")):
+                return  # its deletion was routed already (a reconciler, or a resync, saw it)
+            store.remove(obj)
+            self.changed(ctx, kind, Change(None, obj, gone=True))
+            return
+        old, stored = store.upsert(obj)
+        if not stored or same_version(old, obj):
+            return  # older than the cache, or the echo of our own write (already routed)
+        if source.significant(old, obj):
+            self.changed(ctx, kind, Change(old, obj))
+
+    def changed(self, ctx: "Context", kind: str, change: Change, *,
+                skip: str | None = None) -> None:
+        """Queue what ``change`` wakes; ``skip``: a reconciler that made the change itself and
+        needs no second look."""
+        source = self.sources.get(kind)
+        if source is not None and source.observe is not None:
+            source.observe(ctx, change)
+        for queue, watch in self._watchers.get(kind, ()):
+            if queue == skip:
+                continue
+            for key in watch.keys(ctx, change):
+                self.wake.add(queue, key, watch.delay)

@@ -1,0 +1,54 @@
+"""The enqueue interface: how anything asks a reconciler to look at an object again.
+
+Created before the reconcilers and handed to them (through :class:`~.context.Context`), so a
+reconciler that wrote an object of another kind wakes that kind's reconciler with
+``ctx.wake.replicaset(key)`` instead of calling a callback the operator patched in later. The
+operator registers one work queue per reconciler under the reconciler's queue name; waking a
+queue nobody registered is a wiring bug and raises.
+"""
+
+from __future__ import annotations
+
+from ..runtime.queue import WorkQueue
+from ..runtime.store import Key
+
+# The queue names, one per reconciler (also the ``kind`` label of the reconcile metrics).
+MODULES = "Module"
+REPLICASETS = "ModuleReplicaSet"
+MODULE_DEPLOYMENTS = "ModuleDeployment"
+TEMPLATES = "ModuleTemplate"
+BASE_PODS = "BasePod"
+BASE_DEPLOYMENTS = "BaseDeployment"
+
+
+class Wake:
+    def __init__(self) -> None:
+        self._queues: dict[str, WorkQueue[Key]] = {}
+
+    def register(self, name: str, queue: WorkQueue[Key]) -> None:
+        if name in self._queues:
+            raise ValueError(f"a work queue named {name} is registered already")
+        self._queues[name] = queue
+
+    def add(self, name: str, key: Key, delay: float = 0.0) -> None:
+        """Queue ``key`` for the reconciler ``name`` (after ``delay`` seconds)."""
+        self._queues[name].add(key, delay)
+
+    def failures(self, name: str, key: Key) -> int:
+        """How many reconciles of ``key`` by ``name`` failed in a row (0: none, or no queue)."""
+        queue = self._queues.get(name)
+        return queue.failures(key) if queue is not None else 0
+
+    # The reconcilers' own calls, named for what they wake.
+
+    def module(self, key: Key) -> None:
+        self.add(MODULES, key)
+
+    def replicaset(self, key: Key) -> None:
+        self.add(REPLICASETS, key)
+
+    def module_deployment(self, key: Key) -> None:
+        self.add(MODULE_DEPLOYMENTS, key)
+
+    def base_pod(self, key: Key) -> None:
+        self.add(BASE_PODS, key)

@@ -1,0 +1,264 @@
+"""What a change of each watched kind wakes, per reconciler (the ``keys`` of :class:`.routes.Watch`).
+
+Each function answers, for one reconciler and one watched kind: given this change, which of
+the reconciler's objects may decide differently now? Fewer keys, fewer reconciles; a key left
+out is a reconcile that does not happen, so each rule says why it is enough. The table that
+pairs them with reconcilers is :mod:`.wiring`.
+
+A base pod is deleted (the whole path; the pod's watchers are the ``pod_*`` functions below):
+
+1. The pod's DELETED event (or a resync that finds it missing, or a Module reconciler that
+   confirmed it gone with a live read: :meth:`Context.gone`) removes it from the cache and wakes
+   the Modules bound to it, the ModuleReplicaSets and ModuleDeployments that own those Modules
+   or place on the pod's Deployment, and that Deployment's count labels.
+2. Each bound Module sees its base gone (``module.py``, ``_base_gone``): it reads the pod live
+   (deleting a Module is not undoable), posts ``BaseGone`` and deletes itself.
+3. Its removal (``module.py``, ``_remove``; ``planning/module_lifecycle.removal_step``) asks Arklet
+   only if the pod still answers, then drops the finalizer, and the Module is gone.
+4. Meanwhile the garbage collector deletes the Modules this process has not got to (each has a
+   non-controller ownerReference to its pod, written when it is bound); their finalizer still
+   runs step 3.
+5. Each Module's deletion wakes its ModuleReplicaSet, which places a replacement on another base
+   of the Deployment (``modulereplicaset.py``, ``_scale``); in peer mode the ModuleDeployment
+   counts the Deployment's pods again (``planning/bases.not_ready_tolerance``).
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from ..api import constants as c
+from ..planning import placement
+from ..planning.templates import template_refs
+from ..runtime.store import Key, Obj, key_of
+from .context import (Context, deleting, labels_of, owner_deployment_name, pod_ip, pod_ready,
+                      wants_removal)
+from .routes import Change
+
+# Fields whose change means an object needs another look by its own reconciler; status-only
+# changes are our own writes (or a report of the object's state that its reconciler wrote).
+META_TRIGGERS = ("generation", "labels", "annotations", "finalizers", "deletionTimestamp",
+                 "ownerReferences")
+
+
+def meta_changed(old: Obj, new: Obj, fields: tuple[str, ...] = META_TRIGGERS) -> bool:
+    return any(old["metadata"].get(f) != new["metadata"].get(f) for f in fields)
+
+
+def itself_when_meta_changed(ctx: Context, change: Change) -> Iterable[Key]:
+    """The object's own reconciler: when it is new, or its spec or metadata changed."""
+    if not change.gone and (change.old is None or meta_changed(change.old, change.new)):
+        yield change.key
+
+
+def _labelled(obj: Obj, label: str) -> Iterable[Key]:
+    name = labels_of(obj).get(label)
+    if name:
+        yield key_of(obj)[0], name
+
+
+def _unbound_modules(ctx: Context, namespace: str) -> Iterable[Obj]:
+    return ctx.modules.list(namespace,
+                            lambda m: not labels_of(m).get(c.LABEL_BASE_INSTANCE_NAME))
+
+
+# ----------------------------------------------------------------- a Module changed
+
+
+def module_owner_replicaset(ctx: Context, change: Change) -> Iterable[Key]:
+    """Any change, status included, may move the owner's counts."""
+    return _labelled(change.new, c.LABEL_MODULE_REPLICASET)
+
+
+def module_owner_deployment(ctx: Context, change: Change) -> Iterable[Key]:
+    """The release reads its instances' phases."""
+    return _labelled(change.new, c.LABEL_MODULE_DEPLOYMENT)
+
+
+def _bound_pod(ctx: Context, change: Change) -> Obj | None:
+    """The pod of a Module that was bound to it, left it or changed there."""
+    if change.old is not None and not meta_changed(change.old, change.new):
+        return None
+    name = labels_of(change.new).get(c.LABEL_BASE_INSTANCE_NAME)
+    return ctx.pods.get(change.key[0], name) if name else None
+
+
+def module_base_pod(ctx: Context, change: Change) -> Iterable[Key]:
+    """A pod labelled for removal waits for its Modules to go."""
+    pod = _bound_pod(ctx, change)
+    if pod is not None and wants_removal(pod):
+        yield key_of(pod)
+
+
+def module_base_deployment(ctx: Context, change: Change) -> Iterable[Key]:
+    """The count labels of the pod's Deployment follow its Modules."""
+    pod = _bound_pod(ctx, change)
+    deployment = ctx.deployment_of(pod) if pod is not None else None
+    if deployment is not None:
+        yield key_of(deployment)
+
+
+def preempt_deleted_module(ctx: Context, change: Change) -> None:
+    """Before anything else: an Arklet call in flight for a Module being deleted is abandoned
+    now (preempt.py), not when its reconcile next looks."""
+    if deleting(change.new):
+        ctx.deletions.seen(change.key)
+
+
+# ----------------------------------------------------------------- a ModuleReplicaSet changed
+
+
+def replicaset_owner_deployment(ctx: Context, change: Change) -> Iterable[Key]:
+    return _labelled(change.new, c.LABEL_MODULE_DEPLOYMENT)
+
+
+# ----------------------------------------------------------------- a ModuleDeployment changed
+
+
+def module_deployment_itself(ctx: Context, change: Change) -> Iterable[Key]:
+    yield from itself_when_meta_changed(ctx, change)
+    if change.old is not None and change.old.get("spec") != change.new.get("spec"):
+        # Another ModuleDeployment may be waiting on this one for its module name.
+        yield from (key_of(md) for md in ctx.module_deployments.list(change.key[0]))
+
+
+def module_deployment_templates(ctx: Context, change: Change) -> Iterable[Key]:
+    """``status.usedBy`` of the templates it named before and names now."""
+    if change.gone:
+        names = template_refs(change.new)
+    elif change.old is None or template_refs(change.old) != template_refs(change.new):
+        names = template_refs(change.old, change.new)
+    else:
+        return ()
+    return ((change.key[0], name) for name in names)
+
+
+# ----------------------------------------------------------------- a ModuleTemplate changed
+
+
+def template_itself(ctx: Context, change: Change) -> Iterable[Key]:
+    if not change.gone and (change.old is None
+                            or meta_changed(change.old, change.new, ("generation",))):
+        yield change.key
+
+
+def template_users(ctx: Context, change: Change) -> Iterable[Key]:
+    namespace, name = change.key
+    return (key_of(md) for md in ctx.module_deployments.list(namespace)
+            if ((md.get("spec") or {}).get("templateRef") or {}).get("name") == name)
+
+
+# ----------------------------------------------------------------- a Deployment changed
+
+
+def _based_on(ctx: Context, namespace: str, deployment: str) -> Iterable[Key]:
+    return (key_of(md) for md in ctx.module_deployments.list(namespace)
+            if (md.get("spec") or {}).get("baseDeploymentName") == deployment)
+
+
+def deployment_users(ctx: Context, change: Change) -> Iterable[Key]:
+    """The ModuleDeployments that name it as their base (BaseNotFound resumes on its creation)."""
+    return _based_on(ctx, *change.key)
+
+
+def deployment_itself(ctx: Context, change: Change) -> Iterable[Key]:
+    """A new Deployment may be a base whose count labels are due."""
+    if not change.gone and change.old is None:
+        yield change.key
+
+
+def _capacity_changed(change: Change) -> bool:
+    return not change.gone and change.old is not None and \
+        labels_of(change.old).get(c.LABEL_MAX_MODULE_COUNT) != \
+        labels_of(change.new).get(c.LABEL_MAX_MODULE_COUNT)
+
+
+def capacity_unbound_modules(ctx: Context, change: Change) -> Iterable[Key]:
+    """The capacity of its pods changed: whatever waits for room looks again."""
+    if _capacity_changed(change):
+        yield from (key_of(m) for m in _unbound_modules(ctx, change.key[0]))
+
+
+def capacity_replicasets(ctx: Context, change: Change) -> Iterable[Key]:
+    if _capacity_changed(change):
+        yield from (key_of(mrs) for mrs in ctx.replicasets.list(change.key[0]))
+
+
+# ----------------------------------------------------------------- a pod changed
+
+
+def pod_signature(pod: Obj) -> tuple:
+    """What of a pod matters to placement and to its Modules. The labels we write ourselves
+    (Service label, instance count) are left out: otherwise every Module that becomes Available
+    would wake the reconcilers of its pod's neighbours."""
+    labels = tuple(sorted((k, v) for k, v in labels_of(pod).items()
+                          if not k.startswith(c.MODULE_LABEL_PREFIX)
+                          and k != c.LABEL_MODULE_INSTANCE_COUNT))
+    return pod_ready(pod), pod_ip(pod), deleting(pod), labels
+
+
+def pod_significant(old: Obj | None, new: Obj) -> bool:
+    return old is None or pod_signature(old) != pod_signature(new)
+
+
+def _copies(change: Change) -> list[Obj]:
+    """Both copies of a changed pod: a relabel can make it match a selector, or stop matching."""
+    return [p for p in (change.old, change.new) if p is not None]
+
+
+def _modules_on(ctx: Context, change: Change) -> list[Obj]:
+    return ctx.modules_on_pod(*change.key, include_deleting=True)
+
+
+def pod_modules(ctx: Context, change: Change) -> Iterable[Key]:
+    """The Modules bound to it (their base came, went, or changed readiness), and, when it
+    became usable, the unbound Modules whose selector it matches (they may be placed there)."""
+    yield from (key_of(m) for m in _modules_on(ctx, change))
+    pod = change.new
+    if not change.gone and pod_ready(pod) and not deleting(pod):
+        for module in _unbound_modules(ctx, change.key[0]):
+            selector = (module.get("spec") or {}).get("selector")
+            if placement.selector_matches(selector, labels_of(pod)):
+                yield key_of(module)
+
+
+def pod_replicasets(ctx: Context, change: Change) -> Iterable[Key]:
+    """The revisions with an instance on it (counts, ``_leaving``, base retirement) and those
+    that may place on it: the ones naming its Deployment, or, made by hand without that name,
+    whose selector matches it (``planning.placement.eligible``)."""
+    namespace = change.key[0]
+    for module in _modules_on(ctx, change):
+        yield from _labelled(module, c.LABEL_MODULE_REPLICASET)
+    owner = owner_deployment_name(change.new)
+    for mrs in ctx.replicasets.list(namespace):
+        named = labels_of(mrs).get(c.LABEL_DEPLOYMENT_NAME)
+        if named is not None:
+            if named == owner:
+                yield key_of(mrs)
+            continue
+        selector = (mrs.get("spec") or {}).get("selector")
+        if any(placement.selector_matches(selector, labels_of(p)) for p in _copies(change)):
+            yield key_of(mrs)
+
+
+def pod_module_deployments(ctx: Context, change: Change) -> Iterable[Key]:
+    """The ModuleDeployments with an instance on it, and those whose base Deployment owns it
+    (peer mode counts that Deployment's pods)."""
+    for module in _modules_on(ctx, change):
+        yield from _labelled(module, c.LABEL_MODULE_DEPLOYMENT)
+    owner = owner_deployment_name(change.new)
+    if owner is not None:
+        yield from _based_on(ctx, change.key[0], owner)
+
+
+def pod_retirement(ctx: Context, change: Change) -> Iterable[Key]:
+    """A delete-pod label: its modules are taken off, then it is deleted (bases.py)."""
+    if not change.gone and wants_removal(change.new):
+        yield change.key
+
+
+def pod_deployment(ctx: Context, change: Change) -> Iterable[Key]:
+    """The count labels of its Deployment."""
+    deployment = ctx.deployment_of(change.new)
+    if deployment is not None:
+        yield key_of(deployment)

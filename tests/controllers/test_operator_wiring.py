@@ -1,0 +1,210 @@
+"""What a change wakes (controllers/watches.py through routes.py and wiring.py), on the real
+caches and routing tables with recording queues: a pod wakes only what it can affect (issue 15).
+
+The dev-cluster proof of the same, counting reconciles, is test_operator_wakes.py.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from module_controller.api import constants as c
+from module_controller.controllers import wake as q
+from module_controller.controllers.context import Context
+from module_controller.controllers.routes import Routes
+from module_controller.controllers.wake import Wake
+from module_controller.controllers.wiring import RECONCILERS, SOURCES, all_watches
+from module_controller.settings import Settings
+
+NS = "ns"
+
+
+class Recorder:
+    """Stands in for a work queue: records what it is asked to look at."""
+
+    def __init__(self) -> None:
+        self.keys: list[tuple[tuple[str, str], float]] = []
+
+    def add(self, key: tuple[str, str], delay: float = 0.0) -> None:
+        self.keys.append((key, delay))
+
+    def failures(self, key: tuple[str, str]) -> int:
+        return 0
+
+
+def world() -> tuple[Context, dict[str, Recorder]]:
+    wake = Wake()
+    queues = {spec.queue: Recorder() for spec in RECONCILERS}
+    for name, recorder in queues.items():
+        wake.register(name, recorder)  # type: ignore[arg-type]
+    ctx = Context(settings=Settings(), kube=None, arklet=None, events=None,  # type: ignore[arg-type]
+                  wake=wake, routes=Routes(wake, SOURCES, all_watches()))
+    return ctx, queues
+
+
+def woken(queues: dict[str, Recorder]) -> dict[str, set[str]]:
+    """Names woken per queue (and forget them)."""
+    out = {name: {key[1] for key, _ in r.keys} for name, r in queues.items() if r.keys}
+    for r in queues.values():
+        r.keys.clear()
+    return out
+
+
+def deployment(name: str, app: str) -> dict:
+    return {"metadata": {"name": name, "namespace": NS, "uid": name, "resourceVersion": "1"},
+            "spec": {"selector": {"matchLabels": {"app": app}}}}
+
+
+def pod(name: str, owner: str | None, app: str, *, ready: bool = True, rv: int = 1,
+        extra: dict[str, str] | None = None) -> dict:
+    meta: dict = {"name": name, "namespace": NS, "uid": name, "resourceVersion": str(rv),
+                  "labels": {"app": app, **(extra or {})}}
+    if owner is not None:
+        meta["labels"]["pod-template-hash"] = "h1"
+        meta["ownerReferences"] = [{"apiVersion": "apps/v1", "kind": "ReplicaSet",
+                                    "name": f"{owner}-h1", "uid": "rs", "controller": True}]
+    status = {"phase": "Running", "podIP": f"10.0.0.{len(name)}",
+              "conditions": [{"type": "Ready", "status": "True" if ready else "False"}]}
+    return {"metadata": meta, "status": status}
+
+
+def module_deployment(name: str, base: str) -> dict:
+    return {"metadata": {"name": name, "namespace": NS, "uid": name, "resourceVersion": "1"},
+            "spec": {"baseDeploymentName": base}}
+
+
+def replicaset(name: str, md: str | None, base: str | None, app: str) -> dict:
+    labels = {}
+    if md:
+        labels[c.LABEL_MODULE_DEPLOYMENT] = md
+    if base:
+        labels[c.LABEL_DEPLOYMENT_NAME] = base
+    return {"metadata": {"name": name, "namespace": NS, "uid": name, "resourceVersion": "1",
+                         "labels": labels},
+            "spec": {"selector": {"matchLabels": {"app": app}}}}
+
+
+def module(name: str, *, on: str | None = None, mrs: str | None = None, md: str | None = None,
+           app: str = "a", rv: int = 1, generation: int = 1, phase: str | None = None) -> dict:
+    labels = {}
+    if on:
+        labels[c.LABEL_BASE_INSTANCE_NAME] = on
+    if mrs:
+        labels[c.LABEL_MODULE_REPLICASET] = mrs
+    if md:
+        labels[c.LABEL_MODULE_DEPLOYMENT] = md
+    obj = {"metadata": {"name": name, "namespace": NS, "uid": name, "resourceVersion": str(rv),
+                        "generation": generation, "labels": labels},
+           "spec": {"selector": {"matchLabels": {"app": app}}}}
+    if phase:
+        obj["status"] = {"status": phase}
+    return obj
+
+
+def two_releases() -> tuple[Context, dict[str, Recorder]]:
+    """ModuleDeployments a and b on base Deployments base-a and base-b, one instance each, an
+    unbound hand-made Module per app and a hand-made revision without a Deployment name."""
+    ctx, queues = world()
+    for obj in (deployment("base-a", "a"), deployment("base-b", "b")):
+        ctx.deployments.upsert(obj)
+    for obj in (pod("a-1", "base-a", "a"), pod("b-1", "base-b", "b")):
+        ctx.pods.upsert(obj)
+    for obj in (module_deployment("a", "base-a"), module_deployment("b", "base-b")):
+        ctx.module_deployments.upsert(obj)
+    for obj in (replicaset("a-1", "a", "base-a", "a"), replicaset("b-1", "b", "base-b", "b"),
+                replicaset("hand-a", None, None, "a"), replicaset("hand-b", None, None, "b")):
+        ctx.replicasets.upsert(obj)
+    for obj in (module("ma", on="a-1", mrs="a-1", md="a"), module("mb", on="b-1", mrs="b-1", md="b"),
+                module("loose-a", app="a"), module("loose-b", app="b")):
+        ctx.modules.upsert(obj)
+    ctx.templates.upsert({"metadata": {"name": "t", "namespace": NS, "uid": "t",
+                                       "resourceVersion": "1"}})
+    return ctx, queues
+
+
+def test_a_pod_turning_not_ready_wakes_only_what_it_can_affect() -> None:
+    ctx, queues = two_releases()
+    ctx.routes.event(ctx, "Pod", "MODIFIED", pod("a-1", "base-a", "a", ready=False, rv=2))
+    assert woken(queues) == {
+        q.MODULES: {"ma"},  # bound there; the unbound ones cannot use a NotReady pod
+        q.REPLICASETS: {"a-1", "hand-a"},  # owns ma and names base-a; selector matches
+        q.MODULE_DEPLOYMENTS: {"a"},  # owns ma; peer mode counts base-a's pods
+        q.BASE_DEPLOYMENTS: {"base-a"},
+    }
+
+
+def test_a_new_ready_base_wakes_the_unbound_modules_it_may_take() -> None:
+    ctx, queues = two_releases()
+    ctx.routes.event(ctx, "Pod", None, pod("a-2", "base-a", "a"))
+    assert woken(queues) == {
+        q.MODULES: {"loose-a"},
+        q.REPLICASETS: {"a-1", "hand-a"},
+        q.MODULE_DEPLOYMENTS: {"a"},
+        q.BASE_DEPLOYMENTS: {"base-a"},
+    }
+    # Delays: the count labels of a Deployment fold a burst into one update.
+    ctx.routes.event(ctx, "Pod", None, pod("a-3", "base-a", "a"))
+    assert (("ns", "base-a"), 1.0) in queues[q.BASE_DEPLOYMENTS].keys
+
+
+def test_a_relabelled_pod_wakes_the_selectors_it_left_and_the_ones_it_joined() -> None:
+    ctx, queues = two_releases()
+    ctx.routes.event(ctx, "Pod", "MODIFIED", pod("a-1", "base-a", "b", rv=2))
+    assert woken(queues)[q.REPLICASETS] == {"a-1", "hand-a", "hand-b"}
+
+
+def test_a_deleted_base_pod_wakes_its_modules_their_owners_and_its_deployment() -> None:
+    ctx, queues = two_releases()
+    ctx.routes.event(ctx, "Pod", "DELETED", pod("b-1", "base-b", "b", rv=2))
+    assert ctx.pods.get(NS, "b-1") is None
+    assert woken(queues) == {
+        q.MODULES: {"mb"},
+        q.REPLICASETS: {"b-1", "hand-b"},
+        q.MODULE_DEPLOYMENTS: {"b"},
+        q.BASE_DEPLOYMENTS: {"base-b"},
+    }
+
+
+def test_a_deletion_seen_by_a_reconciler_is_routed_once() -> None:
+    ctx, queues = two_releases()
+    last = ctx.pods.get(NS, "b-1")
+    assert last is not None
+    ctx.gone("Pod", last)  # the Module reconciler's live read found no pod
+    assert woken(queues)[q.MODULES] == {"mb"}
+    ctx.routes.event(ctx, "Pod", "DELETED", last)  # the watch says so later
+    assert woken(queues) == {}
+
+
+def test_our_own_pod_labels_wake_nobody() -> None:
+    ctx, queues = two_releases()
+    ctx.routes.event(ctx, "Pod", "MODIFIED", pod(
+        "a-1", "base-a", "a", rv=2, extra={f"{c.MODULE_LABEL_PREFIX}x": "true"}))
+    assert woken(queues) == {}
+
+
+def test_a_modules_own_status_write_wakes_its_owners_not_itself() -> None:
+    ctx, queues = two_releases()
+    ctx.remember_module(module("ma", on="a-1", mrs="a-1", md="a", rv=2, phase="Available"),
+                        wake_self=False)
+    assert woken(queues) == {q.REPLICASETS: {"a-1"}, q.MODULE_DEPLOYMENTS: {"a"}}
+    # Another reconciler changed its spec: the Module's own reconciler looks too.
+    ctx.remember_module(module("ma", on="a-1", mrs="a-1", md="a", rv=3, generation=2),
+                        wake_self=True)
+    assert woken(queues)[q.MODULES] == {"ma"}
+
+
+def test_a_base_deployment_appearing_wakes_the_module_deployments_naming_it() -> None:
+    ctx, queues = world()
+    ctx.module_deployments.upsert(module_deployment("a", "base-a"))
+    ctx.module_deployments.upsert(module_deployment("b", "base-b"))
+    ctx.routes.event(ctx, "Deployment", "ADDED", deployment("base-a", "a"))
+    assert woken(queues) == {q.MODULE_DEPLOYMENTS: {"a"}, q.BASE_DEPLOYMENTS: {"base-a"}}
+
+
+@pytest.mark.parametrize("kind", [s.kind for s in SOURCES])
+def test_an_older_copy_or_an_echo_wakes_nobody(kind: str) -> None:
+    ctx, queues = two_releases()
+    store = ctx.routes.sources[kind].store(ctx)
+    current = next(iter(store.list()))
+    ctx.routes.event(ctx, kind, "MODIFIED", current)
+    assert woken(queues) == {}
