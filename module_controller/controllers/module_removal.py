@@ -45,7 +45,7 @@ class ModuleRemoval:
         else:
             stale = self.ctx.pods.get(key[0], name)
             if stale is not None:
-                self.ctx.pods.remove(stale)
+                self.ctx.gone("Pod", stale)
         decide(key, "base gone", "the base pod is gone or going; deleting the Module", base=name)
         self.ctx.events.record(obj, WARNING, "BaseGone",
                                f"base pod {name} is gone; removing this Module")
@@ -97,7 +97,7 @@ class ModuleRemoval:
             bizzes.pop(step.version, None)
         removed = await self.ctx.kube.remove_finalizer(PLURAL, obj, c.FINALIZER_ALLOCATE_POD)
         if removed is None or not removed["metadata"].get("finalizers"):
-            self.ctx.module_gone(removed or obj)  # deleted now; the watch may never say so
+            self.ctx.gone(c.MODULE.kind, removed or obj)  # deleted now; the watch may never say so
         else:
             self.ctx.remember_module(removed, wake_self=False)
         decide(key, "removed", "finalizer dropped", base=module.base_pod_name)

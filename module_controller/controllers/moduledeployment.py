@@ -183,7 +183,7 @@ class DeploymentReconciler:
         patch["resourceVersion"] = meta["resourceVersion"]
         obj = await self.ctx.kube.patch(PLURAL, key[0], key[1], {"metadata": patch})
         self.ctx.remember_own(self.ctx.module_deployments, obj,
-                              self.ctx.module_deployment_written)
+                              self.ctx.wake.module_deployment)
         return obj
 
     def _conflict(self, key: Key, obj: dict, md: ModuleDeployment) -> str | None:
@@ -284,7 +284,7 @@ class DeploymentReconciler:
 
     def _written(self, mrs: dict) -> None:
         self.ctx.replicasets.upsert(mrs)
-        self.ctx.replicaset_written(key_of(mrs))
+        self.ctx.wake.replicaset(key_of(mrs))
 
     async def _prune_history(self, key: Key, md: ModuleDeployment, revisions: list[dict],
                              current: dict | None) -> None:
@@ -396,7 +396,7 @@ class DeploymentReconciler:
         updated = await self.ctx.kube.patch(PLURAL, key[0], key[1], {
             "metadata": meta_patch, **({"spec": spec_patch} if spec_patch else {})})
         self.ctx.remember_own(self.ctx.module_deployments, updated,
-                              self.ctx.module_deployment_written)
+                              self.ctx.wake.module_deployment)
         if decision.set_pause:
             self.ctx.events.record(updated, NORMAL, "WaitingForConfirmation",
                                    f"group {decision.state.current_batch} done; set "
@@ -411,7 +411,7 @@ class DeploymentReconciler:
         updated = await self.ctx.kube.patch(PLURAL, key[0], key[1], {"metadata": {
             "annotations": {c.ANNOTATION_ABORT_REVISION: None}}})
         self.ctx.remember_own(self.ctx.module_deployments, updated,
-                              self.ctx.module_deployment_written)
+                              self.ctx.wake.module_deployment)
 
     async def _apply_replicas(self, key: Key, decision: release.Decision,
                               revisions: list[dict]) -> None:
@@ -513,7 +513,7 @@ class DeploymentReconciler:
             self.ctx.events.record(obj, WARNING, c.REASON_PROGRESS_DEADLINE_EXCEEDED, progressing[2])
         updated = await self.ctx.kube.patch_status(PLURAL, key[0], key[1], status)
         self.ctx.remember_own(self.ctx.module_deployments, updated,
-                              self.ctx.module_deployment_written)
+                              self.ctx.wake.module_deployment)
 
     def _failing(self, key: Key, observed: release.Observed, revision: int | None) -> str:
         """The Failed instances of ``revision`` with their base pods, for a message."""
@@ -544,7 +544,7 @@ class DeploymentReconciler:
         updated = await self.ctx.kube.patch_status(PLURAL, key[0], key[1], {
             "conditions": conditions, "observedGeneration": obj["metadata"].get("generation")})
         self.ctx.remember_own(self.ctx.module_deployments, updated,
-                              self.ctx.module_deployment_written)
+                              self.ctx.wake.module_deployment)
 
     # ----------------------------------------------------------------- offline, service
 
@@ -563,7 +563,7 @@ class DeploymentReconciler:
             updated = await self.ctx.kube.patch(PLURAL, key[0], key[1], {"metadata": {
                 "resourceVersion": obj["metadata"]["resourceVersion"], "finalizers": finalizers}})
             self.ctx.remember_own(self.ctx.module_deployments, updated,
-                                  self.ctx.module_deployment_written)
+                                  self.ctx.wake.module_deployment)
         return None
 
     async def _restrictions(self, key: Key, md: ModuleDeployment, template) -> None:
@@ -589,7 +589,7 @@ class DeploymentReconciler:
         updated = await self.ctx.kube.patch_status(PLURAL, key[0], key[1], {
             "conditions": conditions})
         self.ctx.remember_own(self.ctx.module_deployments, updated,
-                              self.ctx.module_deployment_written)
+                              self.ctx.wake.module_deployment)
 
     async def _service(self, key: Key, obj: dict, md: ModuleDeployment, template) -> None:
         strategy = md.spec.operation_strategy.service_strategy

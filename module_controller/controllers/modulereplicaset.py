@@ -95,7 +95,7 @@ class ReplicaSetReconciler:
         obj = await self.ctx.kube.patch(PLURAL, key[0], key[1], {"metadata": {
             "resourceVersion": obj["metadata"]["resourceVersion"],
             "finalizers": finalizers + [c.FINALIZER_MODULE_EXISTED]}})
-        self.ctx.remember_own(self.ctx.replicasets, obj, self.ctx.replicaset_written)
+        self.ctx.remember_own(self.ctx.replicasets, obj, self.ctx.wake.replicaset)
         return obj
 
     async def _update_templates(self, obj: dict, mrs: ModuleReplicaSet, modules: list[dict]) -> None:
@@ -223,7 +223,7 @@ class ReplicaSetReconciler:
                                                        {c.LABEL_DELETE_POD: c.LABEL_TRUE})
         if updated is not None:
             self.ctx.pods.upsert(updated)
-            self.ctx.base_retired((namespace, pod_name))
+            self.ctx.wake.base_pod((namespace, pod_name))
 
     def _superseded(self, key: Key, obj: dict, modules: list[dict]) -> set[str]:
         """Own Modules that the release's target revision has joined on their pod, Available:
@@ -303,7 +303,7 @@ class ReplicaSetReconciler:
             return None  # Module events bring us back when they are gone
         removed = await self.ctx.kube.remove_finalizer(PLURAL, obj, c.FINALIZER_MODULE_EXISTED)
         if removed is not None:
-            self.ctx.remember_own(self.ctx.replicasets, removed, self.ctx.replicaset_written)
+            self.ctx.remember_own(self.ctx.replicasets, removed, self.ctx.wake.replicaset)
         return None
 
     async def _write_status(self, key: Key, mrs: ModuleReplicaSet, modules: list[dict],
@@ -353,7 +353,7 @@ class ReplicaSetReconciler:
             return
         updated = await self.ctx.kube.patch_status(PLURAL, key[0], key[1],
                                                    {k: v for k, v in status.items() if v is not None})
-        self.ctx.remember_own(self.ctx.replicasets, updated, self.ctx.replicaset_written)
+        self.ctx.remember_own(self.ctx.replicasets, updated, self.ctx.wake.replicaset)
 
 
 def owner_replicaset(module: dict) -> Key | None:
