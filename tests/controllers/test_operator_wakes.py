@@ -1,0 +1,120 @@
+"""A pod event wakes only what that pod can affect (issue 15, item 2), counted on the dev cluster.
+
+Two ModuleDeployments, ``near`` on the base Deployment of pod P and ``far`` on another one. P
+changes (a label of the user's); ``near``'s ModuleDeployment, revision and Module are
+reconciled again, ``far``'s are not. Reconciles are counted from the work queues' own DEBUG
+line per reconcile (``<queue>: <key> reconciled in ...``), so the controller runs at DEBUG.
+
+No wait proves that something does *not* happen, so ``far``'s objects are then woken on
+purpose (an annotation on its Module) and each count must have grown by exactly that one
+reconcile: a wake by P's event would have run before it (a second line) or while it ran (run
+again: a second line).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from kubernetes_asyncio import client
+
+from module_controller.api import constants as c
+from module_controller.devcluster import testing as kt
+from module_controller.devcluster.controllerproc import ControllerProcess
+
+from controller_args import FAST, MODULE_STEP
+from scenario_helpers import BASE, apply, md_body, wait_md
+
+pytestmark = pytest.mark.cluster
+FAR_BASE = "far-base"
+
+
+def reconciles(log: str, queue: str, namespace: str, name: str) -> int:
+    return len(re.findall(re.escape(f"{queue}: {(namespace, name)!r} reconciled in "), log))
+
+
+@pytest.fixture
+def debug_controller(dev_cluster, namespace: str, tmp_path: Path):
+    proc = ControllerProcess(dev_cluster.kubeconfig, tmp_path / "controller.log",
+                             namespaces=[namespace],
+                             extra_args=FAST + ["--log-level=DEBUG"]).start()
+    yield proc
+    crashed = not proc.alive
+    proc.stop()
+    assert not crashed, f"the controller exited during the test:\n{proc.log_text()[-4000:]}"
+
+
+def _settled(md: dict | None) -> bool:
+    status = (md or {}).get("status") or {}
+    return kt.progress(md) == "Completed" and status.get("availableReplicas") == 1
+
+
+async def _objects(api, namespace: str, md: str) -> dict[str, str]:
+    """Queue name -> name of the ModuleDeployment's object of that kind (one each)."""
+    (mrs,) = await kt.list_replicasets(api, namespace, f"{c.LABEL_MODULE_DEPLOYMENT}={md}")
+    (module,) = await kt.list_modules(api, namespace, f"{c.LABEL_MODULE_DEPLOYMENT}={md}")
+    return {"ModuleDeployment": md, "ModuleReplicaSet": mrs["metadata"]["name"],
+            "Module": module["metadata"]["name"]}
+
+
+async def test_a_pod_change_reconciles_its_release_and_nothing_else(
+        api, namespace, arklets, debug_controller, dev_cluster):
+    await kt.create_base_deployment(api, namespace, 1)
+    await kt.create_base_deployment(api, namespace, 1, name=FAR_BASE, app="far")
+    (near_pod,) = await kt.wait_ready_pods(api, namespace, "app=dynamic-stock", 1)
+    await kt.wait_ready_pods(api, namespace, "app=far", 1)
+    far_body = md_body("far", 1)
+    far_body["spec"]["baseDeploymentName"] = FAR_BASE
+    apply(dev_cluster.kubeconfig, namespace, md_body("near", 1))
+    apply(dev_cluster.kubeconfig, namespace, far_body)
+    for name in ("near", "far"):
+        await wait_md(api, namespace, name, _settled, "released", timeout=MODULE_STEP * 2)
+    near = await _objects(api, namespace, "near")
+    far = await _objects(api, namespace, "far")
+    # The base Deployments' count labels are the last write of the release (delayed to fold a
+    # burst); after them nothing is left to do for either ModuleDeployment.
+    for deployment in (BASE, FAR_BASE):
+        await kt.wait_for(lambda d=deployment: _labels(api, namespace, d),
+                          lambda labels: c.LABEL_MAX_MODULE_INSTANCE_COUNT_ON_BASE in labels,
+                          timeout=MODULE_STEP, what=f"count labels on {deployment}")
+
+    log = debug_controller.log_text()
+    before = {(q, n): reconciles(log, q, namespace, n)
+              for objects in (near, far) for q, n in objects.items()}
+    await client.CoreV1Api(api).patch_namespaced_pod(
+        near_pod.metadata.name, namespace, {"metadata": {"labels": {"touched": "1"}}})
+
+    # The related ones are woken ...
+    for queue, name in near.items():
+        await kt.wait_for(
+            lambda q=queue, n=name: _count(debug_controller, q, namespace, n),
+            lambda count, q=queue, n=name: count > before[(q, n)],
+            timeout=MODULE_STEP, what=f"a reconcile of {queue} {name} after its pod changed")
+
+    # ... the unrelated ones are not. Each is woken once on purpose: an annotation on far's
+    # Module wakes the Module and, as any change of a Module does, its revision and its
+    # ModuleDeployment; none of them writes anything, so each counts exactly one reconcile.
+    await client.CustomObjectsApi(api).patch_namespaced_custom_object(
+        c.GROUP, c.VERSION, namespace, c.MODULE.plural, far["Module"],
+        {"metadata": {"annotations": {"test/mark": "1"}}},
+        _content_type="application/merge-patch+json")
+    for queue, name in far.items():
+        await kt.wait_for(
+            lambda q=queue, n=name: _count(debug_controller, q, namespace, n),
+            lambda count, q=queue, n=name: count > before[(q, n)],
+            timeout=MODULE_STEP, what=f"the marked reconcile of {queue} {name}")
+    log = debug_controller.log_text()
+    after = {q: reconciles(log, q, namespace, n) - before[(q, n)] for q, n in far.items()}
+    assert after == {q: 1 for q in far}, (
+        f"reconciles of the far release's objects since the pod of the near one changed "
+        f"(1 each: the marked one): {after}")
+
+
+async def _labels(api, namespace: str, deployment: str) -> dict[str, str]:
+    body = await client.AppsV1Api(api).read_namespaced_deployment(deployment, namespace)
+    return body.metadata.labels or {}
+
+
+async def _count(proc: ControllerProcess, queue: str, namespace: str, name: str) -> int:
+    return reconciles(proc.log_text(), queue, namespace, name)
