@@ -102,7 +102,7 @@ class DeploymentReconciler:
             return None
         if not gone and self.ctx.deployments.get(key[0], md.spec.base_deployment_name) is None:
             # Reported, never guessed (a guessed selector put modules on stray pods). The
-            # ModuleDeployment waits; the Deployment's creation wakes it (deployment_event).
+            # ModuleDeployment waits; the Deployment's creation wakes it (watches.deployment_users).
             await self._conditions(key, failure=(
                 c.REASON_BASE_NOT_FOUND,
                 f"spec.baseDeploymentName: Deployment {md.spec.base_deployment_name} not found "
