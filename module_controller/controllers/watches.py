@@ -187,7 +187,7 @@ def capacity_replicasets(ctx: Context, change: Change) -> Iterable[Key]:
 # ----------------------------------------------------------------- a pod changed
 
 
-def pod_signature(pod: Obj) -> tuple:
+def pod_signature(pod: Obj) -> tuple[bool, str | None, bool, tuple[tuple[str, str], ...]]:
     """What of a pod matters to placement and to its Modules. The labels we write ourselves
     (Service label, instance count) are left out: otherwise every Module that becomes Available
     would wake the reconcilers of its pod's neighbours."""

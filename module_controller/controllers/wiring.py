@@ -16,7 +16,7 @@ from typing import Awaitable, Callable, Iterable, Protocol
 from ..api import constants as c
 from ..settings import Settings
 from ..runtime.queue import Result
-from ..runtime.store import Key, key_of
+from ..runtime.store import Key, Obj, Store, key_of
 from . import watches as w
 from . import wake
 from .bases import BaseDeploymentReconciler, BasePodReconciler
@@ -25,7 +25,7 @@ from .module import ModuleReconciler
 from .moduledeployment import DeploymentReconciler
 from .modulereplicaset import ReplicaSetReconciler
 from .moduletemplate import TemplateUsageReconciler
-from .routes import Source, Watch
+from .routes import Change, Source, Watch
 
 MODULE = c.MODULE.kind
 REPLICASET = c.MODULE_REPLICA_SET.kind
@@ -35,9 +35,11 @@ POD = "Pod"
 DEPLOYMENT = "Deployment"
 
 
-def _custom(kind: str, plural: str, store: Callable[[Context], object], **extra) -> Source:
-    return Source(kind, c.GROUP, c.VERSION, plural, store,  # type: ignore[arg-type]
-                  lambda kube: lambda ns: kube.list(plural, ns), **extra)
+def _custom(kind: str, plural: str, store: Callable[[Context], Store],
+            observe: Callable[[Context, Change], None] | None = None) -> Source:
+    """One of our own kinds (group serverless.alipay.com)."""
+    return Source(kind, c.GROUP, c.VERSION, plural, store,
+                  lambda kube: lambda ns: kube.list(plural, ns), observe=observe)
 
 
 SOURCES: tuple[Source, ...] = (
@@ -69,7 +71,7 @@ class Reconciles:
     initial: Callable[[Context], Iterable[Key]]
 
 
-def _keys(objects: Iterable[dict]) -> list[Key]:
+def _keys(objects: Iterable[Obj]) -> list[Key]:
     return [key_of(o) for o in objects]
 
 

@@ -208,3 +208,13 @@ def test_an_older_copy_or_an_echo_wakes_nobody(kind: str) -> None:
     current = next(iter(store.list()))
     ctx.routes.event(ctx, kind, "MODIFIED", current)
     assert woken(queues) == {}
+
+
+def test_waking_a_queue_nobody_registered_is_a_wiring_bug() -> None:
+    wake = Wake()
+    with pytest.raises(KeyError):
+        wake.module(("ns", "m"))
+    wake.register(q.MODULES, Recorder())  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        wake.register(q.MODULES, Recorder())  # type: ignore[arg-type]
+    assert wake.failures(q.BASE_PODS, ("ns", "p")) == 0  # no queue: no failures to count
