@@ -131,21 +131,34 @@ class Context:
         if self.routes is None:
             self.routes = Routes(self.wake)
 
-    def remember_module(self, obj: dict, *, wake_self: bool) -> None:
-        """Write-through for a Module this process just wrote: cache the API server's answer and
-        wake, at once, whatever the watch event of that write would wake (owners, the base).
+    def store(self, kind: str) -> Store:
+        """The cache of watched ``kind`` (its ``kind`` name, e.g. ``Pod``)."""
+        for store in (self.modules, self.replicasets, self.pods, self.deployments,
+                      self.module_deployments, self.templates):
+            if store.kind == kind:
+                return store
+        raise KeyError(f"no cache of {kind}")
+
+    def remember(self, kind: str, obj: dict, *, writer: str | None) -> None:
+        """Write-through for an object of watched ``kind`` this process just wrote: cache the
+        API server's answer and wake, at once, whatever the watch event of that write would
+        wake (owners, the base, the users of a Deployment).
 
         The watch event comes later and is then recognised as an echo of a version already
         cached, and ignored: no round trip through the watch before the next step, and no
-        second reconcile of the owners for one change. ``wake_self``: the Module's own reconciler
-        must look too (another reconciler changed it); a reconciler writing its own Module
-        passes False.
+        second reconcile of the owners for one change. ``writer``: the queue of the reconciler
+        that wrote it, which needs no second look, unless the answer carries news it did not
+        make (:func:`news_in_answer`); None: the object's own reconciler must look too.
         """
-        old, stored = self.modules.upsert(obj)
+        old, stored = self.store(kind).upsert(obj)
         if stored:
-            mine = not (wake_self or news_in_answer(old, obj))
-            self._routes.changed(self, c.MODULE.kind, Change(old, obj),
-                                 skip=MODULE_QUEUE if mine else None)
+            self._routes.changed(self, kind, Change(old, obj),
+                                 skip=None if news_in_answer(old, obj) else writer)
+
+    def remember_module(self, obj: dict, *, wake_self: bool) -> None:
+        """:meth:`remember` for a Module; ``wake_self``: another reconciler than the Module's
+        changed it, so the Module's own reconciler must look too."""
+        self.remember(c.MODULE.kind, obj, writer=None if wake_self else MODULE_QUEUE)
 
     def gone(self, kind: str, obj: dict) -> None:
         """``obj`` (of watched ``kind``) was seen deleted for good by this process (a finalizer

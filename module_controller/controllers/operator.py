@@ -65,7 +65,7 @@ class Operator:
             events=EventRecorder(api), wake=self.wake, routes=self.routes)
         ctx.events.start()
         self.resync = Resync({
-            kind: ResyncKind(source.store(ctx), source.lister(ctx.kube),
+            kind: ResyncKind(ctx.store(kind), source.lister(ctx.kube),
                              lambda obj, kind=kind: self.routes.event(ctx, kind, DELETED, obj))
             for kind, source in self.routes.sources.items()}, self.settings.namespaces)
         self.metrics.set_phase_provider(self._phases)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Awaitable, Callable, Iterable
 
 from ..kube.io import KubeIO, Listing
-from ..runtime.store import Key, Obj, Store, key_of
+from ..runtime.store import Key, Obj, key_of
 from .wake import Wake
 
 if TYPE_CHECKING:
@@ -52,14 +52,13 @@ def any_new_version(old: Obj | None, new: Obj) -> bool:
 
 @dataclass(frozen=True)
 class Source:
-    """A watched kind: where kopf watches it, how it is listed (priming, resync), which cache
-    holds it, and which of its new versions are news to anyone."""
+    """A watched kind: where kopf watches it, how it is listed (priming, resync), and which of
+    its new versions are news to anyone. Its cache is ``Context.store(kind)``."""
 
     kind: str
     group: str
     version: str
     plural: str
-    store: Callable[["Context"], Store]
     lister: Callable[[KubeIO], Callable[[str | None], Awaitable[Listing]]]
     #: Of a new version (not a deletion): does it matter to any watcher? (e.g. a pod's
     #: heartbeat-like status updates do not).
@@ -89,7 +88,7 @@ class Routes:
         """A watch event (``type_`` None: kopf listed the object) or a deletion found by a
         resync or by a reconciler (:meth:`Context.gone`)."""
         source = self.sources[kind]
-        store = source.store(ctx)
+        store = ctx.store(kind)
         if type_ == DELETED:
             if store.is_deleted(obj["metadata"].get("uid")):
                 return  # its deletion was routed already (a reconciler, or a resync, saw it)

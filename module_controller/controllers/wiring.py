@@ -16,7 +16,7 @@ from typing import Awaitable, Callable, Iterable, Protocol
 from ..api import constants as c
 from ..settings import Settings
 from ..runtime.queue import Result
-from ..runtime.store import Key, Obj, Store, key_of
+from ..runtime.store import Key, Obj, key_of
 from . import watches as w
 from . import wake
 from .bases import BaseDeploymentReconciler, BasePodReconciler
@@ -35,22 +35,20 @@ POD = "Pod"
 DEPLOYMENT = "Deployment"
 
 
-def _custom(kind: str, plural: str, store: Callable[[Context], Store],
+def _custom(kind: str, plural: str,
             observe: Callable[[Context, Change], None] | None = None) -> Source:
     """One of our own kinds (group serverless.alipay.com)."""
-    return Source(kind, c.GROUP, c.VERSION, plural, store,
+    return Source(kind, c.GROUP, c.VERSION, plural,
                   lambda kube: lambda ns: kube.list(plural, ns), observe=observe)
 
 
 SOURCES: tuple[Source, ...] = (
-    _custom(MODULE, c.MODULE.plural, lambda ctx: ctx.modules, observe=w.preempt_deleted_module),
-    _custom(REPLICASET, c.MODULE_REPLICA_SET.plural, lambda ctx: ctx.replicasets),
-    _custom(MODULE_DEPLOYMENT, c.MODULE_DEPLOYMENT.plural, lambda ctx: ctx.module_deployments),
-    _custom(TEMPLATE, c.MODULE_TEMPLATE.plural, lambda ctx: ctx.templates),
-    Source(POD, "", "v1", "pods", lambda ctx: ctx.pods, lambda kube: kube.list_pods,
-           significant=w.pod_significant),
-    Source(DEPLOYMENT, "apps", "v1", "deployments", lambda ctx: ctx.deployments,
-           lambda kube: kube.list_deployments),
+    _custom(MODULE, c.MODULE.plural, observe=w.preempt_deleted_module),
+    _custom(REPLICASET, c.MODULE_REPLICA_SET.plural),
+    _custom(MODULE_DEPLOYMENT, c.MODULE_DEPLOYMENT.plural),
+    _custom(TEMPLATE, c.MODULE_TEMPLATE.plural),
+    Source(POD, "", "v1", "pods", lambda kube: kube.list_pods, significant=w.pod_significant),
+    Source(DEPLOYMENT, "apps", "v1", "deployments", lambda kube: kube.list_deployments),
 )
 
 

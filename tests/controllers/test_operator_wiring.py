@@ -204,7 +204,7 @@ def test_a_base_deployment_appearing_wakes_the_module_deployments_naming_it() ->
 @pytest.mark.parametrize("kind", [s.kind for s in SOURCES])
 def test_an_older_copy_or_an_echo_wakes_nobody(kind: str) -> None:
     ctx, queues = two_releases()
-    store = ctx.routes.sources[kind].store(ctx)
+    store = ctx.store(kind)
     current = next(iter(store.list()))
     ctx.routes.event(ctx, kind, "MODIFIED", current)
     assert woken(queues) == {}
@@ -218,3 +218,16 @@ def test_waking_a_queue_nobody_registered_is_a_wiring_bug() -> None:
     with pytest.raises(ValueError):
         wake.register(q.MODULES, Recorder())  # type: ignore[arg-type]
     assert wake.failures(q.BASE_PODS, ("ns", "p")) == 0  # no queue: no failures to count
+
+
+def test_our_own_count_labels_on_a_base_wake_the_module_deployments_on_it() -> None:
+    """The answer to our write takes the watch event's path at once (its echo is then ignored):
+    a release that advanced to a group whose instances were already there looks again."""
+    ctx, queues = two_releases()
+    labelled = deployment("base-a", "a")
+    labelled["metadata"].update(resourceVersion="2", labels={
+        c.LABEL_MAX_MODULE_INSTANCE_COUNT_ON_BASE: "1"})
+    ctx.remember("Deployment", labelled, writer=q.BASE_DEPLOYMENTS)
+    assert woken(queues) == {q.MODULE_DEPLOYMENTS: {"a"}}
+    ctx.routes.event(ctx, "Deployment", "MODIFIED", labelled)  # the echo
+    assert woken(queues) == {}
