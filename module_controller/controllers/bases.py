@@ -22,6 +22,7 @@ from .context import Context, deleting, labels_of, wants_removal
 from ..runtime.memo import Memo
 from ..runtime.queue import Result
 from ..runtime.store import Key
+from .wake import BASE_DEPLOYMENTS
 
 
 
@@ -100,5 +101,5 @@ class BaseDeploymentReconciler:
                 **{k.rsplit("/", 1)[-1]: v for k, v in wanted.items()})
         updated = await self.ctx.kube.patch_deployment_labels(key[0], key[1], wanted)
         if updated is not None:
-            self.ctx.deployments.upsert(updated)
+            self.ctx.remember("Deployment", updated, writer=BASE_DEPLOYMENTS)
         return None
