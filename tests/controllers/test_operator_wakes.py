@@ -22,9 +22,12 @@ from kubernetes_asyncio import client
 from module_controller.api import constants as c
 from module_controller.devcluster import testing as kt
 from module_controller.devcluster.controllerproc import ControllerProcess
+from module_controller.devcluster.kubectl import kubectl_apply as apply
 
 from controller_args import FAST, MODULE_STEP
-from scenario_helpers import BASE, apply, md_body, wait_md
+from helpers.bodies import BASE, md_body
+from helpers.cluster import wait_md
+from helpers.controller import running_controller
 
 pytestmark = pytest.mark.cluster
 FAR_BASE = "far-base"
@@ -36,13 +39,11 @@ def reconciles(log: str, queue: str, namespace: str, name: str) -> int:
 
 @pytest.fixture
 def debug_controller(dev_cluster, namespace: str, tmp_path: Path):
-    proc = ControllerProcess(dev_cluster.kubeconfig, tmp_path / "controller.log",
-                             namespaces=[namespace],
-                             extra_args=FAST + ["--log-level=DEBUG"]).start()
-    yield proc
-    crashed = not proc.alive
-    proc.stop()
-    assert not crashed, f"the controller exited during the test:\n{proc.log_text()[-4000:]}"
+    # DEBUG: the counted lines are the queues' DEBUG lines (a CONTROLLER_LOG_LEVEL above DEBUG
+    # would hide them, and the waits below would say so).
+    with running_controller(dev_cluster, namespace, tmp_path / "controller.log",
+                            FAST + ["--log-level=DEBUG"]) as proc:
+        yield proc
 
 
 def _settled(md: dict | None) -> bool:
