@@ -2,7 +2,7 @@
 
 Each reconcile: resolve the template (inline or ModuleTemplate), make sure the revision for the
 template's module name+version exists (rollback reuses an old one), observe the revisions, ask
-:func:`planning.release.plan` what the replica counts and release status should be, and write
+:func:`planning.release_machine.plan` what the replica counts and release status should be, and write
 only what differs. The release status lives in ``status.releaseStatus`` so any controller
 instance resumes it.
 """
@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from ..api import ModuleDeployment, ModulePhase, ModuleTemplate, ReleaseProgress, UpgradePolicy
 from ..api import constants as c
 from ..kube.events import NORMAL, WARNING
-from ..planning import bases, limits, release, rollback
+from ..planning import bases, limits, release, release_machine, rollback
 from ..planning.conditions import get_condition, set_condition
 from ..planning.module_lifecycle import serving
 from .context import Context, deleting, labels_of, not_ready_since, pod_ready, wants_removal
@@ -122,7 +122,7 @@ class DeploymentReconciler:
         observed = self._observe(key, md, revisions, current, gone)
         state = self._release_state(obj)
         now = dt.datetime.now(dt.timezone.utc)
-        decision = rollback.plan(observed, state, now)
+        decision = release_machine.plan(observed, state, now)
         if decision.superseded:
             self.ctx.events.record(obj, WARNING, "ReleaseSuperseded",
                                    f"revision {state.update_revision}, group {state.current_batch}"

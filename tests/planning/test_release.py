@@ -9,7 +9,8 @@ import pytest
 from module_controller.api.common import UpgradePolicy as U
 from module_controller.api.moduledeployment import ReleaseProgress as P
 from module_controller.planning.release import (Observed, ReleaseState, Revision, Strategy,
-                                                group_sizes, plan)
+                                                group_sizes)
+from module_controller.planning.release_machine import plan
 
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
 

@@ -7,7 +7,8 @@ from dataclasses import replace
 
 from module_controller.api.moduledeployment import ReleaseProgress as P
 from module_controller.planning.release import Observed, ReleaseState, Revision, Strategy
-from module_controller.planning.rollback import REASON_ABORTED, REASON_FAILED, plan
+from module_controller.planning.release_machine import plan
+from module_controller.planning.rollback import REASON_ABORTED, REASON_FAILED
 
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
 V1, V2 = "provider:1.0.0@http://x/1.jar", "provider:2.0.0@http://x/2.jar"
