@@ -1,36 +1,75 @@
-"""What a ModuleDeployment's status says about a release that was given up (issue 16): the
-RolledBack condition and the Warning Event that goes with it, from the planner's decision."""
+"""What a ModuleDeployment reports about its release: the status (counts, conditions,
+``releaseStatus``, computed by :mod:`planning.deployment_status`), the Events that go with it,
+and one decision log line per row of the release table taken."""
 
 from __future__ import annotations
 
+from ..api import ModuleDeployment, ModulePhase
 from ..api import constants as c
-from ..planning import release, rollback
-from ..planning.conditions import get_condition, set_condition
+from ..api.objects import phase
+from ..observability.decisions import decided
+from ..planning import deployment_status as report
+from ..planning import release
+from ..planning.module_lifecycle import serving
+from ..planning.release_table import LEADS_ON, Action
+from ..runtime.store import Key
+from .context import Context, deleting, labels_of
+
+KIND = c.MODULE_DEPLOYMENT.kind
+PLURAL = c.MODULE_DEPLOYMENT.plural
+# Rows that change the release even when nothing is written in the reconcile (logged at INFO).
+_MOVES = LEADS_ON | {Action.NEXT_GROUP, Action.PAUSE, Action.FINISH}
 
 
-def give_up_conditions(conditions: list[dict] | None, decision: release.Decision,
-                       before: release.ReleaseState, failing: str
-                       ) -> tuple[list[dict], tuple[str, str] | None]:
-    """The conditions with RolledBack set or cleared, and the Event (reason, message) to post
-    now, if any. ``before`` is the release state the decision started from; ``failing``
-    describes the Failed instances of the revision given up."""
-    st = decision.state
-    if decision.rolled_back is not None:
-        given_up = st.aborted_revision
-        if decision.rolled_back == rollback.REASON_ABORTED:
-            message = (f"release of revision {given_up} aborted by the user at group "
-                       f"{before.current_batch}/{before.real_batch_count}; releasing revision "
-                       f"{st.stable_revision} again")
-        else:
-            message = (f"release of revision {given_up} failed: no group completed within the "
-                       f"progress deadline and {failing} failed; rolling back to revision "
-                       f"{st.stable_revision}")
-        conditions = set_condition(conditions, c.CONDITION_ROLLED_BACK, True,
-                                   decision.rolled_back, message)
-        return conditions, (decision.rolled_back if decision.rolled_back == rollback.REASON_ABORTED
-                            else c.CONDITION_ROLLED_BACK, message)
-    current = get_condition(conditions, c.CONDITION_ROLLED_BACK)
-    if st.aborted_revision is None and current is not None and current.get("status") == "True":
-        conditions = set_condition(conditions, c.CONDITION_ROLLED_BACK, False, "SpecChanged",
-                                   f"the spec moved on from revision {before.aborted_revision}")
-    return list(conditions or []), None
+class ReleaseReport:
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
+
+    def log(self, key: Key, decision: release.Decision, counts: dict[str, int],
+                     wrote: bool) -> None:
+        """One line per row of the release table taken, and the counts written."""
+        for step in decision.steps:
+            decided(KIND, key, f"release {step.action.name.lower().replace('_', ' ')}",
+                    step.event, changed=wrote or step.action in _MOVES, phase=step.phase,
+                    reached=step.reached, revision=decision.state.update_revision,
+                    group=f"{decision.state.current_batch}/{decision.state.real_batch_count}")
+        if counts:
+            decided(KIND, key, "revision replicas set", "the release's group",
+                    replicas=",".join(f"{name}={n}" for name, n in sorted(counts.items())))
+
+    async def write_status(self, key: Key, model: ModuleDeployment, decision: release.Decision,
+                            observed: release.Observed, before: release.ReleaseState) -> bool:
+        obj = self.ctx.module_deployments.get(*key)
+        if obj is None:
+            return False
+        # Instances that serve: during an in-place upgrade the old and the new revision's Modules
+        # overlap on one pod for a moment, which is one instance, not two.
+        serving_pods = {labels_of(m).get(c.LABEL_BASE_INSTANCE_NAME)
+                        for m in self.ctx.modules.by_label(key[0], c.LABEL_MODULE_DEPLOYMENT, key[1])
+                        if not deleting(m) and serving(m)}
+        facts = report.Facts(
+            available=len(serving_pods),
+            failing=self._failing(key, observed, report.failing_revision(decision, before)),
+            rollback_on_failure=model.spec.operation_strategy.rollback_on_failure,
+            deadline_seconds=model.spec.progress_deadline_seconds,
+            generation=obj["metadata"].get("generation"))
+        update = report.deployment_status(obj.get("status") or {}, decision, observed, before,
+                                          facts)
+        for event in update.events:
+            self.ctx.events.record(obj, *event)
+        if update.status is None:
+            return False
+        updated = await self.ctx.kube.patch_status(PLURAL, key[0], key[1], update.status)
+        self.ctx.remember_own(self.ctx.module_deployments, updated,
+                              self.ctx.wake.module_deployment)
+        return True
+
+    def _failing(self, key: Key, observed: release.Observed, revision: int | None) -> str:
+        """The Failed instances of ``revision`` with their base pods, for a message."""
+        rev = next((r for r in observed.revisions if r.number == revision), None)
+        if rev is None:
+            return "no instance"
+        return report.failing_message([
+            f"{m['metadata']['name']} on {labels_of(m).get(c.LABEL_BASE_INSTANCE_NAME)}"
+            for m in self.ctx.modules.by_label(key[0], c.LABEL_MODULE_REPLICASET, rev.name)
+            if phase(m) == ModulePhase.FAILED])

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from ..api.common import UpgradePolicy
 from ..api.moduledeployment import ReleaseProgress as P
+from .release_table import Action, Event, Phase
 
 
 def group_sizes(delta: int, batch_count: int, use_beta: bool) -> list[int]:
@@ -118,13 +119,13 @@ class Decision:
 
 @dataclass(frozen=True)
 class Step:
-    """One transition taken: in ``phase``, ``event`` was seen, ``action`` done, ``reached``
-    is the phase after it (values of the release_table enums)."""
+    """One row of the transition table taken: in ``phase``, ``event`` was seen, ``action``
+    done, ``reached`` is the phase after it."""
 
-    phase: str
-    event: str
-    action: str
-    reached: str
+    phase: Phase
+    event: Event
+    action: Action
+    reached: Phase
 
 
 def revision(obs: Observed, number: int | None) -> Revision | None:

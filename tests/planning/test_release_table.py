@@ -75,7 +75,7 @@ class Walk:
 
     def step(self, taken: set[tuple[Phase, Event]]) -> None:
         decision = plan(self.observed(), self.state, self.now)
-        taken.update((Phase(s.phase), Event(s.event)) for s in decision.steps)
+        taken.update((s.phase, s.event) for s in decision.steps)
         self.state = decision.state
         if decision.set_pause is not None:
             self.pause = decision.set_pause
