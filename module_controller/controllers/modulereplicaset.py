@@ -1,48 +1,35 @@
 """The ModuleReplicaSet reconciler: keep ``replicas`` Modules of one template placed (behaviour §3).
 
-Scale up creates Modules already bound to the pods :func:`placement.place` chose (labels,
-finalizer and owner references in the create itself, so the Module controller does not have to
-patch them again). Scale down deletes in :func:`replicaset.scale_down_order`. A template change
-is applied to existing Modules in place (the Module controller performs the upgrade under the
-policy). Status counts and the ReplicaFailure condition are written only when they change.
+Scale up creates Modules already bound to the pods :func:`placement.place` chose
+(:func:`replicaset.module_body`: labels, finalizer and owner references in the create itself,
+so the Module controller does not have to patch them again). Scale down deletes in
+:func:`replicaset.scale_down_order`. A template change is applied to existing Modules in place
+(the Module controller performs the upgrade under the policy). Status counts and the
+ReplicaFailure condition (:func:`replicaset.replicaset_status`) are written only when they
+change. Each decision is one log line (observability.decisions).
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 
 from pydantic import ValidationError
 
-from ..api import ModulePhase, ModuleReplicaSet, UpgradePolicy
+from ..api import ModulePhase, ModuleReplicaSet
 from ..api import constants as c
+from ..api.objects import owned_by, phase
 from ..kube.events import NORMAL, WARNING
+from ..observability.decisions import decided
 from ..planning import placement
 from ..planning import replicaset as plan
-from ..planning.conditions import get_condition, set_condition
-from ..planning.module_lifecycle import observed_current, serving, supersedes
-from .context import Context, deleting, labels_of, owner_deployment_name, pod_ready
+from ..planning.module_lifecycle import observed_current, serving
 from ..runtime.queue import Result
 from ..runtime.store import Key, key_of
+from .context import Context, deleting, labels_of, owner_deployment_name, pod_ready
 
-log = logging.getLogger(__name__)
+KIND = c.MODULE_REPLICA_SET.kind
 PLURAL = c.MODULE_REPLICA_SET.plural
 MODULES = c.MODULE.plural
-
-# Labels a ModuleReplicaSet passes on to its Modules (behaviour §1).
-INHERITED_LABELS = (c.LABEL_MODULE_DEPLOYMENT, c.LABEL_MODULE_NAME,
-                    c.LABEL_MODULE_REPLICASET_REVISION, c.LABEL_DEPLOYMENT_NAME,
-                    c.LABEL_MODULE_SCHEDULING_STRATEGY)
-
-
-def owned_by(mrs: dict):
-    name, uid = mrs["metadata"]["name"], mrs["metadata"]["uid"]
-
-    def check(module: dict) -> bool:
-        if labels_of(module).get(c.LABEL_MODULE_REPLICASET) != name:
-            return False
-        return any(ref.get("uid") == uid for ref in module["metadata"].get("ownerReferences") or [])
-    return check
 
 
 def instance(module: dict) -> plan.Instance:
@@ -69,6 +56,7 @@ class ReplicaSetReconciler:
             mrs = ModuleReplicaSet.from_api(obj)
         except ValidationError as exc:
             self.ctx.events.record(obj, WARNING, "InvalidSpec", str(exc).splitlines()[0])
+            decided(KIND, key, "blocked", "InvalidSpec", message=str(exc).splitlines()[0])
             return None
         modules = self._owned(key, obj)
         if deleting(obj):
@@ -82,9 +70,10 @@ class ReplicaSetReconciler:
         return None
 
     def _owned(self, key: Key, obj: dict) -> list[dict]:
-        check = owned_by(obj)
+        """Its Modules: labelled with its name and owned by it (this uid, not a namesake's)."""
+        uid = obj["metadata"]["uid"]
         return [m for m in self.ctx.modules.by_label(key[0], c.LABEL_MODULE_REPLICASET, key[1])
-                if check(m)]
+                if owned_by(m, uid)]
 
     # ----------------------------------------------------------------- steps
 
@@ -95,8 +84,11 @@ class ReplicaSetReconciler:
         obj = await self.ctx.kube.patch(PLURAL, key[0], key[1], {"metadata": {
             "resourceVersion": obj["metadata"]["resourceVersion"],
             "finalizers": finalizers + [c.FINALIZER_MODULE_EXISTED]}})
-        self.ctx.remember_own(self.ctx.replicasets, obj, self.ctx.wake.replicaset)
+        self._remember(obj)
         return obj
+
+    def _remember(self, obj: dict) -> None:
+        self.ctx.remember_own(self.ctx.replicasets, obj, self.ctx.wake.replicaset)
 
     async def _update_templates(self, obj: dict, mrs: ModuleReplicaSet, modules: list[dict]) -> None:
         """Bring existing Modules to the template: the Module controller upgrades in place."""
@@ -114,6 +106,8 @@ class ReplicaSetReconciler:
                 "spec": {"module": wanted, "upgradePolicy": policy},
             })
             self.ctx.remember_module(updated, wake_self=True)
+            decided(KIND, (meta["namespace"], obj["metadata"]["name"]), "module updated",
+                    "the template changed", module=meta["name"], version=wanted["version"])
 
     async def _scale(self, key: Key, obj: dict, mrs: ModuleReplicaSet, modules: list[dict]) -> bool:
         """Create or delete Modules toward ``replicas``; False if bases ran out."""
@@ -123,10 +117,8 @@ class ReplicaSetReconciler:
         policy = mrs.spec.scheduling_strategy.policy
         if change > 0:
             selector = mrs.spec.selector.model_dump(by_alias=True, exclude_none=True)
-            in_place = mrs.spec.operation_strategy.policy in (
-                UpgradePolicy.INSTALL_THEN_UNINSTALL, UpgradePolicy.UNINSTALL_THEN_INSTALL)
-            deployment = labels_of(obj).get(c.LABEL_MODULE_DEPLOYMENT)
-            replacing = (deployment, key[1]) if in_place and deployment else None
+            replacing = plan.replaceable_for(mrs.spec.operation_strategy.policy,
+                                             labels_of(obj).get(c.LABEL_MODULE_DEPLOYMENT), key[1])
             async with self.ctx.placement_lock(key[0]):
                 chosen = placement.place(self.ctx.bases(key[0], replacing), name, selector,
                                          policy, change, deployment=self._named(obj))
@@ -139,14 +131,20 @@ class ReplicaSetReconciler:
                         await self._create_module(obj, mrs, base)
 
                 await asyncio.gather(*(create(b) for b in chosen))
+            decided(KIND, key, "scaled up", f"{mrs.spec.replicas} replicas wanted",
+                    added=len(chosen), short=change - len(chosen) or None,
+                    bases=",".join(b.name for b in chosen) or None)
             if len(chosen) < change:
                 return False
         elif change < 0:
             load = {b.name: b.module_count for b in self.ctx.bases(key[0])}
-            superseded = self._superseded(key, obj, modules)
+            superseded = self._superseded(key, modules)
             order = plan.scale_down_order(instances, load, policy, superseded,
                                           self._leaving(key[0], instances))
             replace_bases = self._replaces_bases(obj, mrs)
+            decided(KIND, key, "scaled down", f"{mrs.spec.replicas} replicas wanted",
+                    removed=",".join(v.name for v in order[:-change]),
+                    bases_replaced=replace_bases or None)
             for victim in order[:-change]:
                 pod = self.ctx.pods.get(key[0], victim.pod) if victim.pod else None
                 if replace_bases and pod is not None and self.ctx.base_deployment_of(pod):
@@ -188,9 +186,10 @@ class ReplicaSetReconciler:
             pod = self.ctx.pods.get(key[0], pod_name) if pod_name else None
             if deleting(module) or not self._misplaced(key, pod):
                 continue
-            self.ctx.events.record(obj, NORMAL, "MisplacedInstance", (
-                f"{module['metadata']['name']} is on pod {pod_name}, which is no pod of base "
-                f"Deployment {self._named(obj)}; removing it"))
+            message = (f"{module['metadata']['name']} is on pod {pod_name}, which is no pod of "
+                       f"base Deployment {self._named(obj)}; removing it")
+            self.ctx.events.record(obj, NORMAL, "MisplacedInstance", message)
+            decided(KIND, key, "misplaced instance removed", message)
             await self.ctx.kube.delete(MODULES, key[0], module["metadata"]["name"])
             self._mark_deleting(key[0], module["metadata"]["name"])
 
@@ -205,18 +204,14 @@ class ReplicaSetReconciler:
         return item
 
     def _replaces_bases(self, obj: dict, mrs: ModuleReplicaSet) -> bool:
-        """An old revision of a ModuleDeployment scaling down under scaleup_then_scaledown
-        (unless the operator disabled pod deletion: then its instances are just uninstalled,
-        and the ModuleDeployment says so, condition Restricted)."""
-        if mrs.spec.operation_strategy.policy is not UpgradePolicy.SCALEUP_THEN_SCALEDOWN or \
-                not self.ctx.settings.pod_deletion:
-            return False
-        md = self.ctx.module_deployments.get(obj["metadata"]["namespace"],
-                                             labels_of(obj).get(c.LABEL_MODULE_DEPLOYMENT) or "")
-        if md is None or deleting(md):
-            return False
-        update = ((md.get("status") or {}).get("releaseStatus") or {}).get("updateRevision")
-        return update is not None and labels_of(obj).get(c.LABEL_MODULE_REPLICASET_REVISION) != str(update)
+        """See :func:`replicaset.replaces_bases`."""
+        owner = self.ctx.module_deployments.get(obj["metadata"]["namespace"],
+                                                labels_of(obj).get(c.LABEL_MODULE_DEPLOYMENT) or "")
+        update = None if owner is None or deleting(owner) else \
+            ((owner.get("status") or {}).get("releaseStatus") or {}).get("updateRevision")
+        return plan.replaces_bases(mrs.spec.operation_strategy.policy,
+                                   self.ctx.settings.pod_deletion, update,
+                                   labels_of(obj).get(c.LABEL_MODULE_REPLICASET_REVISION))
 
     async def _retire_base(self, namespace: str, pod_name: str) -> None:
         updated = await self.ctx.kube.patch_pod_labels(namespace, pod_name,
@@ -225,21 +220,17 @@ class ReplicaSetReconciler:
             self.ctx.pods.upsert(updated)
             self.ctx.wake.base_pod((namespace, pod_name))
 
-    def _superseded(self, key: Key, obj: dict, modules: list[dict]) -> set[str]:
-        """Own Modules that the release's target revision has joined on their pod, Available:
-        the in-place replacement is done there, so these go first on scale down."""
-        out = set()
-        for module in modules:
-            pod = labels_of(module).get(c.LABEL_BASE_INSTANCE_NAME)
-            name = module["spec"]["module"]["name"]
-            rank = self.ctx.replacement_rank(module)
-            for other in self.ctx.modules_on_pod(key[0], pod or ""):
-                if (other["spec"]["module"]["name"] == name
-                        and other["metadata"]["name"] != module["metadata"]["name"]
-                        and supersedes(self.ctx.replacement_rank(other), rank)
-                        and (other.get("status") or {}).get("status") == ModulePhase.AVAILABLE):
-                    out.add(module["metadata"]["name"])
-        return out
+    def _superseded(self, key: Key, modules: list[dict]) -> set[str]:
+        """See :func:`replicaset.replaced_in_place`."""
+        def seen(module: dict) -> plan.PodModule:
+            return plan.PodModule(module["metadata"]["name"], module["spec"]["module"]["name"],
+                                  self.ctx.replacement_rank(module),
+                                  phase(module) == ModulePhase.AVAILABLE)
+
+        pods = {labels_of(m).get(c.LABEL_BASE_INSTANCE_NAME) or "" for m in modules}
+        on_pod = {pod: [seen(m) for m in self.ctx.modules_on_pod(key[0], pod)] for pod in pods}
+        return plan.replaced_in_place(
+            ((seen(m), labels_of(m).get(c.LABEL_BASE_INSTANCE_NAME)) for m in modules), on_pod)
 
     def _mark_deleting(self, namespace: str, name: str) -> None:
         # The delete only sets deletionTimestamp (the finalizer holds the object); mark the cached
@@ -250,45 +241,11 @@ class ReplicaSetReconciler:
             self.ctx.modules.upsert(copy)
 
     async def _create_module(self, obj: dict, mrs: ModuleReplicaSet, base: placement.Base) -> None:
-        meta = obj["metadata"]
-        info = mrs.spec.template.spec.module
-        pod = self.ctx.pods.get(meta["namespace"], base.name)
+        namespace = obj["metadata"]["namespace"]
+        pod = self.ctx.pods.get(namespace, base.name)
         assert pod is not None
-        template_meta = mrs.spec.template.metadata
-        labels = dict((template_meta.labels or {}) if template_meta else {})
-        labels.update({k: v for k, v in labels_of(obj).items() if k in INHERITED_LABELS})
-        labels.update({
-            c.LABEL_MODULE_REPLICASET: meta["name"],
-            c.LABEL_MODULE_NAME: info.name,
-            c.LABEL_MODULE_VERSION: info.version,
-            c.LABEL_BASE_INSTANCE_NAME: base.name,
-            c.LABEL_BASE_INSTANCE_IP: base.ip or "",
-        })
-        body = {
-            "apiVersion": c.API_VERSION,
-            "kind": c.MODULE.kind,
-            "metadata": {
-                "generateName": c.module_generate_name(meta["name"], info.name),
-                "namespace": meta["namespace"],
-                "labels": labels,
-                "annotations": dict((template_meta.annotations or {}) if template_meta else {}),
-                "finalizers": [c.FINALIZER_ALLOCATE_POD],
-                "ownerReferences": [
-                    {"apiVersion": c.API_VERSION, "kind": c.MODULE_REPLICA_SET.kind,
-                     "name": meta["name"], "uid": meta["uid"], "controller": True,
-                     "blockOwnerDeletion": True},
-                    {"apiVersion": "v1", "kind": "Pod", "name": base.name,
-                     "uid": pod["metadata"]["uid"], "controller": False,
-                     "blockOwnerDeletion": False},
-                ],
-            },
-            "spec": {
-                "selector": mrs.spec.selector.model_dump(by_alias=True, exclude_none=True),
-                "module": info.model_dump(by_alias=True, exclude_none=True),
-                "upgradePolicy": mrs.spec.operation_strategy.upgrade_policy,
-            },
-        }
-        created = await self.ctx.kube.create(MODULES, meta["namespace"], body)
+        body = plan.module_body(obj, mrs, base.name, base.ip, pod["metadata"]["uid"])
+        created = await self.ctx.kube.create(MODULES, namespace, body)
         # Cached at once (no second Module for the same slot); the Module reconciler starts now.
         self.ctx.remember_module(created, wake_self=True)
 
@@ -300,10 +257,13 @@ class ReplicaSetReconciler:
                 await self.ctx.kube.delete(MODULES, key[0], module["metadata"]["name"])
                 self._mark_deleting(key[0], module["metadata"]["name"])
         if modules:
+            decided(KIND, key, "deleting: modules removed", "the ModuleReplicaSet is deleted",
+                    changed=any(not deleting(m) for m in modules), left=len(modules))
             return None  # Module events bring us back when they are gone
         removed = await self.ctx.kube.remove_finalizer(PLURAL, obj, c.FINALIZER_MODULE_EXISTED)
         if removed is not None:
-            self.ctx.remember_own(self.ctx.replicasets, removed, self.ctx.wake.replicaset)
+            self._remember(removed)
+        decided(KIND, key, "deleted: finalizer removed", "no Module left")
         return None
 
     async def _write_status(self, key: Key, mrs: ModuleReplicaSet, modules: list[dict],
@@ -314,46 +274,19 @@ class ReplicaSetReconciler:
         instances = [self._instance(key, m) for m in modules]
         info = mrs.spec.template.spec.module
         ready = {m["metadata"]["name"] for m in modules
-                 if serving(m) or ((m.get("status") or {}).get("status") == ModulePhase.COMPLETING
-                                   and observed_current(m))}
+                 if serving(m) or (phase(m) == ModulePhase.COMPLETING and observed_current(m))}
         counts = plan.counts(instances, info.version, info.url, ready)
-        current = obj.get("status") or {}
-        conditions = current.get("conditions")
-        failure = get_condition(conditions, c.CONDITION_REPLICA_FAILURE)
         named = self._named(obj)
-        if not placed_all and named and self.ctx.deployments.get(key[0], named) is None:
-            # Reported, never guessed: no pod is a base of a Deployment that does not exist.
-            reason = c.REASON_BASE_NOT_FOUND
-            message = (f"{counts.replicas} of {mrs.spec.replicas} Modules placed: base "
-                       f"Deployment {named} (label {c.LABEL_DEPLOYMENT_NAME}) not found; the "
-                       "rest are placed when it exists")
-        else:
-            reason = c.REASON_INSUFFICIENT_BASES
-            message = (f"{counts.replicas} of {mrs.spec.replicas} Modules placed: not enough "
-                       "eligible base pods; the rest are placed as soon as bases appear")
-        if not placed_all:
-            conditions = set_condition(conditions, c.CONDITION_REPLICA_FAILURE, True,
-                                       reason, message)
-            if not failure or failure.get("status") != "True" or failure.get("reason") != reason:
-                self.ctx.events.record(obj, WARNING, reason, message)
-        elif failure and failure.get("status") == "True":
-            conditions = set_condition(conditions, c.CONDITION_REPLICA_FAILURE, False,
-                                       "AllPlaced", "every Module is placed")
-            self.ctx.events.record(obj, NORMAL, "AllPlaced", "every Module is placed")
-        status = {
-            "observedGeneration": obj["metadata"].get("generation"),
-            "replicas": counts.replicas,
-            "currentReplicas": sum(1 for i in instances if i.pod and not i.deleting),
-            "readyReplicas": counts.ready,
-            "availableReplicas": counts.available,
-            "updatedReplicas": counts.updated,
-            "conditions": conditions,
-        }
-        if all(current.get(k) == v for k, v in status.items()):
+        missing = named if not placed_all and named and \
+            self.ctx.deployments.get(key[0], named) is None else None
+        update = plan.replicaset_status(
+            obj.get("status") or {}, counts, sum(1 for i in instances if i.pod and not i.deleting),
+            mrs.spec.replicas, placed_all, missing, obj["metadata"].get("generation"))
+        for event in update.events:
+            self.ctx.events.record(obj, *event)
+        if update.status is None:
             return
-        updated = await self.ctx.kube.patch_status(PLURAL, key[0], key[1],
-                                                   {k: v for k, v in status.items() if v is not None})
-        self.ctx.remember_own(self.ctx.replicasets, updated, self.ctx.wake.replicaset)
+        self._remember(await self.ctx.kube.patch_status(PLURAL, key[0], key[1], update.status))
 
 
 def owner_replicaset(module: dict) -> Key | None:
