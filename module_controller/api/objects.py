@@ -67,3 +67,16 @@ def format_time(when: dt.datetime, *, ceil: bool = False) -> str:
 
 def now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
+
+
+def status_of(obj: Obj) -> Obj:
+    """An object's status ({} before anything wrote one)."""
+    status = obj.get("status")
+    return status if isinstance(status, dict) else {}
+
+
+def update_revision(module_deployment: Obj) -> int | None:
+    """The revision a ModuleDeployment's release moves instances to
+    (``status.releaseStatus.updateRevision``), None before its first release."""
+    value = (status_of(module_deployment).get("releaseStatus") or {}).get("updateRevision")
+    return value if isinstance(value, int) else None

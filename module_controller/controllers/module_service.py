@@ -9,6 +9,7 @@ from __future__ import annotations
 from ..api import ModuleDeployment, UpgradePolicy
 from ..api import constants as c
 from ..api.common import ModuleTemplateSpec
+from ..api.objects import status_of
 from ..kube.events import WARNING
 from ..observability.decisions import decided
 from ..planning import deployment, limits
@@ -69,7 +70,7 @@ class ModuleServices:
             replaces_bases=ops.policy is UpgradePolicy.SCALEUP_THEN_SCALEDOWN,
             module_services=self.ctx.settings.module_services,
             pod_deletion=self.ctx.settings.pod_deletion)
-        current = (obj.get("status") or {}).get("conditions") or []
+        current = status_of(obj).get("conditions") or []
         conditions = limits.restricted(current, found)
         if conditions == current:
             return

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from ..api import ModuleDeployment, ModulePhase, ModuleTemplate, ReleaseProgress
 from ..api import constants as c
 from ..api.common import ModuleTemplateSpec
-from ..api.objects import now, phase
+from ..api.objects import now, phase, status_of
 from ..kube.events import NORMAL, WARNING
 from ..observability.decisions import decided
 from ..planning import bases, deployment, release, release_machine, rollback
@@ -38,7 +38,7 @@ def _number(revision: dict) -> int:
 
 def _short_of_bases(revision: dict) -> bool:
     """The ModuleReplicaSet could not place all its replicas (its controller says so)."""
-    failure = get_condition((revision.get("status") or {}).get("conditions"),
+    failure = get_condition(status_of(revision).get("conditions"),
                             c.CONDITION_REPLICA_FAILURE)
     return bool(failure and failure.get("status") == "True"
                 and failure.get("reason") == c.REASON_INSUFFICIENT_BASES)
@@ -89,7 +89,7 @@ class DeploymentReconciler:
         if current is None and gone:
             return await self._finish_offline(key, obj)
 
-        before = report.release_state(obj.get("status") or {})
+        before = report.release_state(status_of(obj))
         observed = self._observe(key, model, revisions, current, gone, before)
         decision = release_machine.plan(observed, before, now())
         if decision.superseded:
@@ -350,7 +350,7 @@ class DeploymentReconciler:
         obj = self.ctx.module_deployments.get(*key)
         if obj is None:
             return
-        current = obj.get("status") or {}
+        current = status_of(obj)
         conditions = report.blocked(current.get("conditions"), reason, message, unavailable)
         changed = conditions != current.get("conditions")
         decided(KIND, key, "blocked", reason, changed=changed, message=message)

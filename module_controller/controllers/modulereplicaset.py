@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from ..api import ModulePhase, ModuleReplicaSet
 from ..api import constants as c
-from ..api.objects import owned_by, phase
+from ..api.objects import owned_by, phase, status_of, update_revision
 from ..kube.events import NORMAL, WARNING
 from ..observability.decisions import decided
 from ..planning import placement
@@ -53,7 +53,7 @@ class ReplicaSetReconciler:
         if obj is None:
             return None
         try:
-            mrs = ModuleReplicaSet.from_api(obj)
+            model = ModuleReplicaSet.from_api(obj)
         except ValidationError as exc:
             self.ctx.events.record(obj, WARNING, "InvalidSpec", str(exc).splitlines()[0])
             decided(KIND, key, "blocked", "InvalidSpec", message=str(exc).splitlines()[0])
@@ -63,10 +63,10 @@ class ReplicaSetReconciler:
             return await self._finalize(key, obj, modules)
         obj = await self._ensure_finalizer(key, obj)
         await self._remove_misplaced(key, obj, modules)
-        await self._update_templates(obj, mrs, modules)
-        placed_all = await self._scale(key, obj, mrs, modules)
+        await self._update_templates(obj, model, modules)
+        placed_all = await self._scale(key, obj, model, modules)
         modules = self._owned(key, obj)
-        await self._write_status(key, mrs, modules, placed_all)
+        await self._write_status(key, model, modules, placed_all)
         return None
 
     def _owned(self, key: Key, obj: dict) -> list[dict]:
@@ -90,10 +90,10 @@ class ReplicaSetReconciler:
     def _remember(self, obj: dict) -> None:
         self.ctx.remember_own(self.ctx.replicasets, obj, self.ctx.wake.replicaset)
 
-    async def _update_templates(self, obj: dict, mrs: ModuleReplicaSet, modules: list[dict]) -> None:
+    async def _update_templates(self, obj: dict, model: ModuleReplicaSet, modules: list[dict]) -> None:
         """Bring existing Modules to the template: the Module controller upgrades in place."""
-        wanted = mrs.spec.template.spec.module.model_dump(by_alias=True, exclude_none=True)
-        policy = mrs.spec.operation_strategy.upgrade_policy
+        wanted = model.spec.template.spec.module.model_dump(by_alias=True, exclude_none=True)
+        policy = model.spec.operation_strategy.upgrade_policy
         for module in modules:
             if deleting(module):
                 continue
@@ -109,15 +109,15 @@ class ReplicaSetReconciler:
             decided(KIND, (meta["namespace"], obj["metadata"]["name"]), "module updated",
                     "the template changed", module=meta["name"], version=wanted["version"])
 
-    async def _scale(self, key: Key, obj: dict, mrs: ModuleReplicaSet, modules: list[dict]) -> bool:
+    async def _scale(self, key: Key, obj: dict, model: ModuleReplicaSet, modules: list[dict]) -> bool:
         """Create or delete Modules toward ``replicas``; False if bases ran out."""
         instances = [self._instance(key, m) for m in modules]
-        change = plan.delta(mrs.spec.replicas, instances)
-        name = mrs.spec.template.spec.module.name
-        policy = mrs.spec.scheduling_strategy.policy
+        change = plan.delta(model.spec.replicas, instances)
+        name = model.spec.template.spec.module.name
+        policy = model.spec.scheduling_strategy.policy
         if change > 0:
-            selector = mrs.spec.selector.model_dump(by_alias=True, exclude_none=True)
-            replacing = plan.replaceable_for(mrs.spec.operation_strategy.policy,
+            selector = model.spec.selector.model_dump(by_alias=True, exclude_none=True)
+            replacing = plan.replaceable_for(model.spec.operation_strategy.policy,
                                              labels_of(obj).get(c.LABEL_MODULE_DEPLOYMENT), key[1])
             async with self.ctx.placement_lock(key[0]):
                 chosen = placement.place(self.ctx.bases(key[0], replacing), name, selector,
@@ -128,10 +128,10 @@ class ReplicaSetReconciler:
 
                 async def create(base: placement.Base) -> None:
                     async with limit:
-                        await self._create_module(obj, mrs, base)
+                        await self._create_module(obj, model, base)
 
                 await asyncio.gather(*(create(b) for b in chosen))
-            decided(KIND, key, "scaled up", f"{mrs.spec.replicas} replicas wanted",
+            decided(KIND, key, "scaled up", f"{model.spec.replicas} replicas wanted",
                     added=len(chosen), short=change - len(chosen) or None,
                     bases=",".join(b.name for b in chosen) or None)
             if len(chosen) < change:
@@ -141,8 +141,8 @@ class ReplicaSetReconciler:
             superseded = self._superseded(key, modules)
             order = plan.scale_down_order(instances, load, policy, superseded,
                                           self._leaving(key[0], instances))
-            replace_bases = self._replaces_bases(obj, mrs)
-            decided(KIND, key, "scaled down", f"{mrs.spec.replicas} replicas wanted",
+            replace_bases = self._replaces_bases(obj, model)
+            decided(KIND, key, "scaled down", f"{model.spec.replicas} replicas wanted",
                     removed=",".join(v.name for v in order[:-change]),
                     bases_replaced=replace_bases or None)
             for victim in order[:-change]:
@@ -155,6 +155,9 @@ class ReplicaSetReconciler:
                 else:
                     await self.ctx.kube.delete(MODULES, key[0], victim.name)
                     self._mark_deleting(key[0], victim.name)
+        else:
+            decided(KIND, key, "nothing to do", f"{model.spec.replicas} replicas, as wanted",
+                    changed=False)
         return True
 
     def _leaving(self, namespace: str, instances: list[plan.Instance]) -> set[str]:
@@ -203,13 +206,12 @@ class ReplicaSetReconciler:
             item = plan.Instance(item.name, item.pod, item.available, True, item.version, item.url)
         return item
 
-    def _replaces_bases(self, obj: dict, mrs: ModuleReplicaSet) -> bool:
+    def _replaces_bases(self, obj: dict, model: ModuleReplicaSet) -> bool:
         """See :func:`replicaset.replaces_bases`."""
         owner = self.ctx.module_deployments.get(obj["metadata"]["namespace"],
                                                 labels_of(obj).get(c.LABEL_MODULE_DEPLOYMENT) or "")
-        update = None if owner is None or deleting(owner) else \
-            ((owner.get("status") or {}).get("releaseStatus") or {}).get("updateRevision")
-        return plan.replaces_bases(mrs.spec.operation_strategy.policy,
+        update = None if owner is None or deleting(owner) else update_revision(owner)
+        return plan.replaces_bases(model.spec.operation_strategy.policy,
                                    self.ctx.settings.pod_deletion, update,
                                    labels_of(obj).get(c.LABEL_MODULE_REPLICASET_REVISION))
 
@@ -240,11 +242,11 @@ class ReplicaSetReconciler:
             copy = {**module, "metadata": {**module["metadata"], "deletionTimestamp": "pending"}}
             self.ctx.modules.upsert(copy)
 
-    async def _create_module(self, obj: dict, mrs: ModuleReplicaSet, base: placement.Base) -> None:
+    async def _create_module(self, obj: dict, model: ModuleReplicaSet, base: placement.Base) -> None:
         namespace = obj["metadata"]["namespace"]
         pod = self.ctx.pods.get(namespace, base.name)
         assert pod is not None
-        body = plan.module_body(obj, mrs, base.name, base.ip, pod["metadata"]["uid"])
+        body = plan.module_body(obj, model, base.name, base.ip, pod["metadata"]["uid"])
         created = await self.ctx.kube.create(MODULES, namespace, body)
         # Cached at once (no second Module for the same slot); the Module reconciler starts now.
         self.ctx.remember_module(created, wake_self=True)
@@ -266,13 +268,13 @@ class ReplicaSetReconciler:
         decided(KIND, key, "deleted: finalizer removed", "no Module left")
         return None
 
-    async def _write_status(self, key: Key, mrs: ModuleReplicaSet, modules: list[dict],
+    async def _write_status(self, key: Key, model: ModuleReplicaSet, modules: list[dict],
                             placed_all: bool) -> None:
         obj = self.ctx.replicasets.get(*key)
         if obj is None:
             return
         instances = [self._instance(key, m) for m in modules]
-        info = mrs.spec.template.spec.module
+        info = model.spec.template.spec.module
         ready = {m["metadata"]["name"] for m in modules
                  if serving(m) or (phase(m) == ModulePhase.COMPLETING and observed_current(m))}
         counts = plan.counts(instances, info.version, info.url, ready)
@@ -280,8 +282,8 @@ class ReplicaSetReconciler:
         missing = named if not placed_all and named and \
             self.ctx.deployments.get(key[0], named) is None else None
         update = plan.replicaset_status(
-            obj.get("status") or {}, counts, sum(1 for i in instances if i.pod and not i.deleting),
-            mrs.spec.replicas, placed_all, missing, obj["metadata"].get("generation"))
+            status_of(obj), counts, sum(1 for i in instances if i.pod and not i.deleting),
+            model.spec.replicas, placed_all, missing, obj["metadata"].get("generation"))
         for event in update.events:
             self.ctx.events.record(obj, *event)
         if update.status is None:

@@ -7,7 +7,9 @@ ModuleDeployment starts or stops referencing the template, none per release step
 from __future__ import annotations
 
 from ..api import constants as c
+from ..api.objects import status_of
 from ..kube.io import not_found
+from ..observability.decisions import decided
 from ..planning.templates import template_users
 from .context import Context, deleting
 from ..runtime.queue import Result
@@ -25,7 +27,7 @@ class TemplateUsageReconciler:
         if template is None or deleting(template):
             return None
         used = template_users(self.ctx.module_deployments.list(key[0]), key[1])
-        status = template.get("status") or {}
+        status = status_of(template)
         generation = template["metadata"].get("generation")
         if status.get("usedBy") == used and status.get("observedGeneration") == generation:
             return None
@@ -37,4 +39,6 @@ class TemplateUsageReconciler:
                 return None  # deleted meanwhile
             raise
         self.ctx.templates.upsert(updated)
+        decided(c.MODULE_TEMPLATE.kind, key, "usedBy updated", "ModuleDeployments referencing it "
+                "changed", used_by=",".join(used) or None)
         return None

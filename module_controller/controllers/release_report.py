@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ..api import ModuleDeployment, ModulePhase
 from ..api import constants as c
-from ..api.objects import phase
+from ..api.objects import phase, status_of
 from ..observability.decisions import decided
 from ..planning import deployment_status as report
 from ..planning import release
@@ -53,7 +53,7 @@ class ReleaseReport:
             rollback_on_failure=model.spec.operation_strategy.rollback_on_failure,
             deadline_seconds=model.spec.progress_deadline_seconds,
             generation=obj["metadata"].get("generation"))
-        update = report.deployment_status(obj.get("status") or {}, decision, observed, before,
+        update = report.deployment_status(status_of(obj), decision, observed, before,
                                           facts)
         for event in update.events:
             self.ctx.events.record(obj, *event)

@@ -11,11 +11,11 @@ def template_users(module_deployments: Iterable[dict[str, Any]], template: str) 
 
     One being deleted still counts: it uses the template until its modules are off the bases.
     """
-    return sorted(md["metadata"]["name"] for md in module_deployments
-                  if ((md.get("spec") or {}).get("templateRef") or {}).get("name") == template)
+    return sorted(deployment["metadata"]["name"] for deployment in module_deployments
+                  if ((deployment.get("spec") or {}).get("templateRef") or {}).get("name") == template)
 
 
 def template_refs(*module_deployments: dict[str, Any] | None) -> set[str]:
     """The templates these copies of a ModuleDeployment name (before and after a change)."""
-    return {name for md in module_deployments if md is not None
-            if (name := ((md.get("spec") or {}).get("templateRef") or {}).get("name"))}
+    return {name for deployment in module_deployments if deployment is not None
+            if (name := ((deployment.get("spec") or {}).get("templateRef") or {}).get("name"))}

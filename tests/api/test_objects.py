@@ -39,3 +39,11 @@ def test_times_round_trip_in_whole_seconds() -> None:
     assert o.format_time(when, ceil=True) == "2026-11-30T23:01:03Z"
     assert o.parse_time("2026-11-30T23:01:02Z") == when.replace(microsecond=0)
     assert o.parse_time(None) is None and o.parse_time("") is None
+
+
+def test_status_and_update_revision() -> None:
+    assert o.status_of({}) == {} and o.status_of({"status": None}) == {}
+    assert o.status_of({"status": {"a": 1}}) == {"a": 1}
+    assert o.update_revision({"status": {"releaseStatus": {"updateRevision": 3}}}) == 3
+    assert o.update_revision({"status": {"releaseStatus": None}}) is None
+    assert o.update_revision({}) is None
