@@ -26,7 +26,7 @@ class ReleaseReport:
         self.ctx = ctx
 
     def log(self, key: Key, decision: release.Decision, counts: dict[str, int],
-                     wrote: bool) -> None:
+            wrote: bool) -> None:
         """One line per row of the release table taken, and the counts written."""
         for step in decision.steps:
             decided(KIND, key, f"release {step.action.name.lower().replace('_', ' ')}",
@@ -38,7 +38,7 @@ class ReleaseReport:
                     replicas=",".join(f"{name}={n}" for name, n in sorted(counts.items())))
 
     async def write_status(self, key: Key, model: ModuleDeployment, decision: release.Decision,
-                            observed: release.Observed, before: release.ReleaseState) -> bool:
+                           observed: release.Observed, before: release.ReleaseState) -> bool:
         obj = self.ctx.module_deployments.get(*key)
         if obj is None:
             return False
