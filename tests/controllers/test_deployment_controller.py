@@ -274,7 +274,9 @@ async def test_scaleup_then_scaledown_replaces_the_old_bases(api, namespace, ark
     modules = await kt.list_modules(api, namespace)
     assert sorted(m["spec"]["module"]["version"] for m in modules) == ["2.0.0", "2.0.0"]
     for pod in await kt.list_pods(api, namespace, SELECTOR):
-        if pod.metadata.deletion_timestamp:
+        # A pod without an IP is one the Deployment has just created in place of a retired
+        # base: nothing can be installed on it yet, so it holds no old version.
+        if pod.metadata.deletion_timestamp or not pod.status.pod_ip:
             continue
         versions = [b["bizVersion"] for b in await arklets.bizzes(pod.status.pod_ip)]
         assert versions in ([], ["2.0.0"]), versions
