@@ -8,8 +8,15 @@ For each scenario, on a fresh dev cluster with the real controller process:
   and writes per placed Module;
 * the controller's peak RSS and CPU seconds, and its idle CPU over a few seconds after Completed.
 
+The control plane's own CPU seconds over the same window (kube-apiserver and etcd, from /proc)
+are reported beside the controller's: they are the other half of the bill. The machine's load
+average (``/proc/loadavg``) before and after each run is recorded too, since a shared machine
+stretches every figure.
+
 ``python bench/release_bench.py`` runs the default suite; ``--modules/--bases/--batch/--latency``
-run one scenario. Results go to ``bench/results/release-*.json`` and a Markdown table.
+run one scenario; ``--profile OUT`` samples the controller with py-spy (on PATH, or
+``--py-spy``) from apply to Completed into collapsed stacks. Results go to
+``bench/results/release-*.json`` and a Markdown table.
 """
 
 from __future__ import annotations
@@ -17,7 +24,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import shutil
+import signal
 import statistics
+import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -34,14 +45,38 @@ from module_controller.devcluster.controllerproc import ControllerProcess, free_
 
 RESULTS = Path(__file__).with_name("results")
 NS = "bench"
+LOG_LEVEL = os.environ.get("BENCH_LOG_LEVEL", "WARNING")
 MD = "bench-release"
 
-# (modules, bases, batchCount, install latency s): the issue's scenarios.
+# (modules, bases, batchCount, install latency s): the issue's scenarios (issue 17: 5 bases per
+# 25 modules, 5 ModuleDeployments, 4 groups, 200 ms installs).
 SUITE = [
-    (10, 10, 2, 0.5),
-    (100, 100, 4, 0.5),
     (1000, 200, 4, 0.2),
+    (2000, 400, 4, 0.2),
+    (5000, 1000, 4, 0.2),
 ]
+
+
+def load_average() -> float:
+    """The machine's 1-minute load average (other work on a shared machine)."""
+    return float(Path("/proc/loadavg").read_text().split()[0])
+
+
+def start_profiler(pid: int, out: Path | None, py_spy: str | None) -> subprocess.Popen | None:
+    if out is None:
+        return None
+    binary = py_spy or shutil.which("py-spy")
+    if binary is None:
+        raise SystemExit("--profile needs py-spy (on PATH or --py-spy)")
+    return subprocess.Popen([binary, "record", "--pid", str(pid), "--format", "raw",
+                             "--rate", "50", "--output", str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def stop_profiler(proc: subprocess.Popen | None) -> None:
+    if proc is not None:
+        proc.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
+        proc.wait(timeout=60)
 
 
 def deployment(modules: int, bases: int, batch: int) -> dict:
@@ -59,7 +94,9 @@ def deployment(modules: int, bases: int, batch: int) -> dict:
     }
 
 
-async def scenario(state, modules: int, bases: int, batch: int, latency: float, log_dir: Path) -> dict:
+async def scenario(state, modules: int, bases: int, batch: int, latency: float, log_dir: Path,
+                   profile: Path | None = None, py_spy: str | None = None,
+                   timeout: float = 900) -> dict:
     per_md = min(modules, bases)
     deployments = -(-modules // per_md)
     api = await config.new_client_from_config(config_file=str(state.kubeconfig))
@@ -71,7 +108,7 @@ async def scenario(state, modules: int, bases: int, batch: int, latency: float, 
                                         annotations={simpods.INSTALL_LATENCY: str(latency)})
         await kt.wait_ready_pods(api, NS, "app=dynamic-stock", bases, timeout=300)
         controller = ControllerProcess(state.kubeconfig, log_dir / "controller.log",
-                                       namespaces=[NS], extra_args=["--log-level=WARNING"],
+                                       namespaces=[NS], extra_args=[f"--log-level={LOG_LEVEL}"],
                                        probe_port=free_port()).start()
         watchers: list[asyncio.Task] = []
         try:
@@ -102,23 +139,36 @@ async def scenario(state, modules: int, bases: int, batch: int, latency: float, 
                                                          deployment(1, bases, batch) | {
                                                              "metadata": {"name": "warm-up"}},
                                                          dry_run="All")
+            control_plane = {name: state.pids[name] for name in ("kube-apiserver", "etcd")}
+            cp_before = {name: cpu_seconds(pid) for name, pid in control_plane.items()}
+            ctl_before = cpu_seconds(controller.proc.pid)
+            load_before = load_average()
+            profiler = start_profiler(controller.proc.pid, profile, py_spy)
             start = time.monotonic()
             for i in range(deployments):
                 body = deployment(per_md if i < deployments - 1 else modules - per_md * i, bases, batch)
                 body["metadata"]["name"] = f"{MD}-{i}"
-                body["spec"]["template"]["spec"]["module"]["name"] = f"bench-{i}"
+                module = body["spec"]["template"]["spec"]["module"]
+                # The package's file name says which module it is: the controller checks it.
+                module |= {"name": f"bench-{i}",
+                           "url": f"http://repo.example/bench-{i}-1.0.0-ark-biz.jar"}
                 await custom.create_namespaced_custom_object(GROUP, VERSION, NS,
                                                              "moduledeployments", body)
-            deadline = start + 600
+            deadline = start + timeout
             names = [f"{MD}-{i}" for i in range(deployments)]
             # GETs by name, not a LIST: a LIST is served from the API server's watch cache,
             # which here lagged the controller's write by up to 2 s.
             while not all_completed([await custom.get_namespaced_custom_object(
                     GROUP, VERSION, NS, "moduledeployments", n) for n in names]):
                 if time.monotonic() > deadline:
-                    raise TimeoutError("the release did not complete within 600 s")
+                    raise TimeoutError(f"the release did not complete within {timeout} s")
                 await asyncio.sleep(0.05)
             completed = time.monotonic() - start
+            release_cpu = cpu_seconds(controller.proc.pid) - ctl_before
+            cp_cpu = {name: round(cpu_seconds(pid) - cp_before[name], 2)
+                      for name, pid in control_plane.items()}
+            load_after = load_average()
+            stop_profiler(profiler)
             after = apimetrics.scrape(state.server, state.path / "pki")
             stats = proc_stats(controller.proc.pid)
             idle_start = cpu_seconds(controller.proc.pid)
@@ -148,16 +198,35 @@ async def scenario(state, modules: int, bases: int, batch: int, latency: float, 
         "writes": writes,
         "writes_per_module_excluding_events": round((total - events) / modules, 2),
         "events_per_module": round(events / modules, 2),
-        "controller": {**stats, "idle_cpu_percent": round(100 * idle, 2)},
+        "controller": {**stats, "idle_cpu_percent": round(100 * idle, 2),
+                       "release_cpu_seconds": round(release_cpu, 2),
+                       "cpu_ms_per_module": round(1000 * release_cpu / modules, 2)},
+        "control_plane_cpu_seconds": cp_cpu,
+        "apiserver_cpu_ms_per_module": round(1000 * cp_cpu["kube-apiserver"] / modules, 2),
+        "load_average": {"before": load_before, "after": load_after},
+        "commit": _commit(),
     }
 
 
-def run(modules: int, bases: int, batch: int, latency: float) -> dict:
+def _commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True, cwd=Path(__file__).parent, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def run(modules: int, bases: int, batch: int, latency: float, profile: Path | None = None,
+        py_spy: str | None = None, timeout: float = 900, keep: Path | None = None) -> dict:
     with tempfile.TemporaryDirectory(prefix="mc-bench-") as tmp:
+        if keep is not None:  # the controller's log outlives the run (a stuck release)
+            keep.mkdir(parents=True, exist_ok=True)
+            tmp = str(keep)
         cluster = DevCluster(Path(tmp) / "dev", log=lambda _: None)
         state = cluster.up(bases=0, crds_dir=Path(__file__).resolve().parents[1] / "crds")
         try:
-            return asyncio.run(scenario(state, modules, bases, batch, latency, Path(tmp)))
+            return asyncio.run(scenario(state, modules, bases, batch, latency, Path(tmp),
+                                        profile, py_spy, timeout))
         finally:
             cluster.down()
 
@@ -203,13 +272,18 @@ def main() -> None:
     parser.add_argument("--bases", type=int)
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--latency", type=float, default=0.5)
+    parser.add_argument("--profile", type=Path, help="py-spy collapsed stacks of the controller")
+    parser.add_argument("--py-spy", help="the py-spy binary (default: from PATH)")
+    parser.add_argument("--timeout", type=float, default=900, help="give up on a release after s")
+    parser.add_argument("--keep", type=Path, help="work here and keep the controller's log")
     args = parser.parse_args()
     suite = [(args.modules, args.bases or args.modules, args.batch, args.latency)] \
         if args.modules else SUITE
     RESULTS.mkdir(exist_ok=True)
     results = []
     for modules, bases, batch, latency in suite:
-        result = run(modules, bases, batch, latency)
+        result = run(modules, bases, batch, latency, args.profile, args.py_spy, args.timeout,
+                     args.keep)
         results.append(result)
         out = RESULTS / f"release-{modules}x{bases}-b{batch}-{int(latency * 1000)}ms.json"
         out.write_text(json.dumps(result, indent=2) + "\n")
