@@ -7,8 +7,9 @@ the controller and after every restart.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-from typing import Any, Iterable, Mapping
+import heapq
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Mapping
 
 from ..api.common import SchedulingPolicy
 
@@ -112,6 +113,14 @@ def eligible(base: Base, module_name: str, selector: Mapping[str, Any] | None,
     )
 
 
+def _order(policy: SchedulingPolicy, module_name: str) -> Callable[[Base], tuple[bool, int, str]]:
+    """Sort key of a candidate: pods where an old instance can be replaced in place first
+    (behaviour §2.4), then the fewest (scatter) or most (stacking) modules, then the name."""
+    if policy is SchedulingPolicy.STACKING:
+        return lambda b: (module_name not in b.replaceable, -b.module_count, b.name)
+    return lambda b: (module_name not in b.replaceable, b.module_count, b.name)
+
+
 def choose(bases: Iterable[Base], module_name: str, selector: Mapping[str, Any] | None,
            policy: SchedulingPolicy, deployment: str | None = None) -> Base | None:
     """The pod for one more instance of ``module_name``, or None if no pod is eligible.
@@ -119,23 +128,20 @@ def choose(bases: Iterable[Base], module_name: str, selector: Mapping[str, Any] 
     candidates = [b for b in bases if eligible(b, module_name, selector, deployment)]
     if not candidates:
         return None
-    # Pods where an old instance can be replaced in place come first (behaviour §2.4).
-    if policy is SchedulingPolicy.STACKING:
-        return min(candidates, key=lambda b: (module_name not in b.replaceable, -b.module_count, b.name))
-    return min(candidates, key=lambda b: (module_name not in b.replaceable, b.module_count, b.name))
+    return min(candidates, key=_order(policy, module_name))
 
 
 def place(bases: Iterable[Base], module_name: str, selector: Mapping[str, Any] | None,
           policy: SchedulingPolicy, count: int, deployment: str | None = None) -> list[Base]:
-    """Pods for ``count`` new instances (fewer if bases run out), counting each placement."""
-    pool = {b.name: b for b in bases}
-    chosen: list[Base] = []
-    for _ in range(count):
-        pick = choose(pool.values(), module_name, selector, policy, deployment)
-        if pick is None:
-            break
-        chosen.append(pick)
-        pool[pick.name] = replace(
-            pick, module_count=pick.module_count + 1, modules=pick.modules | {module_name},
-            replaceable=pick.replaceable - {module_name})
-    return chosen
+    """Pods for ``count`` new instances (fewer if bases run out).
+
+    The same answer as calling :func:`choose` ``count`` times and counting each placement,
+    without rescanning every base per instance (instances x bases at 10,000 modules): a pod
+    that gets an instance of ``module_name`` then hosts that name and is no longer eligible
+    for it, so no pod is chosen twice and the picks are the ``count`` first eligible pods in
+    :func:`choose`'s order. One filter and one partial sort per scale.
+    """
+    if count <= 0:
+        return []
+    candidates = [b for b in bases if eligible(b, module_name, selector, deployment)]
+    return heapq.nsmallest(count, candidates, key=_order(policy, module_name))

@@ -106,3 +106,44 @@ def test_misplaced(owner, named, expected):
     from module_controller.planning.placement import misplaced, on_base_deployment
     assert misplaced(owner, named) is expected
     assert on_base_deployment(owner, named) is (not expected)
+
+
+def _place_one_by_one(bases, name, selector, policy, count, deployment=None):
+    """The definition place() must keep: choose() per instance, counting each placement."""
+    from dataclasses import replace
+    pool = {b.name: b for b in bases}
+    chosen = []
+    for _ in range(count):
+        pick = choose(pool.values(), name, selector, policy, deployment)
+        if pick is None:
+            break
+        chosen.append(pick)
+        pool[pick.name] = replace(pick, module_count=pick.module_count + 1,
+                                  modules=pick.modules | {name},
+                                  replaceable=pick.replaceable - {name})
+    return chosen
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_place_equals_choosing_one_instance_at_a_time(seed):
+    import random
+    rnd = random.Random(seed)
+    names = ["a", "b", "c"]
+    bases = []
+    for i in range(rnd.randint(0, 30)):
+        hosted = frozenset(n for n in names if rnd.random() < 0.3)
+        bases.append(Base(
+            name=f"pod-{i:02d}", ip=None if rnd.random() < 0.1 else f"10.0.0.{i}",
+            ready=rnd.random() > 0.1, deleting=rnd.random() < 0.1,
+            labels={"app": rnd.choice(["x", "y"])},
+            module_count=len(hosted) + rnd.randint(0, 3), modules=hosted,
+            max_modules=rnd.choice([None, 1, 2, 4]),
+            replaceable=frozenset(n for n in hosted if rnd.random() < 0.5),
+            deployment=rnd.choice(["base", "other", None])))
+    rnd.shuffle(bases)
+    selector = rnd.choice([None, {"matchLabels": {"app": "x"}}])
+    deployment = rnd.choice([None, "base"])
+    for policy in (S.SCATTER, S.STACKING):
+        count = rnd.randint(0, 35)
+        assert place(bases, "a", selector, policy, count, deployment) == \
+            _place_one_by_one(bases, "a", selector, policy, count, deployment)
