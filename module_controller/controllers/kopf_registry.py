@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Awaitable, Callable
 
 import kopf
 
+from .kopf_diffbase import NoDiffBase
 from .routes import Source
 
 if TYPE_CHECKING:
@@ -34,6 +35,7 @@ def make_registry(op: "Operator", sources: tuple[Source, ...]) -> kopf.OperatorR
         settings.watching.server_timeout = 300
         settings.watching.client_timeout = 330
         settings.networking.request_timeout = 30
+        settings.persistence.diffbase_storage = NoDiffBase()  # see kopf_diffbase.py
         await op.start()
 
     @kopf.on.login(registry=registry)
