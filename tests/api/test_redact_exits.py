@@ -33,7 +33,7 @@ async def test_every_event_message_is_redacted() -> None:
     module = {"apiVersion": "serverless.alipay.com/v1alpha1", "kind": "Module",
               "metadata": {"name": "m", "namespace": "ns", "uid": "u"}}
     recorder.record(module, "Warning", "InstallFailed", f"installBiz {URL}: FAILED")
-    body = recorder._queue.get_nowait()
+    [body] = recorder.queued(module, "Warning", "InstallFailed")
     assert_clean(body["message"])
     await recorder.core.api_client.close()
 
