@@ -3,6 +3,12 @@
 Fed by kopf's watch events and by the answers to our own writes. A copy never replaces a newer
 one: resourceVersions of one object increase (etcd revisions), so an answer to our write and a
 watch event for it can arrive in either order without the cache going back in time.
+
+Only what a reader can use is kept (issue 17, memory): ``metadata.managedFields`` and the
+``kubectl apply`` annotation are dropped from every stored copy (together often larger than
+the rest of a small object, and read by no controller), and a store may drop more with
+``trim`` (e.g. :func:`slim`: a pod's spec). The caller's dict is not changed; the cache holds a
+copy that shares everything it keeps.
 """
 
 from __future__ import annotations
@@ -29,11 +35,37 @@ def _rv(obj: Obj) -> int:
 
 
 TOMBSTONES = 10_000
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+
+
+def _without_bookkeeping(obj: Obj) -> Obj:
+    meta = obj.get("metadata") or {}
+    annotations = meta.get("annotations")
+    if "managedFields" not in meta and not (annotations and LAST_APPLIED in annotations):
+        return obj
+    meta = {k: v for k, v in meta.items() if k != "managedFields"}
+    if annotations and LAST_APPLIED in annotations:
+        meta["annotations"] = {k: v for k, v in annotations.items() if k != LAST_APPLIED}
+    return {**obj, "metadata": meta}
+
+
+def slim(drop: tuple[str, ...] = (), status: tuple[str, ...] | None = None
+         ) -> Callable[[Obj], Obj]:
+    """A ``trim`` that drops the top-level fields ``drop`` and keeps only the ``status`` fields
+    named (all when None): for kinds whose readers need a few fields of large objects."""
+    def trim(obj: Obj) -> Obj:
+        out = {k: v for k, v in obj.items() if k not in drop}
+        if status is not None and isinstance(obj.get("status"), dict):
+            out["status"] = {k: v for k, v in obj["status"].items() if k in status}
+        return out
+    return trim
 
 
 class Store:
-    def __init__(self, kind: str, index_labels: tuple[str, ...] = ()):
+    def __init__(self, kind: str, index_labels: tuple[str, ...] = (),
+                 trim: Callable[[Obj], Obj] | None = None):
         self.kind = kind
+        self._trim = trim
         self._objects: dict[Key, Obj] = {}
         # label -> (namespace, label value) -> keys: "the Modules on this pod / of this
         # ModuleReplicaSet" without scanning every Module (thousands, on every reconcile).
@@ -53,6 +85,9 @@ class Store:
                 and _rv(old) > _rv(obj):
             return old, False
         self._unindex(key, old)
+        obj = _without_bookkeeping(obj)
+        if self._trim is not None:
+            obj = self._trim(obj)
         self._objects[key] = obj
         self._reindex(key, obj)
         return old, True
