@@ -23,7 +23,7 @@ from ..runtime.memo import Memo
 from .preempt import DeletionSignals
 from .routes import DELETED, Change, Routes
 from .wake import MODULES as MODULE_QUEUE, Wake
-from ..runtime.store import Store, key_of
+from ..runtime.store import Store, key_of, slim
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +105,10 @@ class Context:
     modules: Store = field(default_factory=lambda: Store("Module", index_labels=(
         c.LABEL_BASE_INSTANCE_NAME, c.LABEL_MODULE_REPLICASET, c.LABEL_MODULE_DEPLOYMENT)))
     replicasets: Store = field(default_factory=lambda: Store("ModuleReplicaSet"))
-    pods: Store = field(default_factory=lambda: Store("Pod"))
+    # Readers use a pod's metadata and these status fields (pod_ready, pod_ip, not_ready_since):
+    # the spec and container statuses are most of a pod's size (issue 17, memory).
+    pods: Store = field(default_factory=lambda: Store("Pod", trim=slim(
+        drop=("spec",), status=("phase", "podIP", "conditions"))))
     deployments: Store = field(default_factory=lambda: Store("Deployment"))
     module_deployments: Store = field(default_factory=lambda: Store("ModuleDeployment"))
     templates: Store = field(default_factory=lambda: Store("ModuleTemplate"))
