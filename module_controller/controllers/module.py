@@ -23,6 +23,7 @@ from pydantic import ValidationError
 
 from ..api import Module, ModulePhase, ModuleReplicaSet, objects
 from ..api import constants as c
+from ..api.parsed import parsed
 from ..arklet import ArkletUnavailable, installed_identity
 from ..planning import placement
 from ..planning.arklet_answers import BUSY_RECHECK, Answer, Call, Next, react
@@ -66,7 +67,7 @@ class ModuleReconciler:
         if obj is None:
             return None
         try:
-            module = Module.from_api(obj)
+            module = parsed(Module, obj)
         except ValidationError as exc:
             await self._fail(key, "InvalidSpec", str(exc).splitlines()[0], retry=False)
             return None
@@ -94,7 +95,7 @@ class ModuleReconciler:
             decide(key, "wait", "spec differs from its ModuleReplicaSet's template; the owner "
                    "restores it")
             return None
-        module = Module.from_api(obj)
+        module = parsed(Module, obj)
         info = module.spec.module
         pod = self.ctx.pods.get(key[0], module.base_pod_name or "")
         view = pod_view(pod, module.base_pod_ip)
@@ -213,7 +214,7 @@ class ModuleReconciler:
         if owner is None or owner["metadata"].get("uid") != ref.get("uid"):
             return True
         try:
-            mrs = ModuleReplicaSet.from_api(owner)
+            mrs = parsed(ModuleReplicaSet, owner)
         except ValidationError:
             return True  # the owner reports its own invalid spec
         return follows_template(
