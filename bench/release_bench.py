@@ -54,6 +54,7 @@ SUITE = [
     (1000, 200, 4, 0.2),
     (2000, 400, 4, 0.2),
     (5000, 1000, 4, 0.2),
+    (10000, 2000, 4, 0.2),
 ]
 
 
@@ -106,7 +107,7 @@ async def scenario(state, modules: int, bases: int, batch: int, latency: float, 
         await kt.create_namespace(api, NS)
         await kt.create_base_deployment(api, NS, bases,
                                         annotations={simpods.INSTALL_LATENCY: str(latency)})
-        await kt.wait_ready_pods(api, NS, "app=dynamic-stock", bases, timeout=300)
+        await kt.wait_ready_pods(api, NS, "app=dynamic-stock", bases, timeout=900)
         controller = ControllerProcess(state.kubeconfig, log_dir / "controller.log",
                                        namespaces=[NS], extra_args=[f"--log-level={LOG_LEVEL}"],
                                        probe_port=free_port()).start()
@@ -193,6 +194,7 @@ async def scenario(state, modules: int, bases: int, batch: int, latency: float, 
         "module_deployments": deployments,
         "completed_seconds": round(completed, 2) if completed is not None else None,
         "physical_floor_seconds": round(groups * rounds * latency, 2),
+        "ratio_to_floor": round(completed / (groups * rounds * latency), 1),
         "p50_seconds": round(statistics.median(latencies), 2) if latencies else None,
         "p99_seconds": round(latencies[int(0.99 * (len(latencies) - 1))], 2) if latencies else None,
         "writes": writes,
@@ -232,18 +234,21 @@ def run(modules: int, bases: int, batch: int, latency: float, profile: Path | No
 
 
 def table(results: list[dict]) -> str:
-    lines = ["| N modules | bases | batchCount | install latency | apply → Completed | physical floor "
+    lines = ["| N modules | bases | batchCount | install latency | apply → Completed "
+             "| physical floor | × floor "
              "| p50 / p99 create→Available | API writes per module (excl. Events) | Events per module "
-             "| controller peak RSS | CPU s | idle CPU |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| controller peak RSS | CPU s | idle CPU | controller CPU ms / module "
+             "| kube-apiserver CPU ms / module | load before / after |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         c = r["controller"]
         lines.append(
             f"| {r['modules']} | {r['bases']} | {r['batch_count']} | {r['install_latency_s'] * 1000:.0f} ms "
-            f"| {r['completed_seconds']} s | {r['physical_floor_seconds']} s "
+            f"| {r['completed_seconds']} s | {r['physical_floor_seconds']} s | {r['ratio_to_floor']} "
             f"| {r['p50_seconds']} / {r['p99_seconds']} s | {r['writes_per_module_excluding_events']} "
             f"| {r['events_per_module']} | {c['peak_rss_mb']} MB | {c['cpu_seconds']} | "
-            f"{c['idle_cpu_percent']} % |")
+            f"{c['idle_cpu_percent']} % | {c['cpu_ms_per_module']} | {r['apiserver_cpu_ms_per_module']} "
+            f"| {r['load_average']['before']} / {r['load_average']['after']} |")
     return "\n".join(lines)
 
 
@@ -255,12 +260,16 @@ def plot(results: list[dict], path: Path) -> bool:
     except ImportError:
         return False
     ns = [r["modules"] for r in results]
-    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
+    fig, (a, b, cpu) = plt.subplots(1, 3, figsize=(14, 4))
     a.plot(ns, [r["completed_seconds"] for r in results], "o-", label="apply → Completed")
     a.plot(ns, [r["physical_floor_seconds"] for r in results], "x--", label="physical floor")
     a.set_xscale("log"), a.set_xlabel("modules"), a.set_ylabel("seconds"), a.legend()
     b.plot(ns, [r["writes_per_module_excluding_events"] for r in results], "o-")
     b.set_xscale("log"), b.set_xlabel("modules"), b.set_ylabel("API writes per module")
+    cpu.plot(ns, [r["controller"]["cpu_ms_per_module"] for r in results], "o-", label="controller")
+    cpu.plot(ns, [r["apiserver_cpu_ms_per_module"] for r in results], "x--", label="kube-apiserver")
+    cpu.set_xscale("log"), cpu.set_xlabel("modules"), cpu.set_ylabel("CPU ms per module")
+    cpu.set_ylim(bottom=0), cpu.legend()
     fig.tight_layout()
     fig.savefig(path)
     return True
