@@ -3,7 +3,7 @@
 On every watch event kopf builds the object's "essence" (a deep copy of the body without its
 status and some metadata) and reads the last one back from an annotation, only to tell
 ``on.create`` / ``on.update`` handlers what changed. This controller registers ``on.event``
-handlers alone (operator.py: kopf only watches), so that work is thrown away: at 1,000 Modules
+handlers alone (kopf_registry.py: kopf only watches), so that work is thrown away: at 1,000 Modules
 it was ~8 % of the controller's CPU in a release (deep copies of every Module on every event;
 docs/performance.md). The storage below builds and stores nothing.
 """
