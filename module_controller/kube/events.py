@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import logging
 import socket
 import time
@@ -30,6 +29,7 @@ from dataclasses import dataclass
 
 from kubernetes_asyncio import client
 
+from ..api.objects import format_time, now
 from ..api.redact import redact_text
 from .io import response_json
 
@@ -63,7 +63,7 @@ class _Series:
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return format_time(now())
 
 
 def _controller_owner(meta: dict) -> dict | None:

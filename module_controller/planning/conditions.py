@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import datetime as dt
+from ..api.objects import format_time, now
 
 
 def now_timestamp() -> str:
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return format_time(now())
 
 
 def set_condition(conditions: list[dict[str, Any]] | None, type_: str, status: bool, reason: str,

@@ -6,6 +6,8 @@ import datetime as dt
 from dataclasses import asdict
 from typing import Any
 
+from ...api.objects import format_time
+
 
 def _camel(name: str) -> str:
     head, *rest = name.split("_")
@@ -21,5 +23,5 @@ def to_data(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [to_data(v) for v in value]
     if isinstance(value, dt.datetime):
-        return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return format_time(value)
     return value
