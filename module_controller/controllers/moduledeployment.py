@@ -125,8 +125,10 @@ class DeploymentReconciler:
             problem = await self._services.ensure(key, obj, model, template)
             if problem:
                 await self._blocked(key, "ServiceConflict", problem)
-        wake = [t for t in (decision.requeue_after, self._grace_ends(key, model, gone)) if t]
-        return Result(requeue_after=min(wake)) if wake else None
+        # 0.0 is a wake too ("look again now"): only None means no timer.
+        wake = [t for t in (decision.requeue_after, self._grace_ends(key, model, gone))
+                if t is not None]
+        return Result(requeue_after=max(0.0, min(wake))) if wake else None
 
     def _grace_ends(self, key: Key, model: ModuleDeployment, gone: bool) -> float | None:
         """When a NotReady base's grace ends (peer mode), to count it out then: no pod event

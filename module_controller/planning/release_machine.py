@@ -20,8 +20,10 @@ from . import release, rollback
 from .release import Decision, Observed, ReleaseState
 from .release_table import LEADS_ON, TABLE, Action, Event, Impossible, Phase
 
-# Longer chains than this do not exist (a refused abort, a boundary, a start, a group): more
-# steps would mean two rows lead on to each other for ever.
+# Longer chains than this, beside one step per group, do not exist (a refused abort, a
+# boundary, a start, a give-way, the last group): more would mean two rows lead on to each other
+# for ever. Groups lead on to the next (a group may be Available the moment it starts: instances
+# already gone when a deletion goes offline), so a release may take one step per group.
 MAX_STEPS = 8
 
 
@@ -65,7 +67,7 @@ def plan(spec: Observed, st: ReleaseState, now: dt.datetime) -> Decision:
     run = _Run(spec=spec, obs=rollback.effective(spec, st), carry=st, now=now,
                abort_pending=spec.abort and not spec.deleting)
     decision = Decision(state=st)
-    for _ in range(MAX_STEPS):
+    while len(decision.steps) < MAX_STEPS + decision.state.real_batch_count:
         phase = phase_of(decision.state, now)
         event = _event(run, phase, decision.state)
         entry = TABLE[phase, event]
@@ -79,7 +81,7 @@ def plan(spec: Observed, st: ReleaseState, now: dt.datetime) -> Decision:
         decision.steps.append(release.Step(phase, event, entry.action, reached))
         if entry.action not in LEADS_ON:
             return rollback.keep_stable(run.carry, decision)
-    raise AssertionError(f"release: no rest after {MAX_STEPS} steps: {decision.steps}")
+    raise AssertionError(f"release: no rest after {len(decision.steps)} steps: {decision.steps}")
 
 
 # ----------------------------------------------------------------- events

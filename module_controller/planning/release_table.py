@@ -77,8 +77,10 @@ class Action(StrEnum):
 
 
 #: Actions after which the next event is looked at in the same reconcile.
+#: NEXT_GROUP leads on because the group it starts may be Available already (its instances
+#: were there, or gone, before it started); it would get no event to look at it again.
 LEADS_ON = frozenset({Action.GIVE_UP, Action.REFUSE_ABORT, Action.START, Action.GIVE_WAY,
-                      Action.END_AT_BOUNDARY, Action.RESUME})
+                      Action.END_AT_BOUNDARY, Action.RESUME, Action.NEXT_GROUP})
 
 
 @dataclass(frozen=True)

@@ -289,3 +289,41 @@ def test_healthy_group_still_takes_a_new_version_at_its_boundary():
     d = plan(obs, _executing(2, 2, 2), T0)
     assert d.state.update_revision == 2 and d.superseded is None
     assert d.replicas == {"r1": 2, "r2": 2, "r3": 0}
+
+
+# ----------------------------------------------------------------- a group Available as it starts
+
+def _offline(groups: int) -> tuple[Observed, ReleaseState]:
+    """A deletion going offline in ``groups`` groups whose instances are all gone already (their
+    bases went away): every group is Available the moment it starts."""
+    obs = Observed(desired=0, update_revision=1, revisions=(Revision(1, "r1", 6, 0, 0),),
+                   strategy=Strategy(batch_count=groups), pause=False, confirm_batch_num=0,
+                   deleting=True)
+    st = ReleaseState(update_revision=1, current_batch=1, real_batch_count=groups,
+                      original_delta=-6, progress=P.TERMINATING, desired=0, last_transition=T0)
+    return obs, st
+
+
+def test_a_group_available_as_it_starts_is_looked_at_in_the_same_reconcile():
+    """Nothing sends an event for a group that is done before it starts: planning stopped at
+    'next group' would leave the release Terminating for ever."""
+    obs, st = _offline(3)
+    d = plan(obs, st, T0)
+    assert d.state.progress is P.TERMINATED
+    assert d.state.current_batch == 3
+    assert d.replicas == {"r1": 0}
+
+
+def test_more_groups_than_the_step_bound_still_finish_in_one_plan():
+    obs, st = _offline(12)
+    assert plan(obs, st, T0).state.progress is P.TERMINATED
+
+
+def test_next_group_that_is_pending_gets_a_deadline_wake():
+    """The group just started is not Available: the plan looks again by its deadline, as for
+    any group being applied (a stuck group sends no events)."""
+    w = World({"r1": (1, 0)}, update=1, desired=2, strategy=Strategy(batch_count=2))
+    w.step()  # group 1 applied; the World makes its instance Available at once
+    d = plan(w.observed(), w.state, w.now)  # group 1 Available -> group 2 starts, pending
+    assert d.state.current_batch == 2 and d.replicas == {"r1": 2}
+    assert d.requeue_after is not None and d.requeue_after > 0
