@@ -19,6 +19,8 @@ A command goes through :meth:`ArkletCore.handle`:
   ``REPEAT_BIZ`` at once; otherwise the biz is registered ``RESOLVED`` (visible in ``queryAllBiz``
   and ``health``, as on a real base while the module starts), the shell waits the install
   latency and :meth:`ArkletCore.finish` activates it.
+* An ``async`` install is answered at once with its process record (:mod:`.op_records`), which
+  ``queryBizOps`` shows until and after the install ends.
 
 Biz states are stored upper-case and rendered per flavour (:mod:`.answers`): 2023 ``ACTIVATED``,
 2025 ``activated``. The names, codes and records are in :mod:`.vocabulary`.
@@ -32,6 +34,7 @@ from . import answers
 from .answers import biz_brief, biz_entry, biz_model, envelope, failed
 from .download import url_error
 from .jar import BizManifest, JarError, read_biz_manifest
+from .op_records import OpRecords
 from .vocabulary import (BIZ_STATES, CMD_NOT_FOUND, COMMANDS, FAILED, FLAVOURS, HEALTH,
                          ILLEGAL_STATE_BIZ, INSTALL, INSTALL_ONLY, INTERNAL_ERROR,
                          LOCKING_COMMANDS, MASTER_BIZ_MESSAGE, NOT_FOUND_BIZ, NPE,
@@ -60,9 +63,8 @@ class ArkletCore:
         self.base_ready = True
         self._bizzes: dict[str, Biz] = {}
         self._locks: dict[str, str] = {}  # name:version -> command holding it
-        self._ops: dict[str, dict[str, Any]] = {}  # requestId -> process record (async installs)
+        self._ops = OpRecords(flavour)  # async installs' process records, by requestId
         self._install_seq = 0
-        self._thread_seq = 0
         self._generation = 0
 
     @property
@@ -147,17 +149,13 @@ class ArkletCore:
 
     def accepted(self, op: PendingOp) -> Reply:
         """The immediate answer to an ``async`` install: its process record."""
-        record = self._ops.get(op.request_id or "")
-        return envelope(SUCCESS, data=dict(record) if record is not None else None)
+        return envelope(SUCCESS, data=self._ops.get(op.request_id or ""))
 
     def mark_executing(self, op: PendingOp) -> None:
         """An accepted async op has started running on a worker thread (2025: INITIALIZED →
         EXECUTING; the 2023 record is EXECUTING from the start)."""
-        if op.generation != self._generation or op.request_id not in self._ops:
-            return
-        record = self._ops[op.request_id]
-        record["status"] = "EXECUTING"
-        record.setdefault("threadName", self._thread_name())
+        if op.generation == self._generation:
+            self._ops.executing(op)
 
     def injected_failure(self, command: str, kind: str, reason: str = "injected fault") -> Reply:
         """The envelope for a fault-plan failure: ``FAILED`` or ``CMD_PROCESS_INTERNAL_ERROR``."""
@@ -181,6 +179,10 @@ class ArkletCore:
     def bizzes(self) -> list[dict[str, Any]]:
         """The installed bizzes as ``queryAllBiz`` renders them, in the real bases' order."""
         return [biz_entry(self.flavour, b) for b in self._in_registry_order()]
+
+    def op_record(self, request_id: str) -> dict[str, Any] | None:
+        """The process record of the async op ``request_id`` (as ``queryBizOps`` shows it)."""
+        return self._ops.get(request_id)
 
     def busy_keys(self) -> frozenset[str]:
         """``name:version`` keys currently locked by an unfinished command."""
@@ -241,7 +243,7 @@ class ArkletCore:
                 self._end(op, reply, now)
                 return reply
         if op.asynchronous and op.request_id is not None:
-            self._ops[op.request_id] = self._new_record(op, body, now)
+            self._ops.open(op, body, now)
         return op
 
     def _validate_install(self, body: Mapping[str, Any], now: float) -> PendingOp:
@@ -331,51 +333,14 @@ class ArkletCore:
         key = op.key
         if key is not None and self._locks.get(key) == op.command:
             del self._locks[key]
-        record = self._ops.get(op.request_id or "") if op.asynchronous else None
-        if record is not None and op.generation == self._generation:
-            end = int(now * 1000)
-            record.update(
-                status="SUCCEEDED" if reply.code == SUCCESS else "FAILED",
-                elapsedTime=max(0, end - record["startTime"]),
-                endTime=end, endTimestamp=end,
-            )
-            record.setdefault("threadName", self._thread_name())
-            if reply.code != SUCCESS and reply.envelope.get("message"):
-                record["message"] = reply.envelope["message"]
+        if op.asynchronous and op.generation == self._generation:
+            self._ops.close(op, reply, now)
 
     def _restarted(self, op: PendingOp) -> Reply:
         op.done = True
         return failed(op.command, FAILED,
                             f"base restarted while {op.command} of {op.key or op.biz_url} "
                             f"was running")
-
-    def _new_record(self, op: PendingOp, body: Mapping[str, Any], now: float) -> dict[str, Any]:
-        meta: dict[str, Any] = {"async": True}
-        for name in ("bizName", "bizUrl", "bizVersion"):
-            value = optional_str(body, name)
-            if value is not None:
-                meta[name] = value
-        if self.flavour == "2025":
-            meta["installStrategy"] = op.strategy
-        meta["requestId"] = op.request_id
-        start = int(now * 1000)
-        record: dict[str, Any] = {
-            "arkBizMeta": dict(sorted(meta.items())),
-            "elapsedTime": 0,
-            "endTimestamp": 0,
-            "requestId": op.request_id,
-            "startTime": start,
-            "startTimestamp": start,
-            "status": "INITIALIZED",
-        }
-        if self.flavour == "2023":
-            record["status"] = "EXECUTING"  # 0.5.6 answers with the worker already running
-            record["threadName"] = self._thread_name()
-        return record
-
-    def _thread_name(self) -> str:
-        self._thread_seq += 1
-        return f"ARKLET-ark-biz-ops-0-T{self._thread_seq}"
 
     # ------------------------------------------------------------------ read-only commands
 
@@ -397,7 +362,7 @@ class ArkletCore:
         record = self._ops.get(request_id)
         if record is None:
             return envelope(FAILED, message=OPS_NOT_FOUND_MESSAGE)
-        return envelope(SUCCESS, data=dict(sorted(record.items())))
+        return envelope(SUCCESS, data=record)
 
     # ------------------------------------------------------------------ rendering
 

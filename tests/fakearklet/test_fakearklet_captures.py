@@ -176,7 +176,7 @@ async def async_install(arklet: FakeArklet, repo: ModuleRepository, accept: Exch
         assert_matches(accept, await send(arklet, accept, repo), repo.url)
         assert_matches(running, await send(arklet, running, repo), repo.url)
         request_id = json.loads(running.request.partition(b"\r\n\r\n")[2])["requestId"]
-        await wait_until(lambda: arklet.core._ops[request_id]["status"] != "EXECUTING",
+        await wait_until(lambda: (arklet.core.op_record(request_id) or {})["status"] != "EXECUTING",
                          timeout=10, what="async install finished")
         assert_matches(done, await send(arklet, done, repo), repo.url)
     finally:
