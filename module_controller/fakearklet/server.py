@@ -41,6 +41,7 @@ from .core import ArkletCore
 from .download import Downloader, DownloadError
 from .faults import UNLISTED, FaultPlan
 from .listener import Listener
+from .request_stream import read_body, wait_for_eof
 from .vocabulary import FAILED, INSTALL, INTERNAL_ERROR, PendingOp, Reply, Started, parse_body
 
 log = logging.getLogger(__name__)
@@ -234,12 +235,12 @@ class FakeArklet:
                 raise wire.TooLarge()
             if (head.header("expect") or "").lower() == "100-continue":
                 writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-            raw_body = await self._read_body(head, reader)
+            raw_body = await read_body(head, reader)
         except wire.TooLarge:
             # Netty's aggregator: 413 with content-length 0, and the connection stays open.
             self._log(received, "", "", _text(raw_head[:200]), 413, note="body over 1 MiB")
             writer.write(wire.too_large_response())
-            await self._wait_for_eof(reader)
+            await wait_for_eof(reader)
             return
         except (wire.WireError, asyncio.LimitOverrunError) as exc:
             self._log(received, "", "", _text(raw_head[:200]), note=f"malformed HTTP: {exc}")
@@ -258,14 +259,14 @@ class FakeArklet:
             # open until the client gives up.
             self._log(received, head.method, command, _text(raw_body),
                       note="malformed JSON: no reply")
-            await self._wait_for_eof(reader)
+            await wait_for_eof(reader)
             return
         empty = not raw_body.strip()
 
         decision = self.faults.decide(command)
         if decision.action == "hang":
             self._log(received, head.method, command, body, note=decision.note)
-            await self._wait_for_eof(reader)
+            await wait_for_eof(reader)
             return
 
         async with self._event_loop(event_loop):
@@ -289,27 +290,6 @@ class FakeArklet:
                 record = self._log(received, head.method, command, body, 200, reply.code,
                                    note=decision.note)
         await self._send(writer, payload, record)
-
-    async def _read_body(self, head: wire.RequestHead, reader: asyncio.StreamReader) -> bytes:
-        if head.chunked:
-            parts: list[bytes] = []
-            total = 0
-            while True:
-                size = wire.parse_chunk_size(await reader.readuntil(b"\r\n"))
-                if size == 0:
-                    while await reader.readuntil(b"\r\n") != b"\r\n":
-                        pass  # trailers are ignored
-                    return b"".join(parts)
-                total += size
-                if total > wire.MAX_ARKLET_BODY:
-                    raise wire.TooLarge()
-                parts.append(await reader.readexactly(size))
-                if await reader.readexactly(2) != b"\r\n":
-                    raise wire.WireError("chunk not terminated by CRLF")
-        if head.header("transfer-encoding") is not None:
-            raise wire.WireError("unsupported Transfer-Encoding")
-        length = head.content_length()
-        return await reader.readexactly(length) if length else b""
 
     async def _execute(self, command: str, body: dict[str, Any], empty: bool = False) -> Reply:
         step = self.core.handle(command, body, now=time.time(), empty=empty)
@@ -368,11 +348,6 @@ class FakeArklet:
             await writer.drain()
         except (ConnectionError, OSError):
             record.note = "; ".join(n for n in (record.note, "client gone before the reply") if n)
-
-    @staticmethod
-    async def _wait_for_eof(reader: asyncio.StreamReader) -> None:
-        while await reader.read(65536):
-            pass  # anything after the request is ignored, like the real Arklet does
 
     def _log(self, received: float, method: str, command: str, body: Any,
              http_status: int | None = None, code: str | None = None,
