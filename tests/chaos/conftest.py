@@ -24,7 +24,7 @@ import pytest
 from module_controller.devcluster import State
 
 from chaos_helpers import ChaosController
-from invariants import tracebacks
+from controller_tracebacks import tracebacks
 
 DEFAULT_SEED = 20240611
 SIZES = ("small", "large")

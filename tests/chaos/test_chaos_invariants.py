@@ -15,8 +15,8 @@ from kubernetes_asyncio import client
 
 from module_controller.api import constants as c
 
-from invariants import (Snapshot, Want, duplicate_installs, state_violations, tracebacks,
-                        unexpected_tracebacks)
+from controller_tracebacks import tracebacks, unexpected_tracebacks
+from invariants import Snapshot, Want, duplicate_installs, state_violations
 
 pytestmark = pytest.mark.chaos
 
