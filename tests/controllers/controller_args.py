@@ -24,21 +24,23 @@ FAST = [f"--retry-backoff-initial={RETRY_BACKOFF_INITIAL}",
         f"--install-timeout={INSTALL_TIMEOUT:g}",
         f"--base-not-ready-grace={BASE_NOT_READY_GRACE:g}"]
 
-# The Arklet client's retry policy has no flags: ArkletSettings' defaults apply.
-_ARKLET = ArkletSettings()
-# One Arklet call that never gets an answer: every attempt runs into its timeout, with the
-# longest retry wait between attempts (4 x 2 s + 3 x 5 s = 23 s; an install 4 x 10 s + 15 s).
-# An install, uninstall or switch that *times out* is not sent again (it may still run on the
-# base), but its connection failures are retried, so the same product bounds it from above.
-ARKLET_CALL_MAX = _ARKLET.attempts * ARKLET_TIMEOUT + (_ARKLET.attempts - 1) * _ARKLET.backoff_max
-INSTALL_CALL_MAX = _ARKLET.attempts * INSTALL_TIMEOUT + (_ARKLET.attempts - 1) * _ARKLET.backoff_max
+# The Arklet settings of the controller under test, as `module-controller run` builds them from
+# FAST (cli._run): the two timeouts are flags; the connect timeout, attempts and retry waits have
+# no flags and keep ArkletSettings' defaults.
+ARKLET = ArkletSettings(timeout=ARKLET_TIMEOUT, install_timeout=INSTALL_TIMEOUT)
+# One Arklet call that gets no usable answer, by the client's own bound (docs/arklet.md, "How long
+# one call can take"): the attempts that never connect, each within the connect timeout, the
+# retry waits between them, then the one attempt that connects, to its timeout. Nothing sent is
+# sent again within a call. 3 x 2 s + 2.8 s + 2 s = 10.8 s for a query; an install 18.8 s.
+ARKLET_CALL_MAX = ARKLET.longest_call(ARKLET.timeout)
+INSTALL_CALL_MAX = ARKLET.longest_call(ARKLET.install_timeout)
 # One API request of the controller that gets no answer: its client's read timeout (30 s).
 API_REQUEST_MAX = float(DEFAULT_TIMEOUT.sock_read)
 
 # One step of one Module (placed -> Available, or deleted -> gone), and so of everything that
-# waits on it: a queryAllBiz and an install or uninstall, each allowed all its attempts, one API
+# waits on it: a queryAllBiz and an install or uninstall, each to its longest call, one API
 # request that hangs to its timeout, and the queue's longest requeue after the failure
-# (23 + 55 + 30 + 1 = 109 s). Steps of the other reconcilers are API requests only and fit
+# (10.8 + 18.8 + 30 + 1 = 60.6 s). Steps of the other reconcilers are API requests only and fit
 # inside it. On a quiet machine a step takes well under a second; a busy one stretches it, but
 # never past what the controller allows itself.
 MODULE_STEP = ARKLET_CALL_MAX + INSTALL_CALL_MAX + API_REQUEST_MAX + RETRY_BACKOFF_MAX
