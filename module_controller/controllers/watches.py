@@ -173,15 +173,40 @@ def _capacity_changed(change: Change) -> bool:
         labels_of(change.new).get(c.LABEL_MAX_MODULE_COUNT)
 
 
+def _pods_of(ctx: Context, namespace: str, deployment: str) -> list[Obj]:
+    return list(ctx.pods.list(namespace, lambda p: owner_deployment_name(p) == deployment))
+
+
+def _may_place_on(obj: Obj, deployment: str | None, pods: list[Obj]) -> bool:
+    """A ModuleReplicaSet or Module may place instances on these pods of ``deployment``: it names
+    that Deployment (its deployment-name label; one naming another never places here), or names
+    none and its selector matches one of them (``planning.placement.eligible``)."""
+    named = labels_of(obj).get(c.LABEL_DEPLOYMENT_NAME)
+    if named is not None:
+        return named == deployment
+    selector = (obj.get("spec") or {}).get("selector")
+    return any(placement.selector_matches(selector, labels_of(p)) for p in pods)
+
+
+def _capacity_waiters(ctx: Context, change: Change, candidates: Iterable[Obj]) -> Iterable[Key]:
+    """The room on its pods changed: the candidates that may place on those pods look again.
+    No pod, no room to change: a pod that comes later wakes them itself (``pod_*`` below)."""
+    if not _capacity_changed(change):
+        return
+    namespace, name = change.key
+    pods = _pods_of(ctx, namespace, name)
+    if pods:
+        yield from (key_of(obj) for obj in candidates if _may_place_on(obj, name, pods))
+
+
 def capacity_unbound_modules(ctx: Context, change: Change) -> Iterable[Key]:
-    """The capacity of its pods changed: whatever waits for room looks again."""
-    if _capacity_changed(change):
-        yield from (key_of(m) for m in _unbound_modules(ctx, change.key[0]))
+    """The unbound Modules that wait for room on its pods (bound ones keep their place)."""
+    return _capacity_waiters(ctx, change, _unbound_modules(ctx, change.key[0]))
 
 
 def capacity_replicasets(ctx: Context, change: Change) -> Iterable[Key]:
-    if _capacity_changed(change):
-        yield from (key_of(mrs) for mrs in ctx.replicasets.list(change.key[0]))
+    """The revisions that place on its pods."""
+    return _capacity_waiters(ctx, change, ctx.replicasets.list(change.key[0]))
 
 
 # ----------------------------------------------------------------- a pod changed
@@ -230,14 +255,9 @@ def pod_replicasets(ctx: Context, change: Change) -> Iterable[Key]:
     for module in _modules_on(ctx, change):
         yield from _labelled(module, c.LABEL_MODULE_REPLICASET)
     owner = owner_deployment_name(change.new)
+    copies = _copies(change)
     for mrs in ctx.replicasets.list(namespace):
-        named = labels_of(mrs).get(c.LABEL_DEPLOYMENT_NAME)
-        if named is not None:
-            if named == owner:
-                yield key_of(mrs)
-            continue
-        selector = (mrs.get("spec") or {}).get("selector")
-        if any(placement.selector_matches(selector, labels_of(p)) for p in _copies(change)):
+        if _may_place_on(mrs, owner, copies):
             yield key_of(mrs)
 
 

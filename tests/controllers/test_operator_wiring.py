@@ -231,3 +231,26 @@ def test_our_own_count_labels_on_a_base_wake_the_module_deployments_on_it() -> N
     assert woken(queues) == {q.MODULE_DEPLOYMENTS: {"a"}}
     ctx.routes.event(ctx, "Deployment", "MODIFIED", labelled)  # the echo
     assert woken(queues) == {}
+
+
+def test_a_capacity_change_wakes_only_what_waits_for_room_on_that_deployments_pods() -> None:
+    """max-module-count on base-a: the revisions placing on base-a's pods (by name, or a hand-made
+    one by selector) and the unbound Modules that may go there; nothing of base-b."""
+    ctx, queues = two_releases()
+    named_elsewhere = module("loose-a-on-b", app="a")
+    named_elsewhere["metadata"]["labels"][c.LABEL_DEPLOYMENT_NAME] = "base-b"
+    ctx.modules.upsert(named_elsewhere)
+    relabelled = deployment("base-a", "a")
+    relabelled["metadata"].update(resourceVersion="2", labels={c.LABEL_MAX_MODULE_COUNT: "3"})
+    ctx.routes.event(ctx, "Deployment", "MODIFIED", relabelled)
+    assert woken(queues) == {
+        q.MODULES: {"loose-a"},  # not ma (bound), loose-b (selector), loose-a-on-b (named)
+        q.REPLICASETS: {"a-1", "hand-a"},
+        q.MODULE_DEPLOYMENTS: {"a"},  # names base-a (deployment_users: any change)
+    }
+    # A Deployment with no pod has no room to change: nobody waits on it.
+    ctx.deployments.upsert(deployment("empty", "a"))
+    emptied = deployment("empty", "a")
+    emptied["metadata"].update(resourceVersion="2", labels={c.LABEL_MAX_MODULE_COUNT: "3"})
+    ctx.routes.event(ctx, "Deployment", "MODIFIED", emptied)
+    assert q.MODULES not in woken(queues)
