@@ -86,6 +86,7 @@ REASON_MODULE_NAME_CONFLICT: Final = "ModuleNameConflict"
 REASON_INSUFFICIENT_BASES: Final = "InsufficientBases"
 REASON_TEMPLATE_NOT_FOUND: Final = "TemplateNotFound"
 REASON_BASE_NOT_FOUND: Final = "BaseNotFound"
+REASON_SERVICE_CONFLICT: Final = "ServiceConflict"  # <module>-service is someone else's
 
 # --- Validation limits and patterns (shared by the CRD's CEL rules and the models) -------------
 # The patterns avoid escapes where a character class does the job, so the same text is valid as a

@@ -2,6 +2,13 @@
 
 Part of the ModuleDeployment reconciler (moduledeployment.py), apart because it is apart: the
 Service selects the pods where the module is Available, whatever the release does.
+
+A Service of the wanted name that is not ours is a conflict (behaviour §2.7.3): the reconciler
+reports it (ReplicaFailure, reason ServiceConflict, and a Warning Event). Services are not
+watched (no ``watch services`` in the RBAC, docs/security.md), so nothing would say when that
+Service goes: while the conflict stands, :meth:`ModuleServices.ensure` asks for another look
+with the controller's retry backoff, and the first look that can make the Service (or finds
+none wanted) clears the condition.
 """
 
 from __future__ import annotations
@@ -10,12 +17,14 @@ from ..api import ModuleDeployment, UpgradePolicy
 from ..api import constants as c
 from ..api.common import ModuleTemplateSpec
 from ..api.objects import status_of
-from ..kube.events import WARNING
+from ..kube.events import NORMAL, WARNING
 from ..observability.decisions import decided
 from ..planning import deployment, limits
+from ..planning.deployment_status import service_conflict_cleared
 from ..runtime.memo import Memo
 from ..runtime.store import Key
 from .context import Context
+from .wake import MODULE_DEPLOYMENTS
 
 KIND = c.MODULE_DEPLOYMENT.kind
 PLURAL = c.MODULE_DEPLOYMENT.plural
@@ -30,6 +39,8 @@ class ModuleServices:
         # renamed module (spec.template.spec.module.name), or a Service no longer wanted, is
         # news: one LIST and delete then (and once per start).
         self._only_service = Memo()
+        # uid -> looks in a row that found the Service name taken (the recheck's backoff).
+        self._conflicts: dict[str, int] = {}
 
     async def ensure(self, key: Key, obj: dict, model: ModuleDeployment,
                      template: ModuleTemplateSpec | None) -> str | None:
@@ -41,10 +52,14 @@ class ModuleServices:
         if body is None:  # none wanted, or refused (restrictions() says so)
             if self._only_service.record(uid, None):
                 await self.ctx.kube.delete_owned_services(key[0], key[1], uid)
+            await self._conflict_over(key, uid, "no module Service is wanted any more")
             return None
         problem = await self.ctx.kube.ensure_service(body, uid)
         if problem:
+            self._recheck(key, uid)
             return problem
+        await self._conflict_over(key, uid, f"Service {body['metadata']['name']} is owned by "
+                                            "this ModuleDeployment now")
         if self._only_service.record(uid, body["metadata"]["name"]):
             await self.ctx.kube.delete_owned_services(key[0], key[1], uid,
                                                       keep=body["metadata"]["name"])
@@ -55,6 +70,28 @@ class ModuleServices:
     async def delete(self, key: Key, uid: str) -> None:
         await self.ctx.kube.delete_owned_services(key[0], key[1], uid)
         self._only_service.forget(uid)
+        self._conflicts.pop(uid, None)
+
+    def _recheck(self, key: Key, uid: str) -> None:
+        """Look again later: the taken name may be freed, and no watch would tell. The one retry
+        policy, so the looks thin out to one per --retry-backoff-max while the conflict stands."""
+        looks = self._conflicts[uid] = self._conflicts.get(uid, 0) + 1
+        self.ctx.wake.add(MODULE_DEPLOYMENTS, key, self.ctx.settings.retry_backoff.wait(looks))
+
+    async def _conflict_over(self, key: Key, uid: str, why: str) -> None:
+        """Clear the ServiceConflict condition, if set, now that nothing conflicts."""
+        self._conflicts.pop(uid, None)
+        obj = self.ctx.module_deployments.get(*key)
+        conditions = service_conflict_cleared(status_of(obj).get("conditions")) \
+            if obj is not None else None
+        if obj is None or conditions is None:
+            return
+        decided(KIND, key, "service conflict over", why)
+        self.ctx.events.record(obj, NORMAL, "ServiceConflictResolved", why)
+        updated = await self.ctx.kube.patch_status(PLURAL, key[0], key[1], {
+            "conditions": conditions})
+        self.ctx.remember_own(self.ctx.module_deployments, updated,
+                              self.ctx.wake.module_deployment)
 
     async def restrictions(self, key: Key, model: ModuleDeployment,
                            template: ModuleTemplateSpec | None) -> None:

@@ -49,6 +49,20 @@ def blocked(conditions: list[dict[str, Any]] | None, reason: str, message: str,
         else out
 
 
+def service_conflict_cleared(conditions: list[dict[str, Any]] | None
+                             ) -> list[dict[str, Any]] | None:
+    """The conditions without a ReplicaFailure of reason ServiceConflict, once the module
+    Service could be made (or is no longer wanted); None when there is none to clear.
+
+    Not an early failure (:data:`EARLY_FAILURES`): the Service is made after the release's
+    status is written, so the status write must not drop the condition only for the Service
+    step to set it again on every reconcile while the conflict stands."""
+    failure = get_condition(conditions, c.CONDITION_REPLICA_FAILURE)
+    if failure is None or failure.get("reason") != c.REASON_SERVICE_CONFLICT:
+        return None
+    return [x for x in conditions or [] if x is not failure]
+
+
 def failing_revision(decision: Decision, before: ReleaseState) -> int | None:
     """The revision whose Failed instances the messages name: the failed release's, or the one
     just given up."""

@@ -157,6 +157,51 @@ async def test_module_service_follows_the_strategy(api, namespace, controller, d
     await kt.wait_for(names, lambda found: found == [], what="Service removed")
 
 
+async def test_service_conflict_is_reported_and_clears_when_the_name_is_free(
+        api, namespace, controller, dev_cluster):
+    """A Service of the wanted name that is someone else's: ReplicaFailure ServiceConflict and a
+    Warning Event; once it is deleted (Services are not watched: the controller looks again
+    with its retry backoff) the Service is made and owned, and the condition goes."""
+    kc = dev_cluster.kubeconfig
+    name = "moduledeployment-sample-provider"
+    await bases(api, namespace, 1)
+    core = client.CoreV1Api(api)
+    await core.create_namespaced_service(namespace, {
+        "metadata": {"name": "provider-service"},
+        "spec": {"selector": {"app": "someone-else"}, "ports": [{"port": 80}]}})
+    kubectl(kc, namespace, "apply", "-f", str(SAMPLES / "seed003_moduledeployment_provider.yaml"))
+
+    def failure(md: dict | None) -> dict | None:
+        return next((x for x in ((md or {}).get("status") or {}).get("conditions") or []
+                     if x["type"] == c.CONDITION_REPLICA_FAILURE), None)
+
+    md = await kt.wait_for(lambda: kt.get_deployment(api, namespace, name),
+                           lambda m: (failure(m) or {}).get("reason") == c.REASON_SERVICE_CONFLICT,
+                           timeout=MODULE_STEP, what="ReplicaFailure ServiceConflict")
+    assert failure(md)["status"] == "True"
+    assert "provider-service" in failure(md)["message"]
+    await kt.wait_for(lambda: kt.events_for(api, namespace, name),
+                      lambda events: any(e.type == "Warning" and e.reason == c.REASON_SERVICE_CONFLICT
+                                         for e in events),
+                      timeout=MODULE_STEP, what="a Warning Event ServiceConflict")
+    await kt.wait_progress(api, namespace, name, "Completed", timeout=MODULE_STEP)
+    md = await kt.get_deployment(api, namespace, name)
+    assert (failure(md) or {}).get("reason") == c.REASON_SERVICE_CONFLICT, \
+        "the release's status writes leave the conflict standing"
+
+    await core.delete_namespaced_service("provider-service", namespace)
+    md = await kt.wait_for(lambda: kt.get_deployment(api, namespace, name),
+                           lambda m: m is not None and failure(m) is None,
+                           timeout=MODULE_STEP, what="the ServiceConflict condition cleared")
+    svc = await core.read_namespaced_service("provider-service", namespace)
+    assert [r.uid for r in svc.metadata.owner_references or []] == [md["metadata"]["uid"]]
+    assert svc.spec.selector == {c.module_label_key("provider"): "true"}
+    await kt.wait_for(lambda: kt.events_for(api, namespace, name),
+                      lambda events: any(e.type == "Normal" and e.reason == "ServiceConflictResolved"
+                                         for e in events),
+                      timeout=MODULE_STEP, what="a Normal Event ServiceConflictResolved")
+
+
 async def test_template_records_which_module_deployments_use_it(api, namespace, controller,
                                                                  dev_cluster):
     kc = dev_cluster.kubeconfig

@@ -158,6 +158,24 @@ def test_an_abort_sets_rolled_back_and_early_failures_are_cleared():
     assert (report.WARNING, REASON_ABORTED) == out.events[0][:2]
 
 
+def test_a_service_conflict_outlives_the_status_write_and_clears_only_itself():
+    conflict = report.blocked(None, c.REASON_SERVICE_CONFLICT, "provider-service is not ours")
+    decision = Decision(state=_state(P.COMPLETED))
+    out = report.deployment_status({"conditions": conflict}, decision, _observed(),
+                                   _state(P.COMPLETED), _facts())
+    kept = {x["type"]: x for x in out.status["conditions"]}[c.CONDITION_REPLICA_FAILURE]
+    assert kept["reason"] == c.REASON_SERVICE_CONFLICT  # the Service step decides, not the status
+    cleared = report.service_conflict_cleared(out.status["conditions"])
+    assert cleared is not None
+    assert c.CONDITION_REPLICA_FAILURE not in {x["type"] for x in cleared}
+    assert [x for x in out.status["conditions"] if x["type"] != c.CONDITION_REPLICA_FAILURE] \
+        == cleared
+    assert report.service_conflict_cleared(cleared) is None  # nothing to write
+    assert report.service_conflict_cleared(None) is None
+    other = report.blocked(None, c.REASON_TEMPLATE_NOT_FOUND, "gone")
+    assert report.service_conflict_cleared(other) is None
+
+
 def test_release_state_reads_back_what_release_status_writes():
     st = _state(P.PAUSED, stable_revision=1, next_reconcile=T0 + dt.timedelta(seconds=3))
     status = {"releaseStatus": report.release_status(st), "desiredReplicas": 3}
