@@ -1,13 +1,13 @@
 """Unit tests of the pure protocol core: no sockets, no event loop.
 
-Installs are driven the way the shell drives them: ``handle`` → (download: jar bytes built here
-from the url's file name, as the module repository would) → ``unpacked`` → ``finish``.
+Installs are driven the way the shell drives them (core_testkit.py): ``handle`` → (download:
+jar bytes built from the url's file name, as the module repository would) → ``unpacked`` →
+``finish``. The async installs' process records are in test_fakearklet_op_records.py.
 """
 
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit
 
 import pytest
 
@@ -15,36 +15,9 @@ from module_controller.fakearklet.answers import format_started_at
 from module_controller.fakearklet.core import ArkletCore
 from module_controller.fakearklet.vocabulary import COMMANDS, PendingOp, Reply, Started, parse_body
 from module_controller.fakearklet.jar import JarError, parse_manifest, read_biz_manifest
-from module_controller.modulerepo.jars import build_biz_jar, parse_jar_name
+from module_controller.modulerepo.jars import build_biz_jar
 
-URL = "http://repo/provider-1.0.2-ark-biz.jar"
-
-
-def jar_for(url: str) -> bytes:
-    name = parse_jar_name(urlsplit(url).path.rsplit("/", 1)[-1])
-    assert name is not None, url
-    return build_biz_jar(name.biz_name, name.version)
-
-
-def run(core: ArkletCore, command: str, body: dict | None = None, now: float = 1000.0,
-        jar: bytes | None = None) -> Reply:
-    """Handle a command to completion and return the reply."""
-    step = core.handle(command, body or {}, now=now)
-    if not isinstance(step, PendingOp):
-        return step
-    if command == "installBiz":
-        unpacked = core.unpacked(step, jar if jar is not None else jar_for(step.biz_url),
-                                 now=now + 0.01)
-        if isinstance(unpacked, Reply):
-            return unpacked
-        assert isinstance(unpacked, Started)
-    return core.finish(step, now=now + 0.5)
-
-
-def install(core: ArkletCore, name: str, version: str, **extra: object) -> Reply:
-    return run(core, "installBiz", {"bizName": name, "bizVersion": version,
-                                    "bizUrl": f"http://repo/{name}-{version}-ark-biz.jar",
-                                    **extra})
+from core_testkit import URL, install, jar_for, run
 
 
 def states(core: ArkletCore) -> dict[tuple[str, str], str]:
@@ -387,51 +360,6 @@ def test_help_lists_every_command_as_recorded() -> None:
     assert [d["id"] for d in data] == ["health", "queryAllBiz", "help", "uninstallBiz",
                                        "switchBiz", "installBiz", "queryBizOps"]
     assert set(COMMANDS) == {d["id"] for d in data}
-
-
-@pytest.mark.parametrize("flavour", ["2023", "2025"])
-def test_query_biz_ops_tracks_an_async_install(flavour: str) -> None:
-    core = ArkletCore(flavour)
-    op = core.handle("installBiz", {"bizName": "provider", "bizVersion": "1.0.2", "bizUrl": URL,
-                                    "async": True, "requestId": "r1"}, now=1.0)
-    assert isinstance(op, PendingOp) and op.asynchronous
-    accepted = core.accepted(op).data
-    assert accepted["arkBizMeta"]["bizUrl"] == URL and accepted["requestId"] == "r1"
-    assert ("installStrategy" in accepted["arkBizMeta"]) is (flavour == "2025")
-    assert (accepted["elapsedTime"], accepted["endTimestamp"]) == (0, 0)
-    assert accepted["startTime"] == accepted["startTimestamp"] == 1000
-    if flavour == "2025":
-        assert accepted["status"] == "INITIALIZED" and "threadName" not in accepted
-    else:
-        assert accepted["status"] == "EXECUTING" and accepted["threadName"]
-    core.mark_executing(op)
-    running = run(core, "queryBizOps", {"requestId": "r1"}).data
-    assert running["status"] == "EXECUTING" and running["threadName"].startswith("ARKLET-")
-    assert isinstance(core.unpacked(op, jar_for(URL), now=1.5), Started)
-    core.finish(op, now=2.0)
-    record = run(core, "queryBizOps", {"requestId": "r1"}).data
-    assert record["status"] == "SUCCEEDED" and "message" not in record
-    assert (record["elapsedTime"], record["endTime"], record["endTimestamp"]) == (1000, 2000, 2000)
-    missing = run(core, "queryBizOps", {"requestId": "nope"})
-    assert missing.envelope == {"code": "FAILED",
-                                "message": "Not found the corresponding ops record."}
-
-
-def test_failed_async_install_records_the_envelope_message() -> None:
-    core = ArkletCore("2023")
-    install(core, "provider", "1.0.2")
-    op = core.handle("installBiz", {"bizName": "provider", "bizVersion": "1.0.2", "bizUrl": URL,
-                                    "async": True, "requestId": "r2"})
-    assert isinstance(op, PendingOp)
-    assert isinstance(core.unpacked(op, jar_for(URL)), Reply)
-    record = run(core, "queryBizOps", {"requestId": "r2"}).data
-    assert (record["status"], record["message"]) == ("FAILED", "install biz not success!")
-
-
-def test_sync_ops_are_not_recorded() -> None:
-    core = ArkletCore()
-    run(core, "uninstallBiz", {"bizName": "p", "bizVersion": "1", "requestId": "u1"})
-    assert run(core, "queryBizOps", {"requestId": "u1"}).code == "FAILED"
 
 
 def test_restart_clears_bizzes_locks_and_ignores_stale_ops() -> None:
