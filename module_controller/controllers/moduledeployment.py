@@ -124,7 +124,7 @@ class DeploymentReconciler:
             await self._services.restrictions(key, model, template)
             problem = await self._services.ensure(key, obj, model, template)
             if problem:
-                await self._blocked(key, "ServiceConflict", problem)
+                await self._blocked(key, c.REASON_SERVICE_CONFLICT, problem)
         # 0.0 is a wake too ("look again now"): only None means no timer.
         wake = [t for t in (decision.requeue_after, self._grace_ends(key, model, gone))
                 if t is not None]
