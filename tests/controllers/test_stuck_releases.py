@@ -18,20 +18,11 @@ from controller_args import MODULE_STEP
 from helpers.arklet_log import bizzes_on, body_field, installs, log_marks, request_log
 from helpers.bodies import MODULE, md_body
 from helpers.cluster import bases, holds_for, wait_md
+from helpers.release import completed
 
 pytestmark = pytest.mark.cluster
 
 ONE_GROUP = {"batchCount": 1, "needConfirm": False}
-
-
-def _completed(revision: int, available: int):
-    def check(md: dict | None) -> bool:
-        rs, st = release_status(md), (md or {}).get("status") or {}
-        return (rs.get("progress") == "Completed" and rs.get("updateRevision") == revision
-                and st.get("availableReplicas") == available
-                and st.get("updatedAvailableReplicas") == available
-                and st.get("replicas") == available)
-    return check
 
 
 async def _replicas(api, namespace: str) -> dict[str, int]:
@@ -56,7 +47,7 @@ async def test_scale_short_of_bases_does_not_block_the_next_change(api, namespac
     kc, name = dev_cluster.kubeconfig, "provider-short"
     await bases(api, namespace, 3)
     apply(kc, namespace, md_body(name, 3, **ONE_GROUP))
-    await wait_md(api, namespace, name, _completed(1, 3), "1.0.2 on 3 bases", timeout=MODULE_STEP)
+    await wait_md(api, namespace, name, completed(1, 3), "1.0.2 on 3 bases", timeout=MODULE_STEP)
 
     patch(kc, namespace, "moduledeployment", name, {"spec": {"replicas": 4}})
     rs1 = f"{name}-replicas-1"
@@ -73,12 +64,12 @@ async def test_scale_short_of_bases_does_not_block_the_next_change(api, namespac
     assert release_status(md).get("progress") == "Executing", md.get("status")
 
     patch(kc, namespace, "moduledeployment", name, {"spec": {"replicas": 3}})
-    await wait_md(api, namespace, name, _completed(1, 3), "back to 3, Completed",
+    await wait_md(api, namespace, name, completed(1, 3), "back to 3, Completed",
                   timeout=MODULE_STEP)
     assert await _replicas(api, namespace) == {rs1: 3}
 
     apply(kc, namespace, md_body(name, 3, version="1.0.3", **ONE_GROUP))
-    await wait_md(api, namespace, name, _completed(2, 3), "1.0.3 Completed on 3 bases",
+    await wait_md(api, namespace, name, completed(2, 3), "1.0.3 Completed on 3 bases",
                   timeout=3 * MODULE_STEP)
     assert await _replicas(api, namespace) == {rs1: 0, f"{name}-replicas-2": 3}
     await _wait_superseded_event(api, namespace, name, "lacks eligible base pods")
@@ -93,7 +84,7 @@ async def test_rollback_from_a_version_failing_everywhere_proceeds_at_once(api, 
     pods = await bases(api, namespace, 3)
     ips = [p.status.pod_ip for p in pods]
     apply(kc, namespace, md_body(name, 3, **ONE_GROUP))
-    await wait_md(api, namespace, name, _completed(1, 3), "1.0.2 on 3 bases", timeout=MODULE_STEP)
+    await wait_md(api, namespace, name, completed(1, 3), "1.0.2 on 3 bases", timeout=MODULE_STEP)
 
     for ip in ips:
         await arklets.set_fault(ip, "installBiz", fail_rate=1.0, fail_code="FAILED")
@@ -108,7 +99,7 @@ async def test_rollback_from_a_version_failing_everywhere_proceeds_at_once(api, 
                           what="2.0.0 install tried (and failed) on every base")
 
         apply(kc, namespace, md_body(name, 3, **ONE_GROUP))  # the rollback, fault still there
-        await wait_md(api, namespace, name, _completed(1, 3),
+        await wait_md(api, namespace, name, completed(1, 3),
                       "rollback Completed while 2.0.0 still fails", timeout=MODULE_STEP)
         rs1, rs2 = f"{name}-replicas-1", f"{name}-replicas-2"
         assert await _replicas(api, namespace) == {rs1: 3, rs2: 0}

@@ -15,6 +15,7 @@ from module_controller.api import constants as c
 from module_controller.devcluster import testing as kt
 from module_controller.devcluster.kubectl import kubectl, kubectl_apply
 
+from helpers.release import completed, paused_at
 from real_helpers import MODULE, bizzes, wait_bizzes
 
 pytestmark = [pytest.mark.cluster, pytest.mark.realbase]
@@ -24,17 +25,6 @@ SAMPLE = Path(__file__).resolve().parents[2] / "config" / "samples" / "seed003_m
 # multiples of the controller's own install timeout (120 s), never expectations of speed.
 RELEASE = 300.0
 ACTIVATED = "ACTIVATED"
-
-
-def _paused_at(batch: int):
-    def check(md: dict | None) -> bool:
-        rs = kt.release_status(md)
-        return rs.get("progress") == "Paused" and rs.get("currentBatch") == batch
-    return check
-
-
-def _completed(md: dict | None) -> bool:
-    return kt.progress(md) == "Completed"
 
 
 async def _wait_md(api, namespace: str, check, what: str) -> dict:
@@ -60,20 +50,20 @@ async def test_seed_manual_flow_on_real_bases(api, dev_cluster, real_bases, real
     kubectl_apply(kc, ns, _sample(real_bases, "1.0.2"))
 
     # needConfirm with batchCount 2 over 2 replicas: one instance, then a pause.
-    await _wait_md(api, ns, _paused_at(1), "paused after group 1")
+    await _wait_md(api, ns, paused_at(1), "paused after group 1")
     running = await _on_bases(real_bases)
     assert sorted(len(found) for found in running) == [0, 1], running
     assert {(MODULE, "1.0.2", ACTIVATED)} in running
 
     kubectl(kc, ns, "patch", "mddeploy", "moduledeployment-sample", "--type=merge",
                "-p", '{"spec": {"pause": false}}')
-    await _wait_md(api, ns, _completed, "Completed at 1.0.2")
+    await _wait_md(api, ns, completed(), "Completed at 1.0.2")
     for pod in real_bases.pods:
         assert await bizzes(pod) == {(MODULE, "1.0.2", ACTIVATED)}
 
     # A new version: a grouped upgrade, paused after its first group again.
     kubectl_apply(kc, ns, _sample(real_bases, "2.0.0"))
-    await _wait_md(api, ns, _paused_at(1), "upgrade paused after group 1")
+    await _wait_md(api, ns, paused_at(1), "upgrade paused after group 1")
     # While it waits, one base runs the new version and the other still the old one.
     split = sorted([[(MODULE, "1.0.2", ACTIVATED)], [(MODULE, "2.0.0", ACTIVATED)]])
     await kt.wait_for(lambda: _on_bases(real_bases),
@@ -81,7 +71,7 @@ async def test_seed_manual_flow_on_real_bases(api, dev_cluster, real_bases, real
                       timeout=RELEASE, interval=0.5, what="one base on 2.0.0, one on 1.0.2")
     kubectl(kc, ns, "patch", "mddeploy", "moduledeployment-sample", "--type=merge",
                "-p", '{"spec": {"pause": false}}')
-    md = await _wait_md(api, ns, _completed, "Completed at 2.0.0")
+    md = await _wait_md(api, ns, completed(), "Completed at 2.0.0")
     assert md["status"]["updatedAvailableReplicas"] == 2
     for pod in real_bases.pods:
         await wait_bizzes(pod, {(MODULE, "2.0.0", ACTIVATED)}, "only 2.0.0 left")
@@ -91,7 +81,7 @@ async def test_seed_manual_flow_on_real_bases(api, dev_cluster, real_bases, real
     # Offline: in groups like the release, confirmed like it; then the bases are empty.
     kubectl(kc, ns, "delete", "mddeploy", "moduledeployment-sample", "--wait=false")
     await _wait_md(api, ns, lambda m: m is not None and m["metadata"].get("deletionTimestamp")
-                   and _paused_at(1)(m), "offline paused after group 1")
+                   and paused_at(1)(m), "offline paused after group 1")
     kubectl(kc, ns, "patch", "mddeploy", "moduledeployment-sample", "--type=merge",
                "-p", '{"spec": {"pause": false}}')
     await _wait_md(api, ns, lambda m: m is None, "gone")
