@@ -14,12 +14,16 @@ copy that shares everything it keeps.
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Mapping
 
 #: A Kubernetes object as the API returns it (JSON decoded).
 Obj = dict[str, Any]
 
 Key = tuple[str, str]  # (namespace, name)
+
+#: What an object is filed under in one index (None: not in that index). Called on the
+#: stored (trimmed) copy, so it must read only what the store keeps.
+Indexer = Callable[[Obj], str | None]
 
 
 def key_of(obj: Obj) -> Key:
@@ -61,15 +65,30 @@ def slim(drop: tuple[str, ...] = (), status: tuple[str, ...] | None = None
     return trim
 
 
+def _label(label: str) -> Indexer:
+    def value(obj: Obj) -> str | None:
+        return (obj["metadata"].get("labels") or {}).get(label)
+    return value
+
+
 class Store:
+    """``index_labels``: labels whose values are indexed (``by_label``); ``indexes``: more
+    indexes by name, each a function of the object (``by_index``), e.g. "the pods of this
+    Deployment". An index is kept on every upsert and removal, never rebuilt by a scan: a
+    reader gets the few objects it needs however many are cached."""
+
     def __init__(self, kind: str, index_labels: tuple[str, ...] = (),
-                 trim: Callable[[Obj], Obj] | None = None):
+                 trim: Callable[[Obj], Obj] | None = None,
+                 indexes: Mapping[str, Indexer] | None = None):
         self.kind = kind
         self._trim = trim
         self._objects: dict[Key, Obj] = {}
-        # label -> (namespace, label value) -> keys: "the Modules on this pod / of this
+        # index name -> (namespace, value) -> keys: "the Modules on this pod / of this
         # ModuleReplicaSet" without scanning every Module (thousands, on every reconcile).
-        self._index: dict[str, dict[tuple[str, str], set[Key]]] = {label: {} for label in index_labels}
+        self._indexers: dict[str, Indexer] = {label: _label(label) for label in index_labels}
+        self._indexers.update(indexes or {})
+        self._index: dict[str, dict[tuple[str, str], set[Key]]] = {
+            name: {} for name in self._indexers}
         # UIDs seen deleted, so a late answer to our own write (or our own "being deleted"
         # mark) cannot bring back an object the watch has already reported gone.
         self._tombstones: OrderedDict[str, None] = OrderedDict()
@@ -93,18 +112,16 @@ class Store:
         return old, True
 
     def _reindex(self, key: Key, obj: Obj) -> None:
-        labels = obj["metadata"].get("labels") or {}
-        for label, index in self._index.items():
-            value = labels.get(label)
+        for name, index in self._index.items():
+            value = self._indexers[name](obj)
             if value is not None:
                 index.setdefault((key[0], value), set()).add(key)
 
     def _unindex(self, key: Key, obj: Obj | None) -> None:
         if obj is None:
             return
-        labels = obj["metadata"].get("labels") or {}
-        for label, index in self._index.items():
-            value = labels.get(label)
+        for name, index in self._index.items():
+            value = self._indexers[name](obj)
             if value is not None:
                 bucket = index.get((key[0], value))
                 if bucket is not None:
@@ -114,8 +131,16 @@ class Store:
 
     def by_label(self, namespace: str, label: str, value: str) -> list[Obj]:
         """Objects in ``namespace`` whose label ``label`` is ``value`` (an indexed label)."""
-        keys = self._index[label].get((namespace, value), ())
+        return self.by_index(label, namespace, value)
+
+    def by_index(self, name: str, namespace: str, value: str) -> list[Obj]:
+        """Objects in ``namespace`` that index ``name`` files under ``value``."""
+        keys = self._index[name].get((namespace, value), ())
         return [self._objects[k] for k in list(keys) if k in self._objects]
+
+    def count(self, name: str, namespace: str, value: str) -> int:
+        """How many objects :meth:`by_index` would return, without building the list."""
+        return len(self._index[name].get((namespace, value), ()))
 
     def remove(self, obj: Obj) -> Obj | None:
         uid = obj["metadata"].get("uid")

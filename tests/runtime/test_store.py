@@ -67,3 +67,42 @@ def test_slim_keeps_only_the_named_status_fields_and_drops_what_it_is_told():
     # A trimmed copy still never goes back in time.
     older = _obj("p", "a", "u", 0, {})
     assert store.upsert(older) == (cached, False)
+
+
+def _owner(obj: dict) -> str | None:
+    """An index by a function of the object: the first owner's name, as pods by Deployment."""
+    refs = obj["metadata"].get("ownerReferences") or []
+    return refs[0]["name"] if refs else None
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_function_index_equals_a_full_scan_after_random_upserts_and_deletes(seed):
+    rnd = random.Random(seed)
+    store = Store("Pod", indexes={"owner": _owner}, trim=slim(drop=("spec",)))
+    rv = 0
+    uids: dict[tuple[str, str], str] = {}
+    for step in range(400):
+        ns, name = rnd.choice(["a", "b"]), f"p{rnd.randint(0, 30)}"
+        rv += 1
+        current = store.get(ns, name)
+        if rnd.random() < 0.25:
+            if current is not None:
+                store.remove(current)
+                uids.pop((ns, name), None)
+            continue
+        # Now and then an old copy or a namesake (another uid) arrives: neither may leave a
+        # stale entry behind.
+        uid = uids.setdefault((ns, name), f"{ns}-{name}-{step}")
+        if rnd.random() < 0.1:
+            uid = f"{ns}-{name}-namesake-{step}"
+        obj = _obj(name, ns, uid, rv - rnd.choice([0, 0, 0, 5]), {})
+        if rnd.random() < 0.8:
+            obj["metadata"]["ownerReferences"] = [{"name": rnd.choice(["d1", "d2", "d3"])}]
+        obj["spec"] = {"nodeName": "n"}
+        store.upsert(obj)
+    for ns in ("a", "b"):
+        for value in ("d1", "d2", "d3"):
+            by_index = sorted(o["metadata"]["name"] for o in store.by_index("owner", ns, value))
+            by_scan = sorted(o["metadata"]["name"] for o in store.list(ns) if _owner(o) == value)
+            assert by_index == by_scan, (ns, value)
+            assert store.count("owner", ns, value) == len(by_scan)
