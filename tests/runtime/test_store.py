@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections import Counter
 
 import pytest
 
@@ -106,3 +107,35 @@ def test_function_index_equals_a_full_scan_after_random_upserts_and_deletes(seed
             by_scan = sorted(o["metadata"]["name"] for o in store.list(ns) if _owner(o) == value)
             assert by_index == by_scan, (ns, value)
             assert store.count("owner", ns, value) == len(by_scan)
+
+
+def _state(obj: dict) -> str:
+    return (obj.get("status") or {}).get("phase", "none")
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_tally_equals_a_count_over_a_full_scan_after_random_upserts_and_deletes(seed):
+    rnd = random.Random(seed)
+    store = Store("Module", tallies={"owner": (lambda o: o["metadata"]["labels"].get("owner"),
+                                               _state)})
+    rv = 0
+    for step in range(400):
+        ns, name = rnd.choice(["a", "b"]), f"m{rnd.randint(0, 30)}"
+        rv += 1
+        current = store.get(ns, name)
+        if rnd.random() < 0.25:
+            if current is not None:
+                store.remove(current)
+            continue
+        uid = current["metadata"]["uid"] if current is not None and rnd.random() < 0.9 \
+            else f"{ns}-{name}-{step}"
+        obj = _obj(name, ns, uid, rv - rnd.choice([0, 0, 0, 5]),
+                   {"owner": rnd.choice(["r1", "r2"])} if rnd.random() < 0.8 else {})
+        if rnd.random() < 0.7:
+            obj["status"] = {"phase": rnd.choice(["Available", "Failed", "Installing"])}
+        store.upsert(obj)
+    for ns in ("a", "b"):
+        for owner in ("r1", "r2"):
+            scanned = Counter(_state(o) for o in store.list(ns)
+                              if o["metadata"]["labels"].get("owner") == owner)
+            assert store.tally("owner", ns, owner) == scanned, (ns, owner)
