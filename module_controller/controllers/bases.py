@@ -87,9 +87,8 @@ class BaseDeploymentReconciler:
         if deployment is None or deleting(deployment):
             return None
         per_pod = [
-            len(self.ctx.modules_on_pod(key[0], pod["metadata"]["name"]))
-            for pod in self.ctx.pods.list(key[0])
-            if not deleting(pod) and self.ctx.deployment_of(pod) is deployment
+            self.ctx.live_module_count(key[0], pod["metadata"]["name"])
+            for pod in self.ctx.pods_of(*key) if not deleting(pod)
         ]
         current = labels_of(deployment)
         if not any(per_pod) and c.LABEL_MAX_MODULE_INSTANCE_COUNT_ON_BASE not in current:

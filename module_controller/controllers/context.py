@@ -13,11 +13,12 @@ import weakref
 from dataclasses import dataclass, field
 from typing import Callable
 
-from ..api import constants as c, objects
+from ..api import ModulePhase, constants as c, objects
 from ..arklet import ArkletClient, arklet_port
 from ..kube.events import WARNING, EventRecorder
 from ..kube.io import KubeIO
 from ..planning import placement
+from ..planning.module_lifecycle import serving
 from ..settings import Settings
 from ..runtime.memo import Memo
 from .preempt import DeletionSignals
@@ -96,21 +97,68 @@ def news_in_answer(old: dict | None, new: dict) -> bool:
             or old_meta.get("generation") != new_meta.get("generation"))
 
 
+#: Store index and tally names (see the stores of :class:`Context`).
+OWNER_DEPLOYMENT = "owner-deployment"
+BASE_DEPLOYMENT = "base-deployment"
+BY_HAND = "by-hand"
+REVISION_STATES = "revision-states"
+POD_LOAD = "pod-load"
+
+#: What a release counts of a revision's instances (:func:`instance_state`).
+DELETING, SERVING, FAILED, OTHER = "deleting", "serving", "failed", "other"
+
+
+def instance_state(module: dict) -> str:
+    """How a release counts the Module: being deleted, serving (Available for its current
+    spec), Failed, or none of these."""
+    if deleting(module):
+        return DELETING
+    if serving(module):
+        return SERVING
+    return FAILED if objects.phase(module) == ModulePhase.FAILED else OTHER
+
+
+def _label(label: str) -> Callable[[dict], str | None]:
+    def value(obj: dict) -> str | None:
+        return labels_of(obj).get(label)
+    return value
+
+
+def _base_deployment_name(md: dict) -> str | None:
+    return (md.get("spec") or {}).get("baseDeploymentName")
+
+
+def _by_hand(mrs: dict) -> str | None:
+    """Every ModuleReplicaSet without the deployment-name label, under one value ("")."""
+    return None if c.LABEL_DEPLOYMENT_NAME in labels_of(mrs) else ""
+
+
 @dataclass
 class Context:
     settings: Settings
     kube: KubeIO
     arklet: ArkletClient
     events: EventRecorder
+    # Tallies: a release counts its revisions' instances, and the base Deployment its pods'
+    # Modules, on every wake; counted as Modules change, not by a walk over thousands.
     modules: Store = field(default_factory=lambda: Store("Module", index_labels=(
-        c.LABEL_BASE_INSTANCE_NAME, c.LABEL_MODULE_REPLICASET, c.LABEL_MODULE_DEPLOYMENT)))
-    replicasets: Store = field(default_factory=lambda: Store("ModuleReplicaSet"))
+        c.LABEL_BASE_INSTANCE_NAME, c.LABEL_MODULE_REPLICASET, c.LABEL_MODULE_DEPLOYMENT),
+        tallies={REVISION_STATES: (_label(c.LABEL_MODULE_REPLICASET), instance_state),
+                 POD_LOAD: (_label(c.LABEL_BASE_INSTANCE_NAME), deleting)}))
+    # Revisions by ModuleDeployment, and by the base Deployment they place on (BY_HAND: made
+    # without that label; their selectors decide).
+    replicasets: Store = field(default_factory=lambda: Store(
+        "ModuleReplicaSet", index_labels=(c.LABEL_MODULE_DEPLOYMENT, c.LABEL_DEPLOYMENT_NAME),
+        indexes={BY_HAND: _by_hand}))
     # Readers use a pod's metadata and these status fields (pod_ready, pod_ip, not_ready_since):
-    # the spec and container statuses are most of a pod's size (issue 17, memory).
+    # the spec and container statuses are most of a pod's size (issue 17, memory). Indexed by
+    # the Deployment that owns them: a base's pods without a scan of every pod.
     pods: Store = field(default_factory=lambda: Store("Pod", trim=slim(
-        drop=("spec",), status=("phase", "podIP", "conditions"))))
+        drop=("spec",), status=("phase", "podIP", "conditions")),
+        indexes={OWNER_DEPLOYMENT: owner_deployment_name}))
     deployments: Store = field(default_factory=lambda: Store("Deployment"))
-    module_deployments: Store = field(default_factory=lambda: Store("ModuleDeployment"))
+    module_deployments: Store = field(default_factory=lambda: Store(
+        "ModuleDeployment", indexes={BASE_DEPLOYMENT: _base_deployment_name}))
     templates: Store = field(default_factory=lambda: Store("ModuleTemplate"))
     _reported_capacity: Memo = field(default_factory=Memo)
     #: Queues keys for the reconcilers (the operator registers their work queues in it).
@@ -196,6 +244,10 @@ class Context:
 
     # ----------------------------------------------------------------- bases
 
+    def live_module_count(self, namespace: str, pod_name: str) -> int:
+        """``len(modules_on_pod(...))`` from a tally, without building the list."""
+        return self.modules.tally(POD_LOAD, namespace, pod_name)[False]
+
     def modules_on_pod(self, namespace: str, pod_name: str, *, include_deleting: bool = False
                        ) -> list[dict]:
         return [m for m in self.modules.by_label(namespace, c.LABEL_BASE_INSTANCE_NAME, pod_name)
@@ -219,19 +271,20 @@ class Context:
         if deployment is None:
             return None
         namespace, name = pod["metadata"]["namespace"], deployment["metadata"]["name"]
-        if any((md.get("spec") or {}).get("baseDeploymentName") == name
-               for md in self.module_deployments.list(namespace)):
+        if self.module_deployments.count(BASE_DEPLOYMENT, namespace, name) or \
+                self.replicasets.count(c.LABEL_DEPLOYMENT_NAME, namespace, name):
             return deployment
         template = (((deployment.get("spec") or {}).get("template") or {}).get("metadata")
                     or {}).get("labels") or {}
-        for mrs in self.replicasets.list(namespace):
-            named = labels_of(mrs).get(c.LABEL_DEPLOYMENT_NAME)
-            if named == name:
-                return deployment
+        for mrs in self.replicasets.by_index(BY_HAND, namespace, ""):
             selector = (mrs.get("spec") or {}).get("selector")
-            if named is None and selector and placement.selector_matches(selector, template):
+            if selector and placement.selector_matches(selector, template):
                 return deployment
         return None
+
+    def pods_of(self, namespace: str, deployment: str) -> list[dict]:
+        """The pods the Deployment named owns through its ReplicaSets (an index, no scan)."""
+        return self.pods.by_index(OWNER_DEPLOYMENT, namespace, deployment)
 
     def retiring(self, pod: dict) -> bool:
         """A base pod whose delete-pod label the controller acts on (see base_deployment_of)."""

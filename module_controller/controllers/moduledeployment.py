@@ -11,19 +11,20 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 
-from ..api import ModuleDeployment, ModulePhase, ModuleTemplate, ReleaseProgress
+from ..api import ModuleDeployment, ModuleTemplate, ReleaseProgress
 from ..api import constants as c
 from ..api.common import ModuleTemplateSpec
-from ..api.objects import now, phase, status_of
+from ..api.objects import now, status_of
+from ..api.parsed import parsed
 from ..kube.events import NORMAL, WARNING
 from ..observability.decisions import decided
 from ..planning import bases, deployment, release, release_machine, rollback
 from ..planning import deployment_status as report
 from ..planning.conditions import get_condition
-from ..planning.module_lifecycle import serving
 from ..runtime.queue import Result
 from ..runtime.store import Key, key_of
-from .context import Context, deleting, labels_of, not_ready_since, pod_ready, wants_removal
+from .context import (FAILED, REVISION_STATES, SERVING, Context, deleting, labels_of,
+                      not_ready_since, pod_ready, wants_removal)
 from .module_service import ModuleServices
 from .release_report import ReleaseReport
 
@@ -55,7 +56,7 @@ class DeploymentReconciler:
         if obj is None:
             return None
         try:
-            model = ModuleDeployment.from_api(obj)
+            model = parsed(ModuleDeployment, obj)
         except ValidationError as exc:
             await self._blocked(key, "InvalidSpec", str(exc).splitlines()[0])
             return None
@@ -160,7 +161,7 @@ class DeploymentReconciler:
         out = []
         for other in self.ctx.module_deployments.list(key[0]):
             try:
-                model = ModuleDeployment.from_api(other)
+                model = parsed(ModuleDeployment, other)
             except ValidationError:
                 continue
             template = self._template(key, model)
@@ -183,15 +184,16 @@ class DeploymentReconciler:
         if ref is None or deleting(ref):
             return None
         try:
-            return ModuleTemplate.from_api(ref).template
+            return parsed(ModuleTemplate, ref).template
         except ValidationError:
             return None
 
     # ----------------------------------------------------------------- revisions
 
     def _revisions(self, key: Key) -> list[dict]:
-        return [m for m in self.ctx.replicasets.list(key[0])
-                if labels_of(m).get(c.LABEL_MODULE_DEPLOYMENT) == key[1]]
+        """Its ModuleReplicaSets, oldest revision first (an index, not a scan)."""
+        return sorted(self.ctx.replicasets.by_label(key[0], c.LABEL_MODULE_DEPLOYMENT, key[1]),
+                      key=lambda r: (_number(r), r["metadata"]["name"]))
 
     async def _ensure_revision(self, key: Key, obj: dict, model: ModuleDeployment,
                                template: ModuleTemplateSpec, revisions: list[dict]) -> dict:
@@ -232,16 +234,14 @@ class DeploymentReconciler:
                              current: dict | None) -> None:
         held = [deployment.HeldRevision(
             name=r["metadata"]["name"], number=_number(r), replicas=r["spec"].get("replicas", 0),
-            deleting=deleting(r), has_instances=bool(self._instances(key, r)))
+            deleting=deleting(r),
+            has_instances=self.ctx.modules.count(c.LABEL_MODULE_REPLICASET, key[0],
+                                                 r["metadata"]["name"]) > 0)
             for r in revisions]
         current_name = current["metadata"]["name"] if current is not None else None
         for name in deployment.to_prune(held, current_name, model.spec.revision_history_limit):
             await self.ctx.kube.delete(MRS, key[0], name)
             decided(KIND, key, "revision pruned", "beyond revisionHistoryLimit", revision=name)
-
-    def _instances(self, key: Key, revision: dict) -> list[dict]:
-        return self.ctx.modules.by_label(key[0], c.LABEL_MODULE_REPLICASET,
-                                         revision["metadata"]["name"])
 
     # ----------------------------------------------------------------- release: read
 
@@ -250,14 +250,13 @@ class DeploymentReconciler:
                  ) -> release.Observed:
         revs = []
         for revision in revisions:
-            instances = self._instances(key, revision)
-            live = [m for m in instances if not deleting(m)]
+            # Counted as the Modules changed (a store tally), not by a walk over them.
+            states = self.ctx.modules.tally(REVISION_STATES, key[0], revision["metadata"]["name"])
             revs.append(release.Revision(
                 number=_number(revision), name=revision["metadata"]["name"],
-                replicas=int(revision["spec"].get("replicas") or 0), instances=len(instances),
-                available=sum(1 for m in live if serving(m)),
-                failed=sum(1 for m in live if phase(m) == ModulePhase.FAILED),
-                short_of_bases=_short_of_bases(revision)))
+                replicas=int(revision["spec"].get("replicas") or 0),
+                instances=sum(states.values()), available=states[SERVING],
+                failed=states[FAILED], short_of_bases=_short_of_bases(revision)))
         desired = 0 if gone else self._desired(key, model)
         update = _number(current) if current else 0
         abort = (model.metadata.annotations or {}).get(c.ANNOTATION_ABORT_REVISION)
@@ -283,7 +282,7 @@ class DeploymentReconciler:
             return 0, None
         at = now()
         count, recheck = 0, None
-        for pod in self.ctx.pods.list(key[0]):
+        for pod in self.ctx.pods_of(key[0], model.spec.base_deployment_name):
             if self.ctx.deployment_of(pod) is not base or deleting(pod) or wants_removal(pod):
                 continue
             hosts = any(labels_of(m).get(c.LABEL_MODULE_DEPLOYMENT) == key[1]

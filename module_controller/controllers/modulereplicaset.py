@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from ..api import ModulePhase, ModuleReplicaSet
 from ..api import constants as c
 from ..api.objects import owned_by, phase, status_of, update_revision
+from ..api.parsed import parsed
 from ..kube.events import NORMAL, WARNING
 from ..observability.decisions import decided
 from ..planning import placement
@@ -53,7 +54,7 @@ class ReplicaSetReconciler:
         if obj is None:
             return None
         try:
-            model = ModuleReplicaSet.from_api(obj)
+            model = parsed(ModuleReplicaSet, obj)
         except ValidationError as exc:
             self.ctx.events.record(obj, WARNING, "InvalidSpec", str(exc).splitlines()[0])
             decided(KIND, key, "blocked", "InvalidSpec", message=str(exc).splitlines()[0])
