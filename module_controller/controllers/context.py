@@ -15,9 +15,10 @@ from typing import Callable
 
 from ..api import ModulePhase, constants as c, objects
 from ..arklet import ArkletClient, arklet_port
-from ..kube.events import WARNING, EventRecorder
+from ..kube.events import WARNING, EventRecorder, Summary
 from ..kube.io import KubeIO
 from ..planning import placement
+from ..planning.event_series import release_series
 from ..planning.module_lifecycle import serving
 from ..settings import Settings
 from ..runtime.memo import Memo
@@ -181,6 +182,26 @@ class Context:
     def __post_init__(self) -> None:
         if self.routes is None:
             self.routes = Routes(self.wake)
+        if isinstance(self.events, EventRecorder):  # tests may leave Events out
+            self.events.summarise = self.release_event_summary
+
+    def release_event_summary(self, obj: dict, type_: str, reason: str, message: str
+                              ) -> Summary | None:
+        """A release's Modules tell their Normal transitions once per revision and group on
+        their ModuleDeployment (planning.event_series); everything else stays on its object."""
+        if obj.get("kind") != c.MODULE.kind:
+            return None
+        labels = labels_of(obj)
+        md = self.module_deployments.get(obj["metadata"].get("namespace") or "",
+                                         labels.get(c.LABEL_MODULE_DEPLOYMENT) or "")
+        if md is None:
+            return None
+        series = release_series(type_, labels, objects.status_of(md).get("releaseStatus") or {})
+        if series is None:
+            return None
+        target = {"apiVersion": md.get("apiVersion") or c.API_VERSION,
+                  "kind": md.get("kind") or c.MODULE_DEPLOYMENT.kind, "metadata": md["metadata"]}
+        return Summary(target, series)
 
     def store(self, kind: str) -> Store:
         """The cache of watched ``kind`` (its ``kind`` name, e.g. ``Pod``)."""

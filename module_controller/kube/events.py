@@ -13,6 +13,13 @@ and reason: "Installed ×312 Modules, latest ...") instead of being dropped; onl
 nowhere to fold goes with a log line. A release of 10,000 Modules records about as many
 Events in a few minutes; none is lost, and what a person reads is one line per owner.
 
+An Event that is one of many alike (a release's Modules each reaching Installed) may instead
+be *summarised*: the recorder's ``summarise`` hook (set by the controller, which knows what a
+group is) names a target object and a series; the Event becomes one Event per target, type,
+reason and series, whose ``count`` is the number of objects and whose message says it ("revision
+3, group 2/4: 250 Modules Installed; latest ..."), patched as the count grows. Failures are
+never summarised by the controller: each stays on its own object.
+
 A few posters work the queue at once, and the API server's answer is read as JSON only for
 the Event's name (nobody reads the rest; parsing its timestamps cost more CPU than the request).
 """
@@ -26,6 +33,7 @@ import socket
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Callable
 
 from kubernetes_asyncio import client
 
@@ -47,11 +55,27 @@ SERIES_MEMORY = 4096
 EventKey = tuple[str, str, str, str]
 
 
+@dataclass(frozen=True)
+class Summary:
+    """Where a summarised Event goes: ``target`` (an object: apiVersion, kind, metadata with
+    name, namespace, uid) and ``series`` (e.g. "revision 3, group 2/4"), one Event per both
+    with the type and reason."""
+
+    target: dict
+    series: str
+
+
+#: (object, type, reason, message) -> a Summary, or None to post the Event on the object.
+Summarise = Callable[[dict, str, str, str], "Summary | None"]
+
+
 @dataclass
 class _Pending:
     body: dict
     count: int = 1
     folded: int = 0  # Events of owned objects folded into this one (owner summaries)
+    #: For a summary: its message as a function of the objects counted so far (in all).
+    render: Callable[[int], str] | None = None
 
 
 @dataclass
@@ -86,6 +110,8 @@ class EventRecorder:
         self._posters = posters
         self._tasks: list[asyncio.Task] = []
         self._instance = socket.gethostname()
+        #: Set by the controller (see :class:`Summary`); None: every Event on its own object.
+        self.summarise: Summarise | None = None
 
     def start(self) -> None:
         if not self._tasks:
@@ -114,6 +140,10 @@ class EventRecorder:
         meta = obj.get("metadata", {})
         namespace = meta.get("namespace") or "default"
         message = redact_text(message)[:1024]  # here, for every Event: a url may carry credentials
+        summary = self.summarise(obj, type_, reason, message) if self.summarise else None
+        if summary is not None:
+            self._summarise(summary, obj, type_, reason, message)
+            return
         key: EventKey = (meta.get("uid") or f"{namespace}/{meta.get('name')}", type_, reason,
                          message)
         pending = self._pending.get(key)
@@ -132,6 +162,32 @@ class EventRecorder:
             log.warning("event queue full; dropped %s %s on %s", type_, reason, meta.get("name"))
             return
         self._fold(owner, namespace, involved, type_, reason, message)
+
+    def _summarise(self, summary: Summary, obj: dict, type_: str, reason: str,
+                   message: str) -> None:
+        """Count ``obj``'s Event into its summary Event (queued, or patched once posted)."""
+        target_meta = summary.target.get("metadata") or {}
+        namespace = target_meta.get("namespace") or "default"
+        key: EventKey = (target_meta.get("uid") or f"{namespace}/{target_meta.get('name')}",
+                         type_, reason, "\0" + summary.series)  # never an ordinary message
+        kind = obj.get("kind") or "object"
+        latest = f"latest {obj.get('metadata', {}).get('name')}: {message}"
+
+        def render(count: int) -> str:
+            noun = kind if count == 1 else kind + "s"
+            return f"{summary.series}: {count} {noun} {reason}; {latest}"[:1024]
+
+        pending = self._pending.get(key)
+        if pending is None:
+            target = {"apiVersion": summary.target.get("apiVersion"),
+                      "kind": summary.target.get("kind"), "name": target_meta.get("name"),
+                      "namespace": target_meta.get("namespace"), "uid": target_meta.get("uid")}
+            pending = _Pending(self._body(target, namespace, type_, reason, ""), count=0)
+            # Bounded by targets x series, not by objects; never dropped for a full queue.
+            self._enqueue(key, pending)
+        pending.count += 1
+        pending.render = render
+        pending.body["lastTimestamp"] = _now()
 
     def _fold(self, owner: dict, namespace: str, involved: dict, type_: str, reason: str,
               message: str) -> None:
@@ -187,10 +243,12 @@ class EventRecorder:
         series = self._series.get(key)
         if series is not None and time.monotonic() - series.posted_at < SERIES_WINDOW:
             count = series.count + pending.count
+            patch = {"count": count, "lastTimestamp": body["lastTimestamp"]}
+            if pending.render is not None:  # a summary says its count in words too
+                patch["message"] = pending.render(count)
             try:
                 resp = await self.core.patch_namespaced_event(
-                    series.name, series.namespace,
-                    {"count": count, "lastTimestamp": body["lastTimestamp"]},
+                    series.name, series.namespace, patch,
                     _content_type=MERGE, _preload_content=False)
                 await response_json(resp)
                 self._remember(key, series.name, series.namespace, count)
@@ -199,6 +257,8 @@ class EventRecorder:
                 if exc.status != 404:  # gone (Events expire): post a new one below
                     raise
         body["count"] = pending.count
+        if pending.render is not None:
+            body["message"] = pending.render(pending.count)
         resp = await self.core.create_namespaced_event(body["metadata"]["namespace"], body,
                                                        _preload_content=False)
         created = await response_json(resp)  # raises ApiException on an error status
@@ -216,8 +276,9 @@ class EventRecorder:
         """The queued (not yet posted) Event bodies for this object, type and reason (tests)."""
         meta = obj.get("metadata", {})
         who = meta.get("uid") or f"{meta.get('namespace') or 'default'}/{meta.get('name')}"
-        return [{**p.body, "count": p.count} for k, p in self._pending.items()
-                if k[:3] == (who, type_, reason)]
+        return [{**p.body, "count": p.count,
+                 **({"message": p.render(p.count)} if p.render is not None else {})}
+                for k, p in self._pending.items() if k[:3] == (who, type_, reason)]
 
     async def drain(self, timeout: float = 5.0) -> None:
         """Wait until queued events are posted (tests, shutdown), at most ``timeout`` s."""
