@@ -14,6 +14,7 @@ copy that shares everything it keeps.
 from __future__ import annotations
 
 from collections import OrderedDict
+import sys
 from collections import Counter
 from typing import Any, Callable, Hashable, Iterator, Mapping
 
@@ -54,6 +55,24 @@ def _without_bookkeeping(obj: Obj) -> Obj:
     if annotations and LAST_APPLIED in annotations:
         meta["annotations"] = {k: v for k, v in annotations.items() if k != LAST_APPLIED}
     return {**obj, "metadata": meta}
+
+
+#: Strings up to this long are shared between cached copies (keys, label values, names).
+SHARED_STRING_MAX = 64
+
+
+def shared(value: Any) -> Any:
+    """``value`` rebuilt with its dict keys and short strings interned: one copy of
+    ``serverless.alipay.com/module-replicaset`` (or "Available", or a pod's name) for every
+    cached object that carries it, instead of one per object as the JSON decoder makes them.
+    A cached Module took 8.3 kB, 3.6 kB so (issue 17, memory)."""
+    if isinstance(value, dict):
+        return {sys.intern(k) if type(k) is str else k: shared(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [shared(v) for v in value]
+    if type(value) is str and len(value) <= SHARED_STRING_MAX:
+        return sys.intern(value)
+    return value
 
 
 def slim(drop: tuple[str, ...] = (), status: tuple[str, ...] | None = None
@@ -116,6 +135,7 @@ class Store:
         obj = _without_bookkeeping(obj)
         if self._trim is not None:
             obj = self._trim(obj)
+        obj = shared(obj)
         self._objects[key] = obj
         self._reindex(key, obj)
         return old, True

@@ -140,7 +140,7 @@ def test_store_never_resurrects_a_deleted_object_or_goes_back_in_time():
     obj = {"metadata": {"namespace": "n", "name": "a", "uid": "u1", "resourceVersion": "5"}}
     assert store.upsert(obj) == (None, True)
     older = {"metadata": {**obj["metadata"], "resourceVersion": "4"}}
-    assert store.upsert(older)[1] is False and store.get("n", "a") is obj
+    assert store.upsert(older)[1] is False and store.get("n", "a") == obj
     store.remove(obj)
     late = {"metadata": {**obj["metadata"], "resourceVersion": "6", "deletionTimestamp": "x"}}
     assert store.upsert(late)[1] is False and store.get("n", "a") is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 from collections import Counter
 
@@ -139,3 +140,16 @@ def test_tally_equals_a_count_over_a_full_scan_after_random_upserts_and_deletes(
             scanned = Counter(_state(o) for o in store.list(ns)
                               if o["metadata"]["labels"].get("owner") == owner)
             assert store.tally("owner", ns, owner) == scanned, (ns, owner)
+
+
+def test_cached_copies_share_their_keys_and_short_strings_and_equal_what_was_stored():
+    store = Store("Module")
+    for name in ("m1", "m2"):
+        # Decoded separately, as the API client does: equal strings, distinct objects.
+        store.upsert(json.loads(json.dumps(_obj(name, "a", "uid-" + name, 1,
+                                                {"example.com/module-replicaset": "rs-1"}))))
+    one, two = store.get("a", "m1"), store.get("a", "m2")
+    (k1, v1), = one["metadata"]["labels"].items()
+    (k2, v2), = two["metadata"]["labels"].items()
+    assert k1 is k2 and v1 is v2
+    assert one == _obj("m1", "a", "uid-m1", 1, {"example.com/module-replicaset": "rs-1"})
