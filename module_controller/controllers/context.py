@@ -359,9 +359,13 @@ class Context:
             deployment=owner["metadata"]["name"] if owner else None,
         )
 
-    def bases(self, namespace: str, replacing: tuple[str, str] | None = None
-              ) -> list[placement.Base]:
-        return [self.base(p, replacing) for p in self.pods.list(namespace)]
+    def bases(self, namespace: str, replacing: tuple[str, str] | None = None,
+              deployment: str | None = None) -> list[placement.Base]:
+        """The pods of ``namespace`` as planner bases; only those of base Deployment
+        ``deployment`` when one is named (placement takes no other: an index, not a scan)."""
+        pods = self.pods.list(namespace) if deployment is None else \
+            self.pods_of(namespace, deployment)
+        return [self.base(p, replacing) for p in pods]
 
     def replacement_rank(self, module: dict) -> tuple[bool, str, str]:
         """See :func:`planning.module_lifecycle.supersedes`."""

@@ -121,8 +121,9 @@ class ReplicaSetReconciler:
             replacing = plan.replaceable_for(model.spec.operation_strategy.policy,
                                              labels_of(obj).get(c.LABEL_MODULE_DEPLOYMENT), key[1])
             async with self.ctx.placement_lock(key[0]):
-                chosen = placement.place(self.ctx.bases(key[0], replacing), name, selector,
-                                         policy, change, deployment=self._named(obj))
+                named = self._named(obj)
+                chosen = placement.place(self.ctx.bases(key[0], replacing, deployment=named),
+                                         name, selector, policy, change, deployment=named)
                 # Concurrent creates: a group of 25 costs one round trip, not 25. The lock is
                 # held until all of them are in the cache.
                 limit = asyncio.Semaphore(16)
@@ -138,7 +139,9 @@ class ReplicaSetReconciler:
             if len(chosen) < change:
                 return False
         elif change < 0:
-            load = {b.name: b.module_count for b in self.ctx.bases(key[0])}
+            # The load of the pods its instances are on (what scale_down_order reads).
+            load = {i.pod: self.ctx.live_module_count(key[0], i.pod) for i in instances
+                    if i.pod and self.ctx.pods.get(key[0], i.pod) is not None}
             superseded = self._superseded(key, modules)
             order = plan.scale_down_order(instances, load, policy, superseded,
                                           self._leaving(key[0], instances))
