@@ -4,23 +4,23 @@ A reconcile validates its object (and the Module reconciler its owning ModuleRep
 ModuleDeployment reconciler every other ModuleDeployment of its namespace) into a pydantic
 model; at 1,000 Modules that was ~5 % of the controller's CPU, mostly parsing the same few
 owners again for every Module. An object version never changes (uid + resourceVersion), so
-its model is kept in a small LRU and handed out again. The models are read, never changed,
+its model is kept in a small LRU (runtime.memo.Lru) and handed out again. The models are read, never changed,
 by their callers (a changed model would be shared); invalid objects are not remembered (the
 ValidationError is raised every time, as before).
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from typing import Any, TypeVar
 
+from ..runtime.memo import Lru
 from .base import KubeModel
 
 M = TypeVar("M", bound=KubeModel)
 
 #: Enough for every owner and the Modules reconciled at once; small next to the cache itself.
 SIZE = 2048
-_parsed: OrderedDict[tuple[type, str, str], Any] = OrderedDict()
+_parsed: Lru[Any] = Lru(SIZE)
 
 
 def parsed(model: type[M], obj: dict[str, Any]) -> M:
@@ -29,13 +29,5 @@ def parsed(model: type[M], obj: dict[str, Any]) -> M:
     uid, rv = meta.get("uid"), meta.get("resourceVersion")
     if not uid or not rv:
         return model.from_api(obj)
-    key = (model, uid, rv)
-    hit = _parsed.get(key)
-    if hit is not None:
-        _parsed.move_to_end(key)
-        return hit
-    value = model.from_api(obj)
-    _parsed[key] = value
-    if len(_parsed) > SIZE:
-        _parsed.popitem(last=False)
+    value: M = _parsed.get((model, uid, rv), lambda: model.from_api(obj))
     return value

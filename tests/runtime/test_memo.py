@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from module_controller.runtime.memo import Memo
+from module_controller.runtime.memo import Lru, Memo
 
 
 def test_news_once_per_key_and_value():
@@ -22,3 +22,30 @@ def test_bounded_forgets_everything_past_the_limit():
     assert not memo.record("a")  # a known key never triggers forgetting
     assert memo.record("d") and len(memo) == 1  # the fourth key: all forgotten, then kept
     assert memo.record("a")  # at worst one repeat
+
+
+def test_lru_computes_once_keeps_the_recently_used_and_nothing_for_a_failure():
+    lru: Lru[str] = Lru(size=2)
+    calls: list[str] = []
+
+    def compute(key: str):
+        return lambda: calls.append(key) or key.upper()
+
+    assert lru.get("a", compute("a")) == "A" and lru.get("a", compute("a")) == "A"
+    lru.get("b", compute("b"))
+    lru.get("a", compute("a"))  # used: "b" is now the oldest
+    lru.get("c", compute("c"))  # over the size: "b" goes
+    assert len(lru) == 2 and calls == ["a", "b", "c"]
+    lru.get("a", compute("a"))
+    lru.get("b", compute("b"))
+    assert calls == ["a", "b", "c", "b"]
+
+    def broken():
+        raise ValueError("invalid")
+
+    for _ in range(2):
+        try:
+            lru.get("x", broken)
+        except ValueError:
+            pass
+    assert len(lru) == 2
