@@ -244,7 +244,7 @@ class ReplicaSetReconciler:
         module = self.ctx.modules.get(namespace, name)
         if module is not None and not deleting(module):
             copy = {**module, "metadata": {**module["metadata"], "deletionTimestamp": "pending"}}
-            self.ctx.modules.upsert(copy)
+            self.ctx.modules.mark(copy)
 
     async def _create_module(self, obj: dict, model: ModuleReplicaSet, base: placement.Base) -> None:
         namespace = obj["metadata"]["namespace"]

@@ -123,14 +123,30 @@ class Store:
 
     def upsert(self, obj: Obj) -> tuple[Obj | None, bool]:
         """Store ``obj`` unless a newer copy is there or it is known deleted;
-        return (previous copy, stored?)."""
+        return (previous copy, stored?).
+
+        The version already cached (same uid and resourceVersion: the watch's echo of our own
+        write, or our answer after its echo) counts as stored but is not copied again: it is
+        the same object version, and the cached copy may carry a local mark (:meth:`mark`)."""
         key = key_of(obj)
         old = self._objects.get(key)
         if obj["metadata"].get("uid") in self._tombstones:
             return old, False
-        if old is not None and old["metadata"].get("uid") == obj["metadata"].get("uid") \
-                and _rv(old) > _rv(obj):
-            return old, False
+        if old is not None and old["metadata"].get("uid") == obj["metadata"].get("uid"):
+            if _rv(old) > _rv(obj):
+                return old, False
+            if _rv(old) == _rv(obj) and _rv(obj):
+                return old, True
+        self._put(key, old, obj)
+        return old, True
+
+    def mark(self, obj: Obj) -> None:
+        """Replace the cached copy with ``obj``, a local variant of the same version (e.g.
+        marked as being deleted before the watch says so)."""
+        key = key_of(obj)
+        self._put(key, self._objects.get(key), obj)
+
+    def _put(self, key: Key, old: Obj | None, obj: Obj) -> None:
         self._unindex(key, old)
         obj = _without_bookkeeping(obj)
         if self._trim is not None:
@@ -138,7 +154,6 @@ class Store:
         obj = shared(obj)
         self._objects[key] = obj
         self._reindex(key, obj)
-        return old, True
 
     def _reindex(self, key: Key, obj: Obj) -> None:
         for name, index in self._index.items():

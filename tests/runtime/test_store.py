@@ -153,3 +153,19 @@ def test_cached_copies_share_their_keys_and_short_strings_and_equal_what_was_sto
     (k2, v2), = two["metadata"]["labels"].items()
     assert k1 is k2 and v1 is v2
     assert one == _obj("m1", "a", "uid-m1", 1, {"example.com/module-replicaset": "rs-1"})
+
+
+def test_the_same_version_again_is_not_copied_and_keeps_a_local_mark():
+    store = Store("Module", index_labels=("pod",))
+    store.upsert(_obj("m", "a", "u", 5, {"pod": "p1"}))
+    cached = store.get("a", "m")
+    marked = {**cached, "metadata": {**cached["metadata"], "deletionTimestamp": "pending"}}
+    store.mark(marked)
+    assert store.get("a", "m")["metadata"]["deletionTimestamp"] == "pending"
+    # The watch's echo of that version: stored (news to nobody), the mark stays.
+    assert store.upsert(_obj("m", "a", "u", 5, {"pod": "p1"})) == (store.get("a", "m"), True)
+    assert store.get("a", "m")["metadata"]["deletionTimestamp"] == "pending"
+    # A newer version replaces it, and the indexes follow.
+    store.upsert(_obj("m", "a", "u", 6, {"pod": "p2"}))
+    assert "deletionTimestamp" not in store.get("a", "m")["metadata"]
+    assert store.by_label("a", "pod", "p1") == [] and len(store.by_label("a", "pod", "p2")) == 1
