@@ -8,7 +8,7 @@ from kubernetes_asyncio import client
 
 from module_controller.devcluster import testing as kt
 from module_controller.kube.client import DEFAULT_TIMEOUT
-from module_controller.kube.events import NORMAL, WARNING, EventRecorder
+from module_controller.kube.events import NORMAL, WARNING, EventRecorder, Summary
 
 # An Event post that gets no answer: the API client's read timeout (see controller_args.py).
 API_REQUEST_MAX = float(DEFAULT_TIMEOUT.sock_read)
@@ -75,3 +75,44 @@ async def test_a_full_queue_folds_owned_objects_events_into_their_owner():
     assert folded["involvedObject"]["uid"] == "mrs-uid"
     assert folded["message"].startswith("Installed on 7 Modules") and "m9: m9 is up" in folded["message"]
     await recorder.core.api_client.close()
+
+
+@pytest.mark.cluster
+async def test_a_summary_is_one_event_whose_count_and_message_follow_what_it_counts(api, namespace):
+    """A summarised Event (the controller summarises a release's Modules per group): one Event
+    on the target per series, posted, then patched with the new count in its message too."""
+    core = client.CoreV1Api(api)
+    target = await core.create_namespaced_config_map(namespace, {"metadata": {"name": "group"}})
+    target_obj = {"apiVersion": "v1", "kind": "ConfigMap",
+                  "metadata": api.sanitize_for_serialization(target.metadata)}
+    members = [{"apiVersion": "v1", "kind": "Secret",
+                "metadata": {"name": f"s{i}", "namespace": namespace, "uid": f"s{i}-uid"}}
+               for i in range(5)]
+    recorder = EventRecorder(api)
+    recorder.summarise = lambda obj, type_, reason, message: (
+        Summary(target_obj, "group 1/2") if obj["kind"] == "Secret" and type_ == NORMAL else None)
+    recorder.start()
+    try:
+        uid = target.metadata.uid
+
+        async def summary() -> list[dict]:
+            return [e for e in await _events_of(core, namespace, uid) if e["reason"] == "Installed"]
+
+        for member in members[:3]:
+            recorder.record(member, NORMAL, "Installed", f"{member['metadata']['name']} is up")
+        recorder.record(members[0], WARNING, "InstallFailed", "not summarised")
+        await recorder.drain(API_REQUEST_MAX)
+        [first] = await kt.wait_for(summary, lambda es: [e["count"] for e in es] == [3],
+                                    timeout=API_REQUEST_MAX, what="one summary of count 3")
+        assert first["message"] == "group 1/2: 3 Secrets Installed; latest s2: s2 is up"
+        for member in members[3:]:
+            recorder.record(member, NORMAL, "Installed", f"{member['metadata']['name']} is up")
+        await recorder.drain(API_REQUEST_MAX)
+        [later] = await kt.wait_for(summary, lambda es: [e["count"] for e in es] == [5],
+                                    timeout=API_REQUEST_MAX, what="the same summary, count 5")
+        assert later["metadata"]["name"] == first["metadata"]["name"]
+        assert later["message"] == "group 1/2: 5 Secrets Installed; latest s4: s4 is up"
+        # Not summarised: the Warning stays on its own object.
+        assert await _events_of(core, namespace, "s0-uid") != []
+    finally:
+        await recorder.stop()
