@@ -173,10 +173,6 @@ def _capacity_changed(change: Change) -> bool:
         labels_of(change.new).get(c.LABEL_MAX_MODULE_COUNT)
 
 
-def _pods_of(ctx: Context, namespace: str, deployment: str) -> list[Obj]:
-    return list(ctx.pods.list(namespace, lambda p: owner_deployment_name(p) == deployment))
-
-
 def _may_place_on(obj: Obj, deployment: str | None, pods: list[Obj]) -> bool:
     """A ModuleReplicaSet or Module may place instances on these pods of ``deployment``: it names
     that Deployment (its deployment-name label; one naming another never places here), or names
@@ -194,7 +190,7 @@ def _capacity_waiters(ctx: Context, change: Change, candidates: Iterable[Obj]) -
     if not _capacity_changed(change):
         return
     namespace, name = change.key
-    pods = _pods_of(ctx, namespace, name)
+    pods = ctx.pods_of(namespace, name)
     if pods:
         yield from (key_of(obj) for obj in candidates if _may_place_on(obj, name, pods))
 
