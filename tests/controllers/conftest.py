@@ -8,7 +8,7 @@ import pytest
 
 from module_controller.devcluster import State
 
-from controller_args import FAST
+from helpers.controller_args import FAST
 from helpers.controller import running_controller
 
 

@@ -13,7 +13,7 @@ from module_controller.devcluster import testing as kt
 from module_controller.devcluster.controllerproc import ControllerProcess
 from module_controller.planning.module_lifecycle import INSTALLS_PER_GENERATION
 
-from controller_args import (API_REQUEST_MAX, ARKLET_CALL_MAX, ARKLET_TIMEOUT, FAST,
+from helpers.controller_args import (API_REQUEST_MAX, ARKLET_CALL_MAX, ARKLET_TIMEOUT, FAST,
                              MODULE_STEP, RETRY_BACKOFF_MAX)
 from helpers.cluster import bases
 

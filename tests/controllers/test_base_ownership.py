@@ -17,7 +17,7 @@ from module_controller.devcluster import bootstrap
 from module_controller.devcluster import testing as kt
 from module_controller.devcluster.kubectl import kubectl_apply as apply
 
-from controller_args import MODULE_STEP
+from helpers.controller_args import MODULE_STEP
 from helpers.arklet_log import bizzes_on
 from helpers.bodies import BASE, md_body
 from helpers.cluster import bases, live_modules, pod_of, wait_md

@@ -19,7 +19,7 @@ from module_controller.devcluster import testing as kt
 from module_controller.devcluster.controllerproc import ControllerProcess
 from module_controller.devcluster.kubectl import kubectl_apply as apply
 
-from controller_args import FAST, MODULE_STEP
+from helpers.controller_args import FAST, MODULE_STEP
 from helpers.arklet_log import installs, log_marks, request_log, uninstalls
 from helpers.bodies import md_body
 from helpers.cluster import bases, live_modules, pod_of, wait_md

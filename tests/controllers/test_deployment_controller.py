@@ -12,7 +12,7 @@ from module_controller.api import constants as c
 from module_controller.devcluster import testing as kt
 from module_controller.devcluster.kubectl import kubectl, kubectl_patch as patch
 
-from controller_args import MODULE_STEP
+from helpers.controller_args import MODULE_STEP
 from helpers.cluster import bases
 
 pytestmark = pytest.mark.cluster

@@ -15,7 +15,7 @@ from kubernetes_asyncio import client
 from module_controller.api import constants as c
 from module_controller.devcluster import testing as kt
 
-from controller_args import API_REQUEST_MAX, MODULE_STEP, RETRY_BACKOFF_INITIAL, RETRY_BACKOFF_MAX
+from helpers.controller_args import API_REQUEST_MAX, MODULE_STEP, RETRY_BACKOFF_INITIAL, RETRY_BACKOFF_MAX
 from helpers.cluster import bases
 
 pytestmark = pytest.mark.cluster

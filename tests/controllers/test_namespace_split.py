@@ -22,7 +22,7 @@ from module_controller.devcluster import testing as kt
 from module_controller.devcluster.controllerproc import ControllerProcess, free_port
 from module_controller.devcluster.kubectl import kubectl_apply, kubectl_patch as patch
 
-from controller_args import FAST, MODULE_STEP
+from helpers.controller_args import FAST, MODULE_STEP
 from helpers.cluster import bases
 from rbac_helpers import can_i, install_role, service_account_kubeconfig
 

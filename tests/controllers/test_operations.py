@@ -15,7 +15,7 @@ from module_controller.devcluster.controllerproc import ControllerProcess
 from module_controller.devcluster.kubectl import kubectl
 from module_controller.runtime.leader import LEASE_DURATION, RETRY_PERIOD
 
-from controller_args import API_REQUEST_MAX, FAST
+from helpers.controller_args import API_REQUEST_MAX, FAST
 from helpers.cluster import bases
 
 pytestmark = pytest.mark.cluster

@@ -15,7 +15,7 @@ from module_controller.devcluster.controllerproc import ControllerProcess
 from module_controller.devcluster.kubectl import kubectl_apply, kubectl_patch as patch
 from module_controller.planning import limits
 
-from controller_args import FAST, MODULE_STEP
+from helpers.controller_args import FAST, MODULE_STEP
 
 pytestmark = pytest.mark.cluster
 

@@ -27,7 +27,7 @@ from module_controller.devcluster import testing as kt
 from module_controller.devcluster.controllerproc import ControllerProcess
 from module_controller.devcluster.kubectl import kubectl_apply as apply
 
-from controller_args import FAST, MODULE_STEP
+from helpers.controller_args import FAST, MODULE_STEP
 from helpers.bodies import BASE, md_body
 from helpers.cluster import wait_md
 from helpers.controller import running_controller

@@ -9,7 +9,7 @@ import pytest
 from module_controller.api import constants as c
 from module_controller.devcluster import testing as kt
 
-from controller_args import MODULE_STEP
+from helpers.controller_args import MODULE_STEP
 from helpers.arklet_log import log_marks, request_log
 from helpers.cluster import bases
 

@@ -9,7 +9,7 @@ import pytest
 from module_controller.devcluster import testing as kt
 from module_controller.devcluster.kubectl import kubectl_apply as apply
 
-from controller_args import MODULE_STEP
+from helpers.controller_args import MODULE_STEP
 from helpers.bodies import INSTALL_LATENCY, md_body
 from helpers.cluster import bases, wait_md
 

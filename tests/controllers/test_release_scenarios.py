@@ -21,7 +21,7 @@ from module_controller.devcluster.kubectl import (kubectl, kubectl_apply as appl
                                                   kubectl_patch as patch)
 from module_controller.devcluster.testing import release_status
 
-from controller_args import MODULE_STEP
+from helpers.controller_args import MODULE_STEP
 from helpers.arklet_log import bizzes_on, installs, log_marks, request_log, uninstalls
 from helpers.bodies import BASE, INSTALL_LATENCY, MODULE, SELECTOR, md_body
 from helpers.release import completed, paused_at

@@ -9,7 +9,7 @@ from module_controller.api import constants as c
 from module_controller.basesim import pods as simpods
 from module_controller.devcluster import testing as kt
 
-from controller_args import MODULE_STEP
+from helpers.controller_args import MODULE_STEP
 
 pytestmark = pytest.mark.cluster
 SELECTOR = "app=dynamic-stock"

@@ -13,7 +13,7 @@ from module_controller.devcluster import testing as kt
 from module_controller.devcluster.kubectl import kubectl_apply as apply, kubectl_patch as patch
 from module_controller.devcluster.testing import release_status
 
-from controller_args import MODULE_STEP
+from helpers.controller_args import MODULE_STEP
 from helpers.arklet_log import bizzes_on, installs, log_marks, request_log
 from helpers.bodies import MODULE, md_body, url_of
 from helpers.cluster import bases, wait_md

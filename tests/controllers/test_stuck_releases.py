@@ -14,7 +14,7 @@ from module_controller.devcluster import testing as kt
 from module_controller.devcluster.kubectl import kubectl_apply as apply, kubectl_patch as patch
 from module_controller.devcluster.testing import release_status
 
-from controller_args import MODULE_STEP
+from helpers.controller_args import MODULE_STEP
 from helpers.arklet_log import bizzes_on, body_field, installs, log_marks, request_log
 from helpers.bodies import MODULE, md_body
 from helpers.cluster import bases, holds_for, wait_md

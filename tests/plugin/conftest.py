@@ -15,12 +15,10 @@ import yaml
 from module_controller.devcluster import State
 
 from helpers.controller import running_controller
+from helpers.controller_args import FAST
 
 BIN = Path(sys.executable).parent
 PLUGIN = BIN / "kubectl-module"
-# Fast retries, as the controller tests use (tests/controllers/controller_args.py).
-CONTROLLER_ARGS = ["--retry-backoff-initial=0.2", "--retry-backoff-max=1.0", "--arklet-timeout=2",
-                   "--install-timeout=10"]
 
 
 @dataclass(frozen=True)
@@ -72,5 +70,5 @@ def user(dev_cluster: State, namespace: str, tmp_path: Path) -> User:
 @pytest.fixture
 def controller(dev_cluster: State, namespace: str, tmp_path: Path):
     with running_controller(dev_cluster, namespace, tmp_path / "controller.log",
-                            CONTROLLER_ARGS) as proc:
+                            FAST) as proc:
         yield proc

@@ -1,6 +1,6 @@
-"""Flags of the controller under test (a module of its own: test files cannot import them from
-conftest.py, whose module name other test folders' conftest files share), and the deadlines
-of the cluster tests, derived from those flags.
+"""Flags of the controller under test, for every test folder (a module of its own: test files
+cannot import them from conftest.py, whose module name other test folders' conftest files
+share), and the deadlines of the cluster tests, derived from those flags.
 
 A deadline here is not a speed claim: it is how long the controller may take, by its own
 timeouts and retry bounds, before it has given up on something. A wait that runs into one means
