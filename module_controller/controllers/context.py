@@ -104,6 +104,7 @@ BASE_DEPLOYMENT = "base-deployment"
 BY_HAND = "by-hand"
 REVISION_STATES = "revision-states"
 POD_LOAD = "pod-load"
+SERVING_PODS = "serving-pods"
 
 #: What a release counts of a revision's instances (:func:`instance_state`).
 DELETING, SERVING, FAILED, OTHER = "deleting", "serving", "failed", "other"
@@ -117,6 +118,14 @@ def instance_state(module: dict) -> str:
     if serving(module):
         return SERVING
     return FAILED if objects.phase(module) == ModulePhase.FAILED else OTHER
+
+
+def serving_pod(module: dict) -> str | None:
+    """The pod a Module serves on (None: it does not serve). A ModuleDeployment's Available
+    count is the number of distinct such pods: during an in-place upgrade the old and the new
+    revision's Modules overlap on one pod for a moment, which is one instance, not two."""
+    return labels_of(module).get(c.LABEL_BASE_INSTANCE_NAME) \
+        if instance_state(module) == SERVING else None
 
 
 def _label(label: str) -> Callable[[dict], str | None]:
@@ -134,18 +143,24 @@ def _by_hand(mrs: dict) -> str | None:
     return None if c.LABEL_DEPLOYMENT_NAME in labels_of(mrs) else ""
 
 
+def module_store() -> Store:
+    """The Module cache. Tallies: a release counts its revisions' instances and its serving
+    pods, and the base Deployment its pods' Modules, on every wake; counted as Modules change,
+    not by a walk over thousands."""
+    return Store("Module", index_labels=(
+        c.LABEL_BASE_INSTANCE_NAME, c.LABEL_MODULE_REPLICASET, c.LABEL_MODULE_DEPLOYMENT),
+        tallies={REVISION_STATES: (_label(c.LABEL_MODULE_REPLICASET), instance_state),
+                 POD_LOAD: (_label(c.LABEL_BASE_INSTANCE_NAME), deleting),
+                 SERVING_PODS: (_label(c.LABEL_MODULE_DEPLOYMENT), serving_pod)})
+
+
 @dataclass
 class Context:
     settings: Settings
     kube: KubeIO
     arklet: ArkletClient
     events: EventRecorder
-    # Tallies: a release counts its revisions' instances, and the base Deployment its pods'
-    # Modules, on every wake; counted as Modules change, not by a walk over thousands.
-    modules: Store = field(default_factory=lambda: Store("Module", index_labels=(
-        c.LABEL_BASE_INSTANCE_NAME, c.LABEL_MODULE_REPLICASET, c.LABEL_MODULE_DEPLOYMENT),
-        tallies={REVISION_STATES: (_label(c.LABEL_MODULE_REPLICASET), instance_state),
-                 POD_LOAD: (_label(c.LABEL_BASE_INSTANCE_NAME), deleting)}))
+    modules: Store = field(default_factory=lambda: module_store())
     # Revisions by ModuleDeployment, and by the base Deployment they place on (BY_HAND: made
     # without that label; their selectors decide).
     replicasets: Store = field(default_factory=lambda: Store(
@@ -268,6 +283,12 @@ class Context:
     def live_module_count(self, namespace: str, pod_name: str) -> int:
         """``len(modules_on_pod(...))`` from a tally, without building the list."""
         return self.modules.tally(POD_LOAD, namespace, pod_name)[False]
+
+    def serving_pod_count(self, namespace: str, module_deployment: str) -> int:
+        """How many pods serve the ModuleDeployment's module (:func:`serving_pod`), from a
+        tally, without a walk over its Modules."""
+        pods = self.modules.tally(SERVING_PODS, namespace, module_deployment)
+        return len(pods) - (None in pods)
 
     def modules_on_pod(self, namespace: str, pod_name: str, *, include_deleting: bool = False
                        ) -> list[dict]:

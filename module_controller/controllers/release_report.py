@@ -10,10 +10,9 @@ from ..api.objects import phase, status_of
 from ..observability.decisions import decided
 from ..planning import deployment_status as report
 from ..planning import release
-from ..planning.module_lifecycle import serving
 from ..planning.release_table import LEADS_ON, Action
 from ..runtime.store import Key
-from .context import Context, deleting, labels_of
+from .context import Context, labels_of
 
 KIND = c.MODULE_DEPLOYMENT.kind
 PLURAL = c.MODULE_DEPLOYMENT.plural
@@ -42,13 +41,8 @@ class ReleaseReport:
         obj = self.ctx.module_deployments.get(*key)
         if obj is None:
             return False
-        # Instances that serve: during an in-place upgrade the old and the new revision's Modules
-        # overlap on one pod for a moment, which is one instance, not two.
-        serving_pods = {labels_of(m).get(c.LABEL_BASE_INSTANCE_NAME)
-                        for m in self.ctx.modules.by_label(key[0], c.LABEL_MODULE_DEPLOYMENT, key[1])
-                        if not deleting(m) and serving(m)}
         facts = report.Facts(
-            available=len(serving_pods),
+            available=self.ctx.serving_pod_count(*key),  # pods, not Modules (context.serving_pod)
             failing=self._failing(key, observed, report.failing_revision(decision, before)),
             rollback_on_failure=model.spec.operation_strategy.rollback_on_failure,
             deadline_seconds=model.spec.progress_deadline_seconds,
