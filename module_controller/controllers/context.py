@@ -25,7 +25,7 @@ from ..runtime.memo import Memo
 from .preempt import DeletionSignals
 from .routes import DELETED, Change, Routes
 from .wake import MODULES as MODULE_QUEUE, Wake
-from ..runtime.store import Store, key_of, slim
+from ..runtime.store import Store, key_of, label_value, slim
 
 log = logging.getLogger(__name__)
 
@@ -128,12 +128,6 @@ def serving_pod(module: dict) -> str | None:
         if instance_state(module) == SERVING else None
 
 
-def _label(label: str) -> Callable[[dict], str | None]:
-    def value(obj: dict) -> str | None:
-        return labels_of(obj).get(label)
-    return value
-
-
 def _base_deployment_name(md: dict) -> str | None:
     return (md.get("spec") or {}).get("baseDeploymentName")
 
@@ -149,9 +143,9 @@ def module_store() -> Store:
     not by a walk over thousands."""
     return Store("Module", index_labels=(
         c.LABEL_BASE_INSTANCE_NAME, c.LABEL_MODULE_REPLICASET, c.LABEL_MODULE_DEPLOYMENT),
-        tallies={REVISION_STATES: (_label(c.LABEL_MODULE_REPLICASET), instance_state),
-                 POD_LOAD: (_label(c.LABEL_BASE_INSTANCE_NAME), deleting),
-                 SERVING_PODS: (_label(c.LABEL_MODULE_DEPLOYMENT), serving_pod)})
+        tallies={REVISION_STATES: (label_value(c.LABEL_MODULE_REPLICASET), instance_state),
+                 POD_LOAD: (label_value(c.LABEL_BASE_INSTANCE_NAME), deleting),
+                 SERVING_PODS: (label_value(c.LABEL_MODULE_DEPLOYMENT), serving_pod)})
 
 
 @dataclass

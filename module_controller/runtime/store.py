@@ -13,9 +13,8 @@ copy that shares everything it keeps.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 import sys
-from collections import Counter
+from collections import Counter, OrderedDict
 from typing import Any, Callable, Hashable, Iterator, Mapping
 
 #: A Kubernetes object as the API returns it (JSON decoded).
@@ -87,7 +86,8 @@ def slim(drop: tuple[str, ...] = (), status: tuple[str, ...] | None = None
     return trim
 
 
-def _label(label: str) -> Indexer:
+def label_value(label: str) -> Indexer:
+    """An indexer (or tally group) by the value of label ``label``."""
     def value(obj: Obj) -> str | None:
         return (obj["metadata"].get("labels") or {}).get(label)
     return value
@@ -110,7 +110,7 @@ class Store:
         self._objects: dict[Key, Obj] = {}
         # index name -> (namespace, value) -> keys: "the Modules on this pod / of this
         # ModuleReplicaSet" without scanning every Module (thousands, on every reconcile).
-        self._indexers: dict[str, Indexer] = {label: _label(label) for label in index_labels}
+        self._indexers: dict[str, Indexer] = {label: label_value(label) for label in index_labels}
         self._indexers.update(indexes or {})
         self._index: dict[str, dict[tuple[str, str], set[Key]]] = {
             name: {} for name in self._indexers}
