@@ -90,6 +90,18 @@ def _now() -> str:
     return format_time(now())
 
 
+def _who(meta: dict) -> str:
+    """The object part of an :data:`EventKey`: its uid, or namespace/name without one."""
+    return meta.get("uid") or f"{meta.get('namespace') or 'default'}/{meta.get('name')}"
+
+
+def _involved(obj: dict) -> dict:
+    """The Event's ``involvedObject`` for ``obj``."""
+    meta = obj.get("metadata") or {}
+    return {"apiVersion": obj.get("apiVersion"), "kind": obj.get("kind"),
+            "name": meta.get("name"), "namespace": meta.get("namespace"), "uid": meta.get("uid")}
+
+
 def _controller_owner(meta: dict) -> dict | None:
     for ref in meta.get("ownerReferences") or []:
         if ref.get("controller") and ref.get("uid") and ref.get("name"):
@@ -144,16 +156,13 @@ class EventRecorder:
         if summary is not None:
             self._summarise(summary, obj, type_, reason, message)
             return
-        key: EventKey = (meta.get("uid") or f"{namespace}/{meta.get('name')}", type_, reason,
-                         message)
+        key: EventKey = (_who(meta), type_, reason, message)
         pending = self._pending.get(key)
         if pending is not None:  # a repeat not posted yet: one Event, counted
             pending.count += 1
             pending.body["lastTimestamp"] = _now()
             return
-        involved = {"apiVersion": obj.get("apiVersion"), "kind": obj.get("kind"),
-                    "name": meta.get("name"), "namespace": meta.get("namespace"),
-                    "uid": meta.get("uid")}
+        involved = _involved(obj)
         if len(self._pending) < self._capacity:
             self._enqueue(key, _Pending(self._body(involved, namespace, type_, reason, message)))
             return
@@ -168,8 +177,8 @@ class EventRecorder:
         """Count ``obj``'s Event into its summary Event (queued, or patched once posted)."""
         target_meta = summary.target.get("metadata") or {}
         namespace = target_meta.get("namespace") or "default"
-        key: EventKey = (target_meta.get("uid") or f"{namespace}/{target_meta.get('name')}",
-                         type_, reason, "\0" + summary.series)  # never an ordinary message
+        key: EventKey = (_who(target_meta), type_, reason,
+                         "\0" + summary.series)  # never an ordinary message
         kind = obj.get("kind") or "object"
         latest = f"latest {obj.get('metadata', {}).get('name')}: {message}"
 
@@ -179,10 +188,8 @@ class EventRecorder:
 
         pending = self._pending.get(key)
         if pending is None:
-            target = {"apiVersion": summary.target.get("apiVersion"),
-                      "kind": summary.target.get("kind"), "name": target_meta.get("name"),
-                      "namespace": target_meta.get("namespace"), "uid": target_meta.get("uid")}
-            pending = _Pending(self._body(target, namespace, type_, reason, ""), count=0)
+            pending = _Pending(self._body(_involved(summary.target), namespace, type_, reason,
+                                          ""), count=0)
             # Bounded by targets x series, not by objects; never dropped for a full queue.
             self._enqueue(key, pending)
         pending.count += 1
@@ -274,8 +281,7 @@ class EventRecorder:
 
     def queued(self, obj: dict, type_: str, reason: str) -> list[dict]:
         """The queued (not yet posted) Event bodies for this object, type and reason (tests)."""
-        meta = obj.get("metadata", {})
-        who = meta.get("uid") or f"{meta.get('namespace') or 'default'}/{meta.get('name')}"
+        who = _who(obj.get("metadata", {}))
         return [{**p.body, "count": p.count,
                  **({"message": p.render(p.count)} if p.render is not None else {})}
                 for k, p in self._pending.items() if k[:3] == (who, type_, reason)]
