@@ -22,6 +22,7 @@ from ..planning.event_series import release_series
 from ..planning.module_lifecycle import serving
 from ..settings import Settings
 from ..runtime.memo import Memo
+from .listings import Listings
 from .preempt import DeletionSignals
 from .routes import DELETED, Change, Routes
 from .wake import MODULES as MODULE_QUEUE, Wake
@@ -177,6 +178,8 @@ class Context:
     routes: Routes | None = None
     #: Abandons a Module's Arklet call in flight when its deletion is seen (see preempt.py).
     deletions: DeletionSignals = field(default_factory=DeletionSignals)
+    #: Listings the Module reconciles took, for the drift check; None while it does not run.
+    listings: Listings | None = None
     _placement_locks: dict[str, asyncio.Lock] = field(default_factory=dict)
     _pod_locks: weakref.WeakValueDictionary = field(default_factory=weakref.WeakValueDictionary)
 

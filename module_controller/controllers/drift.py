@@ -7,6 +7,10 @@
 
 A base that does not answer, or answers a query with a failure, is skipped for this round with
 one log line (the Module reconciler reports unreachable bases); it never ends the round.
+
+A base that a Module reconcile listed within the last period is not asked again: its turn
+reads that listing (listings.py), once. A Module is judged only by a listing asked for after it
+became Available (``planning.drift.judged``), and only if its status is about its current spec.
 """
 
 from __future__ import annotations
@@ -14,14 +18,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from typing import Callable
 
-from ..api import ModulePhase, objects
+from ..api import objects
 from ..arklet import ArkletError, ArkletUnavailable
 from ..kube.events import WARNING
 from ..observability.decisions import decided
 from ..planning import drift
+from ..planning.module_lifecycle import serving
 from .context import Context, deleting, pod_ip, pod_ready
+from .listings import Listings
 from ..runtime.memo import Memo
 from ..runtime.store import Key, key_of
 
@@ -43,6 +50,9 @@ class DriftChecker:
         self._rng = rng or random.Random()
         self._slots = asyncio.Semaphore(drift.share(ctx.arklet.settings.concurrency))
         self._reported = Memo()  # (namespace, pod, biz, version) already reported
+        if ctx.listings is None:
+            ctx.listings = Listings()
+        self.listings: Listings = ctx.listings
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -56,7 +66,9 @@ class DriftChecker:
 
     async def _round(self, started: float) -> None:
         loop = asyncio.get_running_loop()
-        keys = [key_of(p) for p in self._hosting()]
+        hosting = self._hosting()
+        self.listings.keep_only({p["metadata"]["uid"] for p in hosting})
+        keys = [key_of(p) for p in hosting]
         checks: list[asyncio.Task[None]] = []
         try:
             for offset, key in zip(drift.spread(len(keys), self.period, self._rng), keys):
@@ -91,19 +103,25 @@ class DriftChecker:
     async def _check_pod(self, pod: dict) -> None:
         namespace, name = pod["metadata"]["namespace"], pod["metadata"]["name"]
         ip = pod_ip(pod)
-        try:
-            bizzes = await self.ctx.arklet.query_all(ip, port=self.ctx.port_of(pod))
-        except (ArkletUnavailable, ArkletError) as exc:
-            # Expected of a base now and then: one line, no traceback; the Module reconciler
-            # reports unreachable bases on the Modules themselves.
-            decided("DriftCheck", (namespace, name), "skip base", str(exc), changed=False)
-            return
+        listing = self.listings.take(pod["metadata"]["uid"])
+        if listing is not None and drift.reusable(listing.asked_at, time.time(), self.period):
+            asked_at, bizzes = listing.asked_at, list(listing.bizzes)
+        else:
+            asked_at = time.time()
+            try:
+                bizzes = await self.ctx.arklet.query_all(ip, port=self.ctx.port_of(pod))
+            except (ArkletUnavailable, ArkletError) as exc:
+                # Expected of a base now and then: one line, no traceback; the Module
+                # reconciler reports unreachable bases on the Modules themselves.
+                decided("DriftCheck", (namespace, name), "skip base", str(exc), changed=False)
+                return
         running = {(b.name, b.version) for b in bizzes}
         modules = self.ctx.modules_on_pod(namespace, name, include_deleting=True)
         known_names = {m["spec"]["module"]["name"] for m in modules}
         for module in modules:
             info = module["spec"]["module"]
-            if deleting(module) or objects.phase(module) != ModulePhase.AVAILABLE:
+            if deleting(module) or not serving(module) \
+                    or not drift.judged(_available_since(module), asked_at):
                 continue
             if (info["name"], info["version"]) not in running:
                 decided("DriftCheck", key_of(module), "reinstall", "biz missing on the base",
@@ -130,3 +148,12 @@ class DriftChecker:
                     decided("DriftCheck", (namespace, name), "skip base", str(exc),
                             changed=False)
                     return
+
+
+def _available_since(module: dict) -> float | None:
+    """When the Module's status last changed phase (epoch seconds; None: not written)."""
+    try:
+        since = objects.parse_time(objects.status_of(module).get("lastTransitionTime"))
+    except ValueError:
+        return None
+    return since.timestamp() if since is not None else None

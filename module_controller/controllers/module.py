@@ -137,7 +137,8 @@ class ModuleReconciler:
             assert pod is not None and view.ip
             ip, port = view.ip, self.ctx.port_of(pod)
             if bizzes is None:
-                bizzes = await self.calls.query(key, Call.QUERY, ip, port, info.name)
+                bizzes = await self.calls.query(key, Call.QUERY, ip, port, info.name,
+                                                pod["metadata"]["uid"])
             others = siblings(self.ctx, key, info.name, module.base_pod_name)
             me = self.ctx.replacement_rank(latest)
             newer = [m for m in others if supersedes(self.ctx.replacement_rank(m), me)]

@@ -9,6 +9,7 @@ one call can take").
 
 from __future__ import annotations
 
+import time
 from typing import Any, Awaitable, Callable
 
 from ..api import Module, ModulePhase
@@ -78,10 +79,12 @@ class ModuleCalls:
         if retry:
             raise ArkletRefused(raised or message)
 
-    async def query(self, key: Key, call: Call, ip: str, port: int, name: str
+    async def query(self, key: Key, call: Call, ip: str, port: int, name: str, pod_uid: str
                     ) -> dict[str, str]:
         """This module's versions on the base, by state. A failure is raised as
-        :class:`ArkletRefused`, on the install path after writing Failed with the reason."""
+        :class:`ArkletRefused`, on the install path after writing Failed with the reason. The
+        whole listing is kept for the drift check (listings.py)."""
+        asked_at = time.time()
         try:
             bizzes = await self.ctx.arklet.query_all(ip, port=port)
         except (ArkletUnavailable, ArkletError) as exc:
@@ -94,6 +97,8 @@ class ModuleCalls:
             if call is Call.QUERY:
                 await self.fail(key, react(call, answer).reason or "ArkletUnavailable", text)
             raise ArkletRefused(text) from None
+        if self.ctx.listings is not None:
+            self.ctx.listings.record(pod_uid, asked_at, bizzes)
         return {b.version: b.state for b in bizzes if b.name == name}
 
     async def send(self, key: Key, kind: Kind, version: str, ip: str, port: int,

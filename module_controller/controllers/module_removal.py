@@ -70,7 +70,8 @@ class ModuleRemoval:
         if pod is not None and view.exists and view.ip and not skip_uninstall(pod):
             try:
                 bizzes = await self.calls.query(key, Call.REMOVAL_QUERY, view.ip,
-                                                self.ctx.port_of(pod), info.name)
+                                                self.ctx.port_of(pod), info.name,
+                                                pod["metadata"]["uid"])
             except ArkletRefused:
                 # react(REMOVAL_QUERY, no answer) is ASK_API: the pod decides.
                 live = await self.ctx.kube.read_pod(key[0], module.base_pod_name or "")

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from module_controller.planning.drift import share, spread
+from module_controller.planning.drift import judged, reusable, share, spread
 
 
 @pytest.mark.parametrize("n, period", [(1, 60.0), (7, 60.0), (2000, 60.0), (3, 0.5)])
@@ -37,3 +37,22 @@ def test_nothing_to_check():
 @pytest.mark.parametrize("concurrency, expected", [(256, 16), (32, 2), (4, 1), (1, 1)])
 def test_a_small_share_of_the_arklet_bound(concurrency, expected):
     assert share(concurrency) == expected
+
+
+@pytest.mark.parametrize("since, asked, expected", [
+    (None, 100.0, True),  # no transition time written: judged
+    (90.0, 100.0, True),
+    (99.0, 100.0, True),  # whole second before: Available before the question
+    (99.5, 100.0, False),  # the same second: may have turned Available after the question
+    (100.0, 100.0, False),
+    (105.0, 100.0, False),
+])
+def test_a_module_is_judged_only_by_a_listing_asked_for_after_it_became_available(
+        since, asked, expected):
+    assert judged(since, asked) is expected
+
+
+@pytest.mark.parametrize("listed, expected", [
+    (None, False), (100.0, True), (41.0, True), (40.0, True), (39.9, False), (100.5, False)])
+def test_a_module_reconciles_listing_stands_in_for_a_query_within_the_period(listed, expected):
+    assert reusable(listed, now=100.0, period=60.0) is expected

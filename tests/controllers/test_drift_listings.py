@@ -1,0 +1,124 @@
+"""The drift check reads a listing that a Module reconcile took instead of asking the base again
+(controllers/listings.py), once, and judges a Module only by a listing asked for after it became
+Available. Real Arklet client, a real fake Arklet over HTTP; no Kubernetes (the caches are
+filled by hand)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+import pytest
+
+from module_controller.api import constants as c
+from module_controller.api import objects
+from module_controller.arklet import ArkletClient, ArkletSettings, BizInfo
+from module_controller.controllers.context import Context
+from module_controller.controllers.drift import DriftChecker
+from module_controller.fakearklet.server import FakeArklet
+from module_controller.settings import Settings
+
+NS = "ns"
+PERIOD = 60.0
+
+
+class Recorded:
+    """The Events the checker records (the recorder's own tests cover posting them)."""
+
+    def __init__(self) -> None:
+        self.reasons: list[str] = []
+
+    def record(self, obj: dict, type_: str, reason: str, message: str) -> None:
+        self.reasons.append(reason)
+
+
+def base_pod() -> dict:
+    return {"kind": "Pod", "metadata": {"name": "base-0", "namespace": NS, "uid": "pod-uid"},
+            "status": {"phase": "Running", "podIP": "127.0.0.1",
+                       "conditions": [{"type": "Ready", "status": "True"}]}}
+
+
+def available_module(name: str, since: float) -> dict:
+    when = objects.format_time(dt.datetime.fromtimestamp(since, dt.timezone.utc))
+    return {"kind": "Module",
+            "metadata": {"name": name, "namespace": NS, "uid": name, "generation": 1,
+                         "labels": {c.LABEL_BASE_INSTANCE_NAME: "base-0"}},
+            "spec": {"module": {"name": name, "version": "1.0.0"}},
+            "status": {"status": "Available", "observedGeneration": 1,
+                       "lastTransitionTime": when}}
+
+
+@pytest.fixture
+async def fake():
+    arklet = FakeArklet("127.0.0.1", 0, seed=1)
+    await arklet.start()
+    try:
+        yield arklet
+    finally:
+        await arklet.stop()
+
+
+@pytest.fixture
+async def checked(fake):
+    """A drift checker over one base pod hosting Module ``m``, Available for an hour; the biz
+    is not on the base (the fake is empty). Yields the checker, the Events and the Modules it
+    asked to reconcile."""
+    settings = Settings(arklet=ArkletSettings(port=fake.port, connect_timeout=0.5, timeout=2.0,
+                                              attempts=1))
+    events = Recorded()
+    async with ArkletClient(settings.arklet) as client:
+        ctx = Context(settings=settings, kube=None, arklet=client,  # type: ignore[arg-type]
+                      events=events)  # type: ignore[arg-type]
+        ctx.pods.upsert(base_pod())
+        ctx.modules.upsert(available_module("m", time.time() - 3600))
+        woken: list[tuple[str, str]] = []
+        checker = DriftChecker(ctx, PERIOD, remove_orphans=False, reconcile_module=woken.append)
+        yield checker, events, woken
+
+
+def queries(fake: FakeArklet) -> int:
+    return sum(1 for r in fake.requests if r.command == "queryAllBiz")
+
+
+async def test_a_fresh_listing_is_read_instead_of_a_query_and_only_once(checked, fake):
+    checker, events, woken = checked
+    pod = checker.ctx.pods.get(NS, "base-0")
+    # A Module reconcile listed the base a second ago: nothing there.
+    checker.listings.record("pod-uid", time.time() - 1, [])
+    await checker._check_pod(pod)
+    assert queries(fake) == 0
+    assert woken == [(NS, "m")] and events.reasons == ["BizMissing"]
+    # Taken: the next look asks the base itself.
+    await checker._check_pod(pod)
+    assert queries(fake) == 1
+    assert woken == [(NS, "m")] * 2
+
+
+async def test_a_listing_older_than_the_period_is_not_read(checked, fake):
+    checker, events, woken = checked
+    checker.listings.record("pod-uid", time.time() - PERIOD - 5,
+                            [BizInfo("m", "1.0.0", "ACTIVATED")])
+    await checker._check_pod(checker.ctx.pods.get(NS, "base-0"))
+    assert queries(fake) == 1
+    assert woken == [(NS, "m")]  # judged by the base's own (empty) answer, not the old listing
+
+
+async def test_a_module_available_after_the_listing_was_asked_for_is_not_judged(checked, fake):
+    checker, events, woken = checked
+    ctx = checker.ctx
+    # "n" turned Available after the listing was asked for: its install may have ended after
+    # the base answered, so its absence from the listing says nothing.
+    ctx.modules.upsert(available_module("n", time.time()))
+    checker.listings.record("pod-uid", time.time() - 5, [BizInfo("m", "1.0.0", "ACTIVATED")])
+    await checker._check_pod(ctx.pods.get(NS, "base-0"))
+    assert queries(fake) == 0
+    assert woken == [] and events.reasons == []
+
+
+async def test_listings_of_pods_that_host_nothing_are_forgotten(checked):
+    checker, _, _ = checked
+    checker.listings.record("pod-uid", time.time(), [])
+    checker.listings.record("gone-pod", time.time(), [])
+    assert checker._hosting() and len(checker.listings) == 2
+    checker.listings.keep_only({p["metadata"]["uid"] for p in checker._hosting()})
+    assert len(checker.listings) == 1 and checker.listings.take("gone-pod") is None
