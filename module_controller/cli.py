@@ -76,6 +76,7 @@ def _run(args: argparse.Namespace) -> int:
 
     from .arklet import ArkletSettings
     from .controllers.operator import Operator
+    from .runtime import gc_tuning
     from .runtime.backoff import CappedJitterBackoff
     from .kube.client import cluster_configured
     from .settings import Settings
@@ -117,6 +118,7 @@ def _run(args: argparse.Namespace) -> int:
     )
     if kubeconfig:
         os.environ["KUBECONFIG"] = kubeconfig  # kopf logs in through $KUBECONFIG as well
+    gc_tuning.tune()
     return asyncio.run(Operator(settings, kubeconfig).run())
 
 
