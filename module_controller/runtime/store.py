@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import sys
 from collections import Counter, OrderedDict
+from types import MappingProxyType
 from typing import Any, Callable, Hashable, Iterator, Mapping
 
 #: A Kubernetes object as the API returns it (JSON decoded).
@@ -42,6 +43,7 @@ def _rv(obj: Obj) -> int:
 
 
 TOMBSTONES = 10_000
+_NONE: Counter[Hashable] = Counter()  # the tally of a group with no objects (never written)
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 
 
@@ -198,9 +200,11 @@ class Store:
         keys = self._index[name].get((namespace, value), ())
         return [self._objects[k] for k in list(keys) if k in self._objects]
 
-    def tally(self, name: str, namespace: str, group: str) -> Counter[Hashable]:
-        """How many objects of ``group`` count as each category (a copy)."""
-        return Counter(self._tallies[name].get((namespace, group), ()))
+    def tally(self, name: str, namespace: str, group: str) -> Mapping[Hashable, int]:
+        """How many objects of ``group`` count as each category (0 for one not seen): a
+        read-only view, not a copy (it is read on every wake of a busy reconciler), to be read
+        before the store changes again."""
+        return MappingProxyType(self._tallies[name].get((namespace, group)) or _NONE)
 
     def count(self, name: str, namespace: str, value: str) -> int:
         """How many objects :meth:`by_index` would return, without building the list."""
