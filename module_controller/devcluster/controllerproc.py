@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,11 +15,12 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from . import processes
+
 
 def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
+    """See :func:`processes.free_port` (outside the ephemeral range)."""
+    return processes.free_port(host)
 
 
 class ControllerProcess:

@@ -8,6 +8,7 @@ are reused: a process counts as ours only if its command line mentions our state
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -84,8 +85,38 @@ def log_tail(state_dir: Path, name: str, lines: int = 5) -> str:
     return "\n".join(text.strip().splitlines()[-lines:])
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
+#: Where listening ports are picked when the kernel's ephemeral range cannot be read.
+_EPHEMERAL_DEFAULT = (32768, 60999)
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return _EPHEMERAL_DEFAULT
+
+
+def free_port(host: str = "127.0.0.1", rng: random.Random | None = None) -> int:
+    """A port nobody uses now, for a component that binds it a few seconds later.
+
+    Outside the kernel's ephemeral range: a port from that range (what binding port 0 gives) can
+    be taken in between by any outgoing connection's source port, and the tests open thousands
+    of short connections a second (each Arklet call is one); the chaos suite saw the base
+    simulator fail to bind that way. Random, so parallel dev clusters rarely pick the same one;
+    a port in TIME_WAIT counts as used."""
+    low, high = _ephemeral_range()
+    pool = range(10000, low) if low > 11000 else range(high + 1, 65536)
+    rng = rng or random.SystemRandom()
+    for _ in range(100):
+        port = rng.choice(pool)
+        with socket.socket() as s:
+            try:
+                s.bind((host, port))
+            except OSError:
+                continue
+            return port
+    with socket.socket() as s:  # everything tried was taken: the kernel's choice, as before
         s.bind((host, 0))
         return s.getsockname()[1]
 
