@@ -89,6 +89,10 @@ class ArkletClient:
                  on_call: OnCall | None = None) -> None:
         self.settings = settings if settings is not None else ArkletSettings()
         self._on_call = on_call
+        #: Called with the host (as :func:`protocol.normalise_host` spells it) when an install,
+        #: uninstall or switch to it has ended, answered or not: what the base runs may differ
+        #: from any listing asked for before (the drift check's listings, controllers/listings.py).
+        self.on_change: Callable[[str], None] | None = None
         self._session: aiohttp.ClientSession | None = None
         self._closed = False
         self._semaphore = asyncio.Semaphore(settings.concurrency)
@@ -172,8 +176,13 @@ class ArkletClient:
                            body: Mapping[str, Any], name: str, timeout: float) -> ArkletResult:
         # The lock covers the retries too: a retry of an install must not interleave with an
         # uninstall of the same module that was queued behind it.
-        async with self._locks.hold((protocol.normalise_host(host), name)):
-            return await self._call(host, port, command, body, timeout)
+        canonical = protocol.normalise_host(host)
+        async with self._locks.hold((canonical, name)):
+            try:
+                return await self._call(host, port, command, body, timeout)
+            finally:
+                if self.on_change is not None:
+                    self.on_change(canonical)
 
     async def _call(self, host: str, port: int | None, command: str, body: Mapping[str, Any],
                     timeout: float) -> ArkletResult:

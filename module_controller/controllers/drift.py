@@ -23,6 +23,7 @@ from typing import Callable
 
 from ..api import objects
 from ..arklet import ArkletError, ArkletUnavailable
+from ..arklet.protocol import normalise_host
 from ..kube.events import WARNING
 from ..observability.decisions import decided
 from ..planning import drift
@@ -52,6 +53,7 @@ class DriftChecker:
         self._reported = Memo()  # (namespace, pod, biz, version) already reported
         if ctx.listings is None:
             ctx.listings = Listings()
+            ctx.arklet.on_change = ctx.listings.changed
         self.listings: Listings = ctx.listings
 
     async def run(self) -> None:
@@ -67,7 +69,8 @@ class DriftChecker:
     async def _round(self, started: float) -> None:
         loop = asyncio.get_running_loop()
         hosting = self._hosting()
-        self.listings.keep_only({p["metadata"]["uid"] for p in hosting})
+        self.listings.keep_only({p["metadata"]["uid"] for p in hosting},
+                                {normalise_host(ip) for p in hosting if (ip := pod_ip(p))})
         keys = [key_of(p) for p in hosting]
         checks: list[asyncio.Task[None]] = []
         try:
@@ -115,6 +118,7 @@ class DriftChecker:
                 # reconciler reports unreachable bases on the Modules themselves.
                 decided("DriftCheck", (namespace, name), "skip base", str(exc), changed=False)
                 return
+            self.listings.looked(pod["metadata"]["uid"], asked_at)
         running = {(b.name, b.version) for b in bizzes}
         modules = self.ctx.modules_on_pod(namespace, name, include_deleting=True)
         known_names = {m["spec"]["module"]["name"] for m in modules}

@@ -14,6 +14,7 @@ from typing import Any, Awaitable, Callable
 
 from ..api import Module, ModulePhase
 from ..arklet import ArkletError, ArkletResult, ArkletUnavailable, BizRef, installed_identity
+from ..arklet.protocol import normalise_host
 from ..observability.decisions import decided
 from ..planning.arklet_answers import Answer, Call, answer_of, react
 from ..planning.module_lifecycle import Kind, PodView
@@ -98,7 +99,7 @@ class ModuleCalls:
                 await self.fail(key, react(call, answer).reason or "ArkletUnavailable", text)
             raise ArkletRefused(text) from None
         if self.ctx.listings is not None:
-            self.ctx.listings.record(pod_uid, asked_at, bizzes)
+            self.ctx.listings.record(pod_uid, normalise_host(ip), asked_at, bizzes)
         return {b.version: b.state for b in bizzes if b.name == name}
 
     async def send(self, key: Key, kind: Kind, version: str, ip: str, port: int,

@@ -9,7 +9,8 @@
    the test like a user would.
 
 Generation is seeded (``@hypothesis.seed`` with the test's seed, no example database), so a run
-is reproducible with the same ``CHAOS_SEED``.
+is reproducible with the same ``CHAOS_SEED`` and the same tests in the process (see the coverage
+bar in the first test: which other tests were collected changed what was drawn).
 """
 
 from __future__ import annotations

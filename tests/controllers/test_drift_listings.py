@@ -15,7 +15,9 @@ from module_controller.api import objects
 from module_controller.arklet import ArkletClient, ArkletSettings, BizInfo
 from module_controller.controllers.context import Context
 from module_controller.controllers.drift import DriftChecker
+from module_controller.controllers.module_calls import ModuleCalls
 from module_controller.fakearklet.server import FakeArklet
+from module_controller.planning.arklet_answers import Call
 from module_controller.settings import Settings
 
 NS = "ns"
@@ -84,7 +86,7 @@ async def test_a_fresh_listing_is_read_instead_of_a_query_and_only_once(checked,
     checker, events, woken = checked
     pod = checker.ctx.pods.get(NS, "base-0")
     # A Module reconcile listed the base a second ago: nothing there.
-    checker.listings.record("pod-uid", time.time() - 1, [])
+    checker.listings.record("pod-uid", "127.0.0.1", time.time() - 1, [])
     await checker._check_pod(pod)
     assert queries(fake) == 0
     assert woken == [(NS, "m")] and events.reasons == ["BizMissing"]
@@ -96,7 +98,7 @@ async def test_a_fresh_listing_is_read_instead_of_a_query_and_only_once(checked,
 
 async def test_a_listing_older_than_the_period_is_not_read(checked, fake):
     checker, events, woken = checked
-    checker.listings.record("pod-uid", time.time() - PERIOD - 5,
+    checker.listings.record("pod-uid", "127.0.0.1", time.time() - PERIOD - 5,
                             [BizInfo("m", "1.0.0", "ACTIVATED")])
     await checker._check_pod(checker.ctx.pods.get(NS, "base-0"))
     assert queries(fake) == 1
@@ -109,7 +111,7 @@ async def test_a_module_available_after_the_listing_was_asked_for_is_not_judged(
     # "n" turned Available after the listing was asked for: its install may have ended after
     # the base answered, so its absence from the listing says nothing.
     ctx.modules.upsert(available_module("n", time.time()))
-    checker.listings.record("pod-uid", time.time() - 5, [BizInfo("m", "1.0.0", "ACTIVATED")])
+    checker.listings.record("pod-uid", "127.0.0.1", time.time() - 5, [BizInfo("m", "1.0.0", "ACTIVATED")])
     await checker._check_pod(ctx.pods.get(NS, "base-0"))
     assert queries(fake) == 0
     assert woken == [] and events.reasons == []
@@ -117,8 +119,40 @@ async def test_a_module_available_after_the_listing_was_asked_for_is_not_judged(
 
 async def test_listings_of_pods_that_host_nothing_are_forgotten(checked):
     checker, _, _ = checked
-    checker.listings.record("pod-uid", time.time(), [])
-    checker.listings.record("gone-pod", time.time(), [])
+    checker.listings.record("pod-uid", "127.0.0.1", time.time(), [])
+    checker.listings.record("gone-pod", "127.0.0.2", time.time(), [])
     assert checker._hosting() and len(checker.listings) == 2
-    checker.listings.keep_only({p["metadata"]["uid"] for p in checker._hosting()})
+    checker.listings.keep_only({p["metadata"]["uid"] for p in checker._hosting()}, {"127.0.0.1"})
     assert len(checker.listings) == 1 and checker.listings.take("gone-pod") is None
+
+
+async def test_a_listing_asked_for_before_a_change_on_the_base_is_not_read(checked, fake):
+    """A Module's removal listed the base, then uninstalled its biz and went: that listing
+    shows a biz no Module stands for, which is no longer there."""
+    checker, events, woken = checked
+    checker.listings.record("pod-uid", "127.0.0.1", time.time() - 1,
+                            [BizInfo("gone", "1.0.0", "ACTIVATED")])
+    await checker.ctx.arklet.uninstall("127.0.0.1", "gone", "1.0.0")  # reported by the client
+    await checker._check_pod(checker.ctx.pods.get(NS, "base-0"))
+    assert queries(fake) == 1  # asked the base itself
+    assert "UnmanagedBiz" not in events.reasons
+
+
+async def test_a_listing_older_than_what_the_check_looked_at_is_not_read(checked, fake):
+    checker, _, _ = checked
+    pod = checker.ctx.pods.get(NS, "base-0")
+    await checker._check_pod(pod)  # its own query
+    # A query that was on its way when the check asked answers now, older than the check's.
+    checker.listings.record("pod-uid", "127.0.0.1", time.time() - 2, [])
+    await checker._check_pod(pod)
+    assert queries(fake) == 2
+
+
+async def test_a_module_reconciles_query_leaves_its_listing(checked, fake):
+    checker, _, _ = checked
+    calls = ModuleCalls(checker.ctx, writes=None, failures=lambda key: 0)  # type: ignore[arg-type]
+    before = time.time()
+    versions = await calls.query((NS, "m"), Call.QUERY, "127.0.0.1", fake.port, "m", "pod-uid")
+    assert versions == {}
+    listing = checker.listings.take("pod-uid")
+    assert listing is not None and listing.bizzes == () and listing.asked_at >= before

@@ -35,3 +35,10 @@ def test_a_port_in_use_is_not_given():
         rng = Always(1)
         assert processes.free_port(rng=rng) != busy
         assert rng.offered == 2
+
+
+def test_no_room_outside_the_range_falls_back_to_the_kernels_choice(monkeypatch):
+    monkeypatch.setattr(processes, "_ephemeral_range", lambda: (1024, 65535))
+    port = processes.free_port()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", port))
