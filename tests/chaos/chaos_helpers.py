@@ -161,8 +161,15 @@ class ArkletChaos:
         rest = self.http500 / (1.0 - self.hang)
         for host in self.hosts:
             for command in self.COMMANDS:
-                await self.arklets.set_fault(host, command, fail_rate=self.hang, fail_code="hang")
-            await self.arklets.set_fault(host, "*", fail_rate=rest, fail_code="http500")
+                # The first listing each base is asked for hangs and the first call it answers
+                # fails with 500 (fail_count), then the rates take over: a short run makes few
+                # calls (a release lists each base a handful of times), and rates alone left
+                # one with no hang at all now and then.
+                first = 1 if self.hang and command == "queryAllBiz" else None
+                await self.arklets.set_fault(host, command, fail_rate=self.hang, fail_code="hang",
+                                             fail_count=first)
+            await self.arklets.set_fault(host, "*", fail_rate=rest, fail_code="http500",
+                                         fail_count=1 if self.http500 else None)
         self._task = asyncio.create_task(self._refuse_loop())
 
     async def _refuse_loop(self) -> None:
