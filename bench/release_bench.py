@@ -288,6 +288,15 @@ def median_run(runs: list[dict]) -> dict:
     return chosen
 
 
+def _spread(result: dict, figure: str) -> str:
+    """" (lowest–highest of n runs)" when the scenario ran more than once."""
+    runs = result.get("runs") or []
+    if len(runs) < 2:
+        return ""
+    values = sorted(run[figure] for run in runs)
+    return f" ({values[0]}–{values[-1]}, {len(runs)} runs)"
+
+
 def table(results: list[dict]) -> str:
     lines = ["| N modules | bases | batchCount | install latency | apply → Completed "
              "| physical floor | × floor "
@@ -304,7 +313,8 @@ def table(results: list[dict]) -> str:
             f"| {r['p50_seconds']} / {r['p99_seconds']} s | {r['writes_per_module_excluding_events']} "
             f"| {r['events_per_module']} ({r.get('events_dropped', '?')}) "
             f"| {c['peak_rss_mb']} MB | {c['cpu_seconds']} | "
-            f"{c['idle_cpu_percent']} % | {c['cpu_ms_per_module']} | {r['apiserver_cpu_ms_per_module']} "
+            f"{c['idle_cpu_percent']} % | {c['cpu_ms_per_module']}{_spread(r, 'cpu_ms_per_module')} "
+            f"| {r['apiserver_cpu_ms_per_module']}{_spread(r, 'apiserver_cpu_ms_per_module')} "
             f"| {r['load_average']['before']} / {r['load_average']['after']} |")
     return "\n".join(lines)
 
@@ -349,7 +359,12 @@ def main() -> None:
                         help="runs per scenario; the run with the median controller CPU is kept "
                              "and every run's figures are listed beside it (this VM's CPU "
                              "figures vary by about 15 %% from run to run)")
+    parser.add_argument("--report-only", action="store_true",
+                        help="no run: the suite's table and plot again from its JSON results")
     args = parser.parse_args()
+    if args.report_only:
+        report([json.loads(_result_path(*scenario).read_text()) for scenario in SUITE])
+        return
     suite = [(args.modules, args.bases or args.modules, args.batch, args.latency)] \
         if args.modules else SUITE
     RESULTS.mkdir(exist_ok=True)
@@ -362,13 +377,22 @@ def main() -> None:
             print(json.dumps(runs[-1]), flush=True)
         result = median_run(runs)
         results.append(result)
-        out = RESULTS / f"release-{modules}x{bases}-b{batch}-{int(latency * 1000)}ms.json"
-        out.write_text(json.dumps(result, indent=2) + "\n")
+        _result_path(modules, bases, batch, latency).write_text(json.dumps(result, indent=2) + "\n")
+    if args.modules:
+        print(table(results))
+    else:
+        report(results)
+
+
+def _result_path(modules: int, bases: int, batch: int, latency: float) -> Path:
+    return RESULTS / f"release-{modules}x{bases}-b{batch}-{int(latency * 1000)}ms.json"
+
+
+def report(results: list[dict]) -> None:
     md = table(results)
     print(md)
-    if not args.modules:
-        (RESULTS / "release-suite.md").write_text(md + "\n")
-        plot(results, RESULTS / "release-suite.png")
+    (RESULTS / "release-suite.md").write_text(md + "\n")
+    plot(results, RESULTS / "release-suite.png")
 
 
 if __name__ == "__main__":
