@@ -62,12 +62,19 @@ class ReplicaSetReconciler:
         modules = self._owned(key, obj)
         if deleting(obj):
             return await self._finalize(key, obj, modules)
+        listed = obj
         obj = await self._ensure_finalizer(key, obj)
-        await self._remove_misplaced(key, obj, modules)
-        await self._update_templates(obj, model, modules)
-        placed_all = await self._scale(key, obj, model, modules)
-        modules = self._owned(key, obj)
-        await self._write_status(key, model, modules, placed_all)
+        wrote = int(obj is not listed) + await self._remove_misplaced(key, obj, modules)
+        wrote += await self._update_templates(obj, model, modules)
+        instances = [self._instance(key, m) for m in modules]
+        placed_all, scaled = await self._scale(key, obj, model, modules, instances)
+        if wrote or scaled:
+            # Its Modules may have changed: counted again. Most wakes (a Module's status changed)
+            # write nothing here, and then nothing was awaited since the list was built (no
+            # await happens on that path), so it still holds.
+            modules = self._owned(key, obj)
+            instances = [self._instance(key, m) for m in modules]
+        await self._write_status(key, model, modules, instances, placed_all)
         return None
 
     def _owned(self, key: Key, obj: dict) -> list[dict]:
@@ -91,10 +98,12 @@ class ReplicaSetReconciler:
     def _remember(self, obj: dict) -> None:
         self.ctx.remember_own(self.ctx.replicasets, obj, self.ctx.wake.replicaset)
 
-    async def _update_templates(self, obj: dict, model: ModuleReplicaSet, modules: list[dict]) -> None:
-        """Bring existing Modules to the template: the Module controller upgrades in place."""
+    async def _update_templates(self, obj: dict, model: ModuleReplicaSet, modules: list[dict]) -> int:
+        """Bring existing Modules to the template: the Module controller upgrades in place.
+        How many Modules were patched."""
         wanted = model.spec.template.spec.module.model_dump(by_alias=True, exclude_none=True)
         policy = model.spec.operation_strategy.upgrade_policy
+        patched = 0
         for module in modules:
             if deleting(module):
                 continue
@@ -107,12 +116,15 @@ class ReplicaSetReconciler:
                 "spec": {"module": wanted, "upgradePolicy": policy},
             })
             self.ctx.remember_module(updated, wake_self=True)
+            patched += 1
             decided(KIND, (meta["namespace"], obj["metadata"]["name"]), "module updated",
                     "the template changed", module=meta["name"], version=wanted["version"])
+        return patched
 
-    async def _scale(self, key: Key, obj: dict, model: ModuleReplicaSet, modules: list[dict]) -> bool:
-        """Create or delete Modules toward ``replicas``; False if bases ran out."""
-        instances = [self._instance(key, m) for m in modules]
+    async def _scale(self, key: Key, obj: dict, model: ModuleReplicaSet, modules: list[dict],
+                     instances: list[plan.Instance]) -> tuple[bool, bool]:
+        """Create or delete Modules toward ``replicas``: (False if bases ran out, whether any
+        Module was created or deleted)."""
         change = plan.delta(model.spec.replicas, instances)
         name = model.spec.template.spec.module.name
         policy = model.spec.scheduling_strategy.policy
@@ -137,7 +149,7 @@ class ReplicaSetReconciler:
                     added=len(chosen), short=change - len(chosen) or None,
                     bases=",".join(b.name for b in chosen) or None)
             if len(chosen) < change:
-                return False
+                return False, True
         elif change < 0:
             # The load of the pods its instances are on (what scale_down_order reads).
             load = {i.pod: self.ctx.live_module_count(key[0], i.pod) for i in instances
@@ -162,7 +174,7 @@ class ReplicaSetReconciler:
         else:
             decided(KIND, key, "nothing to do", f"{model.spec.replicas} replicas, as wanted",
                     changed=False)
-        return True
+        return True, change != 0
 
     def _leaving(self, namespace: str, instances: list[plan.Instance]) -> set[str]:
         """Instances whose base pod is gone, being deleted or not ready: removed first."""
@@ -184,10 +196,12 @@ class ReplicaSetReconciler:
         return pod is not None and obj is not None and placement.misplaced(
             owner_deployment_name(pod), self._named(obj))
 
-    async def _remove_misplaced(self, key: Key, obj: dict, modules: list[dict]) -> None:
+    async def _remove_misplaced(self, key: Key, obj: dict, modules: list[dict]) -> int:
         """Instances on pods of another Deployment than the one named (baseDeploymentName was
         changed, or they were placed by labels before placement went by ownership) are taken
-        off; :meth:`_scale` places their replacements on the named base in the same pass."""
+        off; :meth:`_scale` places their replacements on the named base in the same pass.
+        How many were taken off."""
+        removed = 0
         for module in modules:
             pod_name = labels_of(module).get(c.LABEL_BASE_INSTANCE_NAME)
             pod = self.ctx.pods.get(key[0], pod_name) if pod_name else None
@@ -199,6 +213,8 @@ class ReplicaSetReconciler:
             decided(KIND, key, "misplaced instance removed", message)
             await self.ctx.kube.delete(MODULES, key[0], module["metadata"]["name"])
             self._mark_deleting(key[0], module["metadata"]["name"])
+            removed += 1
+        return removed
 
     def _instance(self, key: Key, module: dict) -> plan.Instance:
         """An instance on a base that is being retired, or on a pod of another Deployment than
@@ -273,11 +289,10 @@ class ReplicaSetReconciler:
         return None
 
     async def _write_status(self, key: Key, model: ModuleReplicaSet, modules: list[dict],
-                            placed_all: bool) -> None:
+                            instances: list[plan.Instance], placed_all: bool) -> None:
         obj = self.ctx.replicasets.get(*key)
         if obj is None:
             return
-        instances = [self._instance(key, m) for m in modules]
         info = model.spec.template.spec.module
         ready = {m["metadata"]["name"] for m in modules
                  if serving(m) or (phase(m) == ModulePhase.COMPLETING and observed_current(m))}
