@@ -127,11 +127,14 @@ def _event(run: _Run, phase: Phase, st: ReleaseState) -> Event:
 
 
 def _group_done(obs: Observed, st: ReleaseState) -> Event:
+    if not obs.deleting and release.superseded(obs, st):
+        # A new spec takes over at the group boundary, which is now (behaviour §2.3 step 6);
+        # after the last group too: ending the release there leads on to the new one in this
+        # reconcile, while finishing it would wait for a wake that may not come (the status
+        # write that says Completed is this controller's own).
+        return Event.GROUP_AVAILABLE_SPEC_CHANGED
     if st.current_batch >= st.real_batch_count:
         return Event.LAST_GROUP_AVAILABLE
-    if not obs.deleting and release.superseded(obs, st):
-        # A new spec takes over at the group boundary, which is now (behaviour §2.3 step 6).
-        return Event.GROUP_AVAILABLE_SPEC_CHANGED
     if obs.confirm_batch_num >= st.current_batch:
         return Event.GROUP_AVAILABLE  # confirmed ahead through confirmBatchNum
     beta_group = obs.strategy.use_beta and st.current_batch == 1
@@ -191,8 +194,12 @@ def _record_settled(run: _Run, decision: Decision, event: Event) -> None:
 
 def _end_at_boundary(run: _Run, decision: Decision, event: Event) -> None:
     # What was decided for the ended release is void (the group's counts included): the new
-    # spec's release (or its settled state) decides them.
-    _void(decision, Decision(state=replace(decision.state, progress=P.COMPLETED)))
+    # spec's release (or its settled state) decides them. A release that ends after its last
+    # group has run to its end: confirmBatchNum goes back to 0 as when it finishes.
+    st = decision.state
+    fresh = Decision(state=replace(st, progress=P.COMPLETED))
+    fresh.reset_confirm = st.current_batch >= st.real_batch_count and run.obs.confirm_batch_num != 0
+    _void(decision, fresh)
 
 
 def _void(decision: Decision, fresh: Decision) -> None:

@@ -327,3 +327,19 @@ def test_next_group_that_is_pending_gets_a_deadline_wake():
     d = plan(w.observed(), w.state, w.now)  # group 1 Available -> group 2 starts, pending
     assert d.state.current_batch == 2 and d.replicas == {"r1": 2}
     assert d.requeue_after is not None and d.requeue_after > 0
+
+
+def test_a_new_spec_that_arrives_during_the_last_group_starts_when_the_group_is_done():
+    """The last group of revision 2 turns Available after revision 3 was made: the same plan()
+    that ends revision 2's release starts revision 3's. Finishing it as Completed instead left
+    the ModuleDeployment waiting for a wake that its own status write does not give (the chaos
+    suite, beside two CPU hogs: 60 s with revision 3 at 0 replicas)."""
+    st = ReleaseState(update_revision=2, current_batch=2, real_batch_count=2, original_delta=3,
+                      progress=P.EXECUTING, desired=3, last_transition=T0, stable_revision=1)
+    obs = Observed(desired=4, update_revision=3,
+                   revisions=(Revision(1, "r1", 0, 0, 0), Revision(2, "r2", 3, 3, 3),
+                              Revision(3, "r3", 0, 0, 0)),
+                   strategy=Strategy(batch_count=2), pause=False, confirm_batch_num=0)
+    d = plan(obs, st, T0)
+    assert d.state.update_revision == 3 and d.state.progress is P.EXECUTING, d.steps
+    assert d.replicas.get("r3", 0) >= 1, d.replicas
