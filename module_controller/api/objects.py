@@ -24,6 +24,12 @@ def phase(module: Obj) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def phase_since(module: Obj) -> dt.datetime | None:
+    """When the Module's phase last changed (``status.lastTransitionTime``; None before the
+    controller wrote one). Raises ValueError for a time that is not RFC 3339."""
+    return parse_time((module.get("status") or {}).get("lastTransitionTime"))
+
+
 def owner_uids(obj: Obj) -> set[str]:
     return {ref["uid"] for ref in (obj.get("metadata") or {}).get("ownerReferences") or []
             if isinstance(ref, dict) and "uid" in ref}

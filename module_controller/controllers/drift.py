@@ -157,7 +157,7 @@ class DriftChecker:
 def _available_since(module: dict) -> float | None:
     """When the Module's status last changed phase (epoch seconds; None: not written)."""
     try:
-        since = objects.parse_time(objects.status_of(module).get("lastTransitionTime"))
+        since = objects.phase_since(module)
     except ValueError:
         return None
     return since.timestamp() if since is not None else None

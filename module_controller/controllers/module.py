@@ -234,7 +234,7 @@ class ModuleReconciler:
     async def _available(self, key: Key, module: Module, pod: dict) -> Result | None:
         obj = self.ctx.modules.get(*key) or {}
         seconds = self._min_ready_seconds(obj)
-        since = objects.parse_time((obj.get("status") or {}).get("lastTransitionTime"))
+        since = objects.phase_since(obj)
         wait = min_ready(seconds, objects.phase(obj), since, objects.now())
         if wait.completing:
             await self._set_status(key, ModulePhase.COMPLETING, "MinReadySeconds",
