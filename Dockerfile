@@ -3,8 +3,12 @@
 #
 #   docker build -t module-controller:dev .          (or: make kind-deploy)
 #
-# Two stages: the first installs the package and its pinned dependencies into /opt/venv, the
+# Two stages: the first installs the package and its locked dependencies into /opt/venv, the
 # second copies only that virtualenv onto a clean base (no pip cache, no build tools, no sources).
+#
+# The dependencies come from config/requirements/controller.txt, every one of them (transitively)
+# pinned with its hashes (`make lock`), so two builds install the same files; the package itself
+# is then built with the locked build backend (config/requirements/build.txt) and no resolution.
 
 ARG PYTHON_IMAGE=python:3.11-slim
 
@@ -14,12 +18,17 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
 RUN python -m venv /opt/venv
 WORKDIR /src
+COPY config/requirements/controller.txt config/requirements/build.txt ./config/requirements/
+RUN /opt/venv/bin/pip install --require-hashes --no-deps \
+        -r config/requirements/controller.txt -r config/requirements/build.txt
 # pyproject.toml names README.md as the package's readme: the build needs it.
 COPY pyproject.toml README.md ./
 COPY module_controller ./module_controller
-# A regular (non-editable) install; pip compiles the bytecode here, at build time, because the
-# root filesystem is read-only at run time.
-RUN /opt/venv/bin/pip install . \
+# A regular (non-editable) install, without resolving anything; pip compiles the bytecode here, at
+# build time, because the root filesystem is read-only at run time. `pip check` fails the build
+# should the lock miss a dependency.
+RUN /opt/venv/bin/pip install --no-deps --no-build-isolation . \
+ && /opt/venv/bin/pip check \
  && /opt/venv/bin/module-controller version
 
 FROM ${PYTHON_IMAGE}

@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 # TEST_WORKERS=0 runs everything in one process.
 TEST_WORKERS ?= 2
 
-.PHONY: help venv controlplane jars test test-unit lint run dev-up dev-down clean bench bench-devcluster crds
+.PHONY: help venv controlplane jars test test-unit lint run dev-up dev-down clean bench bench-devcluster crds lock
 
 help:
 	@echo "make test          install, build/find the control plane, run the whole test suite"
@@ -20,13 +20,31 @@ help:
 	@echo "make jars          find or build the real koupleless base and module jars (Java 17, Maven)"
 	@echo "make dev-up / dev-down   start / stop the local dev cluster"
 	@echo "make bench         the benchmark suite (results in bench/results/)"
+	@echo "make lock          re-lock the runtime dependencies (config/requirements/*.txt)"
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+# The runtime dependencies come at the versions of the lock the image installs (as pip
+# constraints: the lock's hashes would put pip into hash-checking mode, which an editable install
+# cannot satisfy); the test and dev tools at the versions pyproject.toml pins.
+LOCK       := config/requirements/controller.txt
+BUILD_LOCK := config/requirements/build.txt
+
+$(VENV)/.installed: pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
+	sed -e '/--hash=/d' -e 's/ \\$$//' $(LOCK) > $(VENV)/constraints.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check -c $(VENV)/constraints.txt -e '.[test,dev]'
 	touch $@
+
+# Every runtime dependency, transitively, with the hashes of all its files on the index, for
+# Python 3.11 on any platform; and the build backend. A test checks the lock against the direct
+# pins of pyproject.toml.
+lock: venv
+	$(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes \
+		--custom-compile-command "make lock" -q -o $(LOCK)
+	echo "setuptools==$$($(BIN)/python -c 'import tomllib; print(tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"][0].split("==")[1])')" \
+		| $(BIN)/uv pip compile - --universal --python-version 3.11 --generate-hashes \
+		--custom-compile-command "make lock" -q -o $(BUILD_LOCK)
 
 controlplane: venv
 	$(BIN)/module-controller dev controlplane

@@ -97,7 +97,7 @@ def _run(args: argparse.Namespace) -> int:
               f"  export KUBECONFIG={state.kubeconfig}\n"
               f"  kubectl apply -f config/samples/seed003_moduledeployment.yaml\n"
               f"  kubectl get mddeploy,mdrs,md,pods -o wide\n"
-              f"Stop the dev cluster with: module-controller dev down", file=sys.stderr)
+              "Stop the dev cluster with: make dev-down", file=sys.stderr)
     settings = Settings(
         arklet=ArkletSettings(port=args.arklet_port, timeout=args.arklet_timeout,
                               install_timeout=args.install_timeout,
@@ -210,13 +210,20 @@ def main(argv: list[str] | None = None) -> int:
 
         return manifests_main(argv[1:])
     args = parser.parse_args(argv)
+    if args.command == "version":
+        print(__version__)
+        return 0
+    if args.command == "run" and args.no_dev:
+        # The image's path: nothing of the dev cluster (nor its dev-only dependencies, such as
+        # cryptography for its certificates) is imported.
+        try:
+            return _run(args)
+        except KeyboardInterrupt:
+            return 130
 
     from .devcluster import BinariesError, DevClusterError
 
     try:
-        if args.command == "version":
-            print(__version__)
-            return 0
         if args.command == "dev":
             return _run_dev(args)
         if args.command == "run":
