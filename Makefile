@@ -53,7 +53,7 @@ controlplane: venv
 jars: venv
 	$(BIN)/module-controller dev jars
 
-test: venv controlplane jars
+test: venv controlplane jars helm
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 # Lint (ruff), the import contracts of .importlinter, and types (mypy, strict for planning/ and runtime/).
@@ -108,14 +108,20 @@ KIND_CLUSTER        ?= module-controller
 KIND_CONTEXT        := kind-$(KIND_CLUSTER)
 KIND_BUILD_DIR      ?= build/kind
 
-.PHONY: manifests kind-tools kind-up kind-deploy kind-down
+.PHONY: manifests helm kind-tools kind-up kind-deploy kind-down
 
 # The install set (Namespace, CRDs, RBAC, controller Deployment) rendered from
-# module_controller/manifests/templates, crds/ and rbac/. config/deploy/ is checked in; a test
-# fails when it differs from what this writes.
+# module_controller/manifests/templates, crds/ and rbac/, and the Helm chart generated from the
+# same sources. config/deploy/ and chart/ are checked in; tests fail when they differ from what
+# this writes.
 manifests: venv
-	$(BIN)/python -m module_controller.manifests --namespace $(MANIFESTS_NAMESPACE) \
+	$(BIN)/module-controller manifests --namespace $(MANIFESTS_NAMESPACE) \
 		--image $(CONTROLLER_IMAGE) --out $(MANIFESTS_DIR)
+	$(BIN)/python -m module_controller.manifests.chart --out chart
+
+# The real helm (built from its Go module into the control plane's cache, like the control plane).
+helm: venv
+	$(BIN)/python -c 'from module_controller.manifests import helm; print(helm.ensure())'
 
 # kind runs Kubernetes nodes as Docker containers: these targets need kind and a running Docker
 # engine, and say so instead of failing halfway.
@@ -138,7 +144,7 @@ kind-deploy: kind-tools venv
 	$(DOCKER) build -f Dockerfile -t $(CONTROLLER_IMAGE) .
 	$(DOCKER) build -f Dockerfile.fakebase -t $(FAKEBASE_IMAGE) .
 	$(KIND) load docker-image --name $(KIND_CLUSTER) $(CONTROLLER_IMAGE) $(FAKEBASE_IMAGE)
-	$(BIN)/python -m module_controller.manifests --namespace $(MANIFESTS_NAMESPACE) \
+	$(BIN)/module-controller manifests --namespace $(MANIFESTS_NAMESPACE) \
 		--image $(CONTROLLER_IMAGE) --out $(KIND_BUILD_DIR)/deploy
 	$(KUBECTL) --context $(KIND_CONTEXT) apply -f $(KIND_BUILD_DIR)/deploy
 	$(KUBECTL) --context $(KIND_CONTEXT) -n $(MANIFESTS_NAMESPACE) rollout status \

@@ -2,7 +2,7 @@
 
 ``module_controller.manifests.render.render(namespace, image, mode=..., replicas=...,
 leader_election=...)`` returns the objects;
-``python -m module_controller.manifests --namespace NS --image IMG [--mode namespaced] --out DIR``
+``module-controller manifests --namespace NS --image IMG [--mode namespaced] --out DIR``
 writes them for ``kubectl apply -f DIR`` (``make manifests`` writes ``config/deploy/``).
 
 (The function is not re-exported here: it would shadow the ``render`` module.)

@@ -11,7 +11,12 @@ What goes in, in apply order:
    into the target namespace the way ``kubectl kustomize`` with a ``namespace:`` overlay would
    (a test compares the two), so ``rbac/`` stays the one source of truth of the permissions;
 4. the controller Deployment, a Service for scraping ``/metrics`` and a PodDisruptionBudget,
-   rendered from the jinja2 templates next to this file.
+   rendered from the jinja2 templates next to this file;
+5. optionally a ServiceMonitor and a PrometheusRule (for the Prometheus operator).
+
+The Helm chart in ``chart/`` is generated from the same templates (:mod:`.chart`): rendered here
+with concrete values they give the objects; rendered there with Helm placeholders
+(:class:`Helm`) they give the chart's templates, so both install the same objects.
 
 ``crds/`` and ``rbac/`` are read from the source tree (``source_dir``, by default the checkout
 this package lives in): rendering is a release step run from a checkout (``make manifests``).
@@ -19,6 +24,8 @@ this package lives in): rendering is a release step run from a checkout (``make 
 
 from __future__ import annotations
 
+import contextvars
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +50,13 @@ DEFAULT_RESOURCES: dict[str, dict[str, str]] = {
     "requests": {"cpu": "100m", "memory": "128Mi"},
     "limits": {"cpu": "1", "memory": "512Mi"},
 }
+#: The kubelet's probes of /healthz (startup, liveness) and /readyz (readiness).
+DEFAULT_PROBES: dict[str, dict[str, int]] = {
+    "startup": {"periodSeconds": 2, "timeoutSeconds": 2, "failureThreshold": 30},
+    "liveness": {"periodSeconds": 10, "timeoutSeconds": 3, "failureThreshold": 3},
+    "readiness": {"periodSeconds": 5, "timeoutSeconds": 3, "failureThreshold": 3},
+}
+MODULE_SERVICES: tuple[str, ...] = ("nodeport", "clusterip", "disabled")
 
 #: The checkout this package lives in (…/module_controller/manifests/render.py -> …).
 SOURCE_DIR = Path(__file__).resolve().parents[2]
@@ -80,6 +94,18 @@ class Options:
     image_pull_policy: str = "IfNotPresent"
     extra_args: tuple[str, ...] = ()
     resources: dict[str, dict[str, str]] = field(default_factory=lambda: DEFAULT_RESOURCES)
+    #: --module-services: which Services serviceStrategy may make.
+    module_services: str = "nodeport"
+    #: --pod-deletion: may the controller delete base pods (delete-pod labels, scale-up-then-down).
+    pod_deletion: bool = True
+    probes: dict[str, dict[str, int]] = field(default_factory=lambda: DEFAULT_PROBES)
+    #: A ServiceMonitor (Prometheus operator) for the metrics Service, scraped this often.
+    service_monitor: bool = False
+    scrape_interval: str = "30s"
+    #: A PrometheusRule with the controller's alerts, and its thresholds.
+    prometheus_rule: bool = False
+    release_stuck_seconds: int = 1800
+    arklet_error_ratio: float = 0.2
     source_dir: Path = SOURCE_DIR
 
     def validate(self) -> None:
@@ -101,6 +127,16 @@ class Options:
         for ns in self.watch_namespaces:
             if not _DNS_LABEL.match(ns):
                 raise RenderError(f"watched namespace {ns!r} is not a DNS-1123 label")
+        if self.module_services not in MODULE_SERVICES:
+            raise RenderError(f"module services must be one of {MODULE_SERVICES}, not "
+                              f"{self.module_services!r}")
+        if set(self.probes) != set(DEFAULT_PROBES):
+            raise RenderError(f"probes must be exactly {sorted(DEFAULT_PROBES)}")
+        for probe, fields in self.probes.items():
+            if set(fields) != set(DEFAULT_PROBES[probe]) or not all(
+                    isinstance(v, int) and v >= 1 for v in fields.values()):
+                raise RenderError(f"probes.{probe} needs {sorted(DEFAULT_PROBES[probe])}, each a "
+                                  f"whole number >= 1, not {fields!r}")
         if self.mode == "namespaced" and set(self.watch_namespaces) - {self.namespace}:
             raise RenderError("namespaced mode serves only the namespace it is installed in; "
                               "use cluster mode to serve others")
@@ -121,6 +157,8 @@ class Options:
         args.append("--probe-host=$(POD_IP)")
         args.append("--leader-election" if self.leader_election else "--no-leader-election")
         args.append(f"--log-level={self.log_level}")
+        args.append(f"--module-services={self.module_services}")
+        args.append("--pod-deletion" if self.pod_deletion else "--no-pod-deletion")
         args += list(self.extra_args)
         return args
 
@@ -208,36 +246,106 @@ def _copy(obj: Any) -> Any:
 
 # ---------------------------------------------------------------------- templates
 
+_HELM_MODE: contextvars.ContextVar[bool] = contextvars.ContextVar("helm_mode", default=False)
+
+
+class Helm:
+    """A Helm template expression standing in for a value, to render the jinja2 templates into
+    the chart's templates. Attribute access goes deeper into ``.Values``; printed it is
+    ``{{ expr }}``; through ``tojson`` it is ``{{ toJson expr }}``."""
+
+    def __init__(self, expr: str) -> None:
+        self.expr = expr
+
+    def __getattr__(self, name: str) -> "Helm":
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return Helm(f"{self.expr}.{name}")
+
+    def __str__(self) -> str:
+        return "{{ %s }}" % self.expr
+
+
+def _tojson(value: Any) -> str:
+    if isinstance(value, Helm):
+        return "{{ toJson %s }}" % value.expr
+    return jinja2.utils.htmlsafe_json_dumps(value, sort_keys=True)
+
+
+def _when(condition: Any, *, caller: Any) -> str:
+    """``{% call when(c) %}…{% endcall %}``: the block if ``c``, or a Helm ``if`` around it."""
+    if isinstance(condition, Helm):
+        return "\n{{- if %s }}%s\n{{- end }}" % (condition.expr, caller())
+    return caller() if condition else ""
+
+
+def _prom(text: str) -> str:
+    """A YAML string holding Prometheus' own ``{{ $labels.x }}`` templates, left to Prometheus
+    (a Go raw string in the chart, which Helm prints as it is)."""
+    return "{{ `%s` }}" % json.dumps(text) if _HELM_MODE.get() else json.dumps(text)
+
+
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("module_controller.manifests", "templates"),
     undefined=jinja2.StrictUndefined,
     autoescape=False,  # YAML, not HTML; values go through |tojson
     keep_trailing_newline=True,
 )
+_ENV.filters["tojson"] = _tojson
+_ENV.globals.update(when=_when, prom=_prom)
+
+#: The templates of the controller's objects (the Namespace is the renderer's only: a Helm
+#: release lives in a namespace that `helm install --create-namespace` makes).
+TEMPLATES = ("deployment.yaml.j2", "service.yaml.j2", "poddisruptionbudget.yaml.j2",
+             "servicemonitor.yaml.j2", "prometheusrule.yaml.j2")
+
+
+
+def template_text(template: str, /, **values: Any) -> str:
+    return _ENV.get_template(template).render(**values)
+
+
+def helm_template_text(template: str, values: dict[str, Any]) -> str:
+    """``template`` rendered with Helm placeholders: a template of the chart."""
+    token = _HELM_MODE.set(True)
+    try:
+        return template_text(template, **values)
+    finally:
+        _HELM_MODE.reset(token)
 
 
 def _template(template: str, /, **values: Any) -> list[dict[str, Any]]:
-    text = _ENV.get_template(template).render(**values)
+    text = template_text(template, **values)
     return [doc for doc in yaml.safe_load_all(text) if doc is not None]
+
+
+SELECTOR = {"app.kubernetes.io/name": NAME, "app.kubernetes.io/component": "controller"}
+LABELS = {**SELECTOR, "app.kubernetes.io/part-of": "module-controller"}
+
+
+def template_values(options: Options) -> dict[str, Any]:
+    """What the templates are rendered with, for concrete options."""
+    return dict(
+        name=NAME, namespace=options.namespace, image=options.image, replicas=options.replicas,
+        labels=LABELS, selector=SELECTOR, service_account=SERVICE_ACCOUNT, uid=UID,
+        probe_port=options.probe_port, image_pull_policy=options.image_pull_policy,
+        args=options.controller_args(), resources=options.resources, probes=options.probes,
+        anti_affinity=options.replicas > 1, dedicated_namespace=options.mode == "cluster",
+        service_monitor=options.service_monitor, scrape_interval=options.scrape_interval,
+        prometheus_rule=options.prometheus_rule,
+        release_stuck_seconds=options.release_stuck_seconds,
+        arklet_error_ratio=options.arklet_error_ratio,
+    )
 
 
 def render_options(options: Options) -> list[dict[str, Any]]:
     options.validate()
-    selector = {"app.kubernetes.io/name": NAME, "app.kubernetes.io/component": "controller"}
-    labels = {**selector, "app.kubernetes.io/part-of": "module-controller"}
-    values = dict(
-        name=NAME, namespace=options.namespace, image=options.image, replicas=options.replicas,
-        labels=labels, selector=selector, service_account=SERVICE_ACCOUNT, uid=UID,
-        probe_port=options.probe_port, image_pull_policy=options.image_pull_policy,
-        args=options.controller_args(), resources=options.resources,
-        dedicated_namespace=options.mode == "cluster",
-    )
+    values = template_values(options)
     objects = _template("namespace.yaml.j2", **values)
     objects += load_crds(options.source_dir)
     objects += load_rbac(options.mode, options.namespace, options.source_dir)
-    objects += _template("deployment.yaml.j2", **values)
-    objects += _template("service.yaml.j2", **values)
-    objects += _template("poddisruptionbudget.yaml.j2", **values)
+    for template in TEMPLATES:
+        objects += _template(template, **values)
     return objects
 
 
@@ -274,7 +382,7 @@ _FILE_OF_KIND = {
 
 def command_line(options: Options) -> str:
     """The command that renders ``options`` (without --out), for the files' header."""
-    parts = ["python -m module_controller.manifests", f"--namespace {options.namespace}",
+    parts = ["module-controller manifests", f"--namespace {options.namespace}",
              f"--image {options.image}"]
     if options.mode != "cluster":
         parts.append(f"--mode {options.mode}")
@@ -289,6 +397,14 @@ def command_line(options: Options) -> str:
         parts.append(f"--log-level {options.log_level}")
     if options.image_pull_policy != "IfNotPresent":
         parts.append(f"--image-pull-policy {options.image_pull_policy}")
+    if options.module_services != "nodeport":
+        parts.append(f"--module-services {options.module_services}")
+    if not options.pod_deletion:
+        parts.append("--no-pod-deletion")
+    if options.service_monitor:
+        parts.append("--service-monitor")
+    if options.prometheus_rule:
+        parts.append("--prometheus-rule")
     parts += [f"--extra-arg={arg}" for arg in options.extra_args]
     return " ".join(parts)
 
@@ -325,7 +441,7 @@ def parse_args(argv: Sequence[str] | None = None):
     import argparse
 
     parser = argparse.ArgumentParser(
-        prog="python -m module_controller.manifests",
+        prog="module-controller manifests",
         description="Render the controller's install set (Namespace, CRDs, RBAC, Deployment) "
                     "for `kubectl apply -f`.")
     parser.add_argument("--namespace", default=DEFAULT_NAMESPACE,
@@ -345,6 +461,14 @@ def parse_args(argv: Sequence[str] | None = None):
     parser.add_argument("--log-level", default="INFO")
     parser.add_argument("--image-pull-policy", default="IfNotPresent",
                         choices=("Always", "IfNotPresent", "Never"))
+    parser.add_argument("--module-services", choices=MODULE_SERVICES, default="nodeport",
+                        help="Services that serviceStrategy may make (default: nodeport)")
+    parser.add_argument("--pod-deletion", action=argparse.BooleanOptionalAction, default=True,
+                        help="may the controller delete base pods (default: yes)")
+    parser.add_argument("--service-monitor", action="store_true",
+                        help="add a ServiceMonitor (Prometheus operator) for /metrics")
+    parser.add_argument("--prometheus-rule", action="store_true",
+                        help="add a PrometheusRule with the controller's alerts")
     parser.add_argument("--extra-arg", action="append", default=[], metavar="ARG",
                         help="one more controller argument, e.g. --extra-arg=--arklet-timeout=5 "
                              "(repeatable)")
@@ -369,6 +493,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         leader_election=args.leader_election, watch_namespaces=tuple(args.watch_namespace),
         probe_port=args.probe_port, log_level=args.log_level,
         image_pull_policy=args.image_pull_policy, extra_args=tuple(args.extra_arg),
+        module_services=args.module_services, pod_deletion=args.pod_deletion,
+        service_monitor=args.service_monitor, prometheus_rule=args.prometheus_rule,
         source_dir=args.source_dir)
     try:
         objects = render_options(options)

@@ -274,7 +274,8 @@ def test_templates_are_package_data():
     data = tomllib.loads((REPO / "pyproject.toml").read_text())
     patterns = data["tool"]["setuptools"]["package-data"]["module_controller.manifests"]
     templates = REPO / "module_controller" / "manifests" / "templates"
-    names = [p.relative_to(templates.parent).as_posix() for p in templates.iterdir()]
+    names = [p.relative_to(templates.parent).as_posix() for p in templates.rglob("*")
+             if p.is_file()]
     assert names
     for name in names:
         assert any(fnmatch.fnmatch(name, pattern) for pattern in patterns), name
