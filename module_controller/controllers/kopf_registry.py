@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Awaitable, Callable
 
 import kopf
 
+from ..kube.client import connection_info
 from .kopf_diffbase import NoDiffBase
 from .routes import Source
 
@@ -46,10 +47,10 @@ def make_registry(op: "Operator", sources: tuple[Source, ...]) -> kopf.OperatorR
         await op.start()
 
     @kopf.on.login(registry=registry)
-    def _login(**kwargs: object) -> kopf.ConnectionInfo | None:
-        # A private registry has none of kopf's default login handlers; these are kopf's
-        # own, without pykube or the sync kubernetes client.
-        return kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
+    async def _login(**_: object) -> kopf.ConnectionInfo:
+        # The watches log in as the controller's own client does (kube/client.py): exec
+        # plugins, OIDC, tokens, certificates, in-cluster, proxies from the environment.
+        return await connection_info(op.kubeconfig)
 
     @kopf.on.cleanup(registry=registry)
     async def _cleanup(**_: object) -> None:
