@@ -20,6 +20,7 @@ from ..kube.client import make_api_client
 from ..kube.events import EventRecorder
 from ..kube.io import KubeIO
 from ..observability import Metrics, Readiness, start_probe_server
+from ..observability.releases import release_samples
 from ..runtime import leader
 from ..runtime.queue import Result, WorkQueue
 from ..runtime.resync import Kind as ResyncKind, Resync
@@ -70,6 +71,7 @@ class Operator:
             for kind, source in self.routes.sources.items()}, self.settings.namespaces)
         self.metrics.set_phase_provider(self._phases)
         self.metrics.set_progress_provider(self._progresses)
+        self.metrics.set_release_provider(lambda: release_samples(ctx.module_deployments.list()))
         await self._prime_caches()
         for spec in RECONCILERS:
             self.queues[spec.queue] = self._queue(spec)
@@ -116,7 +118,8 @@ class Operator:
                 return result
 
         return WorkQueue(kind, timed, workers=spec.workers(self.settings),
-                         backoff=self.settings.retry_backoff, expected=_conflict)
+                         backoff=self.settings.retry_backoff, expected=_conflict,
+                         observer=self.metrics.queue_observer)
 
     # ----------------------------------------------------------------- leading
 

@@ -9,6 +9,8 @@ feeds it, and serves it together with the probes::
     arklet = ArkletClient(settings.arklet, on_call=metrics.arklet_call)
     metrics.set_phase_provider(lambda: store.count_modules_by_phase())       # {"Available": 3, …}
     metrics.set_progress_provider(lambda: store.count_releases_by_progress())  # {"Executing": 1, …}
+    metrics.set_release_provider(lambda: release_samples(store.module_deployments()))
+    queue = WorkQueue("Module", handler, observer=metrics.queue_observer)
     readiness = Readiness(leader_election=True)
     runner = await start_probe_server(settings.probe_host, settings.probe_port, metrics, readiness)
     ...
@@ -19,7 +21,7 @@ feeds it, and serves it together with the probes::
     ...
     await runner.cleanup()
 
-See ``docs/deploy.md`` for the metric names.
+See ``docs/metrics.md`` for the metric names.
 """
 
 from .metrics import (

@@ -11,19 +11,10 @@ Everything is registered on a private :class:`~prometheus_client.CollectorRegist
 process-global default one: two ``Metrics`` (e.g. in tests) never collide, and importing this
 module registers nothing.
 
-Metric names (prefix ``module_controller_``):
-
-==========================================  =========  =====================  ==================
-name                                        type       labels                 fed by
-==========================================  =========  =====================  ==================
-``reconciles_total``                        counter    kind, result           observe_reconcile
-``reconcile_duration_seconds``              histogram  kind, result           observe_reconcile
-``arklet_calls_total``                      counter    command, result        arklet_call
-``arklet_call_duration_seconds``            histogram  command                arklet_call
-``api_writes_total``                        counter    verb, resource         api_write
-``modules``                                 gauge      phase                  phase provider
-``releases``                                gauge      progress               progress provider
-==========================================  =========  =====================  ==================
+Every metric, its labels and what feeds it: ``docs/metrics.md``. Besides its own metrics the
+registry carries the standard process (``process_*``), platform (``python_info``) and garbage
+collector (``python_gc_*``) collectors of prometheus_client, registered on it rather than on the
+global registry.
 """
 
 from __future__ import annotations
@@ -33,13 +24,16 @@ import time
 from contextlib import contextmanager
 from typing import Callable, Iterable, Iterator, Mapping
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import (
+    CollectorRegistry, Counter, GCCollector, Gauge, Histogram, PlatformCollector, ProcessCollector,
+)
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, choose_encoder, generate_latest
 from prometheus_client.registry import Collector
 
 from ..api.module import ModulePhase
 from ..api.moduledeployment import ReleaseProgress
+from .releases import ReleaseSample, ReleasesCollector
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +54,26 @@ RECONCILE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10
 #: (bounded by --install-timeout, 120 s by default).
 ARKLET_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
                   120.0, 300.0)
+
+#: The ``outcome`` label of the Arklet latency histogram: an Arklet ``SUCCESS``; a business answer
+#: that is not one (``REPEAT_BIZ``, ``FAILED``, …: the base answered and refused); or no answer at
+#: all (timeout, connection or protocol error, HTTP 5xx).
+ARKLET_OUTCOMES: tuple[str, ...] = ("success", "refused", "error")
+_ARKLET_TRANSPORT_RESULTS = frozenset({"timeout", "connect_error", "protocol_error"})
+
+#: Time a key waits in a work queue for a worker, and a reconcile's time on the worker.
+QUEUE_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+                 60.0, 120.0)
+
+
+def arklet_outcome(result: str) -> str:
+    """``success``, ``refused`` or ``error`` for a result label of the Arklet client."""
+    if result == "SUCCESS":
+        return "success"
+    if result in _ARKLET_TRANSPORT_RESULTS or result.startswith("http_") or not result:
+        return "error"
+    return "refused"
+
 
 #: Returns the current count per label value, e.g. ``{"Available": 12, "Pending": 1}``. Called at
 #: every scrape on the thread that serves the scrape (the event loop's, with the probe server of
@@ -118,8 +132,10 @@ class Metrics:
             "REPEAT_BIZ, or timeout, http_500, connect_error, protocol_error).",
             ["command", "result"], registry=r)
         self._arklet_seconds = Histogram(
-            f"{prefix}_arklet_call_duration_seconds", "Latency of HTTP attempts to Arklet by command.",
-            ["command"], buckets=ARKLET_BUCKETS, registry=r)
+            f"{prefix}_arklet_call_duration_seconds",
+            "Latency of HTTP attempts to Arklet by command and outcome (success, refused: an "
+            "Arklet answer other than SUCCESS, error: no answer).",
+            ["command", "outcome"], buckets=ARKLET_BUCKETS, registry=r)
         self._api_writes = Counter(
             f"{prefix}_api_writes_total", "Writes to the Kubernetes API by verb and resource.",
             ["verb", "resource"], registry=r)
@@ -130,8 +146,14 @@ class Metrics:
             f"{prefix}_releases",
             "ModuleDeployment releases by progress (status.releaseStatus.progress), counted at "
             "scrape time.", "progress", RELEASE_PROGRESSES)
+        self._releases = ReleasesCollector(prefix)
         r.register(self._phases)
         r.register(self._progress)
+        r.register(self._releases)
+        self.queue_observer = QueueMetrics(prefix, r)
+        ProcessCollector(registry=r)
+        PlatformCollector(registry=r)
+        GCCollector(registry=r)
 
     # ------------------------------------------------------------------ feeding
 
@@ -169,7 +191,8 @@ class Metrics:
         """One HTTP attempt to Arklet; usable as ``ArkletClient(on_call=metrics.arklet_call)``."""
         command = command or "unknown"
         self._arklet_calls.labels(command, result or "unknown").inc()
-        self._arklet_seconds.labels(command).observe(max(0.0, float(seconds)))
+        self._arklet_seconds.labels(command, arklet_outcome(result)).observe(
+            max(0.0, float(seconds)))
 
     def api_write(self, verb: str, resource: str) -> None:
         """One write to the Kubernetes API, e.g. ``api_write("patch", "modules/status")``."""
@@ -182,6 +205,11 @@ class Metrics:
     def set_progress_provider(self, provider: CountsProvider | None) -> None:
         """Where ``module_controller_releases{progress}`` comes from (``None``: not exported)."""
         self._progress.provider = provider
+
+    def set_release_provider(self, provider: Callable[[], Iterable[ReleaseSample]] | None) -> None:
+        """Where the per-ModuleDeployment series come from (``None``: not exported); see
+        :func:`.releases.release_samples`."""
+        self._releases.provider = provider
 
     # ------------------------------------------------------------------ exposition
 
@@ -203,3 +231,39 @@ class ReconcileTimer:
 
     def __init__(self) -> None:
         self.result = "ok"
+
+
+class QueueMetrics:
+    """Work-queue metrics (the series client-go's workqueue exports), fed by the queues through
+    the observer hook of :class:`module_controller.runtime.queue.WorkQueue`."""
+
+    def __init__(self, prefix: str, registry: CollectorRegistry) -> None:
+        r = registry
+        self._depth = Gauge(
+            f"{prefix}_workqueue_depth", "Keys waiting in a work queue (scheduled or ready, not "
+            "being reconciled).", ["name"], registry=r)
+        self._adds = Counter(
+            f"{prefix}_workqueue_adds_total", "Keys added to a work queue (a key already waiting "
+            "is not added again).", ["name"], registry=r)
+        self._latency = Histogram(
+            f"{prefix}_workqueue_queue_duration_seconds", "Time a key waited for a worker once "
+            "it was due.", ["name"], buckets=QUEUE_BUCKETS, registry=r)
+        self._work = Histogram(
+            f"{prefix}_workqueue_work_duration_seconds", "Time a worker spent on one key.",
+            ["name"], buckets=QUEUE_BUCKETS, registry=r)
+        self._retries = Counter(
+            f"{prefix}_workqueue_retries_total", "Keys put back after their reconcile failed "
+            "(retried with backoff).", ["name"], registry=r)
+
+    def added(self, queue: str, depth: int) -> None:
+        self._adds.labels(queue).inc()
+        self._depth.labels(queue).set(depth)
+
+    def started(self, queue: str, waited: float, depth: int) -> None:
+        self._latency.labels(queue).observe(max(0.0, waited))
+        self._depth.labels(queue).set(depth)
+
+    def finished(self, queue: str, seconds: float, failed: bool) -> None:
+        self._work.labels(queue).observe(max(0.0, seconds))
+        if failed:
+            self._retries.labels(queue).inc()

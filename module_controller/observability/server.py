@@ -1,7 +1,8 @@
 """The probe server: ``/metrics``, ``/healthz`` and ``/readyz`` on one HTTP port.
 
-* ``GET /metrics``: the :class:`~.metrics.Metrics` registry, Prometheus text format (OpenMetrics
-  when the scraper's ``Accept`` header asks for it).
+* ``GET /metrics``: the :class:`~.metrics.Metrics` registry, served by prometheus_client's own
+  aiohttp handler: Prometheus text format, OpenMetrics when the scraper's ``Accept`` header asks
+  for it, gzip when ``Accept-Encoding`` allows it.
 * ``GET /healthz``: 200 whenever the process's event loop runs. The handler runs on that loop, so
   a loop that is blocked or dead cannot answer, and the kubelet's liveness probe times out.
 * ``GET /readyz``: 200 when ``ready()`` returns ``(True, reason)``, else 503; both with a JSON
@@ -18,6 +19,7 @@ import logging
 from typing import Callable
 
 from aiohttp import web
+from prometheus_client.aiohttp import make_aiohttp_handler
 
 from .metrics import Metrics
 
@@ -28,12 +30,6 @@ ReadyCheck = Callable[[], tuple[bool, str]]
 
 _METRICS = web.AppKey("metrics", Metrics)
 _READY = web.AppKey("ready", object)
-
-
-async def _metrics(request: web.Request) -> web.Response:
-    metrics = request.app[_METRICS]
-    body, content_type = metrics.render(request.headers.get("Accept"))
-    return web.Response(body=body, headers={"Content-Type": content_type})
 
 
 async def _healthz(request: web.Request) -> web.Response:
@@ -61,7 +57,7 @@ def make_probe_app(metrics: Metrics, ready: ReadyCheck) -> web.Application:
     app = web.Application()
     app[_METRICS] = metrics
     app[_READY] = ready
-    app.router.add_get("/metrics", _metrics)
+    app.router.add_get("/metrics", make_aiohttp_handler(metrics.registry))
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", _readyz)
     return app

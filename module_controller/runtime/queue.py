@@ -7,6 +7,10 @@
 * A handler that raises is retried with capped exponential backoff and jitter, per key; a
   handler returns :class:`Result` to ask for a requeue (e.g. "check again in 5 s").
 
+An optional observer (any object with the methods of :class:`QueueObserver`, e.g. the
+controller's work-queue metrics) hears of every add, start and end of a reconcile; the queue
+knows nothing of what it does with them.
+
 It holds no state that matters across restarts: after a restart every object is listed again
 and queued, and reconcilers read the truth from the cluster and from Arklet.
 """
@@ -19,7 +23,7 @@ import itertools
 import logging
 import math
 from dataclasses import dataclass
-from typing import Awaitable, Callable, Generic, Hashable, TypeVar
+from typing import Awaitable, Callable, Generic, Hashable, Protocol, TypeVar
 
 from .backoff import CappedJitterBackoff
 
@@ -31,6 +35,17 @@ class ReportedFailure(Exception):
     """A failure its reconciler has already reported (status, Event): an expected outcome such as
     Arklet refusing an install. The queue retries it with backoff and logs one WARNING line with
     the message, without a traceback, so that the log says what went wrong and nothing more."""
+
+
+class QueueObserver(Protocol):
+    """Hears what a :class:`WorkQueue` does; ``depth`` is the number of keys waiting (scheduled
+    or ready, not being reconciled). Called on the event loop: must be quick, must not block."""
+
+    def added(self, queue: str, depth: int) -> None: ...
+
+    def started(self, queue: str, waited: float, depth: int) -> None: ...
+
+    def finished(self, queue: str, seconds: float, failed: bool) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -49,8 +64,10 @@ class WorkQueue(Generic[K]):
         workers: int = 8,
         backoff: CappedJitterBackoff | None = None,
         expected: Callable[[BaseException], bool] = lambda exc: False,
+        observer: QueueObserver | None = None,
     ) -> None:
         self.name = name
+        self._observer = observer
         self._handler = handler
         self._workers_count = workers
         self.backoff = backoff or CappedJitterBackoff(0.5, 60.0)
@@ -87,6 +104,12 @@ class WorkQueue(Generic[K]):
         heapq.heappush(self._heap, (due, next(self._seq), key))
         self._idle.clear()
         self._wake.set()
+        if self._observer is not None:
+            self._observer.added(self.name, self.depth())
+
+    def depth(self) -> int:
+        """Keys waiting: scheduled for later or ready for a worker (not the ones in work)."""
+        return len(self._due) + len(self._queued)
 
     def failures(self, key: K) -> int:
         """How many times in a row the handler failed for ``key`` (0 after a success)."""
@@ -148,7 +171,10 @@ class WorkQueue(Generic[K]):
             self._processing.add(key)
             started = loop.time()
             ready_at = self._ready_at.pop(key, started)
+            if self._observer is not None:
+                self._observer.started(self.name, started - ready_at, self.depth())
             delay: float | None = None
+            failed = False
             try:
                 result = await self._handler(key)
                 self._failures.pop(key, None)
@@ -157,6 +183,7 @@ class WorkQueue(Generic[K]):
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                failed = True
                 failures = self._failures[key] = self._failures.get(key, 0) + 1
                 delay = self.backoff.wait(failures)
                 if isinstance(exc, ReportedFailure):
@@ -171,6 +198,8 @@ class WorkQueue(Generic[K]):
                                   self.name, key, failures, delay)
             finally:
                 self._processing.discard(key)
+                if self._observer is not None:
+                    self._observer.finished(self.name, loop.time() - started, failed)
                 if log.isEnabledFor(logging.DEBUG):
                     # Where a slow flow spends its time: waiting for a worker, or reconciling.
                     log.debug("%s: %s reconciled in %.3fs after %.3fs waiting for a worker%s",

@@ -180,6 +180,7 @@ async def test_the_arklet_client_feeds_the_metrics_through_on_call():
     assert value(m, calls, command="queryAllBiz", result="SUCCESS") == 1
     assert value(m, calls, command="health", result="connect_error") == settings.attempts
     latency = "module_controller_arklet_call_duration_seconds_count"
-    assert value(m, latency, command="health") == 1 + settings.attempts
-    assert value(m, latency, command="queryAllBiz") == 1
+    assert value(m, latency, command="health", outcome="success") == 1
+    assert value(m, latency, command="health", outcome="error") == settings.attempts
+    assert value(m, latency, command="queryAllBiz", outcome="success") == 1
 
