@@ -151,7 +151,10 @@ def main(argv: list[str] | None = None) -> int:
     from .planning.limits import MODULE_SERVICES
     from .settings import Settings
 
-    parser = argparse.ArgumentParser(prog="module-controller", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="module-controller",
+        description="Run the module controller, render its install set, or manage a local dev "
+                    "cluster.")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("version", help="print the version")
     run = sub.add_parser("run", help="run the controller against $KUBECONFIG, or a dev cluster it starts")
@@ -205,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
                         "--namespace NS --image IMG [--out DIR]; see `manifests --help`")
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["manifests"]:
-        # The renderer owns its options (python -m module_controller.manifests, make manifests).
+        # The renderer owns its options (module-controller manifests --help, make manifests).
         from .manifests.render import main as manifests_main
 
         return manifests_main(argv[1:])

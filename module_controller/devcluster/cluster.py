@@ -28,7 +28,7 @@ from . import binaries, certs, kubeconfig, processes
 COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "module-repository",
               "base-simulator")
 
-# Where the Maven-built real module jars land (``make realbase``); served by the module
+# Where the Maven-built real module jars land (``make jars``); served by the module
 # repository under ``/modules-2025/<file>`` and ``/modules-2023/<file>`` (and by bare file name,
 # 2025 first). Glob patterns: the repository expands them per request, so jars built after
 # ``dev up`` are found.

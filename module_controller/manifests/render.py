@@ -46,7 +46,7 @@ SERVICE_ACCOUNT = "module-controller"
 PROBE_PORT = 8080
 UID = 65532  # the image's non-root user (Dockerfile)
 DEFAULT_RESOURCES: dict[str, dict[str, str]] = {
-    # The Module benchmark (200 Modules on 50 bases) peaks at ~120 MB resident.
+    # The Module benchmark (200 Modules on 50 bases) peaks at 151 MB resident (README).
     "requests": {"cpu": "100m", "memory": "128Mi"},
     "limits": {"cpu": "1", "memory": "512Mi"},
 }

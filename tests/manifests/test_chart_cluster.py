@@ -15,7 +15,7 @@ import subprocess
 import time
 
 import pytest
-from helm_testkit import CHART
+from helm_testkit import CHART, REPO
 
 pytestmark = pytest.mark.cluster
 
@@ -79,3 +79,44 @@ def test_helm_install_creates_the_objects_the_api_server_accepts(helm_bin, kubec
     while (left := installed(kubectl, namespace) & OBJECTS) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not left
+
+
+def can_i(kubectl, user: str, namespace: str, verb: str, resource: str,
+          *extra: str) -> bool:
+    proc = kubectl.run("auth", "can-i", verb, resource, f"--as={user}", "-n", namespace,
+                       *extra, check=False, timeout=30)
+    assert proc.stdout.strip() in ("yes", "no"), proc.stderr
+    return proc.stdout.strip() == "yes"
+
+
+def test_view_and_edit_reach_the_four_kinds_by_aggregation(kubectl, namespace):
+    """kube-controller-manager's clusterrole-aggregation folds the aggregate roles of
+    rbac/cluster into the default view/edit/admin roles: people bound to them get our kinds."""
+    roles = REPO / "rbac" / "cluster" / "aggregate_roles.yaml"
+    kubectl.run("apply", "-f", str(roles))
+    viewer, editor = f"viewer-{namespace}", f"editor-{namespace}"
+    for user, role in ((viewer, "view"), (editor, "edit")):
+        kubectl.run("create", "rolebinding", f"{role}-{user}", f"--clusterrole={role}",
+                    f"--user={user}", "-n", namespace)
+    checks = {
+        (viewer, "list", "moduledeployments.serverless.alipay.com"): True,
+        (viewer, "get", "modules.serverless.alipay.com"): True,
+        (viewer, "patch", "moduledeployments.serverless.alipay.com"): False,
+        (editor, "patch", "moduledeployments.serverless.alipay.com"): True,
+        (editor, "create", "moduletemplates.serverless.alipay.com"): True,
+        (editor, "delete", "modulereplicasets.serverless.alipay.com"): True,
+    }
+    # The aggregation and the authorizer's informers take a moment: poll.
+    deadline = time.monotonic() + 60
+    while True:
+        answers = {check: can_i(kubectl, check[0], namespace, check[1], check[2])
+                   for check in checks}
+        if answers == checks or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert answers == checks
+    # Status stays the controller's, even for edit.
+    assert not can_i(kubectl, editor, namespace, "patch",
+                     "moduledeployments.serverless.alipay.com", "--subresource=status")
+    assert can_i(kubectl, viewer, namespace, "get",
+                 "moduledeployments.serverless.alipay.com", "--subresource=status")
