@@ -130,3 +130,27 @@ async def test_the_controller_runs_with_an_exec_credential_kubeconfig(api, exec_
     log = proc.log_text()
     assert "Unauthorized" not in log and "forbidden" not in log.lower(), log[-3000:]
     assert runs(exec_config.parent) >= 2
+
+
+async def test_the_token_is_loaded_again_when_it_may_have_expired(exec_config, namespace,
+                                                                  monkeypatch):
+    """Exec tokens expire: the client runs the plugin again (at most every
+    TOKEN_REFRESH_SECONDS, here 0) and sends what it prints now."""
+    from module_controller.kube import client as kube_client
+
+    directory = exec_config.parent
+    api = await make_api_client(str(exec_config))
+    custom = client.CustomObjectsApi(api)
+    try:
+        monkeypatch.setattr(kube_client, "TOKEN_REFRESH_SECONDS", 0.0)
+        before = runs(directory)
+        await custom.list_namespaced_custom_object("serverless.alipay.com", "v1alpha1",
+                                                   namespace, "moduledeployments")
+        assert runs(directory) > before
+        (directory / "token").write_text("not-a-token")  # the plugin now hands out garbage
+        with pytest.raises(client.ApiException) as caught:
+            await custom.list_namespaced_custom_object("serverless.alipay.com", "v1alpha1",
+                                                       namespace, "moduledeployments")
+        assert caught.value.status == 401
+    finally:
+        await api.close()
