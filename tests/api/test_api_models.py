@@ -32,13 +32,25 @@ _OLD_JAR = ("http://serverless-opensource.oss-cn-shanghai.aliyuncs.com/module-pa
 #: Where a seed sample knowingly departs from the manual: (our text, the manual's text). The
 #: manual's upgrade keeps the 1.0.2 jar under version 2.0.0, which a real Arklet (it reads the
 #: version from the jar's manifest) installs as 1.0.2: our sample names the 2.0.0 jar.
-SEED_DEVIATIONS = {"seed003_moduledeployment_upgrade.yaml": [
-    ("        # The url must name the new version's jar as well: Arklet takes a module's name and\n"
-     "        # version from the jar's manifest, so the 1.0.2 jar under version 2.0.0 ends Failed with\n"
-     "        # reason VersionMismatch (docs/arklet.md).\n",
-     "        # 注意:url 字段可以修改为新的 jar 包地址,也可以不用修改\n"),
-    (_OLD_JAR.replace("1.0.2", "2.0.0"), _OLD_JAR),
-]}
+#: The manual's samples say they were made by kustomize (upstream's scaffolding); ours are applied
+#: with kubectl, so that label is left out of all three.
+_NOT_KUSTOMIZE = ("    app.kubernetes.io/part-of: module-controller\n"
+                  "    app.kubernetes.io/created-by",
+                  "    app.kubernetes.io/part-of: module-controller\n"
+                  "    app.kubernetes.io/managed-by: kustomize\n"
+                  "    app.kubernetes.io/created-by")
+SEED_DEVIATIONS = {
+    "seed003_moduledeployment_upgrade.yaml": [
+        ("        # The url must name the new version's jar as well: Arklet takes a module's name and\n"
+         "        # version from the jar's manifest, so the 1.0.2 jar under version 2.0.0 ends Failed with\n"
+         "        # reason VersionMismatch (docs/arklet.md).\n",
+         "        # 注意:url 字段可以修改为新的 jar 包地址,也可以不用修改\n"),
+        (_OLD_JAR.replace("1.0.2", "2.0.0"), _OLD_JAR),
+        _NOT_KUSTOMIZE,
+    ],
+    "seed003_moduledeployment.yaml": [_NOT_KUSTOMIZE],
+    "seed003_moduledeployment_provider.yaml": [_NOT_KUSTOMIZE],
+}
 
 
 def sample_docs() -> list[tuple[str, dict]]:
