@@ -21,6 +21,7 @@ help:
 	@echo "make dev-up / dev-down   start / stop the local dev cluster"
 	@echo "make bench         the benchmark suite (results in bench/results/)"
 	@echo "make lock          re-lock the runtime dependencies (config/requirements/*.txt)"
+	@echo "make manifests     render config/deploy/ and generate chart/ (make helm: the real helm)"
 
 venv: $(VENV)/.installed
 
@@ -84,7 +85,7 @@ bench-devcluster: venv controlplane
 # The benchmark suite: dev cluster start-up, Module controller, and whole releases for
 # N = 10, 100, 1000 (results, a Markdown table and a PNG plot in bench/results/).
 bench: venv controlplane
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test,bench]'
+	$(BIN)/pip install --quiet --disable-pip-version-check -c $(VENV)/constraints.txt -e '.[test,dev,bench]'
 	$(BIN)/python bench/devcluster_bench.py
 	$(BIN)/python bench/module_bench.py
 	$(BIN)/python bench/release_bench.py

@@ -17,6 +17,10 @@ a quarter of the controller's CPU in a 1000-Module release.
 
 Every request gets a connect and a read timeout unless its call passes one (kubernetes_asyncio
 sends requests with none at all by default).
+
+Expiry: a kubeconfig's token (an exec plugin's, an OIDC one) is loaded again every
+:data:`TOKEN_REFRESH_SECONDS` for the client, and kopf logs in again when the API server answers
+401. A client certificate that an exec plugin prints is read once, when the client is built.
 """
 
 from __future__ import annotations
