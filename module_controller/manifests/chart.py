@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Any, Sequence
@@ -81,6 +82,53 @@ def chart_values(options: Options) -> dict[str, Any]:
     }
 
 
+def _probe_schema() -> dict[str, Any]:
+    count = {"type": "integer", "minimum": 1}
+    return {"type": "object", "additionalProperties": False,
+            "required": ["periodSeconds", "timeoutSeconds", "failureThreshold"],
+            "properties": {"periodSeconds": count, "timeoutSeconds": count,
+                           "failureThreshold": count}}
+
+
+def values_schema() -> dict[str, Any]:
+    """values.schema.json: Helm refuses values of the wrong type or name, naming the field."""
+    label = {"type": "string", "pattern": render._DNS_LABEL.pattern, "maxLength": 63}
+    amounts = {"type": ["object", "null"], "additionalProperties": {"type": ["string", "number"]}}
+    return {
+        "title": "module-controller chart values",
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "global": {"type": "object"},
+            "image": {"type": "object", "additionalProperties": False, "properties": {
+                "repository": {"type": "string", "minLength": 1, "pattern": "^[^\\s]+$"},
+                "tag": {"type": ["string", "number"]},
+                "pullPolicy": {"enum": ["Always", "IfNotPresent", "Never"]}}},
+            "replicas": {"type": "integer", "minimum": 1},
+            "leaderElection": {"type": "boolean"},
+            "mode": {"enum": list(render.MODES)},
+            "watchNamespaces": {"type": "array", "items": label},
+            "moduleServices": {"enum": list(render.MODULE_SERVICES)},
+            "podDeletion": {"type": "boolean"},
+            "logLevel": {"type": "string", "minLength": 1},
+            "extraArgs": {"type": "array", "items": {"type": "string"}},
+            "probePort": {"type": "integer", "minimum": 1, "maximum": 65535},
+            "probes": {"type": "object", "additionalProperties": False,
+                       "properties": {name: _probe_schema() for name in render.DEFAULT_PROBES}},
+            "resources": {"type": "object", "additionalProperties": False,
+                          "properties": {"requests": amounts, "limits": amounts}},
+            "metrics": {"type": "object", "additionalProperties": False, "properties": {
+                "serviceMonitor": {"type": "object", "additionalProperties": False, "properties": {
+                    "enabled": {"type": "boolean"}, "interval": {"type": "string"}}},
+                "prometheusRule": {"type": "object", "additionalProperties": False, "properties": {
+                    "enabled": {"type": "boolean"},
+                    "releaseStuckSeconds": {"type": "integer", "minimum": 1},
+                    "arkletErrorRatio": {"type": "number", "exclusiveMinimum": 0,
+                                         "maximum": 1}}}}},
+        },
+    }
+
+
 def _rbac(source_dir: Path) -> str:
     parts = []
     for mode in render.MODES:
@@ -103,6 +151,7 @@ def chart_files(source_dir: Path = render.SOURCE_DIR) -> dict[str, str]:
                                             image_repository=repository, image_tag=tag),
         "templates/_helpers.tpl": (_CHART_SOURCES / "_helpers.tpl").read_text(),
         "templates/rbac.yaml": _rbac(source_dir),
+        "values.schema.json": json.dumps(values_schema(), indent=2) + "\n",
     }
     values = helm_values()
     for template in render.TEMPLATES:
@@ -118,7 +167,7 @@ def stale(out: Path, files: dict[str, str]) -> dict[str, str]:
     for sub in ("", "templates", "crds"):
         subset = {name.rpartition("/")[2]: text for name, text in files.items()
                   if name.rpartition("/")[0] == sub}
-        for pattern in ("*.yaml", "*.tpl"):
+        for pattern in ("*.yaml", "*.tpl", "*.json"):
             chosen = {n: t for n, t in subset.items() if Path(n).match(pattern)}
             for name, problem in stale_files(out / sub, chosen, pattern).items():
                 problems[f"{sub}/{name}" if sub else name] = problem
@@ -130,7 +179,7 @@ def write(out: Path, files: dict[str, str]) -> list[Path]:
     for sub in ("", "templates", "crds"):
         subset = {name.rpartition("/")[2]: text for name, text in files.items()
                   if name.rpartition("/")[0] == sub}
-        for pattern in ("*.yaml", "*.tpl"):
+        for pattern in ("*.yaml", "*.tpl", "*.json"):
             chosen = {n: t for n, t in subset.items() if Path(n).match(pattern)}
             written += write_files(out / sub, chosen, pattern)
     return written

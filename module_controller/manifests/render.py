@@ -137,6 +137,11 @@ class Options:
                     isinstance(v, int) and v >= 1 for v in fields.values()):
                 raise RenderError(f"probes.{probe} needs {sorted(DEFAULT_PROBES[probe])}, each a "
                                   f"whole number >= 1, not {fields!r}")
+        if self.release_stuck_seconds < 1:
+            raise RenderError(f"release stuck seconds must be at least 1, not "
+                              f"{self.release_stuck_seconds}")
+        if not 0 < self.arklet_error_ratio <= 1:
+            raise RenderError(f"arklet error ratio must be in (0, 1], not {self.arklet_error_ratio}")
         if self.mode == "namespaced" and set(self.watch_namespaces) - {self.namespace}:
             raise RenderError("namespaced mode serves only the namespace it is installed in; "
                               "use cluster mode to serve others")

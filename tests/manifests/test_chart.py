@@ -10,7 +10,7 @@ from dataclasses import replace
 import pytest
 
 from module_controller.manifests import chart
-from module_controller.manifests.render import Options, RenderError, render_options
+from module_controller.manifests.render import DEFAULT_PROBES, Options, RenderError, render_options
 
 from helm_testkit import CHART, run, template
 
@@ -77,8 +77,14 @@ def test_a_change_of_values_shows_in_the_comparison(helm_bin, tmp_path):
 @pytest.mark.parametrize(("values", "message"), [
     ({"replicas": 2, "leaderElection": False}, "more than one replica needs leaderElection"),
     ({"mode": "namespaced", "watchNamespaces": ["other"]}, "namespaced mode serves only"),
-    ({"moduleServices": "loadbalancer"}, "moduleServices must be"),
-    ({"mode": "clusterwide"}, "mode must be cluster or namespaced"),
+    ({"moduleServices": "loadbalancer"}, "/moduleServices"),
+    ({"mode": "clusterwide"}, "/mode"),
+    # values.schema.json: wrong types and unknown names are refused, naming the field.
+    ({"replicas": "two"}, "/replicas"),
+    ({"replica": 3}, "'replica' not allowed"),
+    ({"probes": {"startup": {"periodSeconds": 0}}}, "/probes/startup/periodSeconds"),
+    ({"watchNamespaces": ["Team_A"]}, "/watchNamespaces/0"),
+    ({"metrics": {"prometheusRule": {"arkletErrorRatio": 2}}}, "arkletErrorRatio"),
 ])
 def test_helm_refuses_what_the_renderer_refuses(helm_bin, tmp_path, values, message):
     path = tmp_path / "values.json"
@@ -91,7 +97,11 @@ def test_helm_refuses_what_the_renderer_refuses(helm_bin, tmp_path, values, mess
 def test_the_renderer_refuses_the_same(tmp_path):
     for options in (Options(replicas=2, leader_election=False),
                     Options(mode="namespaced", watch_namespaces=("other",)),
-                    Options(module_services="loadbalancer"), Options(mode="clusterwide")):
+                    Options(module_services="loadbalancer"), Options(mode="clusterwide"),
+                    Options(replicas=0), Options(watch_namespaces=("Team_A",)),
+                    Options(probes={**DEFAULT_PROBES, "startup": {
+                        "periodSeconds": 0, "timeoutSeconds": 1, "failureThreshold": 1}}),
+                    Options(arklet_error_ratio=2.0)):
         with pytest.raises(RenderError):
             render_options(options)
 
