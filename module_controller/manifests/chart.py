@@ -1,7 +1,7 @@
 """Generate the Helm chart (``chart/``) from the sources of the rendered install set.
 
 * ``templates/*.yaml``: the renderer's jinja2 templates rendered with Helm placeholders
-  (:class:`.render.Helm`) instead of values, so the chart's objects are the rendered ones;
+  (:class:`.templating.Helm`) instead of values, so the chart's objects are the rendered ones;
 * ``templates/rbac.yaml``: ``rbac/cluster`` and ``rbac/namespaced``, chosen by ``.Values.mode``,
   in the release namespace;
 * ``crds/``: the CRDs of ``crds/`` (Helm installs them before the templates);
@@ -22,7 +22,8 @@ from typing import Any, Sequence
 from .. import __version__
 from ..generated import stale_files, write_files
 from . import render
-from .render import Helm, Options
+from .render import Options
+from .templating import TEMPLATES, Helm, helm_template_text, template_text
 
 #: A namespace that no one uses, replaced by the release namespace in the chart's RBAC.
 _NS_MARK = "release-namespace-placeholder"
@@ -146,17 +147,17 @@ def chart_files(source_dir: Path = render.SOURCE_DIR) -> dict[str, str]:
     defaults = Options()
     repository, tag = split_image(defaults.image)
     files: dict[str, str] = {
-        "Chart.yaml": render.template_text("chart/Chart.yaml.j2", version=__version__),
-        "values.yaml": render.template_text("chart/values.yaml.j2", o=defaults,
+        "Chart.yaml": template_text("chart/Chart.yaml.j2", version=__version__),
+        "values.yaml": template_text("chart/values.yaml.j2", o=defaults,
                                             image_repository=repository, image_tag=tag),
         "templates/_helpers.tpl": (_CHART_SOURCES / "_helpers.tpl").read_text(),
         "templates/rbac.yaml": _rbac(source_dir),
         "values.schema.json": json.dumps(values_schema(), indent=2) + "\n",
     }
     values = helm_values()
-    for template in render.TEMPLATES:
+    for template in TEMPLATES:
         name = template.removesuffix(".j2")
-        files[f"templates/{name}"] = _HEADER + render.helm_template_text(template, values)
+        files[f"templates/{name}"] = _HEADER + helm_template_text(template, values)
     for path in sorted((Path(source_dir) / "crds").glob("*.yaml")):
         files[f"crds/{path.name}"] = path.read_text()
     return files

@@ -16,7 +16,7 @@ What goes in, in apply order:
 
 The Helm chart in ``chart/`` is generated from the same templates (:mod:`.chart`): rendered here
 with concrete values they give the objects; rendered there with Helm placeholders
-(:class:`Helm`) they give the chart's templates, so both install the same objects.
+(:class:`.templating.Helm`) they give the chart's templates, so both install the same objects.
 
 ``crds/`` and ``rbac/`` are read from the source tree (``source_dir``, by default the checkout
 this package lives in): rendering is a release step run from a checkout (``make manifests``).
@@ -24,17 +24,15 @@ this package lives in): rendering is a release step run from a checkout (``make 
 
 from __future__ import annotations
 
-import contextvars
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Literal, Sequence
 
-import jinja2
 import yaml
 
 from ..generated import stale_files, write_files
+from .templating import TEMPLATES, template_text
 
 Mode = Literal["cluster", "namespaced"]
 MODES: tuple[str, ...] = ("cluster", "namespaced")
@@ -250,74 +248,6 @@ def _copy(obj: Any) -> Any:
 
 
 # ---------------------------------------------------------------------- templates
-
-_HELM_MODE: contextvars.ContextVar[bool] = contextvars.ContextVar("helm_mode", default=False)
-
-
-class Helm:
-    """A Helm template expression standing in for a value, to render the jinja2 templates into
-    the chart's templates. Attribute access goes deeper into ``.Values``; printed it is
-    ``{{ expr }}``; through ``tojson`` it is ``{{ toJson expr }}``."""
-
-    def __init__(self, expr: str) -> None:
-        self.expr = expr
-
-    def __getattr__(self, name: str) -> "Helm":
-        if name.startswith("__"):
-            raise AttributeError(name)
-        return Helm(f"{self.expr}.{name}")
-
-    def __str__(self) -> str:
-        return "{{ %s }}" % self.expr
-
-
-def _tojson(value: Any) -> str:
-    if isinstance(value, Helm):
-        return "{{ toJson %s }}" % value.expr
-    return jinja2.utils.htmlsafe_json_dumps(value, sort_keys=True)
-
-
-def _when(condition: Any, *, caller: Any) -> str:
-    """``{% call when(c) %}…{% endcall %}``: the block if ``c``, or a Helm ``if`` around it."""
-    if isinstance(condition, Helm):
-        return "\n{{- if %s }}%s\n{{- end }}" % (condition.expr, caller())
-    return caller() if condition else ""
-
-
-def _prom(text: str) -> str:
-    """A YAML string holding Prometheus' own ``{{ $labels.x }}`` templates, left to Prometheus
-    (a Go raw string in the chart, which Helm prints as it is)."""
-    return "{{ `%s` }}" % json.dumps(text) if _HELM_MODE.get() else json.dumps(text)
-
-
-_ENV = jinja2.Environment(
-    loader=jinja2.PackageLoader("module_controller.manifests", "templates"),
-    undefined=jinja2.StrictUndefined,
-    autoescape=False,  # YAML, not HTML; values go through |tojson
-    keep_trailing_newline=True,
-)
-_ENV.filters["tojson"] = _tojson
-_ENV.globals.update(when=_when, prom=_prom)
-
-#: The templates of the controller's objects (the Namespace is the renderer's only: a Helm
-#: release lives in a namespace that `helm install --create-namespace` makes).
-TEMPLATES = ("deployment.yaml.j2", "service.yaml.j2", "poddisruptionbudget.yaml.j2",
-             "servicemonitor.yaml.j2", "prometheusrule.yaml.j2")
-
-
-
-def template_text(template: str, /, **values: Any) -> str:
-    return _ENV.get_template(template).render(**values)
-
-
-def helm_template_text(template: str, values: dict[str, Any]) -> str:
-    """``template`` rendered with Helm placeholders: a template of the chart."""
-    token = _HELM_MODE.set(True)
-    try:
-        return template_text(template, **values)
-    finally:
-        _HELM_MODE.reset(token)
-
 
 def _template(template: str, /, **values: Any) -> list[dict[str, Any]]:
     text = template_text(template, **values)
