@@ -17,6 +17,7 @@ patch, and status is written only when phase/reason/message change. The intermed
 
 from __future__ import annotations
 
+import random
 from typing import Callable
 
 from pydantic import ValidationError
@@ -24,7 +25,7 @@ from pydantic import ValidationError
 from ..api import Module, ModulePhase, ModuleReplicaSet, objects
 from ..api import constants as c
 from ..api.parsed import parsed
-from ..arklet import ArkletUnavailable, installed_identity
+from ..arklet import ArkletBusy, ArkletUnavailable, installed_identity
 from ..planning import placement
 from ..planning.arklet_answers import BUSY_RECHECK, Answer, Call, Next, react
 from ..planning.module_lifecycle import (Kind, gave_up, install_gate, installs_so_far,
@@ -73,6 +74,19 @@ class ModuleReconciler:
         except ValidationError as exc:
             await self._fail(key, "InvalidSpec", str(exc).splitlines()[0], retry=False)
             return None
+        try:
+            return await self._reconcile(key, obj, module)
+        except ArkletBusy as exc:
+            # Nothing was sent: the base has as many calls in flight and waiting as it is given.
+            # Not a failure of this Module (no status, no Event): it looks again once the base
+            # may have served some, at a jittered time so the waiting Modules do not return in
+            # step.
+            after = self.ctx.arklet.settings.slot_wait * random.uniform(0.5, 1.0)
+            decide(key, "wait", "base busy", changed=False, after=round(after, 2),
+                   detail=exc.last_error)
+            return Result(requeue_after=after)
+
+    async def _reconcile(self, key: Key, obj: dict, module: Module) -> Result | None:
         if deleting(obj):
             return await self.removal.remove(key, module)
         generation = obj["metadata"].get("generation")
@@ -223,6 +237,8 @@ class ModuleReconciler:
         asked_at = objects.now()
         try:
             health = await self.ctx.arklet.health(ip, port=port)
+        except ArkletBusy:
+            raise
         except ArkletUnavailable as exc:
             await self._fail(key, "ArkletUnavailable", self.calls.attempt(
                 key, f"Arklet at {ip}:{port} does not answer health: {exc.last_error}"))
