@@ -17,6 +17,7 @@ patch, and status is written only when phase/reason/message change. The intermed
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 from typing import Callable
 
@@ -50,6 +51,13 @@ CALLS = {Kind.INSTALL: Call.INSTALL, Kind.SWITCH: Call.SWITCH, Kind.UNINSTALL: C
 def _active(bizzes: dict[str, str] | None) -> str | None:
     """The version observed ACTIVATED among this module's bizzes on the base."""
     return next((v for v, state in (bizzes or {}).items() if state == "ACTIVATED"), None)
+
+
+def _precise(when: dt.datetime) -> str:
+    """status.lastInstallTime to the millisecond: a base may restart within the second of an
+    install, and whole seconds would hide that it started after it (``restarted_since``)."""
+    return when.astimezone(dt.timezone.utc).isoformat(timespec="milliseconds") \
+        .replace("+00:00", "Z")
 
 
 class ModuleReconciler:
@@ -93,7 +101,7 @@ class ModuleReconciler:
         status = obj.get("status")
         when = last_install(status, generation)
         self._installs[key] = (generation, installs_so_far(status, generation),
-                               objects.format_time(when) if when else None)
+                               _precise(when) if when else None)
         try:
             return await self._ensure(key, module)
         finally:
@@ -208,8 +216,7 @@ class ModuleReconciler:
             if reaction.next is Next.OBSERVE:
                 if reaction.counts_install:
                     generation, installs, _ = self._installs.get(key, (None, 0, None))
-                    self._installs[key] = (generation, installs + 1,
-                                           objects.format_time(objects.now(), ceil=True))
+                    self._installs[key] = (generation, installs + 1, _precise(objects.now()))
                 # Verified with queryAllBiz on the next turn, whatever the reply carries: the
                 # listing is what the base runs, the reply only what Arklet says it did.
                 bizzes = None
