@@ -97,7 +97,8 @@ async def test_a_base_that_restarts_often_gets_its_module_back_every_time(
         assert await bizzes_on(arklets, ip) == []
         module = await kt.wait_for(
             lambda: kt.get_module(api, namespace, "m"),
-            lambda m: kt.phase(m) == "Available" and m["status"].get("lastInstallTime") != before,
+            lambda m, before=before: kt.phase(m) == "Available"
+            and m["status"].get("lastInstallTime") != before,
             timeout=DRIFT_PERIOD + MODULE_STEP,
             what=f"the module reinstalled after restart {restart}")
         assert await bizzes_on(arklets, ip) == ["provider:1.0.0"]
