@@ -94,7 +94,7 @@ class _Slot:
 
     __slots__ = ("slots", "base", "handed", "released")
 
-    def __init__(self, slots: BaseSlots, base: str) -> None:
+    def __init__(self, slots: BaseSlots, base: tuple[str, int]) -> None:
         self.slots = slots
         self.base = base
         self.handed = False
@@ -227,9 +227,10 @@ class ArkletClient:
 
     async def _call(self, host: str, port: int | None, command: str, body: Mapping[str, Any],
                     timeout: float) -> ArkletResult:
-        url = protocol.command_url(host, self.settings.port if port is None else port, command)
+        port = self.settings.port if port is None else port
+        url = protocol.command_url(host, port, command)
         payload = protocol.encode_body(body)
-        base = protocol.normalise_host(host)
+        base = (protocol.normalise_host(host), port)  # one Arklet: its address and port
         try:
             await self.slots.acquire(base)
         except BaseBusy as exc:
@@ -307,7 +308,7 @@ class ArkletClient:
             return
         slot.hand_over()
         self._lingering.add(exchange)
-        base = slot.base
+        host = slot.base[0]
 
         def ended(task: asyncio.Task[ArkletResult]) -> None:
             self._lingering.discard(task)
@@ -316,7 +317,7 @@ class ArkletClient:
             log.debug("arklet %s %s: late %s", command, url,
                       "cancelled" if task.cancelled() else error or task.result().outcome.name)
             if command in _CHANGES and self.on_change is not None:
-                self.on_change(base)  # the base may run something else now
+                self.on_change(host)  # the base may run something else now
 
         exchange.add_done_callback(ended)
 
