@@ -104,3 +104,21 @@ async def test_a_base_that_restarts_often_gets_its_module_back_every_time(
         assert await bizzes_on(arklets, ip) == ["provider:1.0.0"]
     assert len(installs(await request_log(arklets, ip))) == restarts + 1
     assert module["status"]["installs"] <= INSTALLS_PER_GENERATION, module["status"]
+
+
+async def test_the_longest_gray_time_the_api_admits_is_planned_not_raised(
+        api, namespace, controller, dev_cluster):
+    """``grayTimeBetweenBatchSeconds`` at its maximum (int32; 1e12 is refused by the API server,
+    tests/api): the first group completes and the release waits for the gray time's end, a date
+    in 2094, instead of every reconcile raising OverflowError."""
+    await bases(api, namespace, 2)
+    apply(dev_cluster.kubeconfig, namespace, md_body(
+        "gray", 2, batchCount=2, needConfirm=False, grayTimeBetweenBatchSeconds=c.MAX_SECONDS))
+    md = await wait_md(api, namespace, "gray",
+                       lambda md: bool(kt.release_status(md).get("nextReconcileTime")),
+                       "the gray time after group 1 planned", timeout=MODULE_STEP)
+    rs = kt.release_status(md)
+    assert rs["progress"] == "Executing" and rs["nextReconcileTime"] > "2090", rs
+    assert (md["status"] or {}).get("availableReplicas") == 1
+    log = controller.log_text()
+    assert "OverflowError" not in log and "Traceback" not in log, log[-3000:]
