@@ -304,7 +304,8 @@ class ArkletClient:
         """The caller stopped waiting for ``exchange``: it keeps the base's slot until it ends
         (the base answers, the connection fails, or ``slot_held`` passes)."""
         if exchange.done():
-            exchange.exception() if not exchange.cancelled() else None  # retrieved, not raised
+            if not exchange.cancelled():
+                exchange.exception()  # retrieved (asyncio would report it unretrieved), not raised
             return
         slot.hand_over()
         self._lingering.add(exchange)
