@@ -101,7 +101,9 @@ def _run(args: argparse.Namespace) -> int:
     settings = Settings(
         arklet=ArkletSettings(port=args.arklet_port, timeout=args.arklet_timeout,
                               install_timeout=args.install_timeout,
-                              concurrency=args.arklet_concurrency),
+                              concurrency=args.arklet_concurrency,
+                              per_base=args.arklet_per_base,
+                              per_base_queue=args.arklet_per_base_queue),
         namespaces=tuple(args.namespace),
         module_workers=args.module_workers,
         retry_backoff=CappedJitterBackoff(args.retry_backoff_initial, args.retry_backoff_max),
@@ -168,6 +170,11 @@ def main(argv: list[str] | None = None) -> int:
                      help="total timeout of installBiz (s)")
     run.add_argument("--arklet-concurrency", type=int, default=ArkletSettings.concurrency,
                      help="Arklet calls in flight at once, over all bases")
+    run.add_argument("--arklet-per-base", type=int, default=ArkletSettings.per_base,
+                     help="Arklet calls in flight at once on one base")
+    run.add_argument("--arklet-per-base-queue", type=int, default=ArkletSettings.per_base_queue,
+                     help="Arklet calls waiting for one base (each at most --arklet-timeout); "
+                          "more are refused at once and retried later")
     run.add_argument("--module-workers", type=int, default=Settings.module_workers,
                      help="Module reconciles at once (each may wait on an install)")
     run.add_argument("--retry-backoff-initial", type=float, default=1.0,

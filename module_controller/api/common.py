@@ -182,7 +182,7 @@ class ServiceStrategy(KubeModel):
 class OperationStrategy(KubeModel):
     """How a release, scale or offline proceeds: groups, confirmation, policy (behaviour §2.3)."""
 
-    batch_count: int = Field(c.DEFAULT_BATCH_COUNT, ge=1, description=(
+    batch_count: int = Field(c.DEFAULT_BATCH_COUNT, ge=1, le=c.MAX_BATCH_COUNT, description=(
         "Number of groups a release, scale or offline is split into (at most one instance per "
         "group is useful, so the real count is min(batchCount, instances to change))."))
     use_beta: bool = Field(False, description=(
@@ -191,8 +191,9 @@ class OperationStrategy(KubeModel):
     need_confirm: bool = Field(False, description=(
         "Pause after every group but the last; continue with spec.pause=false or "
         "spec.confirmBatchNum."))
-    gray_time_between_batch_seconds: int = Field(0, ge=0, description=(
-        "Seconds to wait after a group completes before the next group starts."))
+    gray_time_between_batch_seconds: int = Field(0, ge=0, le=c.MAX_SECONDS, description=(
+        "Seconds to wait after a group completes before the next group starts "
+        f"(at most {c.MAX_SECONDS})."))
     upgrade_policy: UpgradePolicyValue = Field(
         UpgradePolicy.INSTALL_THEN_UNINSTALL.value, description=(
             "How an old instance is replaced: install_then_uninstall (default), "
@@ -200,7 +201,8 @@ class OperationStrategy(KubeModel):
             "(installThenUninstall, ...) are accepted and stored as written."))
     max_unavailable: MaxUnavailable = Field(c.DEFAULT_MAX_UNAVAILABLE, description=(
         "At most this many desired instances may be not Available at once during a release: "
-        "an integer >= 0 or a percentage 0%-100% of the desired instances (rounded down)."))
+        f"an integer 0-{c.MAX_REPLICAS} or a percentage 0%-100% of the desired instances "
+        "(rounded down)."))
     rollback_on_failure: bool = Field(False, description=(
         "When a release fails (spec.progressDeadlineSeconds pass without a completed group "
         "while instances of the new revision are Failed), release the last completed revision "

@@ -159,6 +159,19 @@ DEFAULT_PROGRESS_DEADLINE_SECONDS: Final = 600
 DEFAULT_REVISION_HISTORY_LIMIT: Final = 10
 PEER_REPLICAS: Final = -1  # ModuleDeployment.spec.replicas for peer mode
 
+# Upper bounds of the numeric spec fields, enforced by the API server (OpenAPI maximum, CEL for
+# int-or-string): a value the schema admits can neither overflow the controller's time
+# arithmetic nor make it build a list of that length.
+#: Seconds (gray time, minReadySeconds, progressDeadlineSeconds): int32, the range of
+#: Kubernetes' own *Seconds fields; now + 2^31 s is the year 2094, far from datetime's limit.
+MAX_SECONDS: Final = 2**31 - 1
+#: Module instances of one ModuleDeployment or ModuleReplicaSet (10x the largest tested scale).
+MAX_REPLICAS: Final = 100_000
+#: Groups of a release (more groups than instances is never useful: min(batchCount, delta)).
+MAX_BATCH_COUNT: Final = MAX_REPLICAS
+#: Old ModuleReplicaSets kept for history.
+MAX_REVISION_HISTORY_LIMIT: Final = 1_000
+
 
 def module_label_key(module_name: str) -> str:
     """Label on a base pod while ``module_name`` is Available there; the module Service selects it."""

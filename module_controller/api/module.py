@@ -63,7 +63,11 @@ class ModuleStatus(KubeModel):
     installs: int | None = Field(None, ge=0, description=(
         "installBiz calls Arklet answered as done for observedGeneration. A biz that Arklet "
         "does not keep listing ACTIVATED is installed again only a bounded number of times per "
-        "generation; then the Module is Failed (reason InstallNotKept) until its spec changes."))
+        "generation and base incarnation; then the Module is Failed (reason InstallNotKept) "
+        "until its spec changes."))
+    last_install_time: datetime | None = Field(None, description=(
+        "When Arklet last answered an install of this Module as done. A base whose JVM started "
+        "after it lost the module to a restart: its reinstalls are counted from zero again."))
 
 
 class Module(KubeObject):

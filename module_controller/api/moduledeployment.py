@@ -55,13 +55,13 @@ class ModuleDeploymentSpec(KubeModel):
     template_ref: TemplateRef | None = Field(None, description=(
         "Use a ModuleTemplate instead of an inline template; a change of the ModuleTemplate "
         "starts a release. Exactly one of template and templateRef must be set."))
-    replicas: int = Field(c.DEFAULT_REPLICAS, ge=c.PEER_REPLICAS, description=(
+    replicas: int = Field(c.DEFAULT_REPLICAS, ge=c.PEER_REPLICAS, le=c.MAX_REPLICAS, description=(
         "Number of Modules (module instances). -1 = peer mode: one instance on every ready base "
         "pod; the controller never replaces -1 with the resolved number."))
     pause: bool = Field(False, description=(
         "true halts the release after the current group. The controller sets it to true when a "
         "group needs confirmation; set it to false to continue."))
-    confirm_batch_num: int = Field(0, ge=0, description=(
+    confirm_batch_num: int = Field(0, ge=0, le=c.MAX_BATCH_COUNT, description=(
         "Idempotent confirmation: setting N confirms group N (like pause=false while group N "
         "waits); a stale value does nothing. Reset to 0 when the release completes."))
     operation_strategy: OperationStrategy = Field(
@@ -70,14 +70,16 @@ class ModuleDeploymentSpec(KubeModel):
     scheduling_strategy: SchedulingStrategy = Field(
         default_factory=SchedulingStrategy, json_schema_extra={"default": {}},
         description="How base pods are chosen for new instances.")
-    min_ready_seconds: int = Field(0, ge=0, description=(
+    min_ready_seconds: int = Field(0, ge=0, le=c.MAX_SECONDS, description=(
         "A Module counts as Available only after being installed for this many seconds."))
-    progress_deadline_seconds: int = Field(c.DEFAULT_PROGRESS_DEADLINE_SECONDS, ge=1, description=(
+    progress_deadline_seconds: int = Field(c.DEFAULT_PROGRESS_DEADLINE_SECONDS, ge=1,
+                                           le=c.MAX_SECONDS, description=(
         "A group not complete after this many seconds sets condition Progressing=False with "
         "reason ProgressDeadlineExceeded. If instances of the new revision are Failed by then, "
         "the release has failed: with operationStrategy.rollbackOnFailure it is rolled back, "
         "otherwise it stops there (its instances keep retrying)."))
-    revision_history_limit: int = Field(c.DEFAULT_REVISION_HISTORY_LIMIT, ge=0, description=(
+    revision_history_limit: int = Field(c.DEFAULT_REVISION_HISTORY_LIMIT, ge=0,
+                                        le=c.MAX_REVISION_HISTORY_LIMIT, description=(
         "How many old, empty ModuleReplicaSets are kept for history and rollback."))
 
     @property

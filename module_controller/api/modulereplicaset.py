@@ -20,7 +20,8 @@ class ModuleReplicaSetSpec(KubeModel):
     selector: LabelSelector = Field(description=(
         "Label selector of the base pods the Modules may be placed on; copied from the base "
         "Deployment when the ModuleDeployment creates the ModuleReplicaSet."))
-    replicas: int = Field(c.DEFAULT_REPLICAS, ge=0, description="Number of Modules to keep placed.")
+    replicas: int = Field(c.DEFAULT_REPLICAS, ge=0, le=c.MAX_REPLICAS,
+                          description="Number of Modules to keep placed.")
     template: ModuleTemplateSpec = Field(description="The Modules to create.")
     operation_strategy: OperationStrategy = Field(
         default_factory=OperationStrategy, json_schema_extra={"default": {}},
@@ -29,7 +30,7 @@ class ModuleReplicaSetSpec(KubeModel):
         default_factory=SchedulingStrategy, json_schema_extra={"default": {}},
         description="How base pods are chosen for new Modules and which Modules go first on "
         "scale down.")
-    min_ready_seconds: int = Field(0, ge=0, description=(
+    min_ready_seconds: int = Field(0, ge=0, le=c.MAX_SECONDS, description=(
         "A Module counts as Available only after being installed for this many seconds."))
 
 

@@ -133,9 +133,11 @@ DNS_SUBDOMAIN_RULE = pattern_rule(
     "starting and ending with a letter or digit",
 )
 MAX_UNAVAILABLE_RULE = Rule(
-    f"type(self) == int ? self >= 0 : self.matches({cel_string(c.PERCENT_PATTERN)})",
-    "maxUnavailable must be an integer >= 0 or a percentage from 0% to 100% (e.g. 25%)",
-    lambda v: v >= 0 if _is_int(v) else matches(c.PERCENT_PATTERN, v),
+    f"type(self) == int ? self >= 0 && self <= {c.MAX_REPLICAS} : "
+    f"self.matches({cel_string(c.PERCENT_PATTERN)})",
+    f"maxUnavailable must be an integer from 0 to {c.MAX_REPLICAS} or a percentage from 0% to "
+    "100% (e.g. 25%)",
+    lambda v: 0 <= v <= c.MAX_REPLICAS if _is_int(v) else matches(c.PERCENT_PATTERN, v),
 )
 TARGET_PORT_RULE = Rule(
     f"type(self) == int ? self >= {c.PORT_MIN} && self <= {c.PORT_MAX} : "

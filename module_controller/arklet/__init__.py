@@ -15,7 +15,7 @@ never retried by the client; :class:`ArkletError` where a method needs a success
 
 from ..runtime.backoff import CappedJitterBackoff
 from .client import ArkletClient
-from .errors import ArkletError, ArkletUnavailable
+from .errors import ArkletBusy, ArkletError, ArkletUnavailable
 from .protocol import (
     ARKLET_PORT_ANNOTATION, ArkletResult, BizInfo, BizRef, Health, Outcome, ProtocolError,
     arklet_port, base_url, installed_identity,
@@ -24,6 +24,7 @@ from .settings import ArkletSettings
 
 __all__ = [
     "ARKLET_PORT_ANNOTATION",
+    "ArkletBusy",
     "ArkletClient",
     "ArkletError",
     "ArkletResult",

@@ -24,7 +24,13 @@ bytes there and back, reliably:
   are serialised, since Arklet itself only guards ``name:version`` and two versions of one name
   racing on a base is exactly the mess the controller must avoid;
 * at most ``concurrency`` requests are in flight across all bases. The slot is taken per
-  attempt, not per call, so a call sleeping before its retry does not block others.
+  attempt, not per call, so a call sleeping before its retry does not block others;
+* at most ``per_base`` calls are in flight per base, with a short bounded queue behind them
+  (:mod:`.base_slots`): a call that finds its base full is refused at once or after
+  ``slot_wait`` (:class:`ArkletBusy`, nothing sent), and a call that timed out keeps its base's
+  slot until the base answers it, or its own timeout once more (``slot_held``), because the base
+  is still working on it. So a slow base is sent what it can serve, not a pile of calls that
+  all time out.
 """
 
 from __future__ import annotations
@@ -38,7 +44,8 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_aft
 
 from . import protocol
 from ..runtime.backoff import CappedJitterBackoff
-from .errors import ArkletError, ArkletUnavailable
+from .base_slots import BaseBusy, BaseSlots
+from .errors import ArkletBusy, ArkletError, ArkletUnavailable
 from .locks import KeyedLocks
 from .protocol import ArkletResult, BizInfo, BizRef, Health, Outcome, ProtocolError
 from .settings import ArkletSettings
@@ -53,6 +60,9 @@ LABEL_HTTP_5XX = "http_500"
 LABEL_TIMEOUT = "timeout"
 LABEL_CONNECT_ERROR = "connect_error"  # refused, reset, closed without (complete) reply
 LABEL_PROTOCOL_ERROR = "protocol_error"  # an answer that is not an Arklet envelope
+LABEL_BUSY = "base_busy"  # not sent: the base's slots and queue are full
+#: Commands that change what a base runs: a late answer to one makes earlier listings stale.
+_CHANGES = frozenset({protocol.INSTALL, protocol.UNINSTALL, protocol.SWITCH})
 
 # identity: a compressed body could inflate far beyond the reply cap before it is counted.
 _HEADERS = {"Content-Type": "application/json; charset=utf-8", "Accept-Encoding": "identity"}
@@ -78,6 +88,28 @@ def _worth_retrying(exc: BaseException) -> bool:
     return isinstance(exc, _Transient) and not exc.reached
 
 
+class _Slot:
+    """A call's slot of its base: released when the call ends, unless an exchange that outlived
+    the call took it over (then released when that exchange ends). Released once."""
+
+    __slots__ = ("slots", "base", "handed", "released")
+
+    def __init__(self, slots: BaseSlots, base: tuple[str, int]) -> None:
+        self.slots = slots
+        self.base = base
+        self.handed = False
+        self.released = False
+
+    def hand_over(self) -> None:
+        self.handed = True
+
+    def release(self, *, handed: bool = False) -> None:
+        if self.released or self.handed != handed:
+            return
+        self.released = True
+        self.slots.release(self.base)
+
+
 class ArkletClient:
     """Async client for the Arklet of many bases; use as ``async with ArkletClient(...) as c``.
 
@@ -95,8 +127,13 @@ class ArkletClient:
         self.on_change: Callable[[str], None] | None = None
         self._session: aiohttp.ClientSession | None = None
         self._closed = False
+        settings = self.settings
         self._semaphore = asyncio.Semaphore(settings.concurrency)
         self._locks: KeyedLocks[tuple[str, str]] = KeyedLocks()
+        self.slots = BaseSlots(settings.per_base, settings.per_base_queue, settings.slot_wait)
+        #: Exchanges whose caller stopped waiting (timed out, cancelled): they hold their base's
+        #: slot until the base answers or their bound ends; cancelled on close.
+        self._lingering: set[asyncio.Task[ArkletResult]] = set()
         self.wait_policy = CappedJitterBackoff(settings.backoff_initial, settings.backoff_max)
 
     # ------------------------------------------------------------------ lifecycle
@@ -111,6 +148,10 @@ class ArkletClient:
     async def close(self) -> None:
         """Close the HTTP session; the client cannot be used afterwards."""
         self._closed = True
+        for task in list(self._lingering):
+            task.cancel()
+        if self._lingering:
+            await asyncio.gather(*self._lingering, return_exceptions=True)
         session, self._session = self._session, None
         if session is not None:
             await session.close()
@@ -186,8 +227,17 @@ class ArkletClient:
 
     async def _call(self, host: str, port: int | None, command: str, body: Mapping[str, Any],
                     timeout: float) -> ArkletResult:
-        url = protocol.command_url(host, self.settings.port if port is None else port, command)
+        port = self.settings.port if port is None else port
+        url = protocol.command_url(host, port, command)
         payload = protocol.encode_body(body)
+        base = (protocol.normalise_host(host), port)  # one Arklet: its address and port
+        try:
+            await self.slots.acquire(base)
+        except BaseBusy as exc:
+            self._report(command, LABEL_BUSY, 0.0)
+            log.debug("arklet %s %s: %s", command, url, exc)
+            raise ArkletBusy(host, command, 0, str(exc)) from None
+        slot = _Slot(self.slots, base)
         attempts = self.settings.attempts
         retrying = AsyncRetrying(
             stop=stop_after_attempt(attempts),
@@ -202,30 +252,75 @@ class ArkletClient:
                 with attempt:
                     made = attempt.retry_state.attempt_number
                     log.debug("arklet %s %s: attempt %d/%d", command, url, made, attempts)
-                    return await self._attempt(url, command, payload, timeout)
+                    return await self._attempt(url, command, payload, timeout, slot)
         except _Transient as exc:
             raise ArkletUnavailable(host, command, made, str(exc)) from exc
+        finally:
+            slot.release()  # unless an exchange still running took it over
         raise AssertionError("unreachable: tenacity either returns or re-raises")
 
-    async def _attempt(self, url: str, command: str, payload: bytes,
-                       timeout: float) -> ArkletResult:
-        """One HTTP exchange; a business answer or :class:`_Transient`."""
+    async def _attempt(self, url: str, command: str, payload: bytes, timeout: float,
+                       slot: _Slot) -> ArkletResult:
+        """One HTTP exchange; a business answer or :class:`_Transient`. The exchange runs as a
+        task of its own: if the caller stops waiting (its timeout, a cancellation) while the
+        request may be at the base, the task keeps the base's slot until the base answers or
+        ``slot_held`` ends."""
         session = self._ensure_session()
         loop = asyncio.get_running_loop()
-        client_timeout = aiohttp.ClientTimeout(total=timeout, connect=None,
+        client_timeout = aiohttp.ClientTimeout(total=self.settings.slot_held(timeout),
+                                               connect=None,
                                                sock_connect=self.settings.connect_timeout)
+        started = loop.time()
+        exchange = asyncio.create_task(self._exchange_limited(
+            session, url, command, payload, client_timeout))
+        try:
+            result = await asyncio.wait_for(asyncio.shield(exchange), timeout)
+        except TimeoutError as exc:
+            self._linger(exchange, slot, command, url)
+            self._report(command, LABEL_TIMEOUT, loop.time() - started)
+            log.debug("arklet %s %s: no reply within %gs", command, url, timeout)
+            raise _Transient(LABEL_TIMEOUT, f"no reply within the timeout ({timeout:g}s)") \
+                from exc
+        except _Transient as exc:
+            self._report(command, exc.label, loop.time() - started)
+            log.debug("arklet %s %s: %s", command, url, exc)
+            raise
+        except asyncio.CancelledError:
+            self._linger(exchange, slot, command, url)
+            raise
+        self._report(command, result.outcome.name, loop.time() - started)
+        log.debug("arklet %s %s: %s %s", command, url, result.outcome.name, result.message)
+        return result
+
+    async def _exchange_limited(self, session: aiohttp.ClientSession, url: str, command: str,
+                                payload: bytes, client_timeout: aiohttp.ClientTimeout
+                                ) -> ArkletResult:
         async with self._semaphore:
-            started = loop.time()
-            try:
-                result = await self._exchange(session, url, command, payload, client_timeout,
-                                              self.settings.max_reply_bytes)
-            except _Transient as exc:
-                self._report(command, exc.label, loop.time() - started)
-                log.debug("arklet %s %s: %s", command, url, exc)
-                raise
-            self._report(command, result.outcome.name, loop.time() - started)
-            log.debug("arklet %s %s: %s %s", command, url, result.outcome.name, result.message)
-            return result
+            return await self._exchange(session, url, command, payload, client_timeout,
+                                        self.settings.max_reply_bytes)
+
+    def _linger(self, exchange: asyncio.Task[ArkletResult], slot: _Slot, command: str,
+                url: str) -> None:
+        """The caller stopped waiting for ``exchange``: it keeps the base's slot until it ends
+        (the base answers, the connection fails, or ``slot_held`` passes)."""
+        if exchange.done():
+            if not exchange.cancelled():
+                exchange.exception()  # retrieved (asyncio would report it unretrieved), not raised
+            return
+        slot.hand_over()
+        self._lingering.add(exchange)
+        host = slot.base[0]
+
+        def ended(task: asyncio.Task[ArkletResult]) -> None:
+            self._lingering.discard(task)
+            slot.release(handed=True)
+            error = None if task.cancelled() else task.exception()
+            log.debug("arklet %s %s: late %s", command, url,
+                      "cancelled" if task.cancelled() else error or task.result().outcome.name)
+            if command in _CHANGES and self.on_change is not None:
+                self.on_change(host)  # the base may run something else now
+
+        exchange.add_done_callback(ended)
 
     @staticmethod
     async def _exchange(session: aiohttp.ClientSession, url: str, command: str, payload: bytes,

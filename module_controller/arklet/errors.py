@@ -25,6 +25,11 @@ class ArkletUnavailable(Exception):
         self.last_error = last_error
 
 
+class ArkletBusy(ArkletUnavailable):
+    """The call was not sent: its base has as many calls in flight and waiting as it is given
+    (arklet/base_slots.py). The base is slow, not necessarily broken; ask again later."""
+
+
 class ArkletError(Exception):
     """Arklet answered ``result`` (not a success) where a success was required."""
 

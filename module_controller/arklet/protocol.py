@@ -140,6 +140,9 @@ class Health:
     master_state: str | None  # base's own biz state, upper case; None if absent
     readiness: str | None  # 2023 ``masterBizHealth.readinessState``, upper case; None on 2025
     raw: dict[str, Any]
+    #: The JVM's uptime in seconds (``jvm["run time(s)"]``, both generations); None if absent.
+    #: It starts again when the base restarts, which tells a restart from a base that drops bizzes.
+    run_time: float | None = None
 
 
 # --- Addresses -------------------------------------------------------------------------------
@@ -386,9 +389,16 @@ def parse_health(envelope: Mapping[str, Any]) -> Health:
         probe = health.get("masterBizHealth")
         if isinstance(probe, dict) and probe.get("readinessState") is not None:
             readiness = normalise_state(probe.get("readinessState"))
+    run_time: float | None = None
+    jvm = health.get("jvm") if isinstance(health, dict) else None
+    if isinstance(jvm, dict):
+        value = jvm.get("run time(s)")
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
+            run_time = float(value)
     ready = (
         envelope.get("code") == SUCCESS
         and master_state == ACTIVATED
         and (readiness is None or readiness == ACCEPTING_TRAFFIC)
     )
-    return Health(ready=ready, master_state=master_state, readiness=readiness, raw=dict(envelope))
+    return Health(ready=ready, master_state=master_state, readiness=readiness, raw=dict(envelope),
+                  run_time=run_time)

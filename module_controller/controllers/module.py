@@ -17,6 +17,8 @@ patch, and status is written only when phase/reason/message change. The intermed
 
 from __future__ import annotations
 
+import datetime as dt
+import random
 from typing import Callable
 
 from pydantic import ValidationError
@@ -24,18 +26,19 @@ from pydantic import ValidationError
 from ..api import Module, ModulePhase, ModuleReplicaSet, objects
 from ..api import constants as c
 from ..api.parsed import parsed
-from ..arklet import ArkletUnavailable, installed_identity
+from ..arklet import ArkletBusy, ArkletUnavailable, installed_identity
 from ..planning import placement
 from ..planning.arklet_answers import BUSY_RECHECK, Answer, Call, Next, react
-from ..planning.module_lifecycle import (Kind, gave_up, install_gate, installs_so_far, min_ready,
-                                         next_step, pod_step, superseded_status, supersedes)
+from ..planning.module_lifecycle import (Kind, gave_up, install_gate, installs_so_far,
+                                         last_install, min_ready, next_step, pod_step,
+                                         restarted_since, superseded_status, supersedes)
 from ..planning.replicaset import follows_template
 from ..runtime.queue import Result
 from ..runtime.store import Key
 from .context import Context, deleting, labels_of, pod_ip
 from .module_calls import ArkletRefused, ModuleCalls, decide, module_of, pod_view, siblings
 from .module_removal import ModuleRemoval
-from .module_writes import ModuleWrites
+from .module_writes import Installs, ModuleWrites
 
 __all__ = ["ArkletRefused", "ModuleReconciler"]
 
@@ -50,12 +53,20 @@ def _active(bizzes: dict[str, str] | None) -> str | None:
     return next((v for v, state in (bizzes or {}).items() if state == "ACTIVATED"), None)
 
 
+def _precise(when: dt.datetime) -> str:
+    """status.lastInstallTime to the millisecond: a base may restart within the second of an
+    install, and whole seconds would hide that it started after it (``restarted_since``)."""
+    return when.astimezone(dt.timezone.utc).isoformat(timespec="milliseconds") \
+        .replace("+00:00", "Z")
+
+
 class ModuleReconciler:
     def __init__(self, ctx: Context, failures: Callable[[Key], int] = lambda key: 0):
         self.ctx = ctx
-        # Key -> (generation, installs answered as done for it) while the key is reconciled;
-        # written to status.installs with the next status write (no extra API write).
-        self._installs: dict[Key, tuple[int | None, int]] = {}
+        # Key -> (generation, installs answered as done for it, when the last one was) while
+        # the key is reconciled; written to status.installs and status.lastInstallTime with the
+        # next status write (no extra API write).
+        self._installs: dict[Key, Installs] = {}
         self.writes = ModuleWrites(ctx, self._installs)
         self.calls = ModuleCalls(ctx, self.writes, failures)
         self.removal = ModuleRemoval(ctx, self.writes, self.calls)
@@ -71,10 +82,26 @@ class ModuleReconciler:
         except ValidationError as exc:
             await self._fail(key, "InvalidSpec", str(exc).splitlines()[0], retry=False)
             return None
+        try:
+            return await self._reconcile(key, obj, module)
+        except ArkletBusy as exc:
+            # Nothing was sent: the base has as many calls in flight and waiting as it is given.
+            # Not a failure of this Module (no status, no Event): it looks again once the base
+            # may have served some, at a jittered time so the waiting Modules do not return in
+            # step.
+            after = self.ctx.arklet.settings.slot_wait * random.uniform(0.5, 1.0)
+            decide(key, "wait", "base busy", changed=False, after=round(after, 2),
+                   detail=exc.last_error)
+            return Result(requeue_after=after)
+
+    async def _reconcile(self, key: Key, obj: dict, module: Module) -> Result | None:
         if deleting(obj):
             return await self.removal.remove(key, module)
         generation = obj["metadata"].get("generation")
-        self._installs[key] = (generation, installs_so_far(obj.get("status"), generation))
+        status = obj.get("status")
+        when = last_install(status, generation)
+        self._installs[key] = (generation, installs_so_far(status, generation),
+                               _precise(when) if when else None)
         try:
             return await self._ensure(key, module)
         finally:
@@ -151,8 +178,11 @@ class ModuleReconciler:
                 return await self._available(key, module, pod)
             await self._leave_available(key, f"{info.name}:{info.version}", bizzes)
             if step.kind is Kind.INSTALL:
-                generation, installs = self._installs.get(key, (None, 0))
+                generation, installs, _ = self._installs.get(key, (None, 0, None))
                 refusal = install_gate(installs, installed_once)
+                if refusal == "InstallNotKept" and await self._base_restarted(key, ip, port):
+                    refusal = None
+                    installs = 0
                 if refusal == "InstallNotKept":
                     # Installed again and again for this spec, and Arklet does not keep it
                     # listed (the answer claims what the listing does not show, or the biz
@@ -185,8 +215,8 @@ class ModuleReconciler:
             reaction = react(CALLS[step.kind], answer)
             if reaction.next is Next.OBSERVE:
                 if reaction.counts_install:
-                    generation, installs = self._installs.get(key, (None, 0))
-                    self._installs[key] = (generation, installs + 1)
+                    generation, installs, _ = self._installs.get(key, (None, 0, None))
+                    self._installs[key] = (generation, installs + 1, _precise(objects.now()))
                 # Verified with queryAllBiz on the next turn, whatever the reply carries: the
                 # listing is what the base runs, the reply only what Arklet says it did.
                 bizzes = None
@@ -204,6 +234,28 @@ class ModuleReconciler:
                 return None
             await self._fail(key, reaction.reason or "Failed", text)
         raise RuntimeError(f"module {key} made no progress after {MAX_STEPS} steps")
+
+    async def _base_restarted(self, key: Key, ip: str, port: int) -> bool:
+        """The bound of installs is used up: did the base restart since the last install
+        (health's JVM uptime, ``restarted_since``)? Then the reinstalls were legitimate, the
+        count starts again for this base incarnation (returns True). A base that does not answer
+        health is not judged: the reconcile ends retried, not Failed for good."""
+        generation, installs, last = self._installs.get(key, (None, 0, None))
+        asked_at = objects.now()
+        try:
+            health = await self.ctx.arklet.health(ip, port=port)
+        except ArkletBusy:
+            raise
+        except ArkletUnavailable as exc:
+            await self._fail(key, "ArkletUnavailable", self.calls.attempt(
+                key, f"Arklet at {ip}:{port} does not answer health: {exc.last_error}"))
+            return False  # not reached: _fail raises
+        if not restarted_since(health.run_time, asked_at, objects.parse_time(last)):
+            return False
+        self._installs[key] = (generation, 0, last)
+        decide(key, "install count reset", "the base restarted after the last install",
+               installs=installs, uptime=health.run_time, last_install=last)
+        return True
 
     def _follows_owner(self, obj: dict) -> bool:
         """The Module's spec is its controlling ModuleReplicaSet's template (True when it has

@@ -13,7 +13,8 @@ import time
 from typing import Any, Awaitable, Callable
 
 from ..api import Module, ModulePhase
-from ..arklet import ArkletError, ArkletResult, ArkletUnavailable, BizRef, installed_identity
+from ..arklet import (ArkletBusy, ArkletError, ArkletResult, ArkletUnavailable, BizRef,
+                      installed_identity)
 from ..arklet.protocol import normalise_host
 from ..observability.decisions import decided
 from ..planning.arklet_answers import Answer, Call, answer_of, react
@@ -88,6 +89,8 @@ class ModuleCalls:
         asked_at = time.time()
         try:
             bizzes = await self.ctx.arklet.query_all(ip, port=port)
+        except ArkletBusy:
+            raise  # not sent: the reconciler looks again later (ModuleReconciler.reconcile)
         except (ArkletUnavailable, ArkletError) as exc:
             if isinstance(exc, ArkletUnavailable):
                 answer = Answer.UNAVAILABLE
@@ -128,6 +131,8 @@ class ModuleCalls:
                 result = await send()
         except Deleted:
             return None, "", None
+        except ArkletBusy:
+            raise
         except ArkletUnavailable as exc:
             return Answer.UNAVAILABLE, self.attempt(
                 key, f"Arklet at {ip}:{port} does not answer: {exc.last_error}"), None

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from ..api import Module, ModulePhase
 from ..api import constants as c
-from ..arklet import ArkletUnavailable
+from ..arklet import ArkletBusy, ArkletUnavailable
 from ..kube.events import NORMAL, WARNING
 from ..planning.arklet_answers import Answer, Call, Next, answer_of, react
 from ..planning.module_lifecycle import Kind, nothing_left_to_remove, pod_step, removal_step
@@ -110,6 +110,8 @@ class ModuleRemoval:
                          ) -> tuple[Answer, str]:
         try:
             result = await self.ctx.arklet.uninstall(ip, name, version, port=port)
+        except ArkletBusy:
+            raise
         except ArkletUnavailable as exc:
             return Answer.UNAVAILABLE, self.calls.attempt(
                 key, f"Arklet at {ip}:{port} does not answer: {exc.last_error}")

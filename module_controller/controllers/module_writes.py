@@ -25,14 +25,17 @@ from ..runtime.store import Key
 from .context import Context, labels_of
 
 PLURAL = c.MODULE.plural
+#: (generation, installs answered as done for it, status.lastInstallTime of the last one).
+Installs = tuple[int | None, int, str | None]
 KEEP = object()  # set_status: leave status.installedVersion as it is
 
 
 class ModuleWrites:
     """Writes for Modules of one controller. ``installs`` is the reconciler's count of installs
-    answered as done per key, (generation, count), written with the next status write."""
+    answered as done per key, (generation, count, time of the last one as status writes it),
+    written with the next status write."""
 
-    def __init__(self, ctx: Context, installs: dict[Key, tuple[int | None, int]]):
+    def __init__(self, ctx: Context, installs: dict[Key, Installs]):
         self.ctx = ctx
         self.installs = installs
 
@@ -138,21 +141,23 @@ class ModuleWrites:
         if installed is KEEP:
             installed = current.get("installedVersion")
         counted = self.installs.get(key)
+        same = current.get("observedGeneration") == generation
         if counted is not None and counted[0] == generation:
             installs = counted[1] or None  # not written before the first install
+            last_install = counted[2]
         else:
-            installs = current.get("installs") if current.get("observedGeneration") == generation \
-                else None
+            installs = current.get("installs") if same else None
+            last_install = current.get("lastInstallTime") if same else None
         if (objects.phase(obj), current.get("reason"), current.get("message"),
                 current.get("observedGeneration"), current.get("installedVersion"),
-                current.get("installs")) == (
-                phase.value, reason, message, generation, installed, installs):
+                current.get("installs"), current.get("lastInstallTime")) == (
+                phase.value, reason, message, generation, installed, installs, last_install):
             return False
         changed = objects.phase(obj) != phase.value
         status = {
             "status": phase.value, "reason": reason, "message": message,
             "observedGeneration": generation, "installedVersion": installed,
-            "installs": installs,
+            "installs": installs, "lastInstallTime": last_install,
             "lastTransitionTime": objects.format_time(objects.now()) if changed
             else current.get("lastTransitionTime"),
         }

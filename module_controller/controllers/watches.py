@@ -31,8 +31,9 @@ from ..api import constants as c
 from ..planning import placement
 from ..planning.templates import template_refs
 from ..runtime.store import Key, Obj, key_of
-from .context import (Context, deleting, labels_of, owner_deployment_name, pod_ip, pod_ready,
-                      wants_removal)
+from ..planning.conditions import get_condition
+from .context import (BY_HAND, DELETING, REVISION_STATES, Context, deleting, labels_of,
+                      owner_deployment_name, pod_ip, pod_ready, wants_removal)
 from .routes import Change
 
 # Fields whose change means an object needs another look by its own reconciler; status-only
@@ -96,6 +97,51 @@ def module_base_deployment(ctx: Context, change: Change) -> Iterable[Key]:
     deployment = ctx.deployment_of(pod) if pod is not None else None
     if deployment is not None:
         yield key_of(deployment)
+
+
+def _freed_pod(ctx: Context, change: Change) -> Obj | None:
+    """The pod a Module stopped taking room on: it is gone, its deletion began (a live copy
+    before, a deleting one now), or it was bound to another pod. Placement counts only live
+    Modules (``Context.base``), so each of these frees a slot there."""
+    old = change.old
+    if change.gone:
+        left = change.new
+    elif old is not None and not deleting(old) and (
+            deleting(change.new) or labels_of(old).get(c.LABEL_BASE_INSTANCE_NAME)
+            != labels_of(change.new).get(c.LABEL_BASE_INSTANCE_NAME)):
+        left = old
+    else:
+        return None
+    name = labels_of(left).get(c.LABEL_BASE_INSTANCE_NAME)
+    return ctx.pods.get(change.key[0], name) if name else None
+
+
+def _waits_for_room(ctx: Context, mrs: Obj) -> bool:
+    """A ModuleReplicaSet with fewer live Modules than ``replicas``, or that reported it could
+    not place them all (ReplicaFailure): room on a base may let it place one."""
+    namespace, name = key_of(mrs)
+    states = ctx.modules.tally(REVISION_STATES, namespace, name)
+    live = sum(states.values()) - states.get(DELETING, 0)
+    wanted = (mrs.get("spec") or {}).get("replicas")
+    failure = get_condition((mrs.get("status") or {}).get("conditions"), "ReplicaFailure")
+    return (isinstance(wanted, int) and live < wanted) or \
+        (failure is not None and failure.get("status") == "True")
+
+
+def module_freed_room(ctx: Context, change: Change) -> Iterable[Key]:
+    """A Module left a pod (deleted, or bound elsewhere): every ModuleReplicaSet that may place
+    on that pod's Deployment and waits for room looks again, not only the Module's own owner.
+    Without this, a revision short of bases stayed unplaced until something else woke it (the
+    pod's instance-count label is our own write and wakes nobody: ``pod_signature``)."""
+    pod = _freed_pod(ctx, change)
+    if pod is None:
+        return
+    namespace = change.key[0]
+    owner = owner_deployment_name(pod)
+    named = ctx.replicasets.by_label(namespace, c.LABEL_DEPLOYMENT_NAME, owner) if owner else []
+    for mrs in [*named, *ctx.replicasets.by_index(BY_HAND, namespace, "")]:
+        if _may_place_on(mrs, owner, [pod]) and not deleting(mrs) and _waits_for_room(ctx, mrs):
+            yield key_of(mrs)
 
 
 def preempt_deleted_module(ctx: Context, change: Change) -> None:

@@ -106,6 +106,7 @@ RECONCILERS: tuple[Reconciles, ...] = (
         wake.REPLICASETS, ReplicaSetReconciler, lambda s: 4,
         (Watch(REPLICASET, w.itself_when_meta_changed),
          Watch(MODULE, w.module_owner_replicaset),
+         Watch(MODULE, w.module_freed_room),
          Watch(POD, w.pod_replicasets),
          Watch(DEPLOYMENT, w.capacity_replicasets)),
         lambda ctx: _keys(ctx.replicasets.list())),

@@ -165,6 +165,10 @@ def biz_model(flavour: str, biz: Biz) -> dict[str, Any]:
 # ----------------------------------------------------------------------- health
 
 
+#: The JVM's uptime in the first recorded health answer.
+RECORDED_RUN_TIME = 141.745
+
+
 def master_biz(flavour: str, name: str, version: str) -> dict[str, Any]:
     """The base's own biz (``masterBizInfo``), always activated."""
     return {"bizName": name, "bizState": render_state(flavour, "ACTIVATED"),
@@ -172,10 +176,11 @@ def master_biz(flavour: str, name: str, version: str) -> dict[str, Any]:
 
 
 def health_data(flavour: str, kind: str | None, master: dict[str, Any],
-                biz_list: list[dict[str, Any]], *, ready: bool) -> dict[str, Any] | None:
+                biz_list: list[dict[str, Any]], *, ready: bool,
+                run_time: float = RECORDED_RUN_TIME) -> dict[str, Any] | None:
     """``healthData`` for a ``health`` request of ``type`` ``kind`` (None: all of it); None for
     a type the base does not know. ``ready`` is the 2023 base's readiness (2025 has none)."""
-    system: dict[str, Any] = {"jvm": jvm_figures(flavour, len(biz_list) - 1), "cpu": CPU,
+    system: dict[str, Any] = {"jvm": jvm_figures(flavour, len(biz_list) - 1, run_time), "cpu": CPU,
                               "masterBizInfo": master}
     readiness = {"readinessState": "ACCEPTING_TRAFFIC" if ready else "REFUSING_TRAFFIC"}
     plugins = PLUGINS[flavour]
@@ -197,8 +202,9 @@ def health_data(flavour: str, kind: str | None, master: dict[str, Any],
     return health
 
 
-def jvm_figures(flavour: str, bizzes: int) -> dict[str, Any]:
-    """``healthData.jvm``: recorded figures, memory and class counts growing with the bizzes."""
+def jvm_figures(flavour: str, bizzes: int, run_time: float = RECORDED_RUN_TIME) -> dict[str, Any]:
+    """``healthData.jvm``: recorded figures, memory and class counts growing with the bizzes;
+    ``run time(s)`` is the JVM's uptime, as on a real base (it starts again after a restart)."""
     n = bizzes
     used = 48.0 + 33.5 * n
     jvm: dict[str, Any] = {
@@ -218,7 +224,7 @@ def jvm_figures(flavour: str, bizzes: int) -> dict[str, Any]:
         "java home": "/opt/java",
         "init heap memory(M)": 380.0,
         "committed non heap memory(M)": 81.6875,
-        "run time(s)": 141.745,
+        "run time(s)": round(run_time, 3),
     }
     if flavour == "2025":  # 2.1.6 adds metaspace figures, in bytes
         jvm["java max metaspace"] = -1

@@ -66,6 +66,9 @@ class ArkletCore:
         self._ops = OpRecords(flavour)  # async installs' process records, by requestId
         self._install_seq = 0
         self._generation = 0
+        #: When the simulated JVM started (seconds since the epoch); set by the first request
+        #: that carries a time, as if the JVM had run as long as in the recording.
+        self._started: float | None = None
 
     @property
     def master_key(self) -> str:
@@ -79,6 +82,8 @@ class ArkletCore:
 
         ``empty``: the request had no body at all (only ``installBiz`` cares: an NPE).
         """
+        if self._started is None:
+            self._started = now - answers.RECORDED_RUN_TIME
         if command not in COMMANDS:
             return envelope(CMD_NOT_FOUND, message="please follow the doc")
         try:
@@ -88,7 +93,7 @@ class ArkletCore:
                 return envelope(SUCCESS, data=[biz_entry(self.flavour, b)
                                                      for b in self._in_registry_order()])
             if command == HEALTH:
-                return self._health(body)
+                return self._health(body, now)
             if command == QUERY_OPS:
                 return self._query_ops(body)
             return envelope(
@@ -169,8 +174,10 @@ class ArkletCore:
         """``CMD_PROCESS_INTERNAL_ERROR`` naming ``reason`` (see :func:`.answers.internal_error`)."""
         return answers.internal_error(self.flavour, command, reason, kind)
 
-    def restart(self) -> None:
-        """The base JVM restarted: every biz, lock and op record is gone."""
+    def restart(self, now: float | None = None) -> None:
+        """The base JVM restarted: every biz, lock and op record is gone, and its uptime
+        (health's ``run time(s)``) starts again from ``now``."""
+        self._started = now
         self._bizzes.clear()
         self._locks.clear()
         self._ops.clear()
@@ -344,7 +351,7 @@ class ArkletCore:
 
     # ------------------------------------------------------------------ read-only commands
 
-    def _health(self, body: Mapping[str, Any]) -> Reply:
+    def _health(self, body: Mapping[str, Any], now: float) -> Reply:
         kind = optional_str(body, "type")
         master = answers.master_biz(self.flavour, self.base_name, self.base_version)
         # The base registered itself before any module, and is listed where its name falls.
@@ -352,7 +359,9 @@ class ArkletCore:
         biz_list = registry_order(
             [(self.base_name, self.base_version, master)]
             + [(b.name, b.version, biz_brief(self.flavour, b)) for b in bizzes])
-        health = answers.health_data(self.flavour, kind, master, biz_list, ready=self.base_ready)
+        started = now if self._started is None else self._started
+        health = answers.health_data(self.flavour, kind, master, biz_list, ready=self.base_ready,
+                                     run_time=max(0.0, now - started))
         if health is None:
             raise CommandError(f"type: {kind} can not be found")
         return envelope(SUCCESS, data={"healthData": health})

@@ -157,7 +157,7 @@ class FakeArklet:
 
     async def restart_base(self) -> None:
         """Simulate a JVM restart: every biz and lock is gone, in-flight connections drop."""
-        self.core.restart()
+        self.core.restart(time.time())
         await self._drop_all()
 
     def refuse(self, on: bool) -> None:

@@ -129,7 +129,7 @@ class Metrics:
         self._arklet_calls = Counter(
             f"{prefix}_arklet_calls_total",
             "HTTP attempts to Arklet by command and result (an Arklet code such as SUCCESS or "
-            "REPEAT_BIZ, or timeout, http_500, connect_error, protocol_error).",
+            "REPEAT_BIZ, or timeout, http_500, connect_error, protocol_error, base_busy).",
             ["command", "result"], registry=r)
         self._arklet_seconds = Histogram(
             f"{prefix}_arklet_call_duration_seconds",

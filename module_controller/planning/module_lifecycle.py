@@ -116,6 +116,35 @@ def installs_so_far(status: dict[str, Any] | None, generation: int | None) -> in
     return int(status.get("installs") or 0)
 
 
+def last_install(status: dict[str, Any] | None, generation: int | None) -> dt.datetime | None:
+    """When Arklet last answered an install for ``generation`` as done (status.lastInstallTime);
+    None if unknown or unreadable (a hand-edited status is never trusted into an exception)."""
+    status = status or {}
+    if generation is None or status.get("observedGeneration") != generation:
+        return None
+    value = status.get("lastInstallTime")
+    try:
+        return objects.parse_time(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def restarted_since(run_time: float | None, asked_at: dt.datetime,
+                    installed_at: dt.datetime | None) -> bool:
+    """The base's JVM started after the last install answered as done: the biz went missing
+    because the base restarted, not because it drops what it installs, and the bound of
+    installs counts again from zero (one bound per base incarnation).
+
+    ``run_time`` is health's JVM uptime, measured by the base somewhere between ``asked_at``
+    (when the question was sent) and the answer, so the JVM started no earlier than
+    ``asked_at - run_time``: only a start that is surely later than the install counts.
+    Unknown uptime or install time: not a restart (the bound stays)."""
+    if run_time is None or installed_at is None:
+        return False
+    # asked_at - run_time > installed_at, without a timedelta a hostile uptime could overflow.
+    return run_time < (asked_at - installed_at).total_seconds()
+
+
 def may_install(installs: int) -> bool:
     """Whether another install fits in this generation's bound."""
     return installs < INSTALLS_PER_GENERATION

@@ -216,3 +216,37 @@ def test_checker_refuses_undocumented_or_untyped_fields():
         crdgen._check({"type": "object", "anyOf": [{"required": ["a"]}]}, "")
     with pytest.raises(crdgen.SchemaError, match="no type"):
         crdgen._check({"description": "x"}, "")
+
+
+def _bounded(node: dict) -> bool:
+    """An integer node with an OpenAPI maximum, or an int-or-string whose CEL rule bounds the
+    integer from above."""
+    if node.get("type") == "integer":
+        return "maximum" in node
+    rules = " ".join(r.get("rule", "") for r in node.get("x-kubernetes-validations") or [])
+    return "self <=" in rules or "self <" in rules
+
+
+@pytest.mark.parametrize("kind", sorted(SCHEMAS))
+def test_every_numeric_spec_field_has_an_upper_bound(kind):
+    """A number the API server admits cannot overflow the controller's time arithmetic or make
+    it build a list of that length: every integer of a spec has a maximum."""
+    unbounded = [path for path, node in walk(SCHEMAS[kind])
+                 if path.startswith((".spec", ".template"))
+                 and (node.get("type") == "integer" or node.get("x-kubernetes-int-or-string"))
+                 and not _bounded(node)]
+    assert unbounded == []
+
+
+@pytest.mark.parametrize("path,maximum", [
+    (".spec.operationStrategy.grayTimeBetweenBatchSeconds", c.MAX_SECONDS),
+    (".spec.minReadySeconds", c.MAX_SECONDS),
+    (".spec.progressDeadlineSeconds", c.MAX_SECONDS),
+    (".spec.replicas", c.MAX_REPLICAS),
+    (".spec.operationStrategy.batchCount", c.MAX_BATCH_COUNT),
+    (".spec.confirmBatchNum", c.MAX_BATCH_COUNT),
+    (".spec.revisionHistoryLimit", c.MAX_REVISION_HISTORY_LIMIT),
+])
+def test_moduledeployment_maxima(path, maximum):
+    node = dict(walk(SCHEMAS["ModuleDeployment"]))[path]
+    assert node["maximum"] == maximum

@@ -254,3 +254,39 @@ def test_a_capacity_change_wakes_only_what_waits_for_room_on_that_deployments_po
     emptied["metadata"].update(resourceVersion="2", labels={c.LABEL_MAX_MODULE_COUNT: "3"})
     ctx.routes.event(ctx, "Deployment", "MODIFIED", emptied)
     assert q.MODULES not in woken(queues)
+
+
+def test_a_module_leaving_a_pod_wakes_the_revisions_waiting_for_room_there() -> None:
+    """Room freed on base-a (a Module deleted, or its deletion begun): besides its own revision,
+    every revision that may place on base-a and waits for room looks again (short of replicas,
+    or reporting ReplicaFailure); one that has all its replicas, or places on base-b, does not."""
+    ctx, queues = two_releases()
+    short = replicaset("short-a", "c", "base-a", "a")
+    short["spec"]["replicas"] = 1
+    failing = replicaset("hand-failing", None, None, "a")
+    failing["status"] = {"conditions": [{"type": "ReplicaFailure", "status": "True",
+                                         "reason": "InsufficientBases"}]}
+    other = replicaset("short-b", "d", "base-b", "b")
+    other["spec"]["replicas"] = 1
+    full = replicaset("full-a", "e", "base-a", "a")
+    full["spec"]["replicas"] = 1
+    for obj in (short, failing, other, full):
+        ctx.replicasets.upsert(obj)
+    ctx.modules.upsert(module("me", on="a-1", mrs="full-a", md="e"))
+
+    going = module("ma", on="a-1", mrs="a-1", md="a", rv=3, phase="Available")
+    going["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+    ctx.routes.event(ctx, "Module", "MODIFIED", going)
+    assert woken(queues)[q.REPLICASETS] == {"a-1", "short-a", "hand-failing"}
+    ctx.routes.event(ctx, "Module", "DELETED", going)
+    assert woken(queues)[q.REPLICASETS] == {"a-1", "short-a", "hand-failing"}
+
+
+def test_a_status_change_of_a_module_wakes_only_its_own_revision() -> None:
+    ctx, queues = two_releases()
+    short = replicaset("short-a", "c", "base-a", "a")
+    short["spec"]["replicas"] = 1
+    ctx.replicasets.upsert(short)
+    ctx.routes.event(ctx, "Module", "MODIFIED",
+                     module("ma", on="a-1", mrs="a-1", md="a", rv=2, phase="Available"))
+    assert woken(queues)[q.REPLICASETS] == {"a-1"}

@@ -29,9 +29,10 @@ FAST = [f"--retry-backoff-initial={RETRY_BACKOFF_INITIAL}",
 # no flags and keep ArkletSettings' defaults.
 ARKLET = ArkletSettings(timeout=ARKLET_TIMEOUT, install_timeout=INSTALL_TIMEOUT)
 # One Arklet call that gets no usable answer, by the client's own bound (docs/arklet.md, "How long
-# one call can take"): the attempts that never connect, each within the connect timeout, the
-# retry waits between them, then the one attempt that connects, to its timeout. Nothing sent is
-# sent again within a call. 3 x 2 s + 2.8 s + 2 s = 10.8 s for a query; an install 18.8 s.
+# one call can take"): the wait for a slot of its base (at most the query timeout), the attempts
+# that never connect, each within the connect timeout, the retry waits between them, then the
+# one attempt that connects, to its timeout. Nothing sent is sent again within a call.
+# 2 s + 3 x 2 s + 2.8 s + 2 s = 12.8 s for a query; an install 20.8 s.
 ARKLET_CALL_MAX = ARKLET.longest_call(ARKLET.timeout)
 INSTALL_CALL_MAX = ARKLET.longest_call(ARKLET.install_timeout)
 # One API request of the controller that gets no answer: its client's read timeout (30 s).
@@ -40,7 +41,7 @@ API_REQUEST_MAX = float(DEFAULT_TIMEOUT.sock_read)
 # One step of one Module (placed -> Available, or deleted -> gone), and so of everything that
 # waits on it: a queryAllBiz and an install or uninstall, each to its longest call, one API
 # request that hangs to its timeout, and the queue's longest requeue after the failure
-# (10.8 + 18.8 + 30 + 1 = 60.6 s). Steps of the other reconcilers are API requests only and fit
+# (12.8 + 20.8 + 30 + 1 = 64.6 s). Steps of the other reconcilers are API requests only and fit
 # inside it. On a quiet machine a step takes well under a second; a busy one stretches it, but
 # never past what the controller allows itself.
 MODULE_STEP = ARKLET_CALL_MAX + INSTALL_CALL_MAX + API_REQUEST_MAX + RETRY_BACKOFF_MAX

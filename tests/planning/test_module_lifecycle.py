@@ -12,7 +12,9 @@ from module_controller.api.common import UpgradePolicy as P
 from module_controller.api.module import ModulePhase
 from module_controller.planning.module_lifecycle import (INSTALLS_PER_GENERATION, Kind, MinReady,
                                                          PodView, gave_up, install_gate,
-                                                         installs_so_far, may_install, min_ready,
+                                                         installs_so_far, last_install,
+                                                         may_install, min_ready,
+                                                         restarted_since,
                                                          next_step, nothing_left_to_remove,
                                                          pod_labels, removal_step,
                                                          scheduling_policy, serving,
@@ -218,3 +220,36 @@ def test_the_module_about_to_be_available_is_routed_before_its_status_says_so() 
     assert pod_labels("a", [installing])[c.module_label_key("a")] is None
     assert pod_labels("a", [installing], serving_now="m")[c.module_label_key("a")] == "true"
     assert pod_labels("a", [installing], serving_now="other")[c.module_label_key("a")] is None
+
+
+# ----------------------------------------------------------------- one bound per base incarnation
+
+INSTALLED = dt.datetime(2026, 1, 1, 12, 0, 0, tzinfo=dt.timezone.utc)
+
+
+@pytest.mark.parametrize("run_time, asked_after, restarted", [
+    (5.0, 60.0, True),      # up 5 s, asked a minute after the install: started after it
+    (59.0, 60.0, True),
+    (60.0, 60.0, False),    # may have started at the very moment of the install: not sure
+    (3600.0, 60.0, False),  # up an hour: the biz went missing without a restart (the bound stays)
+    (None, 60.0, False),    # no uptime reported: not judged a restart
+    (1e300, 60.0, False),   # a hostile uptime overflows nothing
+])
+def test_restarted_since_the_last_install(run_time, asked_after, restarted):
+    asked = INSTALLED + dt.timedelta(seconds=asked_after)
+    assert restarted_since(run_time, asked, INSTALLED) is restarted
+
+
+def test_no_install_time_means_no_restart_is_judged():
+    assert not restarted_since(1.0, INSTALLED, None)
+
+
+@pytest.mark.parametrize("status, generation, expected", [
+    ({"observedGeneration": 2, "lastInstallTime": "2026-01-01T12:00:00Z"}, 2, INSTALLED),
+    ({"observedGeneration": 1, "lastInstallTime": "2026-01-01T12:00:00Z"}, 2, None),
+    ({"observedGeneration": 2, "lastInstallTime": "yesterday"}, 2, None),
+    ({"observedGeneration": 2, "lastInstallTime": 17}, 2, None),
+    (None, 2, None),
+])
+def test_last_install_of_the_generation(status, generation, expected):
+    assert last_install(status, generation) == expected
