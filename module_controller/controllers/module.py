@@ -30,6 +30,8 @@ from ..planning.arklet_answers import BUSY_RECHECK, Answer, Call, Next, react
 from ..planning.module_lifecycle import (Kind, gave_up, install_gate, installs_so_far, min_ready,
                                          next_step, pod_step, superseded_status, supersedes)
 from ..planning.replicaset import follows_template
+from ..kube.events import WARNING
+from ..runtime.memo import Memo
 from ..runtime.queue import Result
 from ..runtime.store import Key
 from .context import Context, deleting, labels_of, pod_ip
@@ -61,6 +63,7 @@ class ModuleReconciler:
         self.removal = ModuleRemoval(ctx, self.writes, self.calls)
         self._set_status = self.writes.set_status
         self._fail = self.calls.fail
+        self._posing = Memo()  # uids of Modules told that they are no release's instance
 
     async def reconcile(self, key: Key) -> Result | None:
         obj = self.ctx.modules.get(*key)
@@ -73,12 +76,25 @@ class ModuleReconciler:
             return None
         if deleting(obj):
             return await self.removal.remove(key, module)
+        self._warn_if_posing(obj)
         generation = obj["metadata"].get("generation")
         self._installs[key] = (generation, installs_so_far(obj.get("status"), generation))
         try:
             return await self._ensure(key, module)
         finally:
             self._installs.pop(key, None)
+
+    def _warn_if_posing(self, obj: dict) -> None:
+        """A Module with a release's labels that no revision owns (made by whoever may create
+        Modules): one Warning, and it stays what it is, a Module made by hand: no release
+        counts it, no revision adopts, edits or deletes it (docs/security.md)."""
+        if not self.ctx.posing_as_instance(obj) or \
+                not self._posing.record(obj["metadata"].get("uid") or obj["metadata"]["name"]):
+            return
+        revision = labels_of(obj).get(c.LABEL_MODULE_REPLICASET)
+        self.ctx.events.record(obj, WARNING, "NotAnInstance",
+                               f"labelled as an instance of ModuleReplicaSet {revision}, which "
+                               "does not own it: not counted in its release, left alone")
 
     # ----------------------------------------------------------------- install path
 

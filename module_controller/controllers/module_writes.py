@@ -106,8 +106,9 @@ class ModuleWrites:
         pod = self.ctx.pods.get(namespace, pod_name)
         if pod is None:
             return
-        wanted = pod_labels(module_name, self.ctx.modules_on_pod(namespace, pod_name),
-                            serving_now)
+        live = self.ctx.modules_on_pod(namespace, pod_name)
+        wanted = pod_labels(module_name, live, serving_now,
+                            [m for m in live if self.ctx.may_route(m, module_name)])
         current = labels_of(pod)
         if all(current.get(k) == v for k, v in wanted.items()):
             return

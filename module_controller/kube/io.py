@@ -111,6 +111,19 @@ class KubeIO:
                 return Listing.of(await response_json(resp))
         raise AssertionError("unreachable")
 
+    async def list_replicasets(self, namespace: str | None) -> Listing:
+        """apps/v1 ReplicaSets: the links of the ownership chain base pod -> Deployment."""
+        async for attempt in _reads():
+            with attempt:
+                if namespace:
+                    resp = await self.apps.list_namespaced_replica_set(namespace,
+                                                                       _preload_content=False)
+                else:
+                    resp = await self.apps.list_replica_set_for_all_namespaces(
+                        _preload_content=False)
+                return Listing.of(await response_json(resp))
+        raise AssertionError("unreachable")
+
     async def read_pod(self, namespace: str, name: str) -> dict | None:
         """The pod as the API server has it now (the cache may lag); None if it does not exist."""
         try:

@@ -56,24 +56,35 @@ def to_prune(revisions: Iterable[HeldRevision], current: str | None, limit: int)
 
 @dataclass(frozen=True)
 class Claim:
-    """A ModuleDeployment's claim on a module name on a base Deployment."""
+    """A ModuleDeployment's claim on a module name: the name's Service and pod label belong to
+    one ModuleDeployment per namespace, whatever base Deployment each names."""
 
     deployment: str            # the ModuleDeployment's name
-    created: str               # its creationTimestamp (RFC 3339 sorts as text)
+    created: str               # since when it claims the name (RFC 3339 sorts as text), below
     base: str                  # spec.baseDeploymentName
     module: str                # the module name of its template
+    #: It holds the name: it has a revision of it, and ``created`` is that revision's
+    #: creationTimestamp (set by the API server, so nobody can date a claim back, and kept
+    #: across restarts). Without one, ``created`` is the ModuleDeployment's own and the claim
+    #: ranks after every held one: renaming an old ModuleDeployment to a name in use takes
+    #: nothing.
+    held: bool = False
 
 
 def name_conflict(mine: Claim, others: Iterable[Claim]) -> str | None:
-    """Why ``mine`` may not have its module name (None: it may). The older claim wins
-    (creation time, then name); one that is going offline still holds the name until gone."""
+    """Why ``mine`` may not have its module name (None: it may). The oldest claim wins (held
+    first, then since when, then name); one that is going offline still holds the name until
+    gone."""
+    def rank(claim: Claim) -> tuple[bool, str, str]:
+        return not claim.held, claim.created, claim.deployment
+
     for other in others:
         if other.deployment == mine.deployment:
             continue
-        if (other.base, other.module) == (mine.base, mine.module) and \
-                (other.created, other.deployment) < (mine.created, mine.deployment):
-            return (f"module {mine.module} on {mine.base} already belongs to ModuleDeployment "
-                    f"{other.deployment}")
+        if other.module == mine.module and rank(other) < rank(mine):
+            return (f"module {mine.module} already belongs to ModuleDeployment "
+                    f"{other.deployment} (base {other.base}, claimed {other.created}): a module "
+                    "name's Service and pod label belong to one ModuleDeployment per namespace")
     return None
 
 

@@ -62,10 +62,20 @@ def pod(name: str, owner: str | None, app: str, *, ready: bool = True, rv: int =
     if owner is not None:
         meta["labels"]["pod-template-hash"] = "h1"
         meta["ownerReferences"] = [{"apiVersion": "apps/v1", "kind": "ReplicaSet",
-                                    "name": f"{owner}-h1", "uid": "rs", "controller": True}]
+                                    "name": f"{owner}-h1", "uid": f"{owner}-h1",
+                                    "controller": True}]
     status = {"phase": "Running", "podIP": f"10.0.0.{len(name)}",
               "conditions": [{"type": "Ready", "status": "True" if ready else "False"}]}
     return {"metadata": meta, "status": status}
+
+
+def pod_replicaset(deployment: str) -> dict:
+    """The apps/v1 ReplicaSet that links the Deployment's pods to it (uids)."""
+    return {"metadata": {"name": f"{deployment}-h1", "namespace": NS, "uid": f"{deployment}-h1",
+                         "resourceVersion": "1",
+                         "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment",
+                                              "name": deployment, "uid": deployment,
+                                              "controller": True}]}}
 
 
 def module_deployment(name: str, base: str) -> dict:
@@ -107,6 +117,7 @@ def two_releases() -> tuple[Context, dict[str, Recorder]]:
     ctx, queues = world()
     for obj in (deployment("base-a", "a"), deployment("base-b", "b")):
         ctx.deployments.upsert(obj)
+        ctx.pod_replicasets.upsert(pod_replicaset(obj["metadata"]["name"]))
     for obj in (pod("a-1", "base-a", "a"), pod("b-1", "base-b", "b")):
         ctx.pods.upsert(obj)
     for obj in (module_deployment("a", "base-a"), module_deployment("b", "base-b")):
@@ -250,6 +261,7 @@ def test_a_capacity_change_wakes_only_what_waits_for_room_on_that_deployments_po
     }
     # A Deployment with no pod has no room to change: nobody waits on it.
     ctx.deployments.upsert(deployment("empty", "a"))
+    ctx.pod_replicasets.upsert(pod_replicaset("empty"))
     emptied = deployment("empty", "a")
     emptied["metadata"].update(resourceVersion="2", labels={c.LABEL_MAX_MODULE_COUNT: "3"})
     ctx.routes.event(ctx, "Deployment", "MODIFIED", emptied)

@@ -1,0 +1,265 @@
+"""What each right a tenant may hold buys through the controller (docs/security.md, threat
+model). Every test acts as a ServiceAccount with exactly the right its row names, logged in with
+its own token against the real API server (tenants.py), and a real controller process; the
+admin only sets up what the other teams own.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from kubernetes_asyncio import client
+
+from module_controller.api import constants as c
+from module_controller.devcluster import testing as kt
+
+from helpers.arklet_log import installs, request_log
+from helpers.bodies import md_body, url_of
+from helpers.cluster import bases, live_modules, patch_md, pod_of
+from helpers.controller_args import MODULE_STEP
+from tenants import rule, tenant
+
+pytestmark = pytest.mark.cluster
+
+
+def _failure(obj: dict | None) -> dict | None:
+    return next((x for x in ((obj or {}).get("status") or {}).get("conditions") or []
+                 if x["type"] == c.CONDITION_REPLICA_FAILURE and x["status"] == "True"), None)
+
+
+async def _alive(api, namespace: str, name: str) -> client.V1Pod | None:
+    try:
+        pod = await client.CoreV1Api(api).read_namespaced_pod(name, namespace)
+    except client.ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise
+    return None if pod.metadata.deletion_timestamp else pod
+
+
+# ----------------------------------------------------------------- the right to create pods
+
+
+def forged_base(name: str, real: client.V1Pod, extra: dict[str, str] | None = None) -> dict:
+    """A bare pod dressed as a base: the base's labels, its ReplicaSet's pod-template-hash and
+    name in a controller owner reference, with a made-up uid. ``apiVersion: v1`` (no such kind
+    there): the garbage collector cannot resolve the owner, so it never removes the pod."""
+    owner = real.metadata.owner_references[0]
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {
+        "name": name, "labels": {**real.metadata.labels, **(extra or {})},
+        "ownerReferences": [{"apiVersion": "v1", "kind": "ReplicaSet", "name": owner.name,
+                             "uid": "00000000-0000-0000-0000-000000000001",
+                             "controller": True}]},
+        "spec": {"containers": [{"name": "base", "image": "example/base:dev"}]}}
+
+
+async def test_pod_create_right_does_not_make_a_base(api, namespace, controller, arklets,
+                                                     dev_cluster, tmp_path):
+    real = await bases(api, namespace, 2)
+    pods = await tenant(api, dev_cluster.kubeconfig, namespace, "pod-maker",
+                        [rule("", "pods", "create")], tmp_path)
+    for body in (forged_base("impostor", real[0]),
+                 forged_base("impostor-retired", real[0], {c.LABEL_DELETE_POD: c.LABEL_TRUE})):
+        pods.run("create", "-f", "-", input=json.dumps(body))
+    impostor = await kt.wait_for(lambda: _alive(api, namespace, "impostor"),
+                                 lambda p: p is not None and kt.pod_ready(p),
+                                 what="the impostor pod Ready (its fake Arklet answering)")
+
+    # Three instances wanted, two real bases: the third has nowhere to go.
+    await client.CustomObjectsApi(api).create_namespaced_custom_object(
+        c.GROUP, c.VERSION, namespace, c.MODULE_DEPLOYMENT.plural, md_body("md", 3))
+
+    async def revision():
+        return await kt.list_replicasets(api, namespace, f"{c.LABEL_MODULE_DEPLOYMENT}=md")
+
+    await kt.wait_for(revision, lambda rs: len(rs) == 1 and _failure(rs[0]) is not None
+                      and _failure(rs[0])["reason"] == c.REASON_INSUFFICIENT_BASES,
+                      timeout=3 * MODULE_STEP, what="the revision short of one base")
+    modules = await kt.wait_for(lambda: live_modules(api, namespace),
+                                lambda ms: sum(kt.phase(m) == "Available" for m in ms) == 2,
+                                timeout=3 * MODULE_STEP, what="two instances Available")
+    assert {pod_of(m) for m in modules if pod_of(m)} == {p.metadata.name for p in real}
+    assert not installs(await request_log(arklets, impostor.status.pod_ip), ok=False)
+    md = await kt.get_deployment(api, namespace, "md")
+    assert kt.progress(md) != "Completed", md["status"]
+
+    # The delete-pod label on the other impostor: one NotABasePod Event, the pod stays.
+    events = await kt.wait_for(lambda: kt.events_for(api, namespace, "impostor-retired"),
+                               lambda evs: any(e.reason == "NotABasePod" for e in evs),
+                               timeout=MODULE_STEP, what="NotABasePod on impostor-retired")
+    assert not [e for e in events if e.reason == "BaseRemoved"]
+    assert await _alive(api, namespace, "impostor-retired") is not None
+
+
+# ----------------------------------------------------------------- the right to create Modules
+
+
+async def test_module_create_right_does_not_count_in_another_release(
+        api, namespace, controller, dev_cluster, tmp_path):
+    await bases(api, namespace, 2)
+    objects = client.CustomObjectsApi(api)
+    body = md_body("teama", 2, version="1.0.2", rollbackOnFailure=True)
+    body["spec"]["progressDeadlineSeconds"] = 30
+    await objects.create_namespaced_custom_object(c.GROUP, c.VERSION, namespace,
+                                                  c.MODULE_DEPLOYMENT.plural, body)
+    await kt.wait_progress(api, namespace, "teama", "Completed", timeout=3 * MODULE_STEP)
+    (real, *_) = await live_modules(api, namespace)
+
+    # A Module with the release's labels, bound to one of its pods, whose selector matches no
+    # pod: it fails on the mismatch. Made by a tenant who may only create Modules.
+    modules = await tenant(api, dev_cluster.kubeconfig, namespace, "module-maker",
+                           [rule(c.GROUP, c.MODULE.plural, "create")], tmp_path)
+    forged = kt.module_body("forged", module="other-biz", app="nowhere",
+                            labels=dict(real["metadata"]["labels"]))
+    modules.run("create", "-f", "-", input=json.dumps(forged))
+    await kt.wait_module_phase(api, namespace, "forged", "Failed", timeout=MODULE_STEP)
+    events = await kt.wait_for(lambda: kt.events_for(api, namespace, "forged"),
+                               lambda evs: any(e.reason == "NotAnInstance" for e in evs),
+                               timeout=MODULE_STEP, what="a NotAnInstance Warning on it")
+    assert [e.type for e in events if e.reason == "NotAnInstance"] == ["Warning"]
+    md = await kt.wait_for(lambda: kt.get_deployment(api, namespace, "teama"),
+                           lambda md: md["status"].get("observedGeneration") == 1,
+                           what="teama's status")
+    assert md["status"]["replicas"] == 2 and md["status"]["updatedReplicas"] == 2, md["status"]
+
+    # The next release drains the revision the forged Module names and completes: it is not
+    # waited for, not counted as failed, not rolled back for.
+    await patch_md(api, namespace, "teama", {"spec": {"template": {"spec": {"module": {
+        "version": "1.0.3", "url": url_of("1.0.3")}}}}})
+    md = await kt.wait_for(lambda: kt.get_deployment(api, namespace, "teama"),
+                           lambda md: kt.progress(md) == "Completed"
+                           and md["status"].get("observedGeneration") == 2,
+                           timeout=4 * MODULE_STEP, what="teama's second release Completed")
+    conditions = {x["type"]: x for x in md["status"].get("conditions") or []}
+    assert conditions.get("RolledBack", {}).get("status") != "True", conditions
+    assert md["status"]["replicas"] == 2, md["status"]
+    assert {m["spec"]["module"]["version"] for m in await live_modules(api, namespace)
+            if m["metadata"]["name"] != "forged"} == {"1.0.3"}
+    assert await kt.get_module(api, namespace, "forged") is not None  # left alone
+
+
+# ----------------------------------------------------------------- the right to patch one's own MD
+
+
+def team_md(name: str, base: str, module: str, service: bool = False) -> dict:
+    body = md_body(name, 1)
+    body["spec"]["baseDeploymentName"] = base
+    body["spec"]["template"]["spec"]["module"].update(
+        name=module, url=f"http://repo.example/{module}-1.0.2-ark-biz.jar")
+    if service:
+        body["spec"]["operationStrategy"] = {"serviceStrategy": {"enableModuleService": True,
+                                                                 "port": 8080}}
+    return body
+
+
+async def test_md_patch_right_does_not_take_another_teams_module_name(
+        api, namespace, controller, dev_cluster, tmp_path):
+    objects = client.CustomObjectsApi(api)
+    await kt.create_base_deployment(api, namespace, 1, name="teamb", app="teamb")
+    await kt.create_base_deployment(api, namespace, 1, name="teama", app="teama")
+    await kt.wait_ready_pods(api, namespace, "app in (teama, teamb)", 2)
+    # teamb's ModuleDeployment is the older object: age alone must not decide.
+    await objects.create_namespaced_custom_object(c.GROUP, c.VERSION, namespace,
+                                                  c.MODULE_DEPLOYMENT.plural,
+                                                  team_md("teamb-md", "teamb", "teamb-mod"))
+    await kt.wait_progress(api, namespace, "teamb-md", "Completed", timeout=3 * MODULE_STEP)
+    await objects.create_namespaced_custom_object(c.GROUP, c.VERSION, namespace,
+                                                  c.MODULE_DEPLOYMENT.plural,
+                                                  team_md("payments-md", "teama", "payments",
+                                                          service=True))
+    await kt.wait_progress(api, namespace, "payments-md", "Completed", timeout=3 * MODULE_STEP)
+    md = await kt.wait_for(lambda: kt.get_deployment(api, namespace, "payments-md"),
+                           lambda md: (md["status"].get("moduleNameClaim") or {})
+                           .get("module") == "payments", what="payments-md's claim recorded")
+    claimed = md["status"]["moduleNameClaim"]["since"]
+
+    mds = await tenant(api, dev_cluster.kubeconfig, namespace, "teamb-dev",
+                       [rule(c.GROUP, c.MODULE_DEPLOYMENT.plural, "get", "patch",
+                             names=("teamb-md",))], tmp_path,
+                       probe=("patch", f"{c.MODULE_DEPLOYMENT.plural}.{c.GROUP}/teamb-md"))
+    assert "forbidden" in mds.run("patch", "moduledeployment", "payments-md", "--type=merge",
+                                  "-p", '{"spec":{"replicas":0}}', check=False).stderr.lower()
+    mds.patch("moduledeployment", "teamb-md", {"spec": {"template": {"spec": {"module": {
+        "name": "payments", "url": "http://repo.example/payments-6.6.6-ark-biz.jar",
+        "version": "6.6.6"}}}}})
+
+    def conflicted(md: dict | None) -> bool:
+        failure = _failure(md)
+        return failure is not None and failure["reason"] == c.REASON_MODULE_NAME_CONFLICT \
+            and md["status"].get("observedGeneration") == md["metadata"]["generation"]
+
+    await kt.wait_for(lambda: kt.get_deployment(api, namespace, "teamb-md"), conflicted,
+                      timeout=MODULE_STEP, what="teamb-md refused the name payments")
+    assert any(e.reason == c.REASON_MODULE_NAME_CONFLICT and e.type == "Warning"
+               for e in await kt.events_for(api, namespace, "teamb-md"))
+    await _nothing_of_payments_on_teamb(api, namespace)
+
+    # Stable across a restart: the claim is read from the revisions, not from memory. A third
+    # ModuleDeployment, created after the restart on teamb's base, is refused the name too.
+    controller.stop()
+    controller.start()
+    await objects.create_namespaced_custom_object(c.GROUP, c.VERSION, namespace,
+                                                  c.MODULE_DEPLOYMENT.plural,
+                                                  team_md("late-md", "teamb", "payments"))
+    await kt.wait_for(lambda: kt.get_deployment(api, namespace, "late-md"), conflicted,
+                      timeout=MODULE_STEP, what="late-md refused the name payments")
+    assert conflicted(await kt.get_deployment(api, namespace, "teamb-md"))
+    md = await kt.get_deployment(api, namespace, "payments-md")
+    assert md["status"]["moduleNameClaim"] == {"module": "payments", "since": claimed}
+    assert _failure(md) is None
+    await _nothing_of_payments_on_teamb(api, namespace)
+
+
+async def _nothing_of_payments_on_teamb(api, namespace: str) -> None:
+    for pod in await kt.list_pods(api, namespace, "app=teamb"):
+        assert c.module_label_key("payments") not in (pod.metadata.labels or {}), pod.metadata
+    assert not [m for m in await kt.list_modules(api, namespace)
+                if m["spec"]["module"]["name"] == "payments"
+                and m["metadata"]["labels"].get(c.LABEL_MODULE_DEPLOYMENT) != "payments-md"]
+
+
+# ----------------------------------------------------------------- the right to patch statuses
+
+
+async def test_status_patch_right_does_not_take_a_module_name(
+        api, namespace, controller, dev_cluster, tmp_path):
+    objects = client.CustomObjectsApi(api)
+    await kt.create_base_deployment(api, namespace, 1, name="teamb", app="teamb")
+    await kt.create_base_deployment(api, namespace, 1, name="teama", app="teama")
+    await kt.wait_ready_pods(api, namespace, "app in (teama, teamb)", 2)
+    await objects.create_namespaced_custom_object(c.GROUP, c.VERSION, namespace,
+                                                  c.MODULE_DEPLOYMENT.plural,
+                                                  team_md("payments-md", "teama", "payments"))
+    await kt.wait_progress(api, namespace, "payments-md", "Completed", timeout=3 * MODULE_STEP)
+    await objects.create_namespaced_custom_object(c.GROUP, c.VERSION, namespace,
+                                                  c.MODULE_DEPLOYMENT.plural,
+                                                  team_md("teamb-md", "teamb", "payments"))
+
+    def conflicted(md: dict | None) -> bool:
+        failure = _failure(md)
+        return failure is not None and failure["reason"] == c.REASON_MODULE_NAME_CONFLICT
+
+    await kt.wait_for(lambda: kt.get_deployment(api, namespace, "teamb-md"), conflicted,
+                      timeout=MODULE_STEP, what="teamb-md refused the name payments")
+
+    # A tenant who may patch statuses writes an old claim for teamb-md, takes payments-md's
+    # away, and clears the conflict.
+    statuses = await tenant(api, dev_cluster.kubeconfig, namespace, "status-writer",
+                            [rule(c.GROUP, f"{c.MODULE_DEPLOYMENT.plural}/status", "get",
+                                  "patch")],
+                            tmp_path, probe=("patch", f"{c.MODULE_DEPLOYMENT.plural}.{c.GROUP}",
+                                             "--subresource=status"))
+    for name, claim in (("teamb-md", {"module": "payments", "since": "2000-01-01T00:00:00Z"}),
+                        ("payments-md", None)):
+        statuses.run("patch", "moduledeployment", name, "--subresource=status", "--type=merge",
+                     "-p", json.dumps({"status": {"moduleNameClaim": claim, "conditions": []}}))
+    # Anything that makes the controller look again (here: the owner touching its labels).
+    await patch_md(api, namespace, "teamb-md", {"metadata": {"labels": {"touched": "1"}}})
+    await kt.wait_for(lambda: kt.get_deployment(api, namespace, "teamb-md"), conflicted,
+                      timeout=MODULE_STEP, what="teamb-md still refused the name")
+    await patch_md(api, namespace, "payments-md", {"metadata": {"labels": {"touched": "1"}}})
+    await kt.wait_for(lambda: kt.get_deployment(api, namespace, "payments-md"),
+                      lambda md: (md["status"].get("moduleNameClaim") or {}).get("module")
+                      == "payments", timeout=MODULE_STEP, what="payments-md's claim written back")
+    await _nothing_of_payments_on_teamb(api, namespace)
