@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from typing import Any, AsyncIterator
 
 from ..api import ModulePhase
@@ -26,6 +27,14 @@ from .context import Context, labels_of
 
 PLURAL = c.MODULE.plural
 KEEP = object()  # set_status: leave status.installedVersion as it is
+
+
+_ATTEMPT = re.compile(r" \(attempt \d+\)$")
+
+
+def _but_attempt(message: str | None) -> str | None:
+    """A status message without the attempt number ``module_calls.attempt`` appends."""
+    return _ATTEMPT.sub("", message) if message else message
 
 
 class ModuleWrites:
@@ -144,10 +153,12 @@ class ModuleWrites:
         else:
             installs = current.get("installs") if current.get("observedGeneration") == generation \
                 else None
-        if (objects.phase(obj), current.get("reason"), current.get("message"),
+        if (objects.phase(obj), current.get("reason"), _but_attempt(current.get("message")),
                 current.get("observedGeneration"), current.get("installedVersion"),
                 current.get("installs")) == (
-                phase.value, reason, message, generation, installed, installs):
+                phase.value, reason, _but_attempt(message), generation, installed, installs):
+            # Also when only the attempt number differs: a retry that fails the same way
+            # writes nothing and posts no Event (the queue's log counts the attempts).
             return False
         changed = objects.phase(obj) != phase.value
         status = {

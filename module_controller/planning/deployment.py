@@ -18,6 +18,7 @@ from ..api import ModuleDeployment
 from ..api import constants as c
 from ..api.objects import owner_reference
 from ..api.common import ModuleTemplateSpec
+from ..api.redact import redact_text
 from .limits import SERVICE_TYPES
 from .release import Strategy
 
@@ -100,10 +101,12 @@ def strategy(model: ModuleDeployment, desired: int) -> Strategy:
 
 
 def module_of(revision: Obj | None) -> str:
-    """``name:version@url`` of a revision's module (what a give-up remembers)."""
+    """``name:version@url`` of a revision's module (what a give-up remembers), its url
+    redacted."""
     module = (revision or {}).get("spec", {}).get("template", {}).get("spec", {}) \
         .get("module") or {}
-    return f"{module.get('name')}:{module.get('version')}@{module.get('url')}"
+    # Redacted here, as the status will store it (abortedModule), so that the two compare.
+    return redact_text(f"{module.get('name')}:{module.get('version')}@{module.get('url')}")
 
 
 def _owned_by(owner: Obj) -> list[Obj]:

@@ -219,6 +219,71 @@ async def _nothing_of_payments_on_teamb(api, namespace: str) -> None:
                 and m["metadata"]["labels"].get(c.LABEL_MODULE_DEPLOYMENT) != "payments-md"]
 
 
+# ----------------------------------------------------------------- the right to read
+
+
+SECRET_USER, SECRET_PASSWORD, SECRET_TOKEN = "deploy", "pa'ss`wd!$&()*+,;=", "s'e`c"
+# A jar the module repository does not have: the base answers installBiz with the url in its
+# message (FileNotFoundException), as a real Arklet does. Padded past the 1 KiB bound.
+LEAKY_URL = (f"http://{SECRET_USER}:{SECRET_PASSWORD}@repo.example/{'p' * 1500}/missing-9.9.9.jar"
+             f"?token={SECRET_TOKEN}&expires=1")
+
+
+def _strings(value) -> list[str]:
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return [value] if isinstance(value, str) else []
+
+
+async def test_read_right_sees_no_secret_and_no_unbounded_text(
+        api, namespace, controller, arklets, dev_cluster, tmp_path):
+    (base,) = await bases(api, namespace, 1)
+    body = md_body("leaky", 1, rollbackOnFailure=True)
+    body["spec"]["progressDeadlineSeconds"] = 30
+    await client.CustomObjectsApi(api).create_namespaced_custom_object(
+        c.GROUP, c.VERSION, namespace, c.MODULE_DEPLOYMENT.plural, body)
+    await kt.wait_progress(api, namespace, "leaky", "Completed", timeout=3 * MODULE_STEP)
+    # The next release's url carries credentials; the base cannot download it.
+    await patch_md(api, namespace, "leaky", {"spec": {"template": {"spec": {"module": {
+        "version": "9.9.9", "url": LEAKY_URL}}}}})
+    def failed_new(ms: list[dict]) -> list[dict]:
+        return [m for m in ms if m["spec"]["module"]["version"] == "9.9.9"
+                and kt.phase(m) == "Failed"]
+
+    (module,) = failed_new(await kt.wait_for(lambda: live_modules(api, namespace), failed_new,
+                                             timeout=MODULE_STEP, what="the new instance Failed"))
+    name = module["metadata"]["name"]
+    # The queue retries it; each retry fails the same way, only the attempt number differs.
+    await kt.wait_for(lambda: request_log(arklets, base.status.pod_ip),
+                      lambda log: len(installs(log, version="9.9.9", ok=False)) >= 4,
+                      timeout=MODULE_STEP, what="three more failed installs")
+    again = await kt.get_module(api, namespace, name)
+    assert again["metadata"]["resourceVersion"] == module["metadata"]["resourceVersion"], \
+        "status rewritten by a retry"
+    message = again["status"]["message"]
+    assert "FileNotFoundException" in message and len(message) < 2048, message
+    events = [e for e in await kt.events_for(api, namespace, name) if e.type == "Warning"]
+    assert len(events) == 1 and (events[0].count or 1) == 1, [(e.reason, e.count) for e in events]
+    md = await kt.wait_for(lambda: kt.get_deployment(api, namespace, "leaky"),
+                           lambda md: kt.release_status(md).get("abortedModule"),
+                           timeout=2 * MODULE_STEP, what="the release given up (abortedModule)")
+
+    reader = await tenant(api, dev_cluster.kubeconfig, namespace, "reader",
+                          [rule(c.GROUP, "*", "get", "list"), rule("", "events", "get", "list")],
+                          tmp_path, probe=("list", f"modules.{c.GROUP}"))
+    # Everything the reader can get, but the spec's own url (the base needs it).
+    shown = "\n".join(s for kind in ("modules", "moduledeployments", "modulereplicasets",
+                                      "events")
+                      for s in _strings(json.loads(reader.run("get", kind, "-o", "json").stdout))
+                      if s != LEAKY_URL)
+    shown += controller.log_text()
+    for secret in (SECRET_PASSWORD, SECRET_TOKEN, f"{SECRET_USER}:", "pa'ss"):
+        assert secret not in shown, secret
+    assert "9.9.9@http://***@repo.example/" in kt.release_status(md)["abortedModule"]
+
+
 # ----------------------------------------------------------------- the right to patch statuses
 
 
