@@ -99,6 +99,15 @@ class ModuleReconciler:
     # ----------------------------------------------------------------- install path
 
     async def _ensure(self, key: Key, module: Module) -> Result | None:
+        scheme = module.spec.module.url.split("://", 1)[0]
+        if scheme not in self.ctx.settings.url_schemes:
+            # The base fetches the url, never the controller: a scheme the operator has not
+            # allowed (file:// reads the base's own disk) is not handed to it.
+            await self._fail(key, "UrlSchemeNotAllowed", (
+                f"spec.module.url: scheme {scheme}:// is not allowed by this controller "
+                f"(--url-schemes={','.join(self.ctx.settings.url_schemes)}); nothing is "
+                "installed"), retry=False)
+            return None
         selector = module.spec.selector.model_dump(by_alias=True, exclude_none=True)
         obj = await self.writes.bind(key, module.base_pod_name, selector, module.spec.module.name)
         if obj is None:

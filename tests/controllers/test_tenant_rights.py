@@ -328,3 +328,24 @@ async def test_status_patch_right_does_not_take_a_module_name(
                       lambda md: (md["status"].get("moduleNameClaim") or {}).get("module")
                       == "payments", timeout=MODULE_STEP, what="payments-md's claim written back")
     await _nothing_of_payments_on_teamb(api, namespace)
+
+
+async def test_module_create_right_gets_no_file_url_to_a_base(
+        api, namespace, controller, arklets, dev_cluster, tmp_path):
+    """file:// reads the base's own disk: not handed to a base unless --url-schemes allows it;
+    a url with a bidirectional control is refused by the API server itself."""
+    (base,) = await bases(api, namespace, 1)
+    modules = await tenant(api, dev_cluster.kubeconfig, namespace, "module-maker",
+                           [rule(c.GROUP, c.MODULE.plural, "create")], tmp_path)
+    body = kt.module_body("local")
+    body["spec"]["module"]["url"] = "file:///var/run/secrets/provider-1.0.0-ark-biz.jar"
+    modules.run("create", "-f", "-", input=json.dumps(body))
+    module = await kt.wait_module_phase(api, namespace, "local", "Failed", timeout=MODULE_STEP)
+    assert module["status"]["reason"] == "UrlSchemeNotAllowed", module["status"]
+    assert "spec.module.url" in module["status"]["message"]
+    assert not installs(await request_log(arklets, base.status.pod_ip), ok=False)
+
+    body = kt.module_body("bidi")
+    body["spec"]["module"]["url"] = "http://repo.example/provider\u202ejar.exe"
+    refused = modules.run("create", "-f", "-", input=json.dumps(body), check=False)
+    assert refused.returncode != 0 and "spec.module.url" in refused.stderr, refused.stderr
