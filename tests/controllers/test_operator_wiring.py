@@ -158,6 +158,31 @@ def test_a_new_ready_base_wakes_the_unbound_modules_it_may_take() -> None:
     assert (("ns", "base-a"), 1.0) in queues[q.BASE_DEPLOYMENTS].keys
 
 
+def test_a_replicaset_arriving_after_its_pods_wakes_what_those_bases_wake() -> None:
+    """A pod is a base only through its ReplicaSet's uid: a pod cached before its ReplicaSet is
+    no base yet, and the ReplicaSet's arrival wakes what the new base would have woken."""
+    ctx, queues = two_releases()
+    late = pod_replicaset("base-a")
+    late["metadata"].update(name="base-a-h2", uid="base-a-h2")
+    newcomer = pod("a-2", "base-a", "a", extra={c.LABEL_DELETE_POD: "true"})
+    newcomer["metadata"]["ownerReferences"][0].update(name="base-a-h2", uid="base-a-h2")
+    ctx.pods.upsert(newcomer)
+    assert ctx.deployment_of(newcomer) is None
+    ctx.routes.event(ctx, "ReplicaSet", None, late)
+    assert ctx.deployment_of(newcomer) is ctx.deployments.get(NS, "base-a")
+    assert woken(queues) == {
+        q.REPLICASETS: {"a-1", "hand-a"},
+        q.MODULE_DEPLOYMENTS: {"a"},
+        q.BASE_PODS: {"a-2"},
+        q.BASE_DEPLOYMENTS: {"base-a"},
+    }
+    # Its status counts change all the time: that wakes nobody.
+    counted = {**late, "metadata": {**late["metadata"], "resourceVersion": "2"},
+               "status": {"replicas": 2}}
+    ctx.routes.event(ctx, "ReplicaSet", "MODIFIED", counted)
+    assert woken(queues) == {}
+
+
 def test_a_relabelled_pod_wakes_the_selectors_it_left_and_the_ones_it_joined() -> None:
     ctx, queues = two_releases()
     ctx.routes.event(ctx, "Pod", "MODIFIED", pod("a-1", "base-a", "b", rv=2))
