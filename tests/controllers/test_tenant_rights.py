@@ -349,3 +349,58 @@ async def test_module_create_right_gets_no_file_url_to_a_base(
     body["spec"]["module"]["url"] = "http://repo.example/provider\u202ejar.exe"
     refused = modules.run("create", "-f", "-", input=json.dumps(body), check=False)
     assert refused.returncode != 0 and "spec.module.url" in refused.stderr, refused.stderr
+
+
+async def test_a_megabyte_from_a_base_is_stored_as_a_kilobyte(api, namespace, controller,
+                                                              arklets, unused_tcp_port):
+    """A base whose Arklet answers installBiz FAILED with a ~1 MiB message: a real HTTP server
+    on the base pod's own address, on the port its arklet-port annotation names."""
+    from aiohttp import web
+
+    # Just under the client's 1 MiB reply cap (a longer reply is refused whole).
+    huge = "java.lang.IllegalStateException: " + "x" * 1_000_000
+    installs_seen: list[int] = []
+
+    async def install(request: web.Request) -> web.Response:
+        installs_seen.append(1)
+        return web.json_response({"code": "FAILED", "message": "install biz not success!",
+                                  "data": {"code": "FAILED", "message": huge}})
+
+    async def query(request: web.Request) -> web.Response:
+        return web.json_response({"code": "SUCCESS", "data": []})
+
+    app = web.Application()
+    app.router.add_post("/installBiz", install)
+    app.router.add_post("/queryAllBiz", query)
+    (base,) = await bases(api, namespace, 1)
+    ip = base.status.pod_ip
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, ip, unused_tcp_port).start()
+    try:
+        # The simulator's own Arklet refuses too, in case the controller asks it before it
+        # has seen the annotation.
+        await arklets.set_fault(ip, "installBiz", fail_rate=1.0, fail_code="FAILED")
+        await client.CoreV1Api(api).patch_namespaced_pod(base.metadata.name, namespace, {
+            "metadata": {"annotations": {c.ANNOTATION_ARKLET_PORT: str(unused_tcp_port)}}})
+        await kt.create_module(api, namespace, kt.module_body("m"))
+        module = await kt.wait_for(
+            lambda: kt.get_module(api, namespace, "m"),
+            lambda m: "IllegalStateException" in ((m or {}).get("status") or {}).get(
+                "message", ""), timeout=MODULE_STEP, what="the huge answer in its status")
+        seen = len(installs_seen)
+        await kt.wait_for(lambda: _count(installs_seen), lambda n: n >= seen + 3,
+                          timeout=MODULE_STEP, what="three more failed installs")
+        again = await kt.get_module(api, namespace, "m")
+        assert len(json.dumps(again)) < 8 * 1024, len(json.dumps(again))
+        assert len(again["status"]["message"]) < 1200, len(again["status"]["message"])
+        assert again["metadata"]["resourceVersion"] == module["metadata"]["resourceVersion"]
+        events = [e for e in await kt.events_for(api, namespace, "m")
+                  if e.type == "Warning" and "IllegalStateException" in (e.message or "")]
+        assert len(events) == 1 and len(events[0].message) <= 1024, [e.reason for e in events]
+    finally:
+        await runner.cleanup()
+
+
+async def _count(seen: list[int]) -> int:
+    return len(seen)
