@@ -117,11 +117,23 @@ def _run(args: argparse.Namespace) -> int:
         drift_remove_orphans=args.drift_remove_orphans,
         module_services=args.module_services,
         pod_deletion=args.pod_deletion,
+        url_schemes=tuple(args.url_schemes),
     )
     if kubeconfig:
         os.environ["KUBECONFIG"] = kubeconfig  # kopf logs in through $KUBECONFIG as well
     gc_tuning.tune()
     return asyncio.run(Operator(settings, kubeconfig).run())
+
+
+def _url_schemes(value: str) -> list[str]:
+    from .api import constants as c
+    schemes = [s.strip() for s in value.split(",") if s.strip()]
+    unknown = [s for s in schemes if s not in c.URL_SCHEMES]
+    if not schemes or unknown:
+        raise argparse.ArgumentTypeError(
+            f"--url-schemes={value}: each of {', '.join(c.URL_SCHEMES)} (the API server accepts "
+            "no other)")
+    return schemes
 
 
 def _configure_logging(level: str, fmt: str) -> None:
@@ -150,6 +162,7 @@ def _configure_logging(level: str, fmt: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     from .arklet.settings import ArkletSettings
+    from .api import constants as c
     from .planning.limits import MODULE_SERVICES
     from .settings import Settings
 
@@ -205,6 +218,11 @@ def main(argv: list[str] | None = None) -> int:
                      default=Settings.pod_deletion,
                      help="delete base pods for delete-pod labels and scaleup_then_scaledown "
                           "(--no-pod-deletion: take their modules off, never delete a pod)")
+    run.add_argument("--url-schemes", type=_url_schemes,
+                     default=",".join(Settings.url_schemes),
+                     help="module url schemes a base is asked to download, comma-separated, of "
+                          f"{','.join(c.URL_SCHEMES)} (default: %(default)s); a Module with "
+                          "another is Failed, reason UrlSchemeNotAllowed")
     run.add_argument("--log-format", choices=("text", "json"), default="text")
     run.add_argument("--log-level", default="INFO")
     run.add_argument("--no-dev", action="store_true",

@@ -47,3 +47,6 @@ class Settings:
     #: Delete base pods (delete-pod labels, scaleup_then_scaledown). Off: their modules are still
     #: taken off, the pod is left for its owner; the controller then needs no pod delete right.
     pod_deletion: bool = True
+    #: Module url schemes the controller has a base download (the API server accepts http,
+    #: https and file; file:// reads the base's own disk, so it is off unless allowed).
+    url_schemes: tuple[str, ...] = ("http", "https")

@@ -135,8 +135,17 @@ URL_MAX_LENGTH: Final = 4096
 # controls, space, DEL, C1 controls and NBSP as \x escapes (both engines read them); the other
 # Unicode spaces (str.isspace) and the BOM as the characters themselves, since RE2 spells
 # \u2000 as \x{2000} and Python does not.
+# Unicode format characters (category Cf, Unicode 15), which include every bidirectional
+# control: a url showing "jar.exe" through U+202E, or a zero-width character in a host name,
+# reads as another url than the one the base downloads. Spelled out, not taken from the running
+# Python's unicodedata, so that the CRD does not change with the Python version.
+URL_FORMAT_CHARS: Final = ("\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e"
+                           "\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufff9-\ufffb"
+                           "\U000110bd\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3"
+                           "\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f")
 URL_FORBIDDEN: Final = (r"\x00-\x20\x7f-\xa0"
-                        "\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff")
+                        "\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+                        + URL_FORMAT_CHARS)
 URL_PATTERN: Final = r"^(" + "|".join(URL_SCHEMES) + r")://[^" + URL_FORBIDDEN + "]+$"
 
 MD5_PATTERN: Final = r"^[0-9a-fA-F]{32}$"

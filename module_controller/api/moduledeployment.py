@@ -128,6 +128,18 @@ class ReleaseStatus(KubeModel):
         return f"{self.current_batch}/{self.real_batch_count}"
 
 
+class ModuleNameClaim(KubeModel):
+    """The module name a ModuleDeployment holds in its namespace: that name's Service and the
+    pod label it selects are this ModuleDeployment's alone (behaviour §2.8)."""
+
+    module: str | None = Field(None, description="The module name held.")
+    since: str | None = Field(None, description=(
+        "When the claim began: the creationTimestamp of its oldest revision of that name. The "
+        "oldest claim keeps the name; a later one, by create or by rename, gets "
+        "ReplicaFailure/ModuleNameConflict. The controller decides from the revisions "
+        "themselves; this is the record for readers."))
+
+
 class ModuleDeploymentStatus(KubeModel):
     """Observed state of a ModuleDeployment; counts are of Module objects."""
 
@@ -148,6 +160,8 @@ class ModuleDeploymentStatus(KubeModel):
         None, json_schema_extra=CONDITIONS_LIST_EXTRA,
         description="Available, Progressing, ReplicaFailure and RolledBack.")
     release_status: ReleaseStatus | None = Field(None, description="Progress of the current release.")
+    module_name_claim: ModuleNameClaim | None = Field(
+        None, description="The module name it holds in its namespace, and since when.")
 
 
 class ModuleDeployment(KubeObject):

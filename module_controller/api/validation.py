@@ -124,7 +124,9 @@ MODULE_VERSION_RULE = pattern_rule(
 URL_RULE = pattern_rule(
     c.URL_PATTERN,
     "url must be an absolute URL with one of the schemes "
-    + ", ".join(f"{s}://" for s in c.URL_SCHEMES) + " and no whitespace or control characters",
+    + ", ".join(f"{s}://" for s in c.URL_SCHEMES)
+    + " and no whitespace or control characters (nor invisible format or bidirectional "
+    "control characters)",
 )
 MD5_RULE = pattern_rule(c.MD5_PATTERN, "md5 must be 32 hexadecimal digits")
 DNS_SUBDOMAIN_RULE = pattern_rule(

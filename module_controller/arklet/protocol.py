@@ -269,10 +269,10 @@ def normalise_state(state: Any) -> str:
 def parse_biz_info(item: Any) -> BizInfo:
     """One ``{bizName, bizVersion, bizState, …}`` entry."""
     if not isinstance(item, dict):
-        raise ProtocolError(f"biz entry is not an object: {item!r}")
+        raise ProtocolError(bounded(f"biz entry is not an object: {item!r}"))
     name, version = item.get("bizName"), item.get("bizVersion")
     if not isinstance(name, str) or not isinstance(version, str):
-        raise ProtocolError(f"biz entry without bizName/bizVersion: {item!r}")
+        raise ProtocolError(bounded(f"biz entry without bizName/bizVersion: {item!r}"))
     return BizInfo(name, version, normalise_state(item.get("bizState")))
 
 
@@ -280,12 +280,26 @@ def parse_biz_list(items: Any) -> tuple[BizInfo, ...]:
     if items is None:
         return ()
     if not isinstance(items, list):
-        raise ProtocolError(f"biz list is not an array: {items!r}")
+        raise ProtocolError(bounded(f"biz list is not an array: {items!r}"))
     return tuple(parse_biz_info(item) for item in items)
 
 
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
+
+
+#: How much free text of a base's answer (an envelope's message, a stack trace, a biz entry
+#: shown in an error) the controller keeps: cut here, before it reaches a status, an Event, a
+#: log line or memory. 1 KiB names the reason of any real Arklet answer; a base answering a
+#: megabyte must not make every Module object a megabyte (docs/security.md).
+TEXT_BOUND = 1024
+
+
+def bounded(text: str, limit: int = TEXT_BOUND) -> str:
+    """``text`` cut to ``limit`` characters, saying how much was left out."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text) - limit} more characters cut)"
 
 
 def classify(code: str, data_code: str | None, messages: tuple[str, ...]) -> Outcome:
@@ -345,7 +359,7 @@ def parse_envelope(command: str, envelope: Mapping[str, Any]) -> ArkletResult:
     """
     code = envelope.get("code")
     if not isinstance(code, str):
-        raise ProtocolError(f"envelope has no code: {dict(envelope)!r}")
+        raise ProtocolError(bounded(f"envelope has no code: {dict(envelope)!r}"))
     data = envelope.get("data")
     top_message = _text(envelope.get("message"))
     data_code: str | None = None
@@ -364,7 +378,8 @@ def parse_envelope(command: str, envelope: Mapping[str, Any]) -> ArkletResult:
         outcome=classify(code, data_code, messages),
         code=code,
         data_code=data_code,
-        message=data_message or top_message or "",
+        # Classified on the whole text above; kept cut to the bound.
+        message=bounded(data_message or top_message or ""),
         biz_infos=infos,
         raw=dict(envelope),
     )

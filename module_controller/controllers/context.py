@@ -11,13 +11,14 @@ import datetime as dt
 import logging
 import weakref
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Hashable, Mapping
 
 from ..api import ModulePhase, constants as c, objects
 from ..arklet import ArkletClient, arklet_port
 from ..kube.events import WARNING, EventRecorder, Summary
 from ..kube.io import KubeIO
 from ..planning import placement
+from ..planning.deployment import Claim, name_conflict
 from ..planning.event_series import release_series
 from ..planning.module_lifecycle import serving
 from ..settings import Settings
@@ -50,15 +51,33 @@ def not_ready_since(pod: dict) -> dt.datetime | None:
     return None
 
 
-def owner_deployment_name(pod: dict) -> str | None:
-    """The name of the Deployment that owns the pod through its ReplicaSet, from the pod's
-    owner reference and pod-template-hash alone (the Deployment need not be in the cache)."""
-    template_hash = labels_of(pod).get("pod-template-hash")
-    for ref in pod["metadata"].get("ownerReferences") or []:
-        if ref.get("kind") == "ReplicaSet" and template_hash and \
-                ref["name"].endswith("-" + template_hash):
-            return ref["name"][: -len(template_hash) - 1]
+def controller_ref(obj: dict, api_version: str, kind: str) -> dict | None:
+    """The object's controller owner reference if it is of ``api_version``/``kind`` (None:
+    it has no controller, or another kind controls it)."""
+    for ref in obj["metadata"].get("ownerReferences") or []:
+        if ref.get("controller") is True:
+            if ref.get("apiVersion") == api_version and ref.get("kind") == kind:
+                return ref
+            return None
     return None
+
+
+def controller_name(api_version: str, kind: str) -> Callable[[dict], str | None]:
+    """An index by the name of the object's controller of ``api_version``/``kind``: a
+    candidate only; :meth:`Context.deployment_of` checks the uids."""
+    def name(obj: dict) -> str | None:
+        ref = controller_ref(obj, api_version, kind)
+        return ref.get("name") if ref else None
+    return name
+
+
+def owned_by(obj: dict, ref_api: str, kind: str, owner: dict | None) -> bool:
+    """``obj``'s controller owner reference points at ``owner`` itself: kind, name *and* uid.
+    A reference anyone can write with a made-up uid names an object; only the uid says which."""
+    ref = controller_ref(obj, ref_api, kind)
+    return ref is not None and owner is not None and \
+        ref.get("name") == owner["metadata"].get("name") and \
+        bool(ref.get("uid")) and ref.get("uid") == owner["metadata"].get("uid")
 
 
 def pod_ip(pod: dict) -> str | None:
@@ -101,6 +120,9 @@ def news_in_answer(old: dict | None, new: dict) -> bool:
 
 #: Store index and tally names (see the stores of :class:`Context`).
 OWNER_DEPLOYMENT = "owner-deployment"
+OWNER_REPLICASET = "owner-replicaset"
+OWNER_REVISION = "owner-revision"
+APPS = "apps/v1"
 BASE_DEPLOYMENT = "base-deployment"
 BY_HAND = "by-hand"
 REVISION_STATES = "revision-states"
@@ -138,15 +160,25 @@ def _by_hand(mrs: dict) -> str | None:
     return None if c.LABEL_DEPLOYMENT_NAME in labels_of(mrs) else ""
 
 
+def owner_revision_uid(module: dict) -> str | None:
+    """The uid of the ModuleReplicaSet that controls the Module (its controller owner
+    reference, apiVersion and kind checked). Labels anyone with the right to create Modules can
+    write; a release counts only the Modules its revisions own."""
+    ref = controller_ref(module, c.API_VERSION, c.MODULE_REPLICA_SET.kind)
+    return ref.get("uid") if ref else None
+
+
 def module_store() -> Store:
     """The Module cache. Tallies: a release counts its revisions' instances and its serving
     pods, and the base Deployment its pods' Modules, on every wake; counted as Modules change,
-    not by a walk over thousands."""
+    not by a walk over thousands. A revision's are grouped by the uid of the ModuleReplicaSet
+    that owns them, never by label (docs/security.md)."""
     return Store("Module", index_labels=(
         c.LABEL_BASE_INSTANCE_NAME, c.LABEL_MODULE_REPLICASET, c.LABEL_MODULE_DEPLOYMENT),
-        tallies={REVISION_STATES: (label_value(c.LABEL_MODULE_REPLICASET), instance_state),
+        indexes={OWNER_REVISION: owner_revision_uid},
+        tallies={REVISION_STATES: (owner_revision_uid, instance_state),
                  POD_LOAD: (label_value(c.LABEL_BASE_INSTANCE_NAME), deleting),
-                 SERVING_PODS: (label_value(c.LABEL_MODULE_DEPLOYMENT), serving_pod)})
+                 SERVING_PODS: (owner_revision_uid, serving_pod)})
 
 
 @dataclass
@@ -166,7 +198,12 @@ class Context:
     # the Deployment that owns them: a base's pods without a scan of every pod.
     pods: Store = field(default_factory=lambda: Store("Pod", trim=slim(
         drop=("spec",), status=("phase", "podIP", "conditions")),
-        indexes={OWNER_DEPLOYMENT: owner_deployment_name}))
+        indexes={OWNER_REPLICASET: controller_name(APPS, "ReplicaSet")}))
+    # The apps/v1 ReplicaSets between a base Deployment and its pods, metadata only: a pod is a
+    # base only through this chain of uids (base_deployment_of).
+    pod_replicasets: Store = field(default_factory=lambda: Store(
+        "ReplicaSet", trim=slim(drop=("spec", "status")),
+        indexes={OWNER_DEPLOYMENT: controller_name(APPS, "Deployment")}))
     deployments: Store = field(default_factory=lambda: Store("Deployment"))
     module_deployments: Store = field(default_factory=lambda: Store(
         "ModuleDeployment", indexes={BASE_DEPLOYMENT: _base_deployment_name}))
@@ -204,8 +241,7 @@ class Context:
         if obj.get("kind") != c.MODULE.kind:
             return None
         labels = labels_of(obj)
-        md = self.module_deployments.get(obj["metadata"].get("namespace") or "",
-                                         labels.get(c.LABEL_MODULE_DEPLOYMENT) or "")
+        md = self.release_of(obj)  # not by label: a Module made by hand tells on itself
         if md is None:
             return None
         series = release_series(type_, labels, objects.status_of(md).get("releaseStatus") or {})
@@ -218,7 +254,7 @@ class Context:
     def store(self, kind: str) -> Store:
         """The cache of watched ``kind`` (its ``kind`` name, e.g. ``Pod``)."""
         for store in (self.modules, self.replicasets, self.pods, self.deployments,
-                      self.module_deployments, self.templates):
+                      self.module_deployments, self.templates, self.pod_replicasets):
             if store.kind == kind:
                 return store
         raise KeyError(f"no cache of {kind}")
@@ -282,10 +318,109 @@ class Context:
         return self.modules.tally(POD_LOAD, namespace, pod_name)[False]
 
     def serving_pod_count(self, namespace: str, module_deployment: str) -> int:
-        """How many pods serve the ModuleDeployment's module (:func:`serving_pod`), from a
-        tally, without a walk over its Modules."""
-        pods = self.modules.tally(SERVING_PODS, namespace, module_deployment)
-        return len(pods) - (None in pods)
+        """How many pods serve the ModuleDeployment's module (:func:`serving_pod`), from the
+        tallies of its own revisions, without a walk over its Modules."""
+        pods: set[str] = set()
+        for revision in self.revisions_of(namespace, module_deployment):
+            pods.update(p for p in self.modules.tally(
+                SERVING_PODS, namespace, revision["metadata"]["uid"]) if p is not None)
+        return len(pods)
+
+    # ----------------------------------------------------------------- ownership
+
+    def revisions_of(self, namespace: str, module_deployment: str) -> list[dict]:
+        """The ModuleReplicaSets the ModuleDeployment owns: labelled with its name (an index)
+        *and* controlled by its uid. A ModuleReplicaSet that only carries the label is not one."""
+        owner = self.module_deployments.get(namespace, module_deployment)
+        return [r for r in self.replicasets.by_label(namespace, c.LABEL_MODULE_DEPLOYMENT,
+                                                     module_deployment)
+                if owned_by(r, c.API_VERSION, c.MODULE_DEPLOYMENT.kind, owner)]
+
+    def instances_of(self, revision: dict) -> list[dict]:
+        """The Modules the ModuleReplicaSet owns (controller reference uid), whatever labels
+        other Modules carry."""
+        meta = revision["metadata"]
+        return self.modules.by_index(OWNER_REVISION, meta["namespace"], meta.get("uid") or "")
+
+    def revision_states(self, revision: dict) -> Mapping[Hashable, int]:
+        """Its instances by :func:`instance_state` (a tally, no walk)."""
+        meta = revision["metadata"]
+        return self.modules.tally(REVISION_STATES, meta["namespace"], meta.get("uid") or "")
+
+    def release_of(self, module: dict) -> dict | None:
+        """The ModuleDeployment whose release the Module is an instance of: its controller is
+        a ModuleReplicaSet (uid) that the ModuleDeployment controls (uid). None for a Module
+        made by hand, whatever release labels it carries."""
+        meta = module["metadata"]
+        namespace = meta.get("namespace") or ""
+        revision = self.replicasets.get(namespace, (controller_ref(
+            module, c.API_VERSION, c.MODULE_REPLICA_SET.kind) or {}).get("name") or "")
+        if revision is None or not owned_by(module, c.API_VERSION, c.MODULE_REPLICA_SET.kind,
+                                            revision):
+            return None
+        md = self.module_deployments.get(namespace, (controller_ref(
+            revision, c.API_VERSION, c.MODULE_DEPLOYMENT.kind) or {}).get("name") or "")
+        return md if owned_by(revision, c.API_VERSION, c.MODULE_DEPLOYMENT.kind, md) else None
+
+    # ----------------------------------------------------------------- module name claims
+
+    def module_name_of(self, md: dict) -> str | None:
+        """The module name of a ModuleDeployment's template, inline or by templateRef."""
+        spec = md.get("spec") or {}
+        template = spec.get("template")
+        if template is None:
+            ref = self.templates.get(md["metadata"].get("namespace") or "",
+                                     (spec.get("templateRef") or {}).get("name") or "")
+            template = (ref or {}).get("template")
+        name = (((template or {}).get("spec") or {}).get("module") or {}).get("name")
+        return name if isinstance(name, str) else None
+
+    def claim_of(self, md: dict, module_name: str) -> Claim:
+        """Its claim on ``module_name``: held since its oldest revision of that name was
+        created (planning.deployment.Claim)."""
+        meta = md["metadata"]
+        since = [r["metadata"].get("creationTimestamp") or ""
+                 for r in self.revisions_of(meta.get("namespace") or "", meta["name"])
+                 if ((((r.get("spec") or {}).get("template") or {}).get("spec") or {})
+                     .get("module") or {}).get("name") == module_name]
+        return Claim(deployment=meta["name"],
+                     created=min(since) if since else meta.get("creationTimestamp") or "",
+                     base=(md.get("spec") or {}).get("baseDeploymentName") or "",
+                     module=module_name, held=bool(since))
+
+    def module_name_claims(self, namespace: str) -> list[Claim]:
+        return [self.claim_of(md, name) for md in self.module_deployments.list(namespace)
+                if (name := self.module_name_of(md)) is not None]
+
+    def name_holder(self, namespace: str, module_name: str) -> str | None:
+        """The ModuleDeployment that holds ``module_name`` in the namespace (None: none
+        claims it)."""
+        claims = [cl for cl in self.module_name_claims(namespace) if cl.module == module_name]
+        for claim in claims:
+            if name_conflict(claim, claims) is None:
+                return claim.deployment
+        return None
+
+    def may_route(self, module: dict, module_name: str) -> bool:
+        """The Module may carry the pod label that ``module_name``'s Service selects: it is an
+        instance of the ModuleDeployment holding the name, or nobody holds the name."""
+        holder = self.name_holder(module["metadata"].get("namespace") or "", module_name)
+        return self.release_of(module) is None if holder is None else \
+            self.instance_of_release(module, holder)
+
+    def instance_of_release(self, module: dict, module_deployment: str) -> bool:
+        md = self.release_of(module)
+        return md is not None and md["metadata"]["name"] == module_deployment
+
+    def posing_as_instance(self, module: dict) -> bool:
+        """Carries a release's labels (module-replicaset) but is owned by no such revision:
+        made by hand, or by someone who may create Modules, to be counted in another release."""
+        name = labels_of(module).get(c.LABEL_MODULE_REPLICASET)
+        if not name:
+            return False
+        revision = self.replicasets.get(module["metadata"].get("namespace") or "", name)
+        return revision is not None and not owned_by(
+            module, c.API_VERSION, c.MODULE_REPLICA_SET.kind, revision)
 
     def modules_on_pod(self, namespace: str, pod_name: str, *, include_deleting: bool = False
                        ) -> list[dict]:
@@ -293,9 +428,17 @@ class Context:
                 if include_deleting or not deleting(m)]
 
     def deployment_of(self, pod: dict) -> dict | None:
-        """The Deployment a pod belongs to, through its ReplicaSet's name and pod-template-hash."""
-        name = owner_deployment_name(pod)
-        return self.deployments.get(pod["metadata"]["namespace"], name) if name else None
+        """The Deployment a pod belongs to: the pod's controller is an apps/v1 ReplicaSet (by
+        uid) whose controller is that apps/v1 Deployment (by uid). Names, labels and
+        pod-template-hash decide nothing: whoever may create pods can write them all."""
+        namespace = pod["metadata"]["namespace"]
+        ref = controller_ref(pod, APPS, "ReplicaSet")
+        replicaset = self.pod_replicasets.get(namespace, ref["name"]) if ref else None
+        if replicaset is None or not owned_by(pod, APPS, "ReplicaSet", replicaset):
+            return None
+        ref = controller_ref(replicaset, APPS, "Deployment")
+        deployment = self.deployments.get(namespace, ref["name"]) if ref else None
+        return deployment if owned_by(replicaset, APPS, "Deployment", deployment) else None
 
     def base_deployment_of(self, pod: dict) -> dict | None:
         """The base Deployment owning the pod, or None if the pod is not a base pod.
@@ -322,8 +465,26 @@ class Context:
         return None
 
     def pods_of(self, namespace: str, deployment: str) -> list[dict]:
-        """The pods the Deployment named owns through its ReplicaSets (an index, no scan)."""
-        return self.pods.by_index(OWNER_DEPLOYMENT, namespace, deployment)
+        """The pods the Deployment named owns through its ReplicaSets, uids checked (indexes,
+        no scan)."""
+        owner = self.deployments.get(namespace, deployment)
+        if owner is None:
+            return []
+        return [pod for rs in self.pod_replicasets.by_index(OWNER_DEPLOYMENT, namespace, deployment)
+                if owned_by(rs, APPS, "Deployment", owner)
+                for pod in self.pods.by_index(OWNER_REPLICASET, namespace, rs["metadata"]["name"])
+                if owned_by(pod, APPS, "ReplicaSet", rs)]
+
+    def ownership_pending(self, pod: dict) -> bool:
+        """The pod's controller is a ReplicaSet this process has not cached (yet): its watch
+        event may come after the pod's. Nothing is taken off such a pod until it is known."""
+        ref = controller_ref(pod, APPS, "ReplicaSet")
+        return ref is not None and \
+            self.pod_replicasets.get(pod["metadata"]["namespace"], ref["name"]) is None
+
+    def deployment_name_of(self, pod: dict) -> str | None:
+        deployment = self.deployment_of(pod)
+        return deployment["metadata"]["name"] if deployment is not None else None
 
     def retiring(self, pod: dict) -> bool:
         """A base pod whose delete-pod label the controller acts on (see base_deployment_of)."""
@@ -360,7 +521,7 @@ class Context:
                 by_name.setdefault(m["spec"]["module"]["name"], []).append(m)
             deployment, replicaset = replacing
             for name, ms in by_name.items():
-                if all(labels_of(m).get(c.LABEL_MODULE_DEPLOYMENT) == deployment
+                if all((self.release_of(m) or {}).get("metadata", {}).get("name") == deployment
                        and labels_of(m).get(c.LABEL_MODULE_REPLICASET) != replicaset for m in ms):
                     replaceable.add(name)
         return placement.Base(
@@ -389,8 +550,7 @@ class Context:
         """See :func:`planning.module_lifecycle.supersedes`."""
         labels = labels_of(module)
         target = False
-        md = self.module_deployments.get(module["metadata"].get("namespace") or "",
-                                         labels.get(c.LABEL_MODULE_DEPLOYMENT) or "")
+        md = self.release_of(module)
         if md is not None:
             update = ((md.get("status") or {}).get("releaseStatus") or {}).get("updateRevision")
             target = update is not None and labels.get(c.LABEL_MODULE_REPLICASET_REVISION) == str(update)

@@ -33,6 +33,8 @@ from ..planning.module_lifecycle import (Kind, gave_up, install_gate, installs_s
                                          last_install, min_ready, next_step, pod_step,
                                          restarted_since, superseded_status, supersedes)
 from ..planning.replicaset import follows_template
+from ..kube.events import WARNING
+from ..runtime.memo import Memo
 from ..runtime.queue import Result
 from ..runtime.store import Key
 from .context import Context, deleting, labels_of, pod_ip
@@ -72,6 +74,7 @@ class ModuleReconciler:
         self.removal = ModuleRemoval(ctx, self.writes, self.calls)
         self._set_status = self.writes.set_status
         self._fail = self.calls.fail
+        self._posing = Memo()  # uids of Modules told that they are no release's instance
 
     async def reconcile(self, key: Key) -> Result | None:
         obj = self.ctx.modules.get(*key)
@@ -97,6 +100,7 @@ class ModuleReconciler:
     async def _reconcile(self, key: Key, obj: dict, module: Module) -> Result | None:
         if deleting(obj):
             return await self.removal.remove(key, module)
+        self._warn_if_posing(obj)
         generation = obj["metadata"].get("generation")
         status = obj.get("status")
         when = last_install(status, generation)
@@ -107,9 +111,30 @@ class ModuleReconciler:
         finally:
             self._installs.pop(key, None)
 
+    def _warn_if_posing(self, obj: dict) -> None:
+        """A Module with a release's labels that no revision owns (made by whoever may create
+        Modules): one Warning, and it stays what it is, a Module made by hand: no release
+        counts it, no revision adopts, edits or deletes it (docs/security.md)."""
+        if not self.ctx.posing_as_instance(obj) or \
+                not self._posing.record(obj["metadata"].get("uid") or obj["metadata"]["name"]):
+            return
+        revision = labels_of(obj).get(c.LABEL_MODULE_REPLICASET)
+        self.ctx.events.record(obj, WARNING, "NotAnInstance",
+                               f"labelled as an instance of ModuleReplicaSet {revision}, which "
+                               "does not own it: not counted in its release, left alone")
+
     # ----------------------------------------------------------------- install path
 
     async def _ensure(self, key: Key, module: Module) -> Result | None:
+        scheme = module.spec.module.url.split("://", 1)[0]
+        if scheme not in self.ctx.settings.url_schemes:
+            # The base fetches the url, never the controller: a scheme the operator has not
+            # allowed (file:// reads the base's own disk) is not handed to it.
+            await self._fail(key, "UrlSchemeNotAllowed", (
+                f"spec.module.url: scheme {scheme}:// is not allowed by this controller "
+                f"(--url-schemes={','.join(self.ctx.settings.url_schemes)}); nothing is "
+                "installed"), retry=False)
+            return None
         selector = module.spec.selector.model_dump(by_alias=True, exclude_none=True)
         obj = await self.writes.bind(key, module.base_pod_name, selector, module.spec.module.name)
         if obj is None:

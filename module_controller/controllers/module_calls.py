@@ -77,7 +77,9 @@ class ModuleCalls:
         queue retries with backoff, logging it once without a traceback."""
         changed = await self.writes.set_status(key, ModulePhase.FAILED, reason, message,
                                                installed)
-        decide(key, "failed", reason, changed=changed, retry=retry, message=message)
+        # Logged at every attempt, written (status, Event) only when more than the attempt
+        # number changed (module_writes.set_status).
+        decide(key, "failed", reason, retry=retry, written=changed, message=message)
         if retry:
             raise ArkletRefused(raised or message)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from typing import Any, AsyncIterator
 
 from ..api import ModulePhase
@@ -28,6 +29,14 @@ PLURAL = c.MODULE.plural
 #: (generation, installs answered as done for it, status.lastInstallTime of the last one).
 Installs = tuple[int | None, int, str | None]
 KEEP = object()  # set_status: leave status.installedVersion as it is
+
+
+_ATTEMPT = re.compile(r" \(attempt \d+\)$")
+
+
+def _but_attempt(message: str | None) -> str | None:
+    """A status message without the attempt number ``module_calls.attempt`` appends."""
+    return _ATTEMPT.sub("", message) if message else message
 
 
 class ModuleWrites:
@@ -109,8 +118,9 @@ class ModuleWrites:
         pod = self.ctx.pods.get(namespace, pod_name)
         if pod is None:
             return
-        wanted = pod_labels(module_name, self.ctx.modules_on_pod(namespace, pod_name),
-                            serving_now)
+        live = self.ctx.modules_on_pod(namespace, pod_name)
+        wanted = pod_labels(module_name, live, serving_now,
+                            [m for m in live if self.ctx.may_route(m, module_name)])
         current = labels_of(pod)
         if all(current.get(k) == v for k, v in wanted.items()):
             return
@@ -148,10 +158,13 @@ class ModuleWrites:
         else:
             installs = current.get("installs") if same else None
             last_install = current.get("lastInstallTime") if same else None
-        if (objects.phase(obj), current.get("reason"), current.get("message"),
+        if (objects.phase(obj), current.get("reason"), _but_attempt(current.get("message")),
                 current.get("observedGeneration"), current.get("installedVersion"),
                 current.get("installs"), current.get("lastInstallTime")) == (
-                phase.value, reason, message, generation, installed, installs, last_install):
+                phase.value, reason, _but_attempt(message), generation, installed, installs,
+                last_install):
+            # Also when only the attempt number differs: a retry that fails the same way
+            # writes nothing and posts no Event (the queue's log counts the attempts).
             return False
         changed = objects.phase(obj) != phase.value
         status = {

@@ -23,7 +23,7 @@ from ..planning import deployment_status as report
 from ..planning.conditions import get_condition
 from ..runtime.queue import Result
 from ..runtime.store import Key, key_of
-from .context import (FAILED, REVISION_STATES, SERVING, Context, deleting, labels_of,
+from .context import (FAILED, SERVING, Context, deleting, labels_of,
                       not_ready_since, pod_ready, wants_removal)
 from .module_service import ModuleServices
 from .release_report import ReleaseReport
@@ -68,6 +68,7 @@ class DeploymentReconciler:
             if conflict:
                 await self._blocked(key, c.REASON_MODULE_NAME_CONFLICT, conflict)
                 return None
+            await self._record_claim(key, obj, template)
             if template is None:
                 await self._blocked(key, c.REASON_TEMPLATE_NOT_FOUND, "ModuleTemplate "
                                     f"{model.spec.template_ref.name} not found")  # type: ignore[union-attr]
@@ -151,31 +152,24 @@ class DeploymentReconciler:
 
     def _conflict(self, key: Key, obj: dict, model: ModuleDeployment,
                   template: ModuleTemplateSpec | None) -> str | None:
-        """Another, older ModuleDeployment owns this module name on this base Deployment."""
+        """Another ModuleDeployment of the namespace holds this module name (context.py,
+        ``claim_of``)."""
         if template is None:
             return None
-        mine = self._claim(obj, model, template)
-        return deployment.name_conflict(mine, self._claims(key))
+        mine = self.ctx.claim_of(obj, template.spec.module.name)
+        return deployment.name_conflict(mine, self.ctx.module_name_claims(key[0]))
 
-    def _claims(self, key: Key) -> list[deployment.Claim]:
-        out = []
-        for other in self.ctx.module_deployments.list(key[0]):
-            try:
-                model = parsed(ModuleDeployment, other)
-            except ValidationError:
-                continue
-            template = self._template(key, model)
-            if template is not None:
-                out.append(self._claim(other, model, template))
-        return out
-
-    @staticmethod
-    def _claim(obj: dict, model: ModuleDeployment,
-               template: ModuleTemplateSpec) -> deployment.Claim:
-        meta = obj["metadata"]
-        return deployment.Claim(deployment=meta["name"], created=meta.get("creationTimestamp") or "",
-                                base=model.spec.base_deployment_name,
-                                module=template.spec.module.name)
+    async def _record_claim(self, key: Key, obj: dict,
+                            template: ModuleTemplateSpec | None) -> None:
+        """status.moduleNameClaim: the name it holds and since when, once it holds it."""
+        if template is None:
+            return
+        claim = self.ctx.claim_of(obj, template.spec.module.name)
+        wanted = {"module": claim.module, "since": claim.created}
+        if not claim.held or status_of(obj).get("moduleNameClaim") == wanted:
+            return
+        self._remember(await self.ctx.kube.patch_status(PLURAL, key[0], key[1],
+                                                        {"moduleNameClaim": wanted}))
 
     def _template(self, key: Key, model: ModuleDeployment) -> ModuleTemplateSpec | None:
         if model.spec.template is not None:
@@ -192,7 +186,7 @@ class DeploymentReconciler:
 
     def _revisions(self, key: Key) -> list[dict]:
         """Its ModuleReplicaSets, oldest revision first (an index, not a scan)."""
-        return sorted(self.ctx.replicasets.by_label(key[0], c.LABEL_MODULE_DEPLOYMENT, key[1]),
+        return sorted(self.ctx.revisions_of(*key),  # owned (uid), not only labelled
                       key=lambda r: (_number(r), r["metadata"]["name"]))
 
     async def _ensure_revision(self, key: Key, obj: dict, model: ModuleDeployment,
@@ -235,8 +229,7 @@ class DeploymentReconciler:
         held = [deployment.HeldRevision(
             name=r["metadata"]["name"], number=_number(r), replicas=r["spec"].get("replicas", 0),
             deleting=deleting(r),
-            has_instances=self.ctx.modules.count(c.LABEL_MODULE_REPLICASET, key[0],
-                                                 r["metadata"]["name"]) > 0)
+            has_instances=bool(self.ctx.instances_of(r)))
             for r in revisions]
         current_name = current["metadata"]["name"] if current is not None else None
         for name in deployment.to_prune(held, current_name, model.spec.revision_history_limit):
@@ -251,7 +244,7 @@ class DeploymentReconciler:
         revs = []
         for revision in revisions:
             # Counted as the Modules changed (a store tally), not by a walk over them.
-            states = self.ctx.modules.tally(REVISION_STATES, key[0], revision["metadata"]["name"])
+            states = self.ctx.revision_states(revision)  # owned Modules only
             revs.append(release.Revision(
                 number=_number(revision), name=revision["metadata"]["name"],
                 replicas=int(revision["spec"].get("replicas") or 0),
@@ -285,7 +278,7 @@ class DeploymentReconciler:
         for pod in self.ctx.pods_of(key[0], model.spec.base_deployment_name):
             if self.ctx.deployment_of(pod) is not base or deleting(pod) or wants_removal(pod):
                 continue
-            hosts = any(labels_of(m).get(c.LABEL_MODULE_DEPLOYMENT) == key[1]
+            hosts = any(self.ctx.instance_of_release(m, key[1])
                         for m in self.ctx.modules_on_pod(key[0], pod["metadata"]["name"]))
             counts, left = bases.not_ready_tolerance(
                 pod_ready(pod), not_ready_since(pod), hosts, at,

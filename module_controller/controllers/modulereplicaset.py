@@ -26,7 +26,7 @@ from ..planning import replicaset as plan
 from ..planning.module_lifecycle import observed_current, serving
 from ..runtime.queue import Result
 from ..runtime.store import Key, key_of
-from .context import Context, deleting, labels_of, owner_deployment_name, pod_ready
+from .context import Context, deleting, labels_of, pod_ready
 
 KIND = c.MODULE_REPLICA_SET.kind
 PLURAL = c.MODULE_REPLICA_SET.plural
@@ -193,8 +193,9 @@ class ReplicaSetReconciler:
 
     def _misplaced(self, key: Key, pod: dict | None) -> bool:
         obj = self.ctx.replicasets.get(*key)
-        return pod is not None and obj is not None and placement.misplaced(
-            owner_deployment_name(pod), self._named(obj))
+        return pod is not None and obj is not None and not self.ctx.ownership_pending(pod) \
+            and placement.misplaced(
+            self.ctx.deployment_name_of(pod), self._named(obj))
 
     async def _remove_misplaced(self, key: Key, obj: dict, modules: list[dict]) -> int:
         """Instances on pods of another Deployment than the one named (baseDeploymentName was

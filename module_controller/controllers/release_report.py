@@ -65,5 +65,6 @@ class ReleaseReport:
             return "no instance"
         return report.failing_message([
             f"{m['metadata']['name']} on {labels_of(m).get(c.LABEL_BASE_INSTANCE_NAME)}"
-            for m in self.ctx.modules.by_label(key[0], c.LABEL_MODULE_REPLICASET, rev.name)
+            for m in self.ctx.instances_of(self.ctx.replicasets.get(key[0], rev.name)
+                                           or {"metadata": {"namespace": key[0]}})
             if phase(m) == ModulePhase.FAILED])

@@ -32,8 +32,8 @@ from ..planning import placement
 from ..planning.templates import template_refs
 from ..runtime.store import Key, Obj, key_of
 from ..planning.conditions import get_condition
-from .context import (BY_HAND, DELETING, REVISION_STATES, Context, deleting, labels_of,
-                      owner_deployment_name, pod_ip, pod_ready, wants_removal)
+from .context import (APPS, BY_HAND, DELETING, OWNER_REPLICASET, Context, controller_ref,
+                      deleting, labels_of, owned_by, pod_ip, pod_ready, wants_removal)
 from .routes import Change
 
 # Fields whose change means an object needs another look by its own reconciler; status-only
@@ -119,8 +119,7 @@ def _freed_pod(ctx: Context, change: Change) -> Obj | None:
 def _waits_for_room(ctx: Context, mrs: Obj) -> bool:
     """A ModuleReplicaSet with fewer live Modules than ``replicas``, or that reported it could
     not place them all (ReplicaFailure): room on a base may let it place one."""
-    namespace, name = key_of(mrs)
-    states = ctx.modules.tally(REVISION_STATES, namespace, name)
+    states = ctx.revision_states(mrs)
     live = sum(states.values()) - states.get(DELETING, 0)
     wanted = (mrs.get("spec") or {}).get("replicas")
     failure = get_condition((mrs.get("status") or {}).get("conditions"), "ReplicaFailure")
@@ -137,7 +136,7 @@ def module_freed_room(ctx: Context, change: Change) -> Iterable[Key]:
     if pod is None:
         return
     namespace = change.key[0]
-    owner = owner_deployment_name(pod)
+    owner = ctx.deployment_name_of(pod)
     named = ctx.replicasets.by_label(namespace, c.LABEL_DEPLOYMENT_NAME, owner) if owner else []
     for mrs in [*named, *ctx.replicasets.by_index(BY_HAND, namespace, "")]:
         if _may_place_on(mrs, owner, [pod]) and not deleting(mrs) and _waits_for_room(ctx, mrs):
@@ -296,7 +295,7 @@ def pod_replicasets(ctx: Context, change: Change) -> Iterable[Key]:
     namespace = change.key[0]
     for module in _modules_on(ctx, change):
         yield from _labelled(module, c.LABEL_MODULE_REPLICASET)
-    owner = owner_deployment_name(change.new)
+    owner = ctx.deployment_name_of(change.new)
     copies = _copies(change)
     for mrs in ctx.replicasets.list(namespace):
         if _may_place_on(mrs, owner, copies):
@@ -308,7 +307,7 @@ def pod_module_deployments(ctx: Context, change: Change) -> Iterable[Key]:
     (peer mode counts that Deployment's pods)."""
     for module in _modules_on(ctx, change):
         yield from _labelled(module, c.LABEL_MODULE_DEPLOYMENT)
-    owner = owner_deployment_name(change.new)
+    owner = ctx.deployment_name_of(change.new)
     if owner is not None:
         yield from _based_on(ctx, change.key[0], owner)
 
@@ -322,5 +321,53 @@ def pod_retirement(ctx: Context, change: Change) -> Iterable[Key]:
 def pod_deployment(ctx: Context, change: Change) -> Iterable[Key]:
     """The count labels of its Deployment."""
     deployment = ctx.deployment_of(change.new)
+    if deployment is not None:
+        yield key_of(deployment)
+
+
+# ----------------------------------------------------------------- an apps/v1 ReplicaSet changed
+#
+# A pod is a base only through its ReplicaSet's uid (Context.deployment_of), and the pod's watch
+# event may come before its new ReplicaSet's: the ReplicaSet's arrival (or a change of its
+# owner) wakes what its Deployment's pods would wake.
+
+
+def pod_replicaset_significant(old: Obj | None, new: Obj) -> bool:
+    """Only its identity and ownership matter (its status counts change all the time)."""
+    return old is None or old["metadata"].get("ownerReferences") != \
+        new["metadata"].get("ownerReferences")
+
+
+def _replicaset_deployment(ctx: Context, change: Change) -> Obj | None:
+    ref = controller_ref(change.new, APPS, "Deployment")
+    deployment = ctx.deployments.get(change.key[0], ref["name"]) if ref else None
+    return deployment if owned_by(change.new, APPS, "Deployment", deployment) else None
+
+
+def _replicaset_pods(ctx: Context, change: Change) -> list[Obj]:
+    return ctx.pods.by_index(OWNER_REPLICASET, change.key[0], change.key[1])
+
+
+def pod_replicaset_module_deployments(ctx: Context, change: Change) -> Iterable[Key]:
+    deployment = _replicaset_deployment(ctx, change)
+    if deployment is not None:
+        yield from _based_on(ctx, *key_of(deployment))
+
+
+def pod_replicaset_replicasets(ctx: Context, change: Change) -> Iterable[Key]:
+    deployment = _replicaset_deployment(ctx, change)
+    pods = _replicaset_pods(ctx, change)
+    if deployment is not None and pods:
+        name = deployment["metadata"]["name"]
+        yield from (key_of(mrs) for mrs in ctx.replicasets.list(change.key[0])
+                    if _may_place_on(mrs, name, pods))
+
+
+def pod_replicaset_retirements(ctx: Context, change: Change) -> Iterable[Key]:
+    return (key_of(pod) for pod in _replicaset_pods(ctx, change) if wants_removal(pod))
+
+
+def pod_replicaset_deployment(ctx: Context, change: Change) -> Iterable[Key]:
+    deployment = _replicaset_deployment(ctx, change)
     if deployment is not None:
         yield key_of(deployment)

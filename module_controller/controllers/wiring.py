@@ -33,6 +33,7 @@ MODULE_DEPLOYMENT = c.MODULE_DEPLOYMENT.kind
 TEMPLATE = c.MODULE_TEMPLATE.kind
 POD = "Pod"
 DEPLOYMENT = "Deployment"
+POD_REPLICASET = "ReplicaSet"  # apps/v1: links a base pod to its Deployment by uid
 
 
 def _custom(kind: str, plural: str,
@@ -49,6 +50,8 @@ SOURCES: tuple[Source, ...] = (
     _custom(TEMPLATE, c.MODULE_TEMPLATE.plural),
     Source(POD, "", "v1", "pods", lambda kube: kube.list_pods, significant=w.pod_significant),
     Source(DEPLOYMENT, "apps", "v1", "deployments", lambda kube: kube.list_deployments),
+    Source(POD_REPLICASET, "apps", "v1", "replicasets", lambda kube: kube.list_replicasets,
+           significant=w.pod_replicaset_significant),
 )
 
 
@@ -89,6 +92,7 @@ RECONCILERS: tuple[Reconciles, ...] = (
          Watch(MODULE, w.module_owner_deployment),
          Watch(POD, w.pod_module_deployments),
          Watch(DEPLOYMENT, w.deployment_users),
+         Watch(POD_REPLICASET, w.pod_replicaset_module_deployments),
          Watch(TEMPLATE, w.template_users)),
         lambda ctx: _keys(ctx.module_deployments.list())),
     Reconciles(
@@ -108,17 +112,20 @@ RECONCILERS: tuple[Reconciles, ...] = (
          Watch(MODULE, w.module_owner_replicaset),
          Watch(MODULE, w.module_freed_room),
          Watch(POD, w.pod_replicasets),
+         Watch(POD_REPLICASET, w.pod_replicaset_replicasets),
          Watch(DEPLOYMENT, w.capacity_replicasets)),
         lambda ctx: _keys(ctx.replicasets.list())),
     Reconciles(
         wake.BASE_PODS, BasePodReconciler, lambda s: 2,
         (Watch(POD, w.pod_retirement),
+         Watch(POD_REPLICASET, w.pod_replicaset_retirements),
          Watch(MODULE, w.module_base_pod)),
         lambda ctx: _keys(ctx.pods.list(where=wants_removal))),
     Reconciles(
         wake.BASE_DEPLOYMENTS, BaseDeploymentReconciler, lambda s: 2,
         (Watch(DEPLOYMENT, w.deployment_itself, LABEL_FOLD),
          Watch(POD, w.pod_deployment, LABEL_FOLD),
+         Watch(POD_REPLICASET, w.pod_replicaset_deployment, LABEL_FOLD),
          Watch(MODULE, w.module_base_deployment, LABEL_FOLD)),
         lambda ctx: _keys(ctx.deployments.list())),
 )

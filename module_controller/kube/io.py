@@ -58,13 +58,15 @@ class Listing:
 
 
 def redact_messages(value: Any) -> Any:
-    """A copy of a status with :func:`redact_text` applied to every string under a ``message``
-    key, at any depth; everything else as it was."""
+    """A copy of a status with :func:`redact_text` applied to every string at any depth
+    (messages, ``releaseStatus.abortedModule``, whatever a later field holds); a string
+    without a url is unchanged."""
     if isinstance(value, dict):
-        return {k: redact_text(v) if k == "message" and isinstance(v, str) else redact_messages(v)
-                for k, v in value.items()}
+        return {k: redact_messages(v) for k, v in value.items()}
     if isinstance(value, list):
         return [redact_messages(v) for v in value]
+    if isinstance(value, str):
+        return redact_text(value)
     return value
 
 
@@ -107,6 +109,19 @@ class KubeIO:
                                                                       _preload_content=False)
                 else:
                     resp = await self.apps.list_deployment_for_all_namespaces(
+                        _preload_content=False)
+                return Listing.of(await response_json(resp))
+        raise AssertionError("unreachable")
+
+    async def list_replicasets(self, namespace: str | None) -> Listing:
+        """apps/v1 ReplicaSets: the links of the ownership chain base pod -> Deployment."""
+        async for attempt in _reads():
+            with attempt:
+                if namespace:
+                    resp = await self.apps.list_namespaced_replica_set(namespace,
+                                                                       _preload_content=False)
+                else:
+                    resp = await self.apps.list_replica_set_for_all_namespaces(
                         _preload_content=False)
                 return Listing.of(await response_json(resp))
         raise AssertionError("unreachable")

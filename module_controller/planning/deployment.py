@@ -18,6 +18,7 @@ from ..api import ModuleDeployment
 from ..api import constants as c
 from ..api.objects import owner_reference
 from ..api.common import ModuleTemplateSpec
+from ..api.redact import redact_text
 from .limits import SERVICE_TYPES
 from .release import Strategy
 
@@ -56,24 +57,35 @@ def to_prune(revisions: Iterable[HeldRevision], current: str | None, limit: int)
 
 @dataclass(frozen=True)
 class Claim:
-    """A ModuleDeployment's claim on a module name on a base Deployment."""
+    """A ModuleDeployment's claim on a module name: the name's Service and pod label belong to
+    one ModuleDeployment per namespace, whatever base Deployment each names."""
 
     deployment: str            # the ModuleDeployment's name
-    created: str               # its creationTimestamp (RFC 3339 sorts as text)
+    created: str               # since when it claims the name (RFC 3339 sorts as text), below
     base: str                  # spec.baseDeploymentName
     module: str                # the module name of its template
+    #: It holds the name: it has a revision of it, and ``created`` is that revision's
+    #: creationTimestamp (set by the API server, so nobody can date a claim back, and kept
+    #: across restarts). Without one, ``created`` is the ModuleDeployment's own and the claim
+    #: ranks after every held one: renaming an old ModuleDeployment to a name in use takes
+    #: nothing.
+    held: bool = False
 
 
 def name_conflict(mine: Claim, others: Iterable[Claim]) -> str | None:
-    """Why ``mine`` may not have its module name (None: it may). The older claim wins
-    (creation time, then name); one that is going offline still holds the name until gone."""
+    """Why ``mine`` may not have its module name (None: it may). The oldest claim wins (held
+    first, then since when, then name); one that is going offline still holds the name until
+    gone."""
+    def rank(claim: Claim) -> tuple[bool, str, str]:
+        return not claim.held, claim.created, claim.deployment
+
     for other in others:
         if other.deployment == mine.deployment:
             continue
-        if (other.base, other.module) == (mine.base, mine.module) and \
-                (other.created, other.deployment) < (mine.created, mine.deployment):
-            return (f"module {mine.module} on {mine.base} already belongs to ModuleDeployment "
-                    f"{other.deployment}")
+        if other.module == mine.module and rank(other) < rank(mine):
+            return (f"module {mine.module} already belongs to ModuleDeployment "
+                    f"{other.deployment} (base {other.base}, claimed {other.created}): a module "
+                    "name's Service and pod label belong to one ModuleDeployment per namespace")
     return None
 
 
@@ -89,10 +101,12 @@ def strategy(model: ModuleDeployment, desired: int) -> Strategy:
 
 
 def module_of(revision: Obj | None) -> str:
-    """``name:version@url`` of a revision's module (what a give-up remembers)."""
+    """``name:version@url`` of a revision's module (what a give-up remembers), its url
+    redacted."""
     module = (revision or {}).get("spec", {}).get("template", {}).get("spec", {}) \
         .get("module") or {}
-    return f"{module.get('name')}:{module.get('version')}@{module.get('url')}"
+    # Redacted here, as the status will store it (abortedModule), so that the two compare.
+    return redact_text(f"{module.get('name')}:{module.get('version')}@{module.get('url')}")
 
 
 def _owned_by(owner: Obj) -> list[Obj]:

@@ -264,17 +264,21 @@ def serving(module: dict[str, Any]) -> bool:
 
 
 def pod_labels(module_name: str, live_modules: list[dict[str, Any]],
-               serving_now: str | None = None) -> dict[str, str | None]:
+               serving_now: str | None = None,
+               routing: list[dict[str, Any]] | None = None) -> dict[str, str | None]:
     """The labels a base pod should carry for ``module_name``, given the live (not deleting)
     Modules bound to it: the Service label while any Module of that name there is Available
     (old and new revisions overlap during an in-place upgrade), and the instance count.
     ``serving_now`` names a Module to count as Available already: the one about to write its
     Available status, which must only be written once the pod routes to it.
+    ``routing``: those of them that may carry the Service label (default: all); the others
+    count as instances only (a Module that is no instance of the ModuleDeployment holding the
+    name must not get its Service to route to this pod).
     ``None`` means "remove the label" (a merge-patch null)."""
     routed = any(m.get("spec", {}).get("module", {}).get("name") == module_name
                  and (objects.phase(m) == ModulePhase.AVAILABLE
                       or (serving_now is not None
                           and m.get("metadata", {}).get("name") == serving_now))
-                 for m in live_modules)
+                 for m in (live_modules if routing is None else routing))
     return {c.module_label_key(module_name): c.LABEL_TRUE if routed else None,
             c.LABEL_MODULE_INSTANCE_COUNT: str(len(live_modules))}

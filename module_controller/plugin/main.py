@@ -13,14 +13,32 @@ from typing import Sequence, TextIO
 import aiohttp
 from kubernetes_asyncio.client.exceptions import ApiException
 
+from ..api.redact import redact_text
 from . import args as cli
 from .commands import COMMANDS
 from .kube import PluginError, PluginIO, api_error, connect, resolve
 
 
+class Redacted:
+    """The plugin's output: credentials in urls are redacted as the controller's writes are
+    (api/redact.py); a ModuleDeployment's spec keeps its real url, what is shown does not."""
+
+    def __init__(self, out: TextIO):
+        self._out = out
+
+    def write(self, text: str) -> int:
+        return self._out.write(redact_text(text))
+
+    def flush(self) -> None:
+        self._out.flush()
+
+    def isatty(self) -> bool:
+        return self._out.isatty()
+
+
 async def run(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     parsed = cli.parse(argv)
-    out = out or sys.stdout
+    out = Redacted(out or sys.stdout)  # type: ignore[assignment]
     target = resolve(parsed.kubeconfig, parsed.context, parsed.namespace)
     api = await connect(target)
     async with api:
@@ -38,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return asyncio.run(run(argv))
     except PluginError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(redact_text(f"error: {exc}"), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

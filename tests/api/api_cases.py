@@ -158,6 +158,17 @@ INVALID: list[Invalid] = [
                "control characters"),
     _md_module("url", "http://repo.example.com/provider.jar\u2028", "url-line-separator",
                "no whitespace"),
+    # Format and bidirectional controls: the url reads as another than the one downloaded.
+    _md_module("url", "http://repo.example.com/provider\u202ejar.exe", "url-right-to-left-override",
+               "bidirectional"),
+    _md_module("url", "http://repo\u200b.example.com/provider.jar", "url-zero-width-space",
+               "bidirectional"),
+    _md_module("url", "http://repo.example.com/pro\u00advider.jar", "url-soft-hyphen",
+               "bidirectional"),
+    _md_module("url", "http://repo.example.com/\u2066provider.jar", "url-left-to-right-isolate",
+               "bidirectional"),
+    _md_module("url", "http://repo.example.com/provider.jar\U000e0041", "url-tag-character",
+               "bidirectional"),
     # --- module name: DNS-1035 label of at most 55 characters
     _md_module("name", "Provider", "name-upper-case", "DNS-1035"),
     _md_module("name", "my_provider", "name-underscore", "DNS-1035"),

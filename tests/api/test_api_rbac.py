@@ -38,6 +38,7 @@ NEEDS_BY_RESOURCE: dict[tuple[str, str | None], tuple[str, ...]] = {
     (f"modulereplicasets.{GROUP}", "finalizers"): ("update",),
     ("pods", None): ("get", "list", "watch", "patch", "delete"),
     ("deployments.apps", None): ("list", "watch", "patch"),
+    ("replicasets.apps", None): ("list", "watch"),
     ("services", None): ("get", "list", "create", "patch", "delete"),
     ("events", None): ("create", "patch"),
     ("events.events.k8s.io", None): (),

@@ -38,21 +38,22 @@ async def test_every_event_message_is_redacted() -> None:
     await recorder.core.api_client.close()
 
 
-def test_status_messages_are_redacted_at_any_depth_and_nothing_else() -> None:
+def test_every_status_string_is_redacted_at_any_depth_and_nothing_else() -> None:
     status = {
         "status": "Failed", "reason": "InstallFailed", "message": f"could not fetch {URL}",
         "conditions": [{"type": "Ready", "message": f"url {URL}", "reason": "X"}],
-        "releaseStatus": {"message": URL, "progress": "Executing"},
-        "url": URL,  # not a message: left alone (no status field carries a url today)
+        "releaseStatus": {"abortedModule": f"provider:1.0.2@{URL}", "progress": "Executing"},
+        "url": URL,  # any field, not only messages: abortedModule carries a url
     }
     out = redact_messages(status)
     assert_clean(out["message"])
     assert_clean(out["conditions"][0]["message"])
-    assert_clean(out["releaseStatus"]["message"])
-    assert out["url"] == URL
+    assert_clean(out["releaseStatus"]["abortedModule"])
+    assert_clean(out["url"])
     assert status["message"] == f"could not fetch {URL}"  # the input is not changed
-    assert {k: v for k, v in out.items() if k not in ("message", "conditions", "releaseStatus")} \
-        == {k: v for k, v in status.items() if k not in ("message", "conditions", "releaseStatus")}
+    keep = ("message", "conditions", "releaseStatus", "url")
+    assert {k: v for k, v in out.items() if k not in keep} \
+        == {k: v for k, v in status.items() if k not in keep}
 
 
 @pytest.mark.parametrize("fmt", ["text", "json"])

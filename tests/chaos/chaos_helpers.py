@@ -30,7 +30,8 @@ from helpers.state import state_dump
 #: Controller flags of the chaos suite: quick retries and short Arklet timeouts, so that hung
 #: calls cost one second (three for an install) and a failing reconcile is retried within 1 s.
 CHAOS_ARGS = ["--retry-backoff-initial=0.2", "--retry-backoff-max=1.0", "--arklet-timeout=1",
-              "--install-timeout=3", "--drift-check-period=10"]
+              "--install-timeout=3", "--drift-check-period=10",
+              "--url-schemes=http,https,file"]  # the random specs draw file:// urls too
 
 
 # ----------------------------------------------------------------- the controller under test

@@ -18,14 +18,25 @@ def deployment(name: str, app: str) -> dict:
                      "template": {"metadata": {"labels": {"app": app}}}}}
 
 
+def pod_replicaset(deployment: dict, template_hash: str = "abc12") -> dict:
+    """The apps/v1 ReplicaSet between a Deployment and its pods (the uid chain)."""
+    name = f"{deployment['metadata']['name']}-{template_hash}"
+    return {"kind": "ReplicaSet", "metadata": {
+        "name": name, "namespace": NS, "uid": f"{name}-uid",
+        "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "controller": True,
+                             "name": deployment["metadata"]["name"],
+                             "uid": deployment["metadata"]["uid"]}]}}
+
+
 def pod(name: str, labels: dict[str, str], owner: str | None = None,
-        template_hash: str = "abc12") -> dict:
+        template_hash: str = "abc12", rs_uid: str | None = None) -> dict:
     meta: dict = {"name": name, "namespace": NS, "uid": name,
                   "labels": {**labels, c.LABEL_DELETE_POD: "true"}}
     if owner is not None:
         meta["labels"]["pod-template-hash"] = template_hash
         meta["ownerReferences"] = [{"apiVersion": "apps/v1", "kind": "ReplicaSet",
-                                    "name": f"{owner}-{template_hash}", "uid": "rs",
+                                    "name": f"{owner}-{template_hash}",
+                                    "uid": rs_uid or f"{owner}-{template_hash}-uid",
                                     "controller": True}]
     return {"kind": "Pod", "metadata": meta}
 
@@ -45,9 +56,11 @@ def module_deployment(name: str, base: str) -> dict:
 def context(*objects: dict) -> Context:
     ctx = Context(settings=Settings(), kube=None, arklet=None, events=None)  # type: ignore[arg-type]
     stores = {"Deployment": ctx.deployments, "Pod": ctx.pods, "ModuleReplicaSet": ctx.replicasets,
-              "ModuleDeployment": ctx.module_deployments}
+              "ModuleDeployment": ctx.module_deployments, "ReplicaSet": ctx.pod_replicasets}
     for obj in objects:
         stores[obj["kind"]].upsert(obj)
+        if obj["kind"] == "Deployment":
+            ctx.pod_replicasets.upsert(pod_replicaset(obj))
     return ctx
 
 
@@ -72,7 +85,9 @@ def test_pod_of_a_named_base_deployment_is_a_base_pod(namer: dict) -> None:
     pod("o-1", {"app": "other"}, owner="other"),  # a Deployment nobody names
     pod("fake", {"app": "dynamic-stock"}, owner="base", template_hash=""),  # no template hash
     pod("gone", {"app": "dynamic-stock"}, owner="missing"),  # a Deployment not in the cache
-], ids=["bare", "other-deployment", "no-template-hash", "unknown-deployment"])
+    # Created by whoever may create pods: the real ReplicaSet's name, a made-up uid.
+    pod("impostor", {"app": "dynamic-stock"}, owner="base", rs_uid="made-up"),
+], ids=["bare", "other-deployment", "no-template-hash", "unknown-deployment", "forged-owner"])
 def test_other_pods_are_not_base_pods(victim: dict) -> None:
     ctx = context(BASE, OTHER, module_deployment("md", "base"),
                   replicaset("rs", {"matchLabels": {"app": "dynamic-stock"}}), victim)
@@ -89,17 +104,17 @@ def test_labelled_replicaset_names_only_its_deployment_and_empty_selector_names_
 
 
 def test_a_base_is_described_with_the_deployment_that_owns_it() -> None:
-    from module_controller.controllers.context import owner_deployment_name
     mine, other, bare = (pod("b-1", {"app": "dynamic-stock"}, owner="base"),
                          pod("o-1", {"app": "dynamic-stock"}, owner="other"),
                          pod("bare", {"app": "dynamic-stock"}))
     ctx = context(BASE, OTHER, mine, other, bare)
     assert [ctx.base(p).deployment for p in (mine, other, bare)] == ["base", "other", None]
-    # The owner's name is read from the pod alone, so a Deployment the cache does not know yet
-    # still owns its pods (its instances are not taken for misplaced).
+    # Ownership is a chain of uids through cached objects: a ReplicaSet the cache does not know
+    # (yet) makes no base, and neither does a forged uid.
     unknown = pod("u-1", {"app": "dynamic-stock"}, owner="not-cached")
-    assert owner_deployment_name(unknown) == "not-cached"
-    assert ctx.base(unknown).deployment is None
+    forged = pod("f-1", {"app": "dynamic-stock"}, owner="base", rs_uid="made-up")
+    assert ctx.base(unknown).deployment is None and ctx.base(forged).deployment is None
+    assert not ctx.ownership_pending(forged) and ctx.ownership_pending(unknown)
 
 
 def test_not_ready_since_reads_the_ready_condition() -> None:

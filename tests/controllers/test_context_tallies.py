@@ -22,6 +22,10 @@ def _module(name: str, uid: str, rv: int, rnd: random.Random) -> dict:
         labels[c.LABEL_BASE_INSTANCE_NAME] = f"pod-{rnd.randint(0, 5)}"
     meta = {"name": name, "namespace": "ns", "uid": uid, "resourceVersion": str(rv),
             "generation": generation, "labels": labels}
+    if rnd.random() < 0.8:  # the rest only carry a release's labels: made by hand
+        owner = labels[c.LABEL_MODULE_REPLICASET]
+        meta["ownerReferences"] = [{"apiVersion": c.API_VERSION, "kind": "ModuleReplicaSet",
+                                    "name": owner, "uid": f"{owner}-uid", "controller": True}]
     if rnd.random() < 0.15:
         meta["deletionTimestamp"] = "2026-12-01T00:00:00Z"
     obj = {"kind": "Module", "metadata": meta, "spec": {}}
@@ -46,18 +50,19 @@ def test_module_tallies_equal_walks_after_random_changes(seed):
         uid = current["metadata"]["uid"] if current is not None else f"{name}-{step}"
         store.upsert(_module(name, uid, rv, rnd))
     modules = list(store.list("ns"))
-    for md in ("md1", "md2"):
-        # What release_report.write_status walked: distinct pods with a serving, live Module.
-        walked = {m["metadata"]["labels"].get(c.LABEL_BASE_INSTANCE_NAME) for m in modules
-                  if m["metadata"]["labels"][c.LABEL_MODULE_DEPLOYMENT] == md
-                  and not m["metadata"].get("deletionTimestamp") and serving(m)}
-        walked.discard(None)
-        tallied = store.tally(SERVING_PODS, "ns", md)
-        assert len(tallied) - (None in tallied) == len(walked), (md, tallied, walked)
+    def owned(m: dict, mrs: str) -> bool:
+        return any(r["uid"] == f"{mrs}-uid" for r in m["metadata"].get("ownerReferences") or [])
+
     for mrs in ("md1-1", "md1-2", "md2-1"):
-        walked_states = Counter(instance_state(m) for m in modules
-                                if m["metadata"]["labels"][c.LABEL_MODULE_REPLICASET] == mrs)
-        assert store.tally(REVISION_STATES, "ns", mrs) == walked_states
+        # Distinct pods with a serving, live Module that the revision owns (labels decide
+        # nothing: a Module made by hand may carry them).
+        walked = {m["metadata"]["labels"].get(c.LABEL_BASE_INSTANCE_NAME) for m in modules
+                  if owned(m, mrs) and not m["metadata"].get("deletionTimestamp") and serving(m)}
+        walked.discard(None)
+        tallied = store.tally(SERVING_PODS, "ns", f"{mrs}-uid")
+        assert set(tallied) - {None} == walked, (mrs, tallied, walked)
+        walked_states = Counter(instance_state(m) for m in modules if owned(m, mrs))
+        assert store.tally(REVISION_STATES, "ns", f"{mrs}-uid") == walked_states
     for pod in (f"pod-{i}" for i in range(6)):
         live = sum(1 for m in modules
                    if m["metadata"]["labels"].get(c.LABEL_BASE_INSTANCE_NAME) == pod

@@ -71,6 +71,9 @@ async def _two_releases(api, namespace: str, dev_cluster) -> tuple[dict, dict]:
     await kt.wait_ready_pods(api, namespace, "app=far", 1)
     far_body = md_body("far", 1)
     far_body["spec"]["baseDeploymentName"] = FAR_BASE
+    # A module name belongs to one ModuleDeployment per namespace (behaviour §2.8).
+    far_body["spec"]["template"]["spec"]["module"].update(
+        name="far-provider", url="http://repo.example/far-provider-1.0.2-ark-biz.jar")
     apply(dev_cluster.kubeconfig, namespace, md_body("near", 1))
     apply(dev_cluster.kubeconfig, namespace, far_body)
     for name in ("near", "far"):

@@ -62,10 +62,20 @@ def pod(name: str, owner: str | None, app: str, *, ready: bool = True, rv: int =
     if owner is not None:
         meta["labels"]["pod-template-hash"] = "h1"
         meta["ownerReferences"] = [{"apiVersion": "apps/v1", "kind": "ReplicaSet",
-                                    "name": f"{owner}-h1", "uid": "rs", "controller": True}]
+                                    "name": f"{owner}-h1", "uid": f"{owner}-h1",
+                                    "controller": True}]
     status = {"phase": "Running", "podIP": f"10.0.0.{len(name)}",
               "conditions": [{"type": "Ready", "status": "True" if ready else "False"}]}
     return {"metadata": meta, "status": status}
+
+
+def pod_replicaset(deployment: str) -> dict:
+    """The apps/v1 ReplicaSet that links the Deployment's pods to it (uids)."""
+    return {"metadata": {"name": f"{deployment}-h1", "namespace": NS, "uid": f"{deployment}-h1",
+                         "resourceVersion": "1",
+                         "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment",
+                                              "name": deployment, "uid": deployment,
+                                              "controller": True}]}}
 
 
 def module_deployment(name: str, base: str) -> dict:
@@ -107,6 +117,7 @@ def two_releases() -> tuple[Context, dict[str, Recorder]]:
     ctx, queues = world()
     for obj in (deployment("base-a", "a"), deployment("base-b", "b")):
         ctx.deployments.upsert(obj)
+        ctx.pod_replicasets.upsert(pod_replicaset(obj["metadata"]["name"]))
     for obj in (pod("a-1", "base-a", "a"), pod("b-1", "base-b", "b")):
         ctx.pods.upsert(obj)
     for obj in (module_deployment("a", "base-a"), module_deployment("b", "base-b")):
@@ -145,6 +156,31 @@ def test_a_new_ready_base_wakes_the_unbound_modules_it_may_take() -> None:
     # Delays: the count labels of a Deployment fold a burst into one update.
     ctx.routes.event(ctx, "Pod", None, pod("a-3", "base-a", "a"))
     assert (("ns", "base-a"), 1.0) in queues[q.BASE_DEPLOYMENTS].keys
+
+
+def test_a_replicaset_arriving_after_its_pods_wakes_what_those_bases_wake() -> None:
+    """A pod is a base only through its ReplicaSet's uid: a pod cached before its ReplicaSet is
+    no base yet, and the ReplicaSet's arrival wakes what the new base would have woken."""
+    ctx, queues = two_releases()
+    late = pod_replicaset("base-a")
+    late["metadata"].update(name="base-a-h2", uid="base-a-h2")
+    newcomer = pod("a-2", "base-a", "a", extra={c.LABEL_DELETE_POD: "true"})
+    newcomer["metadata"]["ownerReferences"][0].update(name="base-a-h2", uid="base-a-h2")
+    ctx.pods.upsert(newcomer)
+    assert ctx.deployment_of(newcomer) is None
+    ctx.routes.event(ctx, "ReplicaSet", None, late)
+    assert ctx.deployment_of(newcomer) is ctx.deployments.get(NS, "base-a")
+    assert woken(queues) == {
+        q.REPLICASETS: {"a-1", "hand-a"},
+        q.MODULE_DEPLOYMENTS: {"a"},
+        q.BASE_PODS: {"a-2"},
+        q.BASE_DEPLOYMENTS: {"base-a"},
+    }
+    # Its status counts change all the time: that wakes nobody.
+    counted = {**late, "metadata": {**late["metadata"], "resourceVersion": "2"},
+               "status": {"replicas": 2}}
+    ctx.routes.event(ctx, "ReplicaSet", "MODIFIED", counted)
+    assert woken(queues) == {}
 
 
 def test_a_relabelled_pod_wakes_the_selectors_it_left_and_the_ones_it_joined() -> None:
@@ -250,6 +286,7 @@ def test_a_capacity_change_wakes_only_what_waits_for_room_on_that_deployments_po
     }
     # A Deployment with no pod has no room to change: nobody waits on it.
     ctx.deployments.upsert(deployment("empty", "a"))
+    ctx.pod_replicasets.upsert(pod_replicaset("empty"))
     emptied = deployment("empty", "a")
     emptied["metadata"].update(resourceVersion="2", labels={c.LABEL_MAX_MODULE_COUNT: "3"})
     ctx.routes.event(ctx, "Deployment", "MODIFIED", emptied)

@@ -15,24 +15,40 @@ from module_controller.planning.rollback import REASON_ABORTED
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
 
 
-def _claim(name: str, created: str, base: str = "base", module: str = "m") -> deployment.Claim:
-    return deployment.Claim(deployment=name, created=created, base=base, module=module)
+def _claim(name: str, created: str, base: str = "base", module: str = "m",
+           held: bool = False) -> deployment.Claim:
+    return deployment.Claim(deployment=name, created=created, base=base, module=module, held=held)
 
 
 def test_the_older_claim_keeps_the_module_name():
     mine = _claim("b", "2026-01-02T00:00:00Z")
     older = _claim("a", "2026-01-01T00:00:00Z")
-    assert deployment.name_conflict(mine, [mine, older]) == \
-        "module m on base already belongs to ModuleDeployment a"
+    assert deployment.name_conflict(mine, [mine, older]).startswith(
+        "module m already belongs to ModuleDeployment a (base base, claimed 2026-01-01")
     assert deployment.name_conflict(older, [mine, older]) is None
 
 
-def test_same_age_goes_by_name_and_other_bases_or_modules_do_not_conflict():
+def test_same_age_goes_by_name_and_a_name_is_claimed_namespace_wide():
     same = "2026-01-01T00:00:00Z"
     assert deployment.name_conflict(_claim("b", same), [_claim("a", same)]) is not None
     assert deployment.name_conflict(_claim("a", same), [_claim("b", same)]) is None
-    assert deployment.name_conflict(_claim("b", same), [_claim("a", same, base="other")]) is None
+    # Another base Deployment does not make the same name another's: its Service and the pod
+    # label its Service selects are one per namespace.
+    assert deployment.name_conflict(_claim("b", same), [_claim("a", same, base="other")]) \
+        is not None
     assert deployment.name_conflict(_claim("b", same), [_claim("a", same, module="n")]) is None
+
+
+def test_a_held_name_beats_an_older_moduledeployment_renamed_to_it():
+    """The squatter was created first, then renamed its module to the victim's: the victim
+    holds the name (it has a revision of it), the squatter only asks."""
+    squatter = _claim("teamb", "2026-01-01T00:00:00Z", base="teamb")
+    victim = _claim("teama", "2026-01-05T00:00:00Z", base="teama", held=True)
+    assert deployment.name_conflict(squatter, [squatter, victim]) is not None
+    assert deployment.name_conflict(victim, [squatter, victim]) is None
+    # Two that hold it (from before names were claimed per namespace): the older revision.
+    assert deployment.name_conflict(_claim("x", "2026-01-02T00:00:00Z", held=True),
+                                    [_claim("y", "2026-01-03T00:00:00Z", held=True)]) is None
 
 
 def _held(name: str, number: int, replicas: int = 0, deleting: bool = False,
