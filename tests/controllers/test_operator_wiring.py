@@ -309,7 +309,12 @@ def test_a_module_leaving_a_pod_wakes_the_revisions_waiting_for_room_there() -> 
     full["spec"]["replicas"] = 1
     for obj in (short, failing, other, full):
         ctx.replicasets.upsert(obj)
-    ctx.modules.upsert(module("me", on="a-1", mrs="full-a", md="e"))
+    full_instance = module("me", on="a-1", mrs="full-a", md="e")
+    # Counted as full-a's instance by its controller reference (uid), not by its labels.
+    full_instance["metadata"]["ownerReferences"] = [
+        {"apiVersion": "serverless.alipay.com/v1alpha1", "kind": "ModuleReplicaSet",
+         "name": "full-a", "uid": "full-a", "controller": True}]
+    ctx.modules.upsert(full_instance)
 
     going = module("ma", on="a-1", mrs="a-1", md="a", rv=3, phase="Available")
     going["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
