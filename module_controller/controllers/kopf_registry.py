@@ -9,7 +9,9 @@ update the caches and queue keys for the reconcilers (routes.py).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Awaitable, Callable
+import dataclasses
+import os
+from typing import TYPE_CHECKING, Awaitable, Callable, Mapping
 
 import kopf
 
@@ -21,6 +23,20 @@ if TYPE_CHECKING:
 
 
 KOPF_WORKER_IDLE = 1.0  # seconds; kopf's default is 5 (issue 17, memory)
+
+
+def in_cluster_server(info: kopf.ConnectionInfo, environ: Mapping[str, str]) -> kopf.ConnectionInfo:
+    """The API server a pod is given (KUBERNETES_SERVICE_HOST/PORT), as our own client uses it.
+
+    kopf's service-account login names https://kubernetes.default.svc, which needs cluster DNS;
+    the kubelet's environment variables need none, and the controller's other client
+    (kube/client.py, in-cluster config) already follows them: both must reach the same server.
+    """
+    host, port = environ.get("KUBERNETES_SERVICE_HOST"), environ.get("KUBERNETES_SERVICE_PORT")
+    if not host or not port:
+        return info
+    host = f"[{host}]" if ":" in host else host
+    return dataclasses.replace(info, server=f"https://{host}:{port}")
 
 
 def make_registry(op: "Operator", sources: tuple[Source, ...]) -> kopf.OperatorRegistry:
@@ -49,7 +65,10 @@ def make_registry(op: "Operator", sources: tuple[Source, ...]) -> kopf.OperatorR
     def _login(**kwargs: object) -> kopf.ConnectionInfo | None:
         # A private registry has none of kopf's default login handlers; these are kopf's
         # own, without pykube or the sync kubernetes client.
-        return kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
+        info = kopf.login_with_service_account(**kwargs)
+        if info is not None:
+            return in_cluster_server(info, os.environ)
+        return kopf.login_with_kubeconfig(**kwargs)
 
     @kopf.on.cleanup(registry=registry)
     async def _cleanup(**_: object) -> None:

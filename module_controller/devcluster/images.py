@@ -233,13 +233,19 @@ def base_entrypoint(generation: str, jre: Path) -> tuple[str, ...]:
                            ARKLET_PORT, Path("/tmp")))
 
 
+#: The base containers' readiness probe: Arklet's ``health`` by POST, as the controller asks it.
+PROBE_COMMAND = ("/usr/bin/curl", "-sf", "-m", "2", "-X", "POST", "-H",
+                 "Content-Type: application/json", "-d", "{}",
+                 f"http://127.0.0.1:{ARKLET_PORT}/health")
+
+
 def build_base(generation: str, log: Log) -> BuiltImage:
     from ..realbase.build import require
 
     jar = require().base(generation)
     jre = java_home()
     digest = _digest(jar.read_bytes(), str(jre).encode(), (jre / "release").read_bytes(),
-                     json.dumps(base_entrypoint(generation, jre)).encode())
+                     json.dumps(base_entrypoint(generation, jre)).encode(), b"curl")
     ref = f"{REGISTRY}/koupleless-base-{generation}:{digest}"
     out = images_dir() / f"base-{generation}-{digest}.tar"
     if out.exists():
@@ -250,6 +256,11 @@ def build_base(generation: str, log: Log) -> BuiltImage:
     layer.tree(jre, str(jre), dereference=True, skip=lambda p: p.name in _JRE_SKIP)
     _add_libraries(layer, _elf_files(jre / "bin") + _elf_files(jre / "lib"))
     layer.file(jar, f"{BASE_DIR}/base.jar")
+    # Arklet answers only POST (a GET gets HTTP 500), and a kubelet's httpGet probe cannot POST:
+    # the readiness probe runs curl in the container (PROBE_COMMAND).
+    curl = Path(shutil.which("curl") or "/usr/bin/curl")
+    layer.file(curl, "/usr/bin/curl")
+    _add_libraries(layer, [curl.resolve()])
     log(f"packing {ref} ...")
     ocitar.write(out, ref, layer, ocitar.ImageConfig(
         entrypoint=base_entrypoint(generation, jre), workdir="/tmp",

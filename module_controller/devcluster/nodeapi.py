@@ -10,7 +10,7 @@ from typing import Callable
 from kubernetes_asyncio import client, config
 from kubernetes_asyncio.client.exceptions import ApiException
 
-from . import bootstrap, realnode
+from . import bootstrap, images, realnode
 
 Log = Callable[[str], None]
 ARKLET_PORT = 1238
@@ -31,7 +31,8 @@ def base_deployment(replicas: int, image: str, proxy: str) -> dict:
 
     Installs fetch the module jar with java.net.URL; the module repository is also the bases'
     HTTP proxy (every http:// url goes there), reached on the node's address. The readiness
-    probe asks Arklet's ``health``: a base takes modules only once Arklet answers.
+    probe asks Arklet's ``health`` (by POST, with curl: Arklet answers a GET with HTTP 500, so
+    an httpGet probe never passes): a base takes modules only once Arklet answers.
     """
     body = bootstrap.base_deployment(replicas)
     host, _, port = proxy.rpartition(":")
@@ -42,8 +43,8 @@ def base_deployment(replicas: int, image: str, proxy: str) -> dict:
         "env": [{"name": "JAVA_TOOL_OPTIONS",
                  "value": f"-Dhttp.proxyHost={host} -Dhttp.proxyPort={port} "
                           "-Dhttp.nonProxyHosts="}],
-        "readinessProbe": {"httpGet": {"path": "/health", "port": "arklet"},
-                           "periodSeconds": 2, "timeoutSeconds": 2, "failureThreshold": 3},
+        "readinessProbe": {"exec": {"command": list(images.PROBE_COMMAND)},
+                           "periodSeconds": 2, "timeoutSeconds": 3, "failureThreshold": 3},
         "resources": {"requests": {"cpu": "50m", "memory": "320Mi"},
                       "limits": {"memory": "600Mi"}},
     })

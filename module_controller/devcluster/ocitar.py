@@ -107,6 +107,10 @@ class Layer:
                 else:
                     st = os.stat(str(value))
                     info.size, info.mode = st.st_size, stat.S_IMODE(st.st_mode)
+                    # Kept: a .pyc is valid only while its source has the mtime it recorded; with
+                    # flattened times every import compiles again, on a read-only root at each
+                    # start (40 s for the controller on a busy machine: its startup probe failed).
+                    info.mtime = int(st.st_mtime)
                     with open(str(value), "rb") as f:
                         tar.addfile(info, f)
 
