@@ -76,7 +76,7 @@ def modules_on(ip: str) -> list[tuple[str, str, str]]:
 
 
 def base_pods(kubectl: Kubectl, ready_only: bool = True) -> list[dict]:
-    pods = kubectl.get_json("get", "pods", "-n", "default", "-l", BASE_SELECTOR)["items"]
+    pods = kubectl.get_json("pods", "-n", "default", "-l", BASE_SELECTOR)["items"]
     live = [p for p in pods if not p["metadata"].get("deletionTimestamp")]
     return [p for p in live if ready(p)] if ready_only else live
 
@@ -151,12 +151,12 @@ def deploy_controller(kubectl: Kubectl, state: State, image: str) -> None:
 
 
 def controller_pods(kubectl: Kubectl) -> list[dict]:
-    pods = kubectl.get_json("get", "pods", "-n", CONTROLLER_NS, "-l", CONTROLLER_SELECTOR)["items"]
+    pods = kubectl.get_json("pods", "-n", CONTROLLER_NS, "-l", CONTROLLER_SELECTOR)["items"]
     return [p for p in pods if not p["metadata"].get("deletionTimestamp")]
 
 
 def leader(kubectl: Kubectl) -> str:
-    lease = kubectl.get_json("get", "lease", "-n", CONTROLLER_NS, "module-controller")
+    lease = kubectl.get_json("lease", "-n", CONTROLLER_NS, "module-controller")
     return lease["spec"]["holderIdentity"]
 
 
@@ -180,11 +180,21 @@ def md_body(name: str, replicas: int, *, version: str = "1.0.2", batches: int = 
 
 
 def md(kubectl: Kubectl, name: str) -> dict:
-    return kubectl.get_json("get", "moduledeployment", "-n", "default", name)
+    return kubectl.get_json("moduledeployment", "-n", "default", name)
 
 
 def progress(kubectl: Kubectl, name: str) -> str | None:
     return (md(kubectl, name).get("status") or {}).get("releaseStatus", {}).get("progress")
+
+
+def confirm(kubectl: Kubectl, name: str) -> None:
+    """Let a release waiting for confirmation go on (pause=false), as a user does."""
+    found = kubectl.run("get", "moduledeployment", "-n", "default", name, "-o", "json",
+                        check=False)
+    if found.returncode == 0 and (json.loads(found.stdout).get("status") or {}).get(
+            "releaseStatus", {}).get("progress") == "Paused":
+        kubectl.run("patch", "moduledeployment", "-n", "default", name, "--type=merge",
+                    "-p", json.dumps({"spec": {"pause": False}}))
 
 
 def release_deadline(replicas: int) -> float:
@@ -193,13 +203,17 @@ def release_deadline(replicas: int) -> float:
 
 
 def modules(kubectl: Kubectl) -> list[dict]:
-    return kubectl.get_json("get", "modules", "-n", "default")["items"]
+    return kubectl.get_json("modules", "-n", "default")["items"]
 
 
 def delete_release(kubectl: Kubectl, name: str) -> None:
     kubectl.run("delete", "moduledeployment", "-n", "default", name, "--ignore-not-found",
                 "--wait=false")
-    poll(lambda: instances(kubectl), lambda found: not found, timeout=release_deadline(BASES),
+
+    def offline() -> list:
+        confirm(kubectl, name)  # an offline release with needConfirm waits after each group
+        return instances(kubectl)
+    poll(offline, lambda found: not found, timeout=release_deadline(BASES),
          what=f"{name}'s modules gone from the bases")
     poll(lambda: modules(kubectl), lambda found: not found, timeout=release_deadline(BASES),
          what="no Module objects left")

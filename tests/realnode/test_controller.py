@@ -53,9 +53,7 @@ def test_seed_flow_on_real_bases(kubectl: Kubectl, controller: str) -> None:
 
     _apply_sample(kubectl, "seed003_moduledeployment_upgrade.yaml")
     def upgraded() -> list:
-        if node.progress(kubectl, name) == "Paused":  # needConfirm: each group waits
-            kubectl.run("patch", "moduledeployment", "-n", "default", name, "--type=merge",
-                        "-p", json.dumps({"spec": {"pause": False}}))
+        node.confirm(kubectl, name)  # needConfirm: each group waits
         return node.instances(kubectl)
     node.poll(upgraded, lambda found: [v for _, v in found] == ["2.0.0", "2.0.0"],
               timeout=deadline * 2, what="2 instances of 2.0.0 and no 1.0.2 on the bases")

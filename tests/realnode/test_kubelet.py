@@ -59,7 +59,7 @@ def test_jvm_crash_restarts_in_place_and_the_module_comes_back(kubectl: Kubectl,
         assert time.monotonic() < deadline, f"not reinstalled on {name}; last status {status}"
         time.sleep(0.3)
     assert saw_not_available, "the Module never left Available although its JVM died"
-    pod = kubectl.get_json("get", "pod", "-n", "default", name)
+    pod = kubectl.get_json("pod", "-n", "default", name)
     assert pod["metadata"]["uid"] == uid and pod["status"]["podIP"] == ip  # same pod, same IP
     assert pod["status"]["containerStatuses"][0]["restartCount"] == restarts + 1
     assert [b[:2] for b in node.modules_on(ip)] == [("provider", "1.0.2")]
