@@ -65,7 +65,7 @@ lint: venv
 
 # No cluster and no JVM: what runs in a minute on a laptop.
 test-unit: venv
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup -m "not cluster and not realbase" $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup -m "not cluster and not realbase and not realnode" $(PYTEST_ARGS)
 
 run: venv controlplane
 	$(BIN)/module-controller run

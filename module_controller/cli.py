@@ -26,10 +26,21 @@ def _dev_parser(sub: argparse._SubParsersAction) -> None:
     up.add_argument("--port", type=int, default=0, help="kube-apiserver port (default: any free)")
     up.add_argument("--crds", type=Path, default=None, help="CRD directory (default: ./crds)")
     up.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for each part")
+    up.add_argument("--real-node", action="store_true",
+                    help="one real node (kubelet, containerd, runc, CNI; root) instead of the base "
+                         "simulator: the bases are real 2025 base containers")
+    up.add_argument("--pod-subnet", default="10.213.0.0/24",
+                    help="with --real-node: the pods' private subnet on the node's bridge "
+                         "(no default route, no masquerading)")
     with_dir(dev_sub.add_parser("down", help="stop everything `dev up` started"))
     with_dir(dev_sub.add_parser("status", help="say what runs"))
     dev_sub.add_parser("controlplane", help="find or build etcd, kube-apiserver, kube-controller-manager")
     dev_sub.add_parser("jars", help="find or build the real base and module jars (Java, Maven)")
+    images = with_dir(dev_sub.add_parser(
+        "images", help="build the controller and base images without Docker (OCI tarballs), "
+                       "import them into the real node's containerd, print their names (JSON)"))
+    images.add_argument("--controller-tag", default=None,
+                        help="tag of the controller image (default: a hash of its sources)")
 
 
 def _run_dev(args: argparse.Namespace) -> int:
@@ -51,9 +62,12 @@ def _run_dev(args: argparse.Namespace) -> int:
         print(jars.dir)
         return 0
     cluster = DevCluster(args.dir)
+    if args.dev_command == "images":
+        return _run_images(cluster, args.controller_tag)
     if args.dev_command == "up":
         state = cluster.up(bases=args.bases, crds_dir=args.crds, apiserver_port=args.port,
-                           timeout=args.timeout)
+                           timeout=args.timeout, real_node=args.real_node,
+                           pod_subnet=args.pod_subnet)
         print(f"export KUBECONFIG={state.kubeconfig}")
         return 0
     if args.dev_command == "down":
@@ -63,6 +77,35 @@ def _run_dev(args: argparse.Namespace) -> int:
     status = cluster.status()
     print(json.dumps(status, indent=2))
     return 0 if status["running"] else 3
+
+
+def _run_images(cluster, controller_tag: str | None) -> int:
+    """Build the images; import them when the dev cluster in ``cluster.dir`` has a real node."""
+    from .devcluster import images
+
+    def log(message: str) -> None:
+        print(message, file=sys.stderr)
+
+    try:
+        built = images.build_all(log, controller_tag=controller_tag)
+    except (images.ImageBuildError, RuntimeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    bases = built["bases"]
+    assert isinstance(bases, dict)
+    flat = [built["pause"], built["controller"], *bases.values()]
+    state = cluster.status()
+    if state.get("node") and state["running"]:
+        from .devcluster import realnode
+
+        for image in flat:
+            images.ctr_import(realnode.SOCKET, image, log)  # type: ignore[arg-type]
+    else:
+        log(f"no real node runs in {cluster.dir}: images built, not imported")
+    print(json.dumps({"controller": built["controller"].ref,  # type: ignore[union-attr]
+                      "bases": {g: image.ref for g, image in bases.items()},
+                      "pause": built["pause"].ref}))  # type: ignore[union-attr]
+    return 0
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -27,6 +27,14 @@ GO_PACKAGES: dict[str, str] = {
     "kube-controller-manager": "k8s.io/kubernetes/cmd/kube-controller-manager",
 }
 
+# The real node's binaries (``dev up --real-node``): built from the same go.mod, only on demand, so
+# a machine that never runs a real node never builds them.
+NODE_PACKAGES: dict[str, str] = {
+    "kubelet": "k8s.io/kubernetes/cmd/kubelet",
+    "kube-scheduler": "k8s.io/kubernetes/cmd/kube-scheduler",
+}
+_ALL_PACKAGES = {**GO_PACKAGES, **NODE_PACKAGES}
+
 GOBUILD_DIR = Path(__file__).with_name("gobuild")
 
 
@@ -130,14 +138,15 @@ def build(names: list[str], log: Callable[[str], None] = print) -> None:
                 shutil.copy(GOBUILD_DIR / f, Path(work) / f)
             env = dict(os.environ, CGO_ENABLED="0", GOFLAGS="-mod=mod -buildvcs=false")
             for name in todo:
-                log(f"building {name} ({GO_PACKAGES[name]}, Kubernetes {KUBE_VERSION}, "
+                package = _ALL_PACKAGES[name]
+                log(f"building {name} ({package}, Kubernetes {KUBE_VERSION}, "
                     f"etcd {ETCD_VERSION}) with {go}; the first build takes several minutes")
                 tmp = dest / f".{name}.partial"
-                cmd = [go, "build", "-trimpath", "-ldflags", _ldflags(), "-o", str(tmp), GO_PACKAGES[name]]
+                cmd = [go, "build", "-trimpath", "-ldflags", _ldflags(), "-o", str(tmp), package]
                 proc = subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True)
                 if proc.returncode != 0:
                     tail = "\n".join(proc.stderr.strip().splitlines()[-20:])
-                    raise BinariesError(f"`go build {GO_PACKAGES[name]}` failed:\n{tail}")
+                    raise BinariesError(f"`go build {package}` failed:\n{tail}")
                 tmp.replace(dest / name)
 
 
@@ -166,3 +175,15 @@ def require() -> Binaries:
             f"(builds into {cache_dir()}) or set KUBEBUILDER_ASSETS"
         )
     return Binaries(found["etcd"], found["kube-apiserver"], found["kube-controller-manager"])
+
+
+def ensure_node(log: Callable[[str], None] = print) -> dict[str, Path]:
+    """The real node's kubelet and kube-scheduler, built into the cache when missing."""
+    missing = [name for name in NODE_PACKAGES if locate(name) is None]
+    if missing:
+        build(missing, log)
+    found = {name: locate(name) for name in NODE_PACKAGES}
+    absent = [name for name, path in found.items() if path is None]
+    if absent:
+        raise BinariesError(f"built but still not found: {', '.join(absent)}")
+    return {name: path for name, path in found.items() if path is not None}

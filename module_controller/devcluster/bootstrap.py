@@ -107,7 +107,7 @@ async def wait_default_service_account(api: client.ApiClient, namespace: str, ti
 
 
 async def _run(kubeconfig: Path, crds_dir: Path | None, bases: int, timeout: float,
-               log: Callable[[str], None]) -> None:
+               log: Callable[[str], None], base_body: dict | None = None) -> None:
     api = await config.new_client_from_config(config_file=str(kubeconfig))
     async with api:
         crds_dir = crds_dir or default_crds_dir()
@@ -118,7 +118,8 @@ async def _run(kubeconfig: Path, crds_dir: Path | None, bases: int, timeout: flo
         if bases > 0:
             apps = client.AppsV1Api(api)
             try:
-                await apps.create_namespaced_deployment("default", base_deployment(bases))
+                await apps.create_namespaced_deployment("default",
+                                                        base_body or base_deployment(bases))
                 log(f"created base Deployment default/{BASE_DEPLOYMENT} with {bases} replicas")
             except ApiException as exc:
                 if exc.status != 409:
@@ -126,5 +127,6 @@ async def _run(kubeconfig: Path, crds_dir: Path | None, bases: int, timeout: flo
 
 
 def run(kubeconfig: Path, *, crds_dir: Path | None, bases: int, timeout: float,
-        log: Callable[[str], None]) -> None:
-    asyncio.run(_run(kubeconfig, crds_dir, bases, timeout, log))
+        log: Callable[[str], None], base_body: dict | None = None) -> None:
+    """``base_body``: the base Deployment to create instead of the simulated one."""
+    asyncio.run(_run(kubeconfig, crds_dir, bases, timeout, log, base_body))

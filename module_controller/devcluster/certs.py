@@ -97,8 +97,11 @@ def _write(path: Path, data: bytes, private: bool = False) -> Path:
     return path
 
 
-def generate(directory: Path) -> CertFiles:
-    """Write a complete set of fresh certificates and keys into ``directory``."""
+def generate(directory: Path, extra_ips: tuple[str, ...] = ()) -> CertFiles:
+    """Write a complete set of fresh certificates and keys into ``directory``.
+
+    ``extra_ips``: more addresses the API server's certificate names (a real node's pods reach
+    it on the node's bridge address)."""
     directory.mkdir(parents=True, exist_ok=True)
     pem = serialization.Encoding.PEM
 
@@ -121,6 +124,7 @@ def generate(directory: Path) -> CertFiles:
         x509.DNSName("kubernetes.default.svc"),
         x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
         x509.IPAddress(ipaddress.ip_address("10.0.0.1")),
+        *(x509.IPAddress(ipaddress.ip_address(ip)) for ip in extra_ips),
     ]
     serving = leaf("apiserver", _name("kube-apiserver"), server=True, sans=sans)
     admin = leaf("admin", _name("module-controller-dev-admin", "system:masters"))
@@ -144,3 +148,14 @@ def generate(directory: Path) -> CertFiles:
         sa_key=sa_priv,
         sa_pub=sa_pub,
     )
+
+
+def client_cert(directory: Path, stem: str, cn: str, org: str | None = None) -> tuple[Path, Path]:
+    """Issue one more client certificate from the CA ``generate`` wrote into ``directory``."""
+    ca_cert = x509.load_pem_x509_certificate((directory / "ca.crt").read_bytes())
+    ca_key = serialization.load_pem_private_key((directory / "ca.key").read_bytes(), None)
+    assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
+    key = _key()
+    cert = _issue(_name(cn, org), key, (ca_cert, ca_key))
+    return (_write(directory / f"{stem}.crt", cert.public_bytes(serialization.Encoding.PEM)),
+            _write(directory / f"{stem}.key", _pem_key(key), private=True))

@@ -22,11 +22,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from . import binaries, certs, kubeconfig, processes
+from . import binaries, certs, kubeconfig, processes, realnode
 
 # The order processes start in; ``down`` stops them in reverse.
 COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "module-repository",
               "base-simulator")
+# With a real node (``up(real_node=True)``, see realnode.py) every pod is a real container: the
+# base simulator gives way to kube-scheduler, containerd and a kubelet.
+REAL_NODE_COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "module-repository",
+                        "containerd", "kube-scheduler", "kubelet")
 
 # Where the Maven-built real module jars land (``make jars``); served by the module
 # repository under ``/modules-2025/<file>`` and ``/modules-2023/<file>`` (and by bare file name,
@@ -47,7 +51,12 @@ KCM_CONTROLLERS = (
     "endpointslice-controller",
     "endpointslice-mirroring-controller",
     "clusterrole-aggregation-controller",
+    # kube-root-ca.crt in every namespace: a pod that mounts a ServiceAccount token needs it.
+    "root-ca-certificate-publisher-controller",
 )
+# Only with a real node: it lifts the not-ready taint once the kubelet reports Ready (simulated
+# nodes send no heartbeats, so it would taint and evict them).
+REAL_NODE_KCM_CONTROLLERS = ("node-lifecycle-controller",)
 
 SERVICE_CIDR = "10.0.0.0/24"
 Log = Callable[[str], None]
@@ -70,6 +79,15 @@ class State:
     ports: dict[str, int] = field(default_factory=dict)
     bases: int = 0
     started: float = 0.0
+    #: The address the API server and the module repository listen on: loopback, or the real
+    #: node's bridge address (pods must reach them).
+    host: str = "127.0.0.1"
+    #: The real node, when there is one: name, ip, subnet, bridge, what existed before it.
+    node: dict = field(default_factory=dict)
+
+    @property
+    def components(self) -> tuple[str, ...]:
+        return REAL_NODE_COMPONENTS if self.node else COMPONENTS
 
     @property
     def path(self) -> Path:
@@ -81,7 +99,7 @@ class State:
 
     @property
     def server(self) -> str:
-        return f"https://127.0.0.1:{self.ports['kube-apiserver']}"
+        return f"https://{self.host}:{self.ports['kube-apiserver']}"
 
     @property
     def control_url(self) -> str:
@@ -91,7 +109,7 @@ class State:
     def module_proxy(self) -> str | None:
         """``127.0.0.1:PORT`` of the module repository, the bases' HTTP proxy (None if absent)."""
         port = self.ports.get("module-repository")
-        return f"127.0.0.1:{port}" if port else None
+        return f"{self.host}:{port}" if port else None
 
     @property
     def module_repo_url(self) -> str | None:
@@ -121,6 +139,8 @@ class DevCluster:
         self.dir = (directory or default_dir()).resolve()
         self.log: Log = log or (lambda msg: print(msg, file=sys.stderr))
         self._children: dict[str, subprocess.Popen] = {}  # started by this object
+        self._node_images: list = []  # images the real node imports at start (up)
+        self._base_image = None
 
     # ----------------------------------------------------------------- public verbs
 
@@ -130,8 +150,13 @@ class DevCluster:
         crds_dir: Path | None = None,
         apiserver_port: int = 0,
         timeout: float = 60.0,
+        real_node: bool = False,
+        pod_subnet: str = realnode.DEFAULT_SUBNET,
     ) -> State:
-        """Start everything and return once the API answers and the simulator serves."""
+        """Start everything and return once the API answers and the simulator serves.
+
+        ``real_node``: a kubelet with containerd instead of the base simulator (realnode.py);
+        the base Deployment then runs real base containers on it."""
         bins = binaries.require()
         self.dir.mkdir(parents=True, exist_ok=True)
         existing = State.load(self.dir)
@@ -154,26 +179,63 @@ class DevCluster:
             )
 
         state = State(dir=str(self.dir), bases=bases, started=time.time())
+        if real_node:
+            self._prepare_real_node(state, pod_subnet)
         state.ports = {
             "etcd": processes.free_port(),
             "etcd-peer": processes.free_port(),
             "kube-apiserver": apiserver_port or processes.free_port(),
             "module-repository": processes.free_port(),
-            "base-simulator": processes.free_port(),
         }
+        if not real_node:
+            state.ports["base-simulator"] = processes.free_port()
         try:
+            if real_node:
+                realnode.create_bridge(self._network(state))
             self._start_all(state, bins, timeout)
             from . import bootstrap  # imported late: it pulls in the Kubernetes client
 
-            bootstrap.run(state.kubeconfig, crds_dir=crds_dir, bases=bases, timeout=timeout, log=self.log)
+            base_body = None
+            if real_node:
+                from . import nodeapi
+
+                nodeapi.prepare(state.kubeconfig, timeout=timeout, log=self.log)
+                if bases:
+                    base_body = nodeapi.base_deployment(bases, self._base_image.ref,
+                                                        state.module_proxy or "")
+            bootstrap.run(state.kubeconfig, crds_dir=crds_dir, bases=bases, timeout=timeout,
+                          log=self.log, base_body=base_body)
         except BaseException:
             self.log(f"start-up failed; stopping what was started (logs kept in {self.dir / 'logs'})")
             self._stop_all(state)
             raise
+        where = (f"real node {state.node['name']} ({state.node['ip']})" if state.node
+                 else f"base simulator control {state.control_url}")
         self.log(f"dev cluster ready in {time.time() - state.started:.1f}s: API {state.server}, "
-                 f"base simulator control {state.control_url}, "
-                 f"module repository {state.module_repo_url}")
+                 f"{where}, module repository {state.module_repo_url}")
         return state
+
+    def _prepare_real_node(self, state: State, pod_subnet: str) -> None:
+        """Check the machine, build what the node needs; raise a one-line error if it cannot."""
+        reason = realnode.missing()
+        if reason:
+            raise DevClusterError(reason)
+        net = realnode.parse_network(pod_subnet)
+        self._node_bins = realnode.node_binaries(self.log)
+        from . import images
+
+        images.images_dir().mkdir(parents=True, exist_ok=True)
+        self._node_images = [images.build_pause(self.log)]
+        if state.bases:
+            self._base_image = images.build_base("2025", self.log)
+            self._node_images.append(self._base_image)
+        state.host = net.node_ip
+        state.node = {"name": realnode.NODE_NAME, "ip": net.node_ip, "subnet": net.subnet,
+                      "bridge": net.bridge, "before": realnode.snapshot()}
+
+    @staticmethod
+    def _network(state: State) -> realnode.Network:
+        return realnode.Network(state.node["subnet"], state.node["bridge"])
 
     def down(self) -> bool:
         """Stop everything ``up`` started in this directory; False if nothing was there."""
@@ -197,10 +259,34 @@ class DevCluster:
             },
             "kubeconfig": str(state.kubeconfig),
             "server": state.server,
-            "baseSimulator": state.control_url,
+            "baseSimulator": state.control_url if "base-simulator" in state.ports else None,
             "moduleRepository": state.module_repo_url,
             "bases": state.bases,
+            **({"node": self._node_status(state)} if state.node else {}),
         }
+
+    def _node_status(self, state: State) -> dict:
+        """The real node as the API server sees it (Ready, its pods' count), plus its network."""
+        info = {k: state.node[k] for k in ("name", "ip", "subnet", "bridge")}
+        pki = self.dir / "pki"
+        try:
+            ctx = ssl.create_default_context(cafile=str(pki / "ca.crt"))
+            ctx.load_cert_chain(str(pki / "admin.crt"), str(pki / "admin.key"))
+            with urllib.request.urlopen(f"{state.server}/api/v1/nodes/{state.node['name']}",
+                                        timeout=5, context=ctx) as resp:
+                node = json.loads(resp.read())
+            conditions = {c["type"]: c["status"] for c in node["status"].get("conditions", [])}
+            info["ready"] = conditions.get("Ready") == "True"
+            info["kubeletVersion"] = node["status"]["nodeInfo"]["kubeletVersion"]
+            info["containerRuntime"] = node["status"]["nodeInfo"]["containerRuntimeVersion"]
+            with urllib.request.urlopen(
+                    f"{state.server}/api/v1/pods?fieldSelector=spec.nodeName%3D{state.node['name']}",
+                    timeout=5, context=ctx) as resp:
+                info["pods"] = len(json.loads(resp.read())["items"])
+        except (OSError, ssl.SSLError, KeyError, ValueError) as exc:
+            info["ready"] = False
+            info["error"] = str(exc)
+        return info
 
     def restart(self, component: str, timeout: float = 60.0, grace: float = 10.0) -> State:
         """Stop one component and start it again with the same ports, certificates and flags.
@@ -210,11 +296,12 @@ class DevCluster:
         ``state.json`` before waiting for readiness; etcd keeps its data directory, so the
         cluster's objects survive. Returns the updated state.
         """
-        if component not in COMPONENTS:
-            raise DevClusterError(f"unknown component {component!r}: one of {', '.join(COMPONENTS)}")
         state = State.load(self.dir)
         if state is None:
             raise DevClusterError(f"no dev cluster in {self.dir}: run `module-controller dev up` first")
+        if component not in state.components:
+            raise DevClusterError(f"unknown component {component!r}: one of "
+                                  f"{', '.join(state.components)}")
         pid = state.pids.get(component)
         if pid:
             processes.stop(pid, self.dir, child=self._children.pop(component, None), grace=grace)
@@ -226,14 +313,24 @@ class DevCluster:
     # ----------------------------------------------------------------- internals
 
     def _start_all(self, state: State, bins: binaries.Binaries, timeout: float) -> None:
-        pki = certs.generate(self.dir / "pki")
+        pki = certs.generate(self.dir / "pki", extra_ips=(state.host,) if state.node else ())
         kubeconfig.write(state.kubeconfig, state.server, pki.ca_cert, pki.admin_cert, pki.admin_key,
                          user="dev-admin")
         kubeconfig.write(self.dir / "kube-controller-manager.kubeconfig", state.server,
                          pki.ca_cert, pki.kcm_cert, pki.kcm_key,
                          user="system:kube-controller-manager")
-        for name in COMPONENTS:
+        if state.node:
+            certs.client_cert(self.dir / "pki", "apiserver-kubelet-client",
+                              "kube-apiserver-kubelet-client")
+            realnode.write_files(self.dir / "node", self.dir / "pki", self._network(state),
+                                 state.server, pki.ca_cert)
+        for name in state.components:
             self._start_component(state, bins, pki, name, timeout)
+            if name == "containerd":
+                from . import images
+
+                for image in self._node_images:
+                    images.ctr_import(realnode.SOCKET, image, self.log)
 
     def _start_component(self, state: State, bins: binaries.Binaries, pki: certs.CertFiles,
                          name: str, timeout: float) -> None:
@@ -252,6 +349,8 @@ class DevCluster:
             return lambda: self._http_ok(f"{state.control_url}/healthz")
         if name == "module-repository":
             return lambda: self._http_ok(f"{state.module_repo_url}/-/healthz")
+        if name == "containerd":
+            return realnode.containerd_ready
         return None  # kube-controller-manager: no port of its own (--secure-port=0)
 
     def _argv(self, state: State, bins: binaries.Binaries, pki: certs.CertFiles,
@@ -278,8 +377,8 @@ class DevCluster:
             return [
                 str(bins.kube_apiserver),
                 f"--etcd-servers={etcd_url}",
-                "--bind-address=127.0.0.1",
-                "--advertise-address=127.0.0.1",
+                f"--bind-address={state.host}",
+                f"--advertise-address={state.host}",
                 f"--secure-port={p['kube-apiserver']}",
                 f"--tls-cert-file={pki.serving_cert}",
                 f"--tls-private-key-file={pki.serving_key}",
@@ -295,6 +394,11 @@ class DevCluster:
                 "--endpoint-reconciler-type=none",
                 "--profiling=false",
                 f"--cert-dir={self.dir / 'pki'}",
+                # Reach kubelets by their InternalIP, never by resolving a node's name.
+                "--kubelet-preferred-address-types=InternalIP",
+                *([f"--kubelet-client-certificate={self.dir / 'pki/apiserver-kubelet-client.crt'}",
+                   f"--kubelet-client-key={self.dir / 'pki/apiserver-kubelet-client.key'}"]
+                  if state.node else []),
             ]
         if name == "kube-controller-manager":
             kcm_config = self.dir / "kube-controller-manager.kubeconfig"
@@ -308,7 +412,8 @@ class DevCluster:
                 # Each controller acts as its own ServiceAccount, with the bootstrap RBAC roles, as
                 # kubeadm clusters do; the KCM identity alone may not run every controller.
                 "--use-service-account-credentials=true",
-                f"--controllers={','.join(KCM_CONTROLLERS)}",
+                "--controllers=" + ",".join(
+                    KCM_CONTROLLERS + (REAL_NODE_KCM_CONTROLLERS if state.node else ())),
                 f"--service-account-private-key-file={pki.sa_key}",
                 f"--root-ca-file={pki.ca_cert}",
                 f"--service-cluster-ip-range={SERVICE_CIDR}",
@@ -319,7 +424,7 @@ class DevCluster:
         if name == "module-repository":
             return [
                 sys.executable, "-m", "module_controller.modulerepo",
-                "--host=127.0.0.1",
+                f"--host={state.host}",
                 f"--port={p['module-repository']}",
                 *(f"--dir={binaries.cache_root() / d}" for d in MODULE_DIRS),
                 f"--state-dir={self.dir}",
@@ -334,6 +439,14 @@ class DevCluster:
             if state.module_proxy:
                 argv.append(f"--module-proxy={state.module_proxy}")
             return argv
+        if name == "containerd":
+            return realnode.containerd_argv(self.dir / "node")
+        if name == "kube-scheduler":
+            return realnode.scheduler_argv(binaries.locate("kube-scheduler") or Path("kube-scheduler"),
+                                           self.dir / "node")
+        if name == "kubelet":
+            return realnode.kubelet_argv(binaries.locate("kubelet") or Path("kubelet"),
+                                         self.dir / "node", self._network(state))
         raise DevClusterError(f"unknown component {name!r}: one of {', '.join(COMPONENTS)}")
 
     def _pki_files(self) -> certs.CertFiles:
@@ -365,12 +478,46 @@ class DevCluster:
         raise DevClusterError(f"{name} not ready after {timeout:.0f}s; see {self.dir / 'logs' / name}.log")
 
     def _stop_all(self, state: State) -> None:
-        for name in reversed(COMPONENTS):
-            pid = state.pids.get(name)
-            if pid:
-                processes.stop(pid, self.dir, child=self._children.pop(name, None))
-                self.log(f"stopped {name} (pid {pid})")
+        if state.node:
+            self._stop_real_node(state)
+        for name in reversed(state.components):
+            self._stop_one(state, name)
+        if state.node:
+            realnode.remove_bridge(state.node["bridge"])
         self._wipe()
+
+    def _stop_one(self, state: State, name: str) -> None:
+        pid = state.pids.get(name)
+        if pid:
+            processes.stop(pid, self.dir, child=self._children.pop(name, None))
+            self.log(f"stopped {name} (pid {pid})")
+            if state.node:  # the real node stops in steps: each process once
+                del state.pids[name]
+
+    def _stop_real_node(self, state: State) -> None:
+        """The teardown order of realnode.py: pods, kubelet, sandboxes, containerd, the rest."""
+        self._stop_one(state, "kube-scheduler")  # nothing is scheduled again
+        kubelet_alive = state.alive().get("kubelet", False)
+        if kubelet_alive and self._api_ready(state):
+            from . import nodeapi
+
+            try:
+                nodeapi.drain(state.kubeconfig, state.node["name"], log=self.log)
+            except Exception as exc:  # noqa: BLE001 - teardown goes on; ctr removes the rest
+                self.log(f"draining the real node failed ({exc}); removing its containers directly")
+        self._stop_one(state, "kubelet")
+        if state.alive().get("containerd", False):
+            realnode.kill_sandboxes(self.log)
+        self._stop_one(state, "containerd")
+        before = state.node.get("before", {})
+        realnode.unmount_all([str(self.dir / "node"), str(realnode.RUN_DIR), "/run/containerd",
+                              "/var/lib/kubelet"], self.log)
+        realnode.remove_netns(before.get("netns", []), before.get("netnsDir", True), self.log)
+        realnode.remove_cgroups(before.get("cgroups", {}), self.log)
+        realnode.remove_host_paths(before.get("paths", []), self.log)
+        import shutil
+
+        shutil.rmtree(self.dir / "node", ignore_errors=True)
 
     def _wipe(self) -> None:
         # The cluster is disposable: a fresh `up` starts with empty etcd and fresh certificates.

@@ -1,0 +1,89 @@
+"""The real-node tier: its own dev cluster with one real node, the controller as users deploy it.
+
+Skipped, with the reason, where the machine cannot run a real node (not root, no containerd,
+runc or CNI plugins, no cgroups) or lacks the control plane, kubelet or the base jars. One real
+node per machine: every test here is in one xdist group (so one worker starts it), and a file
+lock keeps two sessions on one machine (two worktrees) from starting it at once.
+"""
+
+from __future__ import annotations
+
+import fcntl
+from pathlib import Path
+
+import pytest
+
+from module_controller.devcluster import DevCluster, State, binaries, images, realnode
+from module_controller.devcluster.kubectl import Kubectl
+from module_controller.realbase import build as realbase_build
+
+from . import node
+
+REPO = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if HERE in item.path.parents:
+            item.add_marker(pytest.mark.realnode)
+            item.add_marker(pytest.mark.xdist_group("realnode"))
+
+
+def why_not() -> str | None:
+    """Why this machine cannot run the tier, in one line; None when it can."""
+    reason = realnode.missing()
+    if reason:
+        return reason
+    _, lacking = binaries.find()
+    if lacking:
+        return f"missing control-plane binaries {', '.join(lacking)}: run `make controlplane`"
+    if realbase_build.find() is None:
+        return "real base jars missing: run `make jars`"
+    return None
+
+
+@pytest.fixture(scope="session")
+def real_cluster(tmp_path_factory: pytest.TempPathFactory):
+    reason = why_not()
+    if reason:
+        pytest.skip(f"real node: {reason}")
+    lock_path = binaries.cache_root() / "realnode.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        reason = realnode.missing()  # another session may have held the node until now
+        if reason:
+            pytest.skip(f"real node: {reason}")
+        directory = tmp_path_factory.mktemp("realnode")
+        cluster = DevCluster(directory)
+        before = realnode.snapshot()
+        try:
+            yield cluster.up(bases=node.BASES, crds_dir=REPO / "crds", real_node=True,
+                             timeout=120)
+        finally:
+            cluster.down()
+            left = node.leftovers(directory, {"before": before})
+            assert not left, f"dev down left these behind: {left}"
+
+
+@pytest.fixture(scope="session")
+def kubectl(real_cluster: State) -> Kubectl:
+    return Kubectl(real_cluster.kubeconfig)
+
+
+@pytest.fixture(scope="session")
+def controller_images(real_cluster: State) -> tuple[str, str]:
+    """The controller image and the same image under a second tag (for a rolling update)."""
+    first = images.build_controller(print)
+    second = images.build_controller(print, tag="rolled")
+    for image in (first, second):
+        images.ctr_import(realnode.SOCKET, image, print)
+    return first.ref, second.ref
+
+
+@pytest.fixture(scope="session")
+def controller(real_cluster: State, kubectl: Kubectl, controller_images: tuple[str, str]) -> str:
+    """The controller Deployment as ``module-controller manifests --image`` renders it."""
+    node.deploy_controller(kubectl, real_cluster, controller_images[0])
+    return controller_images[0]
