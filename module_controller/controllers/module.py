@@ -23,6 +23,7 @@ from pydantic import ValidationError
 
 from ..api import Module, ModulePhase, ModuleReplicaSet, objects
 from ..api import constants as c
+from ..api.errors import describe
 from ..api.parsed import parsed
 from ..arklet import ArkletUnavailable, installed_identity
 from ..planning import placement
@@ -69,7 +70,7 @@ class ModuleReconciler:
         try:
             module = parsed(Module, obj)
         except ValidationError as exc:
-            await self._fail(key, "InvalidSpec", str(exc).splitlines()[0], retry=False)
+            await self._fail(key, "InvalidSpec", describe(exc), retry=False)
             return None
         if deleting(obj):
             return await self.removal.remove(key, module)

@@ -15,6 +15,7 @@ from ..api import ModuleDeployment, ModuleTemplate, ReleaseProgress
 from ..api import constants as c
 from ..api.common import ModuleTemplateSpec
 from ..api.objects import now, status_of
+from ..api.errors import describe
 from ..api.parsed import parsed
 from ..kube.events import NORMAL, WARNING
 from ..observability.decisions import decided
@@ -23,6 +24,7 @@ from ..planning import deployment_status as report
 from ..planning.conditions import get_condition
 from ..runtime.queue import Result
 from ..runtime.store import Key, key_of
+from .adoption import adopt_release
 from .context import (FAILED, REVISION_STATES, SERVING, Context, deleting, labels_of,
                       not_ready_since, pod_ready, wants_removal)
 from .module_service import ModuleServices
@@ -58,7 +60,7 @@ class DeploymentReconciler:
         try:
             model = parsed(ModuleDeployment, obj)
         except ValidationError as exc:
-            await self._blocked(key, "InvalidSpec", str(exc).splitlines()[0])
+            await self._blocked(key, "InvalidSpec", describe(exc))
             return None
         gone = deleting(obj)
         template = self._template(key, model)
@@ -81,6 +83,7 @@ class DeploymentReconciler:
                 return None
 
         revisions = self._revisions(key)
+        obj = await adopt_release(self.ctx, key, obj, revisions)  # upstream's v1 release, if any
         current = None
         if template is not None and not gone:
             current = await self._ensure_revision(key, obj, model, template, revisions)

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from ..api import ModulePhase, ModuleReplicaSet
 from ..api import constants as c
 from ..api.objects import owned_by, phase, status_of, update_revision
+from ..api.errors import describe
 from ..api.parsed import parsed
 from ..kube.events import NORMAL, WARNING
 from ..observability.decisions import decided
@@ -26,6 +27,7 @@ from ..planning import replicaset as plan
 from ..planning.module_lifecycle import observed_current, serving
 from ..runtime.queue import Result
 from ..runtime.store import Key, key_of
+from .adoption import adopt_modules
 from .context import Context, deleting, labels_of, owner_deployment_name, pod_ready
 
 KIND = c.MODULE_REPLICA_SET.kind
@@ -56,9 +58,10 @@ class ReplicaSetReconciler:
         try:
             model = parsed(ModuleReplicaSet, obj)
         except ValidationError as exc:
-            self.ctx.events.record(obj, WARNING, "InvalidSpec", str(exc).splitlines()[0])
-            decided(KIND, key, "blocked", "InvalidSpec", message=str(exc).splitlines()[0])
+            self.ctx.events.record(obj, WARNING, "InvalidSpec", describe(exc))
+            decided(KIND, key, "blocked", "InvalidSpec", message=describe(exc))
             return None
+        await adopt_modules(self.ctx, key, obj)  # upstream's v1 Modules, before they are counted
         modules = self._owned(key, obj)
         if deleting(obj):
             return await self._finalize(key, obj, modules)

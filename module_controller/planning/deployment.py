@@ -103,10 +103,9 @@ def _owned_by(owner: Obj) -> list[Obj]:
 
 
 def _base_owner_reference(ref: Obj) -> bool:
-    """The owner reference to the base Deployment that earlier versions added (non-controller,
-    apps/v1 Deployment)."""
-    return (ref.get("apiVersion") == "apps/v1" and ref.get("kind") == "Deployment"
-            and not ref.get("controller"))
+    """An owner reference to a Deployment: earlier versions added one to the base (not as
+    controller), upstream's v1 controller one as controller (planning/adoption.py)."""
+    return ref.get("apiVersion") == "apps/v1" and ref.get("kind") == "Deployment"
 
 
 def metadata_patch(meta: Obj) -> Obj | None:
