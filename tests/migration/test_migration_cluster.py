@@ -1,0 +1,177 @@
+"""Switching a live cluster from upstream's Go v1 controller to this one and back, on a dev
+cluster of this folder's own (the CRDs are cluster-scoped), starting from the objects upstream's
+controller left (data/): the takeover writes nothing to Arklet and keeps every Module, the
+status converges to ours, and the next release goes on from there."""
+
+from __future__ import annotations
+
+import pytest
+from kubernetes_asyncio import client
+
+from module_controller.api import constants as c
+from module_controller.devcluster import testing as kt
+from module_controller.migrate.cluster import Cluster
+from module_controller.migrate.cli import _upstream_crds
+
+from helpers.arklet_log import bizzes_on, installs, log_marks, request_log
+from helpers.bodies import url_of
+from helpers.cluster import patch_md, wait_md
+from helpers.controller import running_controller
+from helpers.controller_args import FAST, MODULE_STEP
+from migration_data import COMPLETED, PAUSED, UPSTREAM_CRDS
+from upstream_world import migrate, upstream_world
+
+pytestmark = [pytest.mark.cluster, pytest.mark.xdist_group("migration")]
+
+MD = "moduledeployment-sample-provider"
+WRITES = ("installBiz", "uninstallBiz", "switchBiz")
+#: Taking over costs API requests only (no Arklet write): each reconciler's step, one Module
+#: step (queryAllBiz, its status) included, is bounded by one Module step.
+TAKEOVER = MODULE_STEP
+
+
+@pytest.fixture
+async def upstream_crds(own_cluster, own_api):
+    """The cluster as upstream's controller runs on it: its CRDs (a test before may have
+    switched them)."""
+    await Cluster(own_api).apply_crds(_upstream_crds(UPSTREAM_CRDS))
+
+
+async def arklet_writes(arklets, marks: dict[str, int]) -> list[dict]:
+    out = []
+    for ip, mark in marks.items():
+        out += [r for r in await request_log(arklets, ip, since=mark) if r["command"] in WRITES]
+    return out
+
+
+async def modules(api, namespace: str) -> list[dict]:
+    return await kt.list_modules(api, namespace)
+
+
+def ours(generation_of_md: dict, progress: str, batch: int, revision: int, available: int):
+    def check(md: dict | None) -> bool:
+        status = (md or {}).get("status") or {}
+        rs = status.get("releaseStatus") or {}
+        return (rs.get("updateRevision") == revision and rs.get("progress") == progress
+                and rs.get("currentBatch") == batch
+                and status.get("observedGeneration") == md["metadata"]["generation"]
+                and status.get("availableReplicas") == available
+                and all("lastTransitionTime" in cond for cond in status.get("conditions") or []))
+    return check
+
+
+def adopted(mods: list[dict]) -> bool:
+    return bool(mods) and all(
+        any(r["kind"] == "ModuleReplicaSet" and r.get("controller")
+            for r in m["metadata"].get("ownerReferences") or [])
+        and (m.get("status") or {}).get("installedVersion") == m["spec"]["module"]["version"]
+        for m in mods)
+
+
+async def take_over(cluster, api, arklets, namespace: str, recording: str):
+    """Upstream's objects in ``namespace``, then this project's CRDs applied: (world, the
+    Arklet log marks taken after the bases got their modules, the Module uids)."""
+    world = await upstream_world(api, namespace, recording)
+    marks = await log_marks(arklets, world.ips)
+    uids = {m["metadata"]["name"]: m["metadata"]["uid"] for m in world.modules}
+    code, out = await migrate(cluster.kubeconfig, "crds")
+    assert code == 0, out
+    assert f"{2 + len(uids)} stored objects read and accept writes" in out
+    return world, marks, uids
+
+
+async def test_takeover_of_a_completed_release_then_an_upgrade(
+        own_cluster, own_api, own_arklets, own_namespace, upstream_crds, tmp_path):
+    api, ns = own_api, own_namespace
+    world, marks, uids = await take_over(own_cluster, api, own_arklets, ns, COMPLETED)
+    with running_controller(own_cluster, ns, tmp_path / "controller.log", FAST):
+        md = await wait_md(api, ns, MD, ours(world.md, "Completed", 1, 1, 2),
+                           "release Completed in this project's status", timeout=TAKEOVER)
+        await kt.wait_for(lambda: modules(api, ns), adopted, timeout=TAKEOVER,
+                          what="Modules adopted and read Available from the bases")
+        assert await arklet_writes(own_arklets, marks) == []
+        assert {m["metadata"]["name"]: m["metadata"]["uid"]
+                for m in await modules(api, ns)} == uids
+        assert not [r for r in md["metadata"].get("ownerReferences") or []
+                    if r["kind"] == "Deployment"]
+        assert set(md["metadata"]["finalizers"]) == {c.FINALIZER_MODULE_REPLICASET_EXISTED,
+                                                     c.FINALIZER_MODULE_EXISTED}
+        # The next release goes on from there.
+        await patch_md(api, ns, MD, {"spec": {"template": {"spec": {"module": {
+            "version": "2.0.0", "url": url_of("2.0.0")}}}}})
+        await wait_md(api, ns, MD, ours(md, "Completed", 1, 2, 2), "upgrade to 2.0.0 Completed",
+                      timeout=TAKEOVER + 2 * MODULE_STEP)
+    running = [await bizzes_on(own_arklets, ip) for ip in world.ips]
+    assert sorted(running) == [[], ["provider:2.0.0"], ["provider:2.0.0"]]
+
+
+async def test_takeover_of_a_paused_release_stays_paused_then_completes(
+        own_cluster, own_api, own_arklets, own_namespace, upstream_crds, tmp_path):
+    api, ns = own_api, own_namespace
+    world, marks, uids = await take_over(own_cluster, api, own_arklets, ns, PAUSED)
+    with running_controller(own_cluster, ns, tmp_path / "controller.log", FAST):
+        md = await wait_md(api, ns, MD, ours(world.md, "Paused", 1, 1, 1),
+                           "release Paused at group 1 in this project's status",
+                           timeout=TAKEOVER)
+        await kt.wait_for(lambda: modules(api, ns), adopted, timeout=TAKEOVER,
+                          what="the Module adopted and read Available from its base")
+        assert md["spec"]["pause"] is True
+        assert await arklet_writes(own_arklets, marks) == []
+        mrs = await kt.get_custom(api, "modulereplicasets", ns, world.mrs["metadata"]["name"])
+        assert mrs["spec"]["replicas"] == 1
+        # The user confirms: group 2 goes on.
+        await patch_md(api, ns, MD, {"spec": {"pause": False}})
+        await wait_md(api, ns, MD, ours(md, "Completed", 2, 1, 2), "release Completed",
+                      timeout=TAKEOVER + MODULE_STEP)
+    after = await modules(api, ns)
+    assert set(uids.items()) <= {(m["metadata"]["name"], m["metadata"]["uid"]) for m in after}
+    log = [r for ip, mark in marks.items()
+           for r in await request_log(own_arklets, ip, since=mark)]
+    assert len(installs(log, "1.0.2")) == 1  # the second group's instance only
+
+
+async def test_the_way_back_leaves_objects_upstream_accepts_and_the_way_forth_again(
+        own_cluster, own_api, own_arklets, own_namespace, upstream_crds, tmp_path):
+    api, ns = own_api, own_namespace
+    world, marks, uids = await take_over(own_cluster, api, own_arklets, ns, COMPLETED)
+    with running_controller(own_cluster, ns, tmp_path / "controller.log", FAST):
+        await wait_md(api, ns, MD, ours(world.md, "Completed", 1, 1, 2), "taken over",
+                      timeout=TAKEOVER)
+        await kt.wait_for(lambda: modules(api, ns), adopted, timeout=TAKEOVER,
+                          what="Modules adopted")
+    code, out = await migrate(own_cluster.kubeconfig, "to-upstream",
+                              "--upstream-crds", str(UPSTREAM_CRDS))
+    assert code == 0, out  # it also checked each object against upstream's schema (dry run)
+    crd = await client.ApiextensionsV1Api(api).read_custom_resource_definition(
+        "moduledeployments.serverless.alipay.com")
+    conditions = crd.spec.versions[0].schema.open_apiv3_schema.properties["status"] \
+        .properties["conditions"].items.properties
+    assert "last_transition_time" in conditions  # upstream's CRD is served again
+    md = await kt.get_deployment(api, ns, MD)
+    refs = md["metadata"]["ownerReferences"]
+    assert [(r["kind"], r["controller"]) for r in refs] == [("Deployment", True)]
+    assert md["metadata"]["labels"]
+    rs = md["status"]["releaseStatus"]
+    assert "updateRevision" not in rs
+    assert (rs["progress"], rs["currentBatch"], rs["realBatchCount"], rs["batchProgress"]) == (
+        "Completed", 2, 1, "Completed")
+    assert all("last_transition_time" in cond and "lastTransitionTime" not in cond
+               for cond in md["status"]["conditions"])
+    for module in await modules(api, ns):
+        assert [(r["kind"], r["blockOwnerDeletion"])
+                for r in module["metadata"]["ownerReferences"]] == [("Pod", True)]
+        assert set(module["status"]) == {"status", "last_transition_time"}
+        assert module["status"]["status"] == "Available"
+    mrs = await kt.get_custom(api, "modulereplicasets", ns, world.mrs["metadata"]["name"])
+    assert not isinstance(mrs["spec"]["operationStrategy"].get("maxUnavailable"), str)
+    # And forth again: nothing runs differently on the bases.
+    code, out = await migrate(own_cluster.kubeconfig, "crds")
+    assert code == 0, out
+    with running_controller(own_cluster, ns, tmp_path / "controller-2.log", FAST):
+        await wait_md(api, ns, MD, ours(world.md, "Completed", 1, 1, 2), "taken over again",
+                      timeout=TAKEOVER)
+        await kt.wait_for(lambda: modules(api, ns), adopted, timeout=TAKEOVER,
+                          what="Modules adopted again")
+        assert await arklet_writes(own_arklets, marks) == []
+        assert {m["metadata"]["name"]: m["metadata"]["uid"]
+                for m in await modules(api, ns)} == uids
