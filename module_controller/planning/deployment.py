@@ -156,7 +156,19 @@ def revision_update(revision: Obj, wanted: Obj, base: str) -> Obj | None:
     named = (revision["metadata"].get("labels") or {}).get(c.LABEL_DEPLOYMENT_NAME)
     if current == wanted and named == base:
         return None
-    return {"metadata": {"labels": {c.LABEL_DEPLOYMENT_NAME: base}}, "spec": wanted}
+    return {"metadata": {"labels": {c.LABEL_DEPLOYMENT_NAME: base}},
+            "spec": _merge_patch(current, wanted)}
+
+
+def _merge_patch(current: Any, wanted: Any) -> Any:
+    """The JSON merge patch from ``current`` to ``wanted``: keys ``wanted`` lacks are removed
+    (null), so a field another writer left (upstream's ``targetPort: 0``) does not make every
+    later comparison differ."""
+    if not isinstance(current, dict) or not isinstance(wanted, dict):
+        return wanted
+    patch = {k: _merge_patch(current.get(k), v) for k, v in wanted.items()}
+    patch.update({k: None for k in current if k not in wanted})
+    return patch
 
 
 def same_module(revision: Obj, name: str, version: str) -> bool:

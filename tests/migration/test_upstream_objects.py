@@ -120,3 +120,29 @@ def test_base_deployment_owner_reference_of_upstream_goes():
     patch = deployment.metadata_patch(md["metadata"])
     assert patch is not None and patch["ownerReferences"] == []
     assert "finalizers" not in patch  # upstream's finalizers are this project's names
+
+
+def test_the_adopted_revision_is_brought_to_the_spec_once():
+    """upstream's copied strategy (targetPort 0, no maxUnavailable) is replaced, not merged
+    into: after the patch the revision compares equal, so it is not patched on every reconcile."""
+    md = ModuleDeployment.from_api(of_kind(COMPLETED, "ModuleDeployment")[0])
+    mrs = of_kind(COMPLETED, "ModuleReplicaSet")[0]
+    wanted = deployment.revision_spec(md, md.spec.template, mrs["spec"]["selector"])
+    patch = deployment.revision_update(mrs, wanted, md.spec.base_deployment_name)
+    assert patch["spec"]["operationStrategy"]["serviceStrategy"]["targetPort"] is None
+    assert patch["spec"]["template"]["spec"]["selector"] is None
+    applied = _merge(mrs["spec"], patch["spec"])
+    mrs = {**mrs, "spec": applied, "metadata": {**mrs["metadata"], **patch["metadata"]}}
+    assert deployment.revision_update(mrs, wanted, md.spec.base_deployment_name) is None
+
+
+def _merge(target, patch):
+    if not isinstance(patch, dict):
+        return patch
+    out = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        else:
+            out[key] = _merge(out.get(key), value)
+    return out
