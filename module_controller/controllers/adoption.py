@@ -23,7 +23,7 @@ from ..observability.decisions import decided
 from ..planning import adoption
 from ..planning.deployment import revision_number
 from ..runtime.store import Key
-from .context import Context, labels_of
+from .context import UNREAD, Context, labels_of
 
 
 async def adopt_modules(ctx: Context, key: Key, replicaset: dict) -> int:
@@ -64,3 +64,13 @@ async def adopt_release(ctx: Context, key: Key, obj: dict, revisions: list[dict]
     decided(c.MODULE_DEPLOYMENT.kind, key, "release adopted", message,
             revision=state.update_revision, progress=str(state.progress))
     return updated
+
+
+
+def modules_unread(ctx: Context, key: Key) -> int:
+    """How many Modules of the ModuleDeployment ``key`` still carry upstream's status (a store
+    tally, no walk): their Module reconcile has not read the base yet. Until it has, a release
+    is not judged by them (they would count as not Available, and a Completed release would
+    start again for nothing). Each is reconciled at once (it is new to this controller) and its
+    status write wakes the ModuleDeployment."""
+    return ctx.modules.tally(UNREAD, key[0], key[1]).get(True, 0)

@@ -18,6 +18,7 @@ from ..arklet import ArkletClient, arklet_port
 from ..kube.events import WARNING, EventRecorder, Summary
 from ..kube.io import KubeIO
 from ..planning import placement
+from ..planning.adoption import status_unread
 from ..planning.event_series import release_series
 from ..planning.module_lifecycle import serving
 from ..settings import Settings
@@ -106,6 +107,7 @@ BY_HAND = "by-hand"
 REVISION_STATES = "revision-states"
 POD_LOAD = "pod-load"
 SERVING_PODS = "serving-pods"
+UNREAD = "unread"  # Modules with another controller's status, per ModuleDeployment (adoption)
 
 #: What a release counts of a revision's instances (:func:`instance_state`).
 DELETING, SERVING, FAILED, OTHER = "deleting", "serving", "failed", "other"
@@ -146,7 +148,8 @@ def module_store() -> Store:
         c.LABEL_BASE_INSTANCE_NAME, c.LABEL_MODULE_REPLICASET, c.LABEL_MODULE_DEPLOYMENT),
         tallies={REVISION_STATES: (label_value(c.LABEL_MODULE_REPLICASET), instance_state),
                  POD_LOAD: (label_value(c.LABEL_BASE_INSTANCE_NAME), deleting),
-                 SERVING_PODS: (label_value(c.LABEL_MODULE_DEPLOYMENT), serving_pod)})
+                 SERVING_PODS: (label_value(c.LABEL_MODULE_DEPLOYMENT), serving_pod),
+                 UNREAD: (label_value(c.LABEL_MODULE_DEPLOYMENT), status_unread)})
 
 
 @dataclass

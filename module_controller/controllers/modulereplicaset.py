@@ -23,6 +23,7 @@ from ..api.parsed import parsed
 from ..kube.events import NORMAL, WARNING
 from ..observability.decisions import decided
 from ..planning import placement
+from ..planning.conditions import set_condition
 from ..planning import replicaset as plan
 from ..planning.module_lifecycle import observed_current, serving
 from ..runtime.queue import Result
@@ -58,8 +59,7 @@ class ReplicaSetReconciler:
         try:
             model = parsed(ModuleReplicaSet, obj)
         except ValidationError as exc:
-            self.ctx.events.record(obj, WARNING, "InvalidSpec", describe(exc))
-            decided(KIND, key, "blocked", "InvalidSpec", message=describe(exc))
+            await self._invalid(key, obj, describe(exc))
             return None
         await adopt_modules(self.ctx, key, obj)  # upstream's v1 Modules, before they are counted
         modules = self._owned(key, obj)
@@ -79,6 +79,18 @@ class ReplicaSetReconciler:
             instances = [self._instance(key, m) for m in modules]
         await self._write_status(key, model, modules, instances, placed_all)
         return None
+
+    async def _invalid(self, key: Key, obj: dict, message: str) -> None:
+        """ReplicaFailure (reason InvalidSpec) and one Event name the field and its value; a
+        valid spec later clears it (AllPlaced)."""
+        now = status_of(obj).get("conditions")
+        conditions = set_condition(now, c.CONDITION_REPLICA_FAILURE, True, "InvalidSpec", message)
+        decided(KIND, key, "blocked", "InvalidSpec", changed=conditions != now, message=message)
+        if conditions == now:
+            return
+        self.ctx.events.record(obj, WARNING, "InvalidSpec", message)
+        self._remember(await self.ctx.kube.patch_status(PLURAL, key[0], key[1], {
+            "conditions": conditions, "observedGeneration": obj["metadata"].get("generation")}))
 
     def _owned(self, key: Key, obj: dict) -> list[dict]:
         """Its Modules: labelled with its name and owned by it (this uid, not a namesake's)."""

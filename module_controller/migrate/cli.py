@@ -1,7 +1,7 @@
 """``module-controller migrate``: switch a live cluster from upstream's Go v1 controller to this
 one (``crds``) and back (``to-upstream``). docs/migration.md tells the whole procedure.
 
-``crds`` replaces the CRDs (server-side apply, force) after checking that every stored object
+``crds`` replaces the CRDs after checking that every stored object
 reads under this project's models, and checks again after: each object parses and the API server
 accepts a write of it (dry run). The controller then adopts the objects (controllers/adoption.py).
 
@@ -26,9 +26,11 @@ from ..api import KINDS, KubeObject
 from ..api import constants as c
 from ..api.crdgen import build_crd
 from ..api.errors import describe
+from ..api.objects import format_time
+from ..api.objects import now as current_time
 from ..kube.client import make_api_client
 from . import upstream_shape as shape
-from .cluster import FIELD_MANAGER, Cluster
+from .cluster import Cluster
 
 Obj = dict[str, Any]
 
@@ -63,7 +65,7 @@ async def to_ours(cluster: Cluster, force: bool) -> int:
              "will report InvalidSpec naming the field)")
         return 1
     await cluster.apply_crds([build_crd(model) for model in KINDS])
-    _say(f"applied this project's CRDs (server-side, field manager {FIELD_MANAGER})")
+    _say("replaced the CRDs with this project's")
     after = await _read_all(cluster)
     problems = [p for model, objs in after.items() for p in _problems_of(model, objs)]
     refused = []
@@ -80,7 +82,8 @@ async def to_ours(cluster: Cluster, force: bool) -> int:
     count = sum(len(objs) for objs in after.values())
     _say(f"{count} stored objects read and accept writes under this project's CRDs"
          if not problems and not refused else "some objects need attention (above)")
-    return 0 if not problems and not refused else 1
+    # Objects that do not read were switched on purpose with --force (they report InvalidSpec).
+    return 0 if not refused and (force or not problems) else 1
 
 
 def _upstream_crds(directory: Path) -> list[Obj]:
@@ -98,6 +101,7 @@ async def to_upstream(cluster: Cluster, crds_dir: Path) -> int:
     crds = _upstream_crds(crds_dir)
     objects = {model.crd.names.kind: await cluster.list(model.crd.names.plural)
                for model in KINDS}
+    now = format_time(current_time())
     bases: dict[tuple[str, str], Obj | None] = {}
     plans: list[tuple[str, Obj, Obj | None, Obj | None]] = []  # plural, object, patch, status
     refused = []
@@ -115,7 +119,7 @@ async def to_upstream(cluster: Cluster, crds_dir: Path) -> int:
         plans.append((c.MODULE_REPLICA_SET.plural, mrs, shape.replicaset(mrs),
                       shape.replicaset_status(mrs)))
     for mod in objects[c.MODULE.kind]:
-        plans.append((c.MODULE.plural, mod, shape.module(mod), shape.module_status(mod)))
+        plans.append((c.MODULE.plural, mod, shape.module(mod), shape.module_status(mod, now)))
     for line in refused:
         _say(f"cannot go back: {line}")
     if refused:
@@ -131,10 +135,15 @@ async def to_upstream(cluster: Cluster, crds_dir: Path) -> int:
     rejected = []
     for model in KINDS:
         for obj in await cluster.list(model.crd.names.plural):
+            if obj["metadata"].get("deletionTimestamp"):
+                continue  # going: nobody will read it
             try:
                 await cluster.create_dry_run(model.crd.names.plural, obj)
             except ApiException as exc:
-                rejected.append(f"{obj['kind']} {obj['metadata']['name']}: {exc.body}")
+                if exc.status == 403 and "NamespaceTerminating" in str(exc.body):
+                    continue  # its namespace is going
+                rejected.append(f"{obj['kind']} {obj['metadata']['namespace']}/"
+                                f"{obj['metadata']['name']}: {exc.body}")
             revision = ((obj.get("status") or {}).get("releaseStatus") or {}).get("updateRevision")
             if revision is not None and not isinstance(revision, str):
                 rejected.append(f"{obj['kind']} {obj['metadata']['name']}: "
@@ -161,8 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="module-controller migrate",
                                      description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="migrate_command", required=True)
-    crds = sub.add_parser("crds", help="replace upstream's CRDs with this project's "
-                          "(server-side apply, force), checking every stored object")
+    crds = sub.add_parser("crds", help="replace upstream's CRDs with this project's, "
+                          "checking every stored object before and after")
     crds.add_argument("--force", action="store_true",
                       help="switch even if some stored objects do not read (they will report "
                            "InvalidSpec)")

@@ -1,4 +1,4 @@
-"""The API calls of the migration: CRDs applied server-side, objects listed, patched and checked.
+"""The API calls of the migration: CRDs replaced, objects listed, patched and checked.
 
 Every call has the client's default timeout (kube/client.py); waits are bounded by a deadline.
 """
@@ -15,8 +15,6 @@ from kubernetes_asyncio.client.exceptions import ApiException
 from ..api import constants as c
 
 Obj = dict[str, Any]
-FIELD_MANAGER = "module-controller-migrate"
-APPLY = "application/apply-patch+yaml"
 MERGE = "application/merge-patch+json"
 ESTABLISHED_TIMEOUT = 60.0  # seconds for the API server to serve a changed CRD
 
@@ -28,26 +26,46 @@ class Cluster:
         self.apps = client.AppsV1Api(api)
 
     async def apply_crds(self, crds: list[Obj]) -> None:
-        """Server-side apply with force: this tool takes every field over, whoever created the
-        CRD (``kubectl create``, another apply), then waits until each serves its new schema."""
+        """Each CRD exactly as given: created, or its spec replaced (an update with the current
+        resourceVersion). Not a server-side apply: that keeps every field another field manager
+        owns (``kubectl create`` owns all of upstream's), so the old schema's properties, enums
+        and formats would live on inside the new one. Then waits until each serves."""
         for crd in crds:
-            await self.ext.patch_custom_resource_definition(
-                crd["metadata"]["name"], crd, field_manager=FIELD_MANAGER, force=True,
-                _content_type=APPLY)
+            name = crd["metadata"]["name"]
+            try:
+                await self.ext.create_custom_resource_definition(crd)
+            except ApiException as exc:
+                if exc.status != 409:
+                    raise
+                current = await self.ext.read_custom_resource_definition(name)
+                body = {**crd, "metadata": {**crd["metadata"],
+                                            "resourceVersion": current.metadata.resource_version}}
+                await self.ext.replace_custom_resource_definition(name, body)
         deadline = time.monotonic() + ESTABLISHED_TIMEOUT
         for crd in crds:
             name = crd["metadata"]["name"]
-            while not await self._established(name, crd):
+            while not await self._serving(name, crd):
                 if time.monotonic() > deadline:
-                    raise TimeoutError(f"CRD {name} not Established within "
+                    raise TimeoutError(f"CRD {name} not served within "
                                        f"{ESTABLISHED_TIMEOUT:.0f}s")
                 await asyncio.sleep(0.5)
 
-    async def _established(self, name: str, crd: Obj) -> bool:
+    async def _serving(self, name: str, crd: Obj) -> bool:
+        """Established, and a list answers (right after Established it may say 429, "storage
+        is (re)initializing")."""
         resp = await self.ext.read_custom_resource_definition(name)
         conditions = {cond.type: cond.status for cond in (resp.status.conditions or [])}
-        return conditions.get("Established") == "True" and \
-            conditions.get("NamesAccepted") == "True"
+        if conditions.get("Established") != "True":
+            return False
+        try:
+            await self.custom.list_cluster_custom_object(
+                crd["spec"]["group"], crd["spec"]["versions"][0]["name"],
+                crd["spec"]["names"]["plural"], limit=1)
+        except ApiException as exc:
+            if exc.status in (429, 503, 404):
+                return False
+            raise
+        return True
 
     async def list(self, plural: str) -> list[Obj]:
         """Every object of one of the kinds ([] when its CRD does not exist)."""

@@ -158,7 +158,10 @@ def module(mod: Obj) -> Obj | None:
                          "ownerReferences": wanted}}
 
 
-def module_status(mod: Obj) -> Obj:
+def module_status(mod: Obj, now: str) -> Obj:
+    """``last_transition_time`` of the phase (``now`` when none was recorded)."""
     status = mod.get("status") or {}
+    if not status.get("status"):
+        return {}
     since = status.get("lastTransitionTime") or status.get("last_transition_time")
-    return {"last_transition_time": since} if since else {}
+    return {"last_transition_time": since or now}

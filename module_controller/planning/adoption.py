@@ -152,3 +152,12 @@ def module_adoption(module: Obj, replicaset: Obj) -> Obj | None:
                  "blockOwnerDeletion": True})
     return {"metadata": {"resourceVersion": meta.get("resourceVersion"),
                          "ownerReferences": refs}}
+
+
+def status_unread(module: Obj) -> bool:
+    """The Module still carries the status another controller wrote (a phase, no
+    ``observedGeneration``): this controller has not read its base yet."""
+    status = module.get("status")
+    meta = module.get("metadata") or {}
+    return isinstance(status, dict) and bool(status.get("status")) \
+        and "observedGeneration" not in status and not meta.get("deletionTimestamp")

@@ -5,6 +5,7 @@ upstream's CRDs, as a cluster upstream's controller ran on."""
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
@@ -15,6 +16,17 @@ from module_controller.devcluster import testing as kt
 from module_controller.fakearklet import ControlClient
 
 from migration_data import UPSTREAM_CRDS
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under xdist (``--dist loadgroup``) the cluster tests of this folder share one worker, so
+    its cluster starts once (and no other worker's test sees its CRDs change)."""
+    here = Path(__file__).parent
+    if not items or not items[0].config.pluginmanager.hasplugin("xdist"):
+        return
+    for item in items:
+        if item.path.parent == here and item.get_closest_marker("cluster"):
+            item.add_marker(pytest.mark.xdist_group("migration"))
 
 
 @pytest.fixture(scope="module")

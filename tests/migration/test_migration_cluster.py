@@ -5,10 +5,14 @@ status converges to ours, and the next release goes on from there."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from kubernetes_asyncio import client
 
+from module_controller.api import KINDS
 from module_controller.api import constants as c
+from module_controller.api.crdgen import build_crd
 from module_controller.devcluster import testing as kt
 from module_controller.migrate.cluster import Cluster
 from module_controller.migrate.cli import _upstream_crds
@@ -21,7 +25,7 @@ from helpers.controller_args import FAST, MODULE_STEP
 from migration_data import COMPLETED, PAUSED, UPSTREAM_CRDS
 from upstream_world import migrate, upstream_world
 
-pytestmark = [pytest.mark.cluster, pytest.mark.xdist_group("migration")]
+pytestmark = pytest.mark.cluster  # and one xdist group: conftest.py
 
 MD = "moduledeployment-sample-provider"
 WRITES = ("installBiz", "uninstallBiz", "switchBiz")
@@ -68,6 +72,17 @@ def adopted(mods: list[dict]) -> bool:
         for m in mods)
 
 
+async def served_schema(api, name: str) -> dict:
+    resp = await client.ApiextensionsV1Api(api).read_custom_resource_definition(
+        name, _preload_content=False)
+    return json.loads(await resp.read())["spec"]["versions"][0]["schema"]
+
+
+def upstream_schema(name: str) -> dict:
+    crd = next(x for x in _upstream_crds(UPSTREAM_CRDS) if x["metadata"]["name"] == name)
+    return crd["spec"]["versions"][0]["schema"]
+
+
 async def take_over(cluster, api, arklets, namespace: str, recording: str):
     """Upstream's objects in ``namespace``, then this project's CRDs applied: (world, the
     Arklet log marks taken after the bases got their modules, the Module uids)."""
@@ -76,7 +91,11 @@ async def take_over(cluster, api, arklets, namespace: str, recording: str):
     uids = {m["metadata"]["name"]: m["metadata"]["uid"] for m in world.modules}
     code, out = await migrate(cluster.kubeconfig, "crds")
     assert code == 0, out
-    assert f"{2 + len(uids)} stored objects read and accept writes" in out
+    assert "stored objects read and accept writes under this project's CRDs" in out, out
+    for model in KINDS:  # exactly this project's schema, nothing of upstream's left in it
+        wanted = build_crd(model)
+        assert await served_schema(api, wanted["metadata"]["name"]) == \
+            wanted["spec"]["versions"][0]["schema"]
     return world, marks, uids
 
 
@@ -142,11 +161,8 @@ async def test_the_way_back_leaves_objects_upstream_accepts_and_the_way_forth_ag
     code, out = await migrate(own_cluster.kubeconfig, "to-upstream",
                               "--upstream-crds", str(UPSTREAM_CRDS))
     assert code == 0, out  # it also checked each object against upstream's schema (dry run)
-    crd = await client.ApiextensionsV1Api(api).read_custom_resource_definition(
-        "moduledeployments.serverless.alipay.com")
-    conditions = crd.spec.versions[0].schema.open_apiv3_schema.properties["status"] \
-        .properties["conditions"].items.properties
-    assert "last_transition_time" in conditions  # upstream's CRD is served again
+    assert await served_schema(api, "moduledeployments.serverless.alipay.com") == \
+        upstream_schema("moduledeployments.serverless.alipay.com")  # upstream's CRD again
     md = await kt.get_deployment(api, ns, MD)
     refs = md["metadata"]["ownerReferences"]
     assert [(r["kind"], r["controller"]) for r in refs] == [("Deployment", True)]
@@ -175,3 +191,35 @@ async def test_the_way_back_leaves_objects_upstream_accepts_and_the_way_forth_ag
         assert await arklet_writes(own_arklets, marks) == []
         assert {m["metadata"]["name"]: m["metadata"]["uid"]
                 for m in await modules(api, ns)} == uids
+
+
+async def test_an_object_upstream_accepted_but_ours_cannot_read_is_named_field_and_value(
+        own_cluster, own_api, own_namespace, upstream_crds, tmp_path):
+    """Upstream's schema has no bounds on targetPort: such an object stops the switch (named),
+    and switched anyway it reports InvalidSpec with the field and the value, not pydantic's
+    '1 validation error'."""
+    api, ns = own_api, own_namespace
+    world = await upstream_world(api, ns, COMPLETED, base_count=2)
+    await patch_md(api, ns, MD, {"spec": {"operationStrategy": {"serviceStrategy": {
+        "targetPort": 70000}}}})
+    field = "spec.operationStrategy.serviceStrategy.targetPort: 70000"
+    code, out = await migrate(own_cluster.kubeconfig, "crds")
+    assert code == 1 and f"ModuleDeployment {ns}/{MD}: {field}" in out, out
+    assert "nothing changed" in out
+    code, out = await migrate(own_cluster.kubeconfig, "crds", "--force")
+    assert code == 0 and "replaced the CRDs" in out and field in out, out
+
+    def invalid(md: dict | None) -> bool:
+        cond = next((x for x in ((md or {}).get("status") or {}).get("conditions") or []
+                     if x["type"] == c.CONDITION_REPLICA_FAILURE), {})
+        return cond.get("reason") == "InvalidSpec" and field in (cond.get("message") or "")
+
+    with running_controller(own_cluster, ns, tmp_path / "controller.log", FAST):
+        await wait_md(api, ns, MD, invalid, "ReplicaFailure InvalidSpec naming the field",
+                      timeout=TAKEOVER)
+        events = await kt.wait_for(
+            lambda: kt.events_for(api, ns, MD),
+            lambda evs: any(e.reason == "InvalidSpec" and field in e.message for e in evs),
+            timeout=TAKEOVER, what="an InvalidSpec Event naming the field")
+        assert not any("validation error" in (e.message or "") for e in events)
+    assert len(world.modules) == 2

@@ -78,4 +78,6 @@ def test_a_module_is_owned_by_its_pod_only_again():
     assert back["metadata"]["ownerReferences"] == [{
         **of_kind(COMPLETED, "Module")[0]["metadata"]["ownerReferences"][0]}]
     module["status"] = {"status": "Available", "lastTransitionTime": NOW, "installs": 1}
-    assert shape.module_status(module) == {"last_transition_time": NOW}
+    assert shape.module_status(module, "later") == {"last_transition_time": NOW}
+    module["status"] = {"status": "Available"}
+    assert shape.module_status(module, "later") == {"last_transition_time": "later"}
