@@ -16,6 +16,8 @@ for any Module, and a Module whose biz is ACTIVATED becomes Available without an
 
 from __future__ import annotations
 
+import time
+
 from ..api import constants as c
 from ..api.objects import format_time, now, status_of
 from ..kube.events import NORMAL
@@ -67,10 +69,23 @@ async def adopt_release(ctx: Context, key: Key, obj: dict, revisions: list[dict]
 
 
 
-def modules_unread(ctx: Context, key: Key) -> int:
-    """How many Modules of the ModuleDeployment ``key`` still carry upstream's status (a store
-    tally, no walk): their Module reconcile has not read the base yet. Until it has, a release
-    is not judged by them (they would count as not Available, and a Completed release would
-    start again for nothing). Each is reconciled at once (it is new to this controller) and its
-    status write wakes the ModuleDeployment."""
-    return ctx.modules.tally(UNREAD, key[0], key[1]).get(True, 0)
+
+#: How long a ModuleDeployment waits for its adopted Modules to be read before it judges its
+#: release anyway (a Module whose reconcile waits, e.g. for its owner to restore its spec,
+#: writes no status and must not hold the release for good).
+READ_GRACE = 60.0
+_holding_since: dict[Key, float] = {}
+
+
+def hold_for_unread(ctx: Context, key: Key) -> float | None:
+    """Seconds the ModuleDeployment ``key`` still waits before judging its release, while some
+    of its Modules carry upstream's status (a store tally, no walk): their reconcile has not
+    read the base yet, and they would count as not Available, so a Completed release would
+    start again for nothing. Each is reconciled at once (it is new to this controller) and its
+    status write wakes the ModuleDeployment. None: go on."""
+    if not ctx.modules.tally(UNREAD, key[0], key[1]).get(True, 0):
+        _holding_since.pop(key, None)
+        return None
+    since = _holding_since.setdefault(key, time.monotonic())
+    left = READ_GRACE - (time.monotonic() - since)
+    return left if left > 0 else None

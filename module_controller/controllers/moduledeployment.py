@@ -24,7 +24,7 @@ from ..planning import deployment_status as report
 from ..planning.conditions import get_condition
 from ..runtime.queue import Result
 from ..runtime.store import Key, key_of
-from .adoption import adopt_release, modules_unread
+from .adoption import adopt_release, hold_for_unread
 from .context import (FAILED, REVISION_STATES, SERVING, Context, deleting, labels_of,
                       not_ready_since, pod_ready, wants_removal)
 from .module_service import ModuleServices
@@ -84,11 +84,11 @@ class DeploymentReconciler:
 
         revisions = self._revisions(key)
         obj = await adopt_release(self.ctx, key, obj, revisions)  # upstream's v1 release, if any
-        unread = modules_unread(self.ctx, key)
-        if unread:
+        hold = hold_for_unread(self.ctx, key)
+        if hold is not None:
             decided(KIND, key, "wait", "adopted Modules not read from their bases yet",
-                    changed=False, modules=unread)
-            return None
+                    changed=False)
+            return Result(requeue_after=hold)
         current = None
         if template is not None and not gone:
             current = await self._ensure_revision(key, obj, model, template, revisions)

@@ -83,10 +83,11 @@ def upstream_schema(name: str) -> dict:
     return crd["spec"]["versions"][0]["schema"]
 
 
-async def take_over(cluster, api, arklets, namespace: str, recording: str):
+async def take_over(cluster, api, arklets, namespace: str, recording: str,
+                    extra_conditions: tuple[dict, ...] = ()):
     """Upstream's objects in ``namespace``, then this project's CRDs applied: (world, the
     Arklet log marks taken after the bases got their modules, the Module uids)."""
-    world = await upstream_world(api, namespace, recording)
+    world = await upstream_world(api, namespace, recording, extra_conditions=extra_conditions)
     marks = await log_marks(arklets, world.ips)
     uids = {m["metadata"]["name"]: m["metadata"]["uid"] for m in world.modules}
     code, out = await migrate(cluster.kubeconfig, "crds")
@@ -102,7 +103,12 @@ async def take_over(cluster, api, arklets, namespace: str, recording: str):
 async def test_takeover_of_a_completed_release_then_an_upgrade(
         own_cluster, own_api, own_arklets, own_namespace, upstream_crds, tmp_path):
     api, ns = own_api, own_namespace
-    world, marks, uids = await take_over(own_cluster, api, own_arklets, ns, COMPLETED)
+    # A release of several groups leaves one Progressing condition per group; this
+    # project's conditions are a map keyed by type.
+    again = {"type": "Progressing", "status": "True", "message": "deployment release: "
+             "curbatch 2, batchCount 2", "last_transition_time": "2026-12-07T19:48:37Z"}
+    world, marks, uids = await take_over(own_cluster, api, own_arklets, ns, COMPLETED,
+                                         extra_conditions=(again,))
     with running_controller(own_cluster, ns, tmp_path / "controller.log", FAST):
         md = await wait_md(api, ns, MD, ours(world.md, "Completed", 1, 1, 2),
                            "release Completed in this project's status", timeout=TAKEOVER)
@@ -111,6 +117,8 @@ async def test_takeover_of_a_completed_release_then_an_upgrade(
         assert await arklet_writes(own_arklets, marks) == []
         assert {m["metadata"]["name"]: m["metadata"]["uid"]
                 for m in await modules(api, ns)} == uids
+        assert sorted(x["type"] for x in md["status"]["conditions"]) == [
+            "Available", "Progressing"]
         assert not [r for r in md["metadata"].get("ownerReferences") or []
                     if r["kind"] == "Deployment"]
         assert set(md["metadata"]["finalizers"]) == {c.FINALIZER_MODULE_REPLICASET_EXISTED,

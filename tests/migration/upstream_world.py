@@ -54,7 +54,10 @@ def _meta(obj: dict, namespace: str, owners: list[dict]) -> dict:
     return {**keep, "namespace": namespace, "ownerReferences": owners}
 
 
-async def upstream_world(api, namespace: str, recording: str, base_count: int = 3) -> World:
+async def upstream_world(api, namespace: str, recording: str, base_count: int = 3,
+                         extra_conditions: tuple[dict, ...] = ()) -> World:
+    """``extra_conditions`` are appended to the ModuleDeployment's, as upstream appends one per
+    group (several of one type)."""
     pods = await bases(api, namespace, base_count)
     deployment = await client.AppsV1Api(api).read_namespaced_deployment(
         "dynamic-stock-deployment", namespace)
@@ -67,6 +70,7 @@ async def upstream_world(api, namespace: str, recording: str, base_count: int = 
             info = module["spec"]["module"]
             await arklet.install(pod.status.pod_ip, BizRef(info["name"], info["version"],
                                                            info["url"]))
+    md["status"]["conditions"] += list(extra_conditions)
     md["metadata"] = _meta(md, namespace, [{
         "apiVersion": "apps/v1", "kind": "Deployment", "name": deployment.metadata.name,
         "uid": deployment.metadata.uid, "controller": True, "blockOwnerDeletion": True}])
