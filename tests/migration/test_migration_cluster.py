@@ -119,6 +119,12 @@ async def test_takeover_of_a_completed_release_then_an_upgrade(
                 for m in await modules(api, ns)} == uids
         assert sorted(x["type"] for x in md["status"]["conditions"]) == [
             "Available", "Progressing"]
+        events = await kt.wait_for(
+            lambda: kt.events_for(api, ns, MD),
+            lambda evs: any(e.reason == "AdoptedFromUpstream" for e in evs), timeout=TAKEOVER,
+            what="the Event telling the adoption")
+        # (Events are best effort: this can only miss a restart, never invent one.)
+        assert not [e for e in events if e.reason == "ReleaseExecuting"]
         assert not [r for r in md["metadata"].get("ownerReferences") or []
                     if r["kind"] == "Deployment"]
         assert set(md["metadata"]["finalizers"]) == {c.FINALIZER_MODULE_REPLICASET_EXISTED,
@@ -208,8 +214,12 @@ async def test_an_object_upstream_accepted_but_ours_cannot_read_is_named_field_a
     '1 validation error'."""
     api, ns = own_api, own_namespace
     world = await upstream_world(api, ns, COMPLETED, base_count=2)
-    await patch_md(api, ns, MD, {"spec": {"operationStrategy": {"serviceStrategy": {
-        "targetPort": 70000}}}})
+    strategy = {"spec": {"operationStrategy": {"serviceStrategy": {"targetPort": 70000}}}}
+    await patch_md(api, ns, MD, strategy)
+    mrs = world.mrs["metadata"]["name"]
+    await client.CustomObjectsApi(api).patch_namespaced_custom_object(
+        c.GROUP, c.VERSION, ns, "modulereplicasets", mrs, strategy,
+        _content_type="application/merge-patch+json")
     field = "spec.operationStrategy.serviceStrategy.targetPort: 70000"
     code, out = await migrate(own_cluster.kubeconfig, "crds")
     assert code == 1 and f"ModuleDeployment {ns}/{MD}: {field}" in out, out
@@ -230,4 +240,6 @@ async def test_an_object_upstream_accepted_but_ours_cannot_read_is_named_field_a
             lambda evs: any(e.reason == "InvalidSpec" and field in e.message for e in evs),
             timeout=TAKEOVER, what="an InvalidSpec Event naming the field")
         assert not any("validation error" in (e.message or "") for e in events)
+        await kt.wait_for(lambda: kt.get_custom(api, "modulereplicasets", ns, mrs), invalid,
+                          timeout=TAKEOVER, what="the ModuleReplicaSet's ReplicaFailure")
     assert len(world.modules) == 2
