@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import yaml
 from kubernetes_asyncio.client.exceptions import ApiException
 from pydantic import ValidationError
@@ -184,6 +185,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return asyncio.run(_main(args))
-    except (ApiException, TimeoutError) as exc:
+    except (ApiException, TimeoutError, aiohttp.ClientError, OSError) as exc:
         _say(f"error: {exc}")
         return 1

@@ -23,6 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..api import constants as c
+from ..planning.adoption import needs_release_adoption
 
 Obj = dict[str, Any]
 
@@ -110,8 +111,8 @@ def deployment(md: Obj, base: Obj | None) -> tuple[Obj | None, Obj]:
 
 def _deployment_status(status: Obj, rs: Obj) -> Obj:
     out: Obj = {"conditions": _snake_conditions(status.get("conditions"))}
-    if not rs:
-        return out
+    if not rs or needs_release_adoption(status):
+        return out  # none, or upstream's already (a second run changes nothing)
     batch = int(rs.get("currentBatch") or 1)
     progress = rs.get("progress")
     graying = progress == "Executing" and rs.get("nextReconcileTime")

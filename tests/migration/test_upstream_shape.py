@@ -43,6 +43,11 @@ def test_an_adopted_release_turned_back_reads_as_upstream_wrote_it(recording):
         "apiVersion": "apps/v1", "kind": "Deployment", "name": "dynamic-stock-deployment",
         "uid": "base-uid", "controller": True, "blockOwnerDeletion": True}]
     assert patch["spec"]["operationStrategy"] == {"maxUnavailable": None}  # not an int32
+    # A second run (say after an interrupted one) leaves upstream's release status alone.
+    md = ours(recording)
+    md["status"]["releaseStatus"] = {k: v for k, v in {**md["status"]["releaseStatus"],
+                                                       **back}.items() if v is not None}
+    assert "releaseStatus" not in shape.deployment(md, BASE)[1]
 
 
 def test_a_deployment_without_labels_gets_one_upstream_can_copy():
