@@ -72,10 +72,14 @@ async def to_ours(cluster: Cluster, force: bool) -> int:
     refused = []
     for model, objs in after.items():
         for obj in objs:
+            if obj["metadata"].get("deletionTimestamp"):
+                continue  # going: nobody writes it again
             try:  # a write the API server validates under the new schema, not stored
                 await cluster.patch(model.crd.names.plural, obj, {"metadata": {"labels": {}}},
                                     dry_run=True)
             except ApiException as exc:
+                if exc.status == 404:
+                    continue  # deleted meanwhile
                 refused.append(f"{obj['kind']} {obj['metadata']['name']}: {exc.reason}: "
                                f"{exc.body}")
     for line in problems + refused:
@@ -129,10 +133,15 @@ async def to_upstream(cluster: Cluster, crds_dir: Path) -> int:
     await cluster.apply_crds(crds)
     _say(f"applied upstream's CRDs from {crds_dir}")
     for plural, obj, patch, status in plans:
-        if patch:
-            obj = await cluster.patch(plural, obj, patch)
-        if status:
-            await cluster.patch_status(plural, obj, status)
+        try:
+            if patch:
+                obj = await cluster.patch(plural, obj, patch)
+            if status:
+                await cluster.patch_status(plural, obj, status)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+            # deleted meanwhile: nothing to give back
     rejected = []
     for model in KINDS:
         for obj in await cluster.list(model.crd.names.plural):
