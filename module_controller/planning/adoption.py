@@ -1,4 +1,5 @@
-"""Taking over objects another controller left, as Kubernetes' own controllers adopt pods (pure).
+"""Taking over objects another controller left, as Kubernetes' own controllers adopt pods (pure;
+behaviour §9.5).
 
 Upstream's Go v1 controller (same group, kinds and finalizer names) leaves objects that differ
 from ours in three ways this module decides about; the reconcilers write what it returns:
