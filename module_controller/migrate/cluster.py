@@ -27,9 +27,8 @@ class Cluster:
 
     async def apply_crds(self, crds: list[Obj]) -> None:
         """Each CRD exactly as given: created, or its spec replaced (an update with the current
-        resourceVersion). Not a server-side apply: that keeps every field another field manager
-        owns (``kubectl create`` owns all of upstream's), so the old schema's properties, enums
-        and formats would live on inside the new one. Then waits until each serves."""
+        resourceVersion, so a concurrent change fails instead of being overwritten). Then waits
+        until each serves."""
         for crd in crds:
             name = crd["metadata"]["name"]
             try:
