@@ -61,10 +61,12 @@ class ReplicaSetReconciler:
         except ValidationError as exc:
             await self._invalid(key, obj, describe(exc))
             return None
+        if deleting(obj):
+            # Never adopt into a ModuleReplicaSet on its way out: the adopted Modules would be
+            # removed with it (uninstalled from bases that upstream left running them).
+            return await self._finalize(key, obj, self._owned(key, obj))
         await adopt_modules(self.ctx, key, obj)  # upstream's v1 Modules, before they are counted
         modules = self._owned(key, obj)
-        if deleting(obj):
-            return await self._finalize(key, obj, modules)
         listed = obj
         obj = await self._ensure_finalizer(key, obj)
         wrote = int(obj is not listed) + await self._remove_misplaced(key, obj, modules)

@@ -133,7 +133,8 @@ def module_adoption(module: Obj, replicaset: Obj) -> Obj | None:
     """The metadata patch by which ``replicaset`` adopts ``module`` (None: nothing to do).
 
     Only a Module labelled with the ModuleReplicaSet's name and controlled by nobody is adopted
-    (a Module another object controls is never taken). Its pod reference is kept, as the
+    (a Module another object controls is never taken), and never by a ModuleReplicaSet being
+    deleted. Its pod reference is kept, as the
     garbage collector's way to take Modules of a deleted pod, but no longer blocks the pod's
     deletion (as the references this controller writes).
     """
@@ -143,6 +144,8 @@ def module_adoption(module: Obj, replicaset: Obj) -> Obj | None:
         return None
     if meta.get("deletionTimestamp") or _controller_ref(meta) is not None:
         return None
+    if rs_meta.get("deletionTimestamp"):
+        return None  # an owner on its way out would take the running Module with it
     refs = []
     for ref in meta.get("ownerReferences") or []:
         if isinstance(ref, dict) and ref.get("kind") == "Pod" and ref.get("blockOwnerDeletion"):

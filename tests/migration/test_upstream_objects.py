@@ -114,6 +114,12 @@ def test_a_module_is_adopted_by_its_replicaset_and_no_longer_blocks_its_pod():
     assert adoption.module_adoption(other, mrs) is None  # not its Module
 
 
+def test_a_replicaset_being_deleted_adopts_nothing():
+    mrs = of_kind(COMPLETED, "ModuleReplicaSet")[0]
+    mrs["metadata"]["deletionTimestamp"] = "2026-12-07T20:00:00Z"
+    assert adoption.module_adoption(of_kind(COMPLETED, "Module")[0], mrs) is None
+
+
 def test_base_deployment_owner_reference_of_upstream_goes():
     md = of_kind(COMPLETED, "ModuleDeployment")[0]
     md["metadata"]["resourceVersion"] = "1"
