@@ -150,7 +150,8 @@ class DeploymentReconciler:
     # ----------------------------------------------------------------- metadata, template
 
     async def _ensure_metadata(self, key: Key, obj: dict) -> dict:
-        patch = deployment.metadata_patch(obj["metadata"])
+        patch = deployment.metadata_patch(obj["metadata"],
+                                          (obj.get("spec") or {}).get("baseDeploymentName"))
         if patch is None:
             return obj
         obj = await self.ctx.kube.patch(PLURAL, key[0], key[1], {"metadata": patch})

@@ -102,24 +102,26 @@ def _owned_by(owner: Obj) -> list[Obj]:
                              "kind": c.MODULE_DEPLOYMENT.kind})]
 
 
-def _base_owner_reference(ref: Obj) -> bool:
-    """An owner reference to a Deployment: earlier versions added one to the base (not as
-    controller), upstream's v1 controller one as controller (planning/adoption.py)."""
-    return ref.get("apiVersion") == "apps/v1" and ref.get("kind") == "Deployment"
+def _base_owner_reference(ref: Obj, base: str | None) -> bool:
+    """The owner reference to the base Deployment ``base`` (spec.baseDeploymentName): earlier
+    versions added one (not as controller), upstream's v1 controller one as controller
+    (planning/adoption.py). Other Deployments a user made owners stay."""
+    return (ref.get("apiVersion") == "apps/v1" and ref.get("kind") == "Deployment"
+            and base is not None and ref.get("name") == base)
 
 
-def metadata_patch(meta: Obj) -> Obj | None:
+def metadata_patch(meta: Obj, base: str | None) -> Obj | None:
     """The patch of a ModuleDeployment's metadata (None: none needed): its finalizers, and no
-    owner reference to its base Deployment. Earlier versions made the base Deployment an owner,
-    so deleting the Deployment deleted the user's ModuleDeployment; it outlives its base now
-    (BaseNotFound)."""
+    owner reference to its base Deployment ``base``. Earlier versions made the base Deployment
+    an owner, so deleting the Deployment deleted the user's ModuleDeployment; it outlives its
+    base now (BaseNotFound)."""
     finalizers = list(meta.get("finalizers") or [])
     missing = [f for f in FINALIZERS if f not in finalizers]
     patch: Obj = {}
     if missing:
         patch["finalizers"] = finalizers + missing
     refs = meta.get("ownerReferences") or []
-    kept = [r for r in refs if not _base_owner_reference(r)]
+    kept = [r for r in refs if not _base_owner_reference(r, base)]
     if kept != refs:
         patch["ownerReferences"] = kept
     if not patch:

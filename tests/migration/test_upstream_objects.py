@@ -123,7 +123,7 @@ def test_a_replicaset_being_deleted_adopts_nothing():
 def test_base_deployment_owner_reference_of_upstream_goes():
     md = of_kind(COMPLETED, "ModuleDeployment")[0]
     md["metadata"]["resourceVersion"] = "1"
-    patch = deployment.metadata_patch(md["metadata"])
+    patch = deployment.metadata_patch(md["metadata"], md["spec"]["baseDeploymentName"])
     assert patch is not None and patch["ownerReferences"] == []
     assert "finalizers" not in patch  # upstream's finalizers are this project's names
 
