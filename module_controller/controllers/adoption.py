@@ -17,14 +17,17 @@ for any Module, and a Module whose biz is ACTIVATED becomes Available without an
 from __future__ import annotations
 
 import time
+from typing import Callable
 
 from ..api import constants as c
 from ..api.objects import format_time, now, status_of
+from ..kube.client import DEFAULT_TIMEOUT
 from ..kube.events import NORMAL
 from ..observability.decisions import decided
 from ..planning import adoption
 from ..planning.deployment import revision_number
 from ..runtime.store import Key
+from ..settings import Settings
 from .context import UNREAD, Context, labels_of
 
 
@@ -68,24 +71,35 @@ async def adopt_release(ctx: Context, key: Key, obj: dict, revisions: list[dict]
     return updated
 
 
+def read_grace(settings: Settings) -> float:
+    """How long a ModuleDeployment waits for its adopted Modules to be read, by the controller's
+    own bounds: one Module reconcile that reads its base is a queryAllBiz to its longest call
+    and one status write to the API request's timeout."""
+    arklet = settings.arklet
+    return arklet.longest_call(arklet.timeout) + float(DEFAULT_TIMEOUT.sock_read)
 
 
-#: How long a ModuleDeployment waits for its adopted Modules to be read before it judges its
-#: release anyway (a Module whose reconcile waits, e.g. for its owner to restore its spec,
-#: writes no status and must not hold the release for good).
-READ_GRACE = 60.0
-_holding_since: dict[Key, float] = {}
+class ReadHolds:
+    """When each ModuleDeployment began to wait for its unread Modules (the decision:
+    :func:`planning.adoption.hold_for_unread`). Held by its reconciler; a key is forgotten
+    when the wait ends or the ModuleDeployment is gone."""
 
+    def __init__(self, grace: float, clock: Callable[[], float] = time.monotonic):
+        self.grace = grace
+        self._clock = clock
+        self._since: dict[Key, float] = {}
 
-def hold_for_unread(ctx: Context, key: Key) -> float | None:
-    """Seconds the ModuleDeployment ``key`` still waits before judging its release, while some
-    of its Modules carry upstream's status (a store tally, no walk): their reconcile has not
-    read the base yet, and they would count as not Available, so a Completed release would
-    start again for nothing. Each is reconciled at once (it is new to this controller) and its
-    status write wakes the ModuleDeployment. None: go on."""
-    if not ctx.modules.tally(UNREAD, key[0], key[1]).get(True, 0):
-        _holding_since.pop(key, None)
-        return None
-    since = _holding_since.setdefault(key, time.monotonic())
-    left = READ_GRACE - (time.monotonic() - since)
-    return left if left > 0 else None
+    def left(self, ctx: Context, key: Key) -> float | None:
+        """Seconds ``key`` still waits before judging its release (a store tally, no walk);
+        None: go on. Each unread Module is reconciled at once (it is new to this controller)
+        and its status write wakes the ModuleDeployment."""
+        unread = ctx.modules.tally(UNREAD, key[0], key[1]).get(True, 0)
+        hold = adoption.hold_for_unread(unread, self._since.get(key), self._clock(), self.grace)
+        if hold.since is None:
+            self._since.pop(key, None)
+        else:
+            self._since[key] = hold.since
+        return hold.left
+
+    def forget(self, key: Key) -> None:
+        self._since.pop(key, None)

@@ -24,7 +24,7 @@ from ..planning import deployment_status as report
 from ..planning.conditions import get_condition
 from ..runtime.queue import Result
 from ..runtime.store import Key, key_of
-from .adoption import adopt_release, hold_for_unread
+from .adoption import ReadHolds, adopt_release, read_grace
 from .context import (FAILED, REVISION_STATES, SERVING, Context, deleting, labels_of,
                       not_ready_since, pod_ready, wants_removal)
 from .module_service import ModuleServices
@@ -52,10 +52,12 @@ class DeploymentReconciler:
         self.ctx = ctx
         self._services = ModuleServices(ctx)
         self._report = ReleaseReport(ctx)
+        self._holds = ReadHolds(read_grace(ctx.settings))
 
     async def reconcile(self, key: Key) -> Result | None:
         obj = self.ctx.module_deployments.get(*key)
         if obj is None:
+            self._holds.forget(key)
             return None
         try:
             model = parsed(ModuleDeployment, obj)
@@ -84,7 +86,7 @@ class DeploymentReconciler:
 
         revisions = self._revisions(key)
         obj = await adopt_release(self.ctx, key, obj, revisions)  # upstream's v1 release, if any
-        hold = hold_for_unread(self.ctx, key)
+        hold = self._holds.left(self.ctx, key)
         if hold is not None:
             decided(KIND, key, "wait", "adopted Modules not read from their bases yet",
                     changed=False)

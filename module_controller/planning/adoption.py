@@ -22,6 +22,7 @@ from ours in three ways this module decides about; the reconcilers write what it
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 from ..api import constants as c
@@ -165,3 +166,36 @@ def status_unread(module: Obj) -> bool:
     meta = module.get("metadata") or {}
     return isinstance(status, dict) and bool(status.get("status")) \
         and "observedGeneration" not in status and not meta.get("deletionTimestamp")
+
+
+# ---------------------------------------------------------------- the wait for unread Modules
+
+
+@dataclass(frozen=True)
+class Hold:
+    """Whether a ModuleDeployment waits for its adopted Modules to be read before it judges its
+    release: ``since`` when the wait began (monotonic; None: no wait to remember), ``left`` the
+    seconds still to wait (None: go on)."""
+    since: float | None
+    left: float | None
+
+
+def hold_for_unread(unread: int, since: float | None, now: float, grace: float) -> Hold:
+    """The wait while ``unread`` of its Modules still carry upstream's status: they would count
+    as not Available and a Completed release would start again for nothing. It lasts at most
+    ``grace`` from ``since`` (a Module whose reconcile waits, e.g. for its owner to restore its
+    spec, writes no status and must not hold the release for good).
+
+    ======  =============  =====================================
+    unread  since          decision
+    ======  =============  =====================================
+    0       any            no wait, forget ``since``
+    > 0     None           wait ``grace``, from ``now``
+    > 0     set            wait what is left of ``grace``; then go on
+    ======  =============  =====================================
+    """
+    if unread <= 0:
+        return Hold(None, None)
+    began = now if since is None else since
+    left = grace - (now - began)
+    return Hold(began, left if left > 0 else None)

@@ -152,3 +152,11 @@ def _merge(target, patch):
         else:
             out[key] = _merge(out.get(key), value)
     return out
+
+
+def test_the_wait_for_unread_modules_is_bounded_by_the_grace():
+    hold = adoption.hold_for_unread(2, None, 100.0, 48.8)
+    assert hold == adoption.Hold(100.0, 48.8)  # starts now
+    assert adoption.hold_for_unread(1, 100.0, 130.0, 48.8).left == 48.8 - 30.0
+    assert adoption.hold_for_unread(1, 100.0, 148.8, 48.8) == adoption.Hold(100.0, None)
+    assert adoption.hold_for_unread(0, 100.0, 110.0, 48.8) == adoption.Hold(None, None)
