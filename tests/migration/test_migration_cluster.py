@@ -21,7 +21,7 @@ from helpers.arklet_log import bizzes_on, installs, log_marks, request_log
 from helpers.bodies import url_of
 from helpers.cluster import patch_md, wait_md
 from helpers.controller import running_controller
-from helpers.controller_args import FAST, MODULE_STEP
+from helpers.controller_args import FAST, MODULE_STEP, TAKEOVER
 from migration_data import COMPLETED, PAUSED, UPSTREAM_CRDS
 from upstream_world import migrate, upstream_world
 
@@ -29,9 +29,6 @@ pytestmark = pytest.mark.cluster  # and one xdist group: conftest.py
 
 MD = "moduledeployment-sample-provider"
 WRITES = ("installBiz", "uninstallBiz", "switchBiz")
-#: Taking over costs API requests only (no Arklet write): each reconciler's step, one Module
-#: step (queryAllBiz, its status) included, is bounded by one Module step.
-TAKEOVER = MODULE_STEP
 
 
 @pytest.fixture
