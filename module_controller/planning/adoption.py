@@ -38,13 +38,23 @@ REASON_ADOPTED = "AdoptedFromUpstream"
 
 
 def needs_release_adoption(status: Obj) -> bool:
-    """The recorded release is not ours: a ``releaseStatus`` without an integer
-    ``updateRevision`` (ours always records one with the release)."""
+    """The recorded release is upstream's: a ``releaseStatus`` without an integer
+    ``updateRevision`` (ours records one with every release) and with upstream's kind of
+    ``batchProgress``, a phase name such as Completed or Executing (ours is always "a/b").
+
+    The first alone would also take our own status before any release (a default
+    ``releaseStatus`` with no revision yet) for upstream's."""
     rs = status.get("releaseStatus")
     if not isinstance(rs, dict) or not rs:
         return False
     revision = rs.get("updateRevision")
-    return not (isinstance(revision, int) and not isinstance(revision, bool))
+    if isinstance(revision, int) and not isinstance(revision, bool):
+        return False
+    return rs.get("batchProgress") in UPSTREAM_BATCH_PROGRESS
+
+
+#: Values of upstream's ``batchProgress`` (its release phases); ours is "<group>/<groups>".
+UPSTREAM_BATCH_PROGRESS = frozenset(p.value for p in P)
 
 
 def _int(value: Any, default: int) -> int:

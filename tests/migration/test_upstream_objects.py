@@ -160,3 +160,13 @@ def test_the_wait_for_unread_modules_is_bounded_by_the_grace():
     assert adoption.hold_for_unread(1, 100.0, 130.0, 48.8).left == 48.8 - 30.0
     assert adoption.hold_for_unread(1, 100.0, 148.8, 48.8) == adoption.Hold(100.0, None)
     assert adoption.hold_for_unread(0, 100.0, 110.0, 48.8) == adoption.Hold(None, None)
+
+
+def test_our_own_status_before_any_release_is_not_taken_for_upstreams():
+    from module_controller.planning.deployment_status import release_status
+    from module_controller.planning.release import ReleaseState
+    ours = release_status(ReleaseState())
+    assert "updateRevision" not in ours and ours  # what makes the marker needed
+    assert not adoption.needs_release_adoption({"releaseStatus": ours})
+    upstream = {"currentBatch": 2, "batchProgress": "Executing", "progress": "Executing"}
+    assert adoption.needs_release_adoption({"releaseStatus": upstream})
