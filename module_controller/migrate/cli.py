@@ -1,9 +1,9 @@
 """``module-controller migrate``: switch a live cluster from upstream's Go v1 controller to this
 one (``crds``) and back (``to-upstream``). docs/migration.md tells the whole procedure.
 
-``crds`` replaces the CRDs after checking that every stored object
-reads under this project's models, and checks again after: each object parses and the API server
-accepts a write of it (dry run). The controller then adopts the objects (controllers/adoption.py).
+``crds`` replaces the CRDs after checking that every stored object reads under this project's
+models, and checks again after: each object parses and the API server would accept it as a new
+object (a dry-run create). The controller then adopts the objects (controllers/adoption.py).
 
 ``to-upstream`` (with this controller stopped) applies upstream's CRDs from the directory given
 and rewrites every object into the shape upstream's controller needs (migrate/upstream_shape.py),
@@ -69,26 +69,32 @@ async def to_ours(cluster: Cluster, force: bool) -> int:
     _say("replaced the CRDs with this project's")
     after = await _read_all(cluster)
     problems = [p for model, objs in after.items() for p in _problems_of(model, objs)]
-    refused = []
-    for model, objs in after.items():
-        for obj in objs:
-            if obj["metadata"].get("deletionTimestamp"):
-                continue  # going: nobody writes it again
-            try:  # a write the API server validates under the new schema, not stored
-                await cluster.patch(model.crd.names.plural, obj, {"metadata": {"labels": {}}},
-                                    dry_run=True)
-            except ApiException as exc:
-                if exc.status == 404:
-                    continue  # deleted meanwhile
-                refused.append(f"{obj['kind']} {obj['metadata']['name']}: {exc.reason}: "
-                               f"{exc.body}")
+    # A dry-run create, not a dry-run update: under validation ratcheting an update may keep
+    # an invalid field it does not change, so an update accepted proves nothing of the object.
+    refused = [line for model, objs in after.items() for obj in objs
+               if (line := await _refused_as_new(cluster, model.crd.names.plural, obj))]
     for line in problems + refused:
         _say(f"after the switch: {line}")
     count = sum(len(objs) for objs in after.values())
-    _say(f"{count} stored objects read and accept writes under this project's CRDs"
+    _say(f"{count} stored objects read and are valid under this project's CRDs"
          if not problems and not refused else "some objects need attention (above)")
     # Objects that do not read were switched on purpose with --force (they report InvalidSpec).
     return 0 if not refused and (force or not problems) else 1
+
+
+async def _refused_as_new(cluster: Cluster, plural: str, obj: Obj) -> str | None:
+    """Why the API server would refuse ``obj`` as a new object under the CRDs it serves now
+    (every field validated, none ratcheted; a dry run, nothing stored); None: it would not."""
+    meta = obj["metadata"]
+    if meta.get("deletionTimestamp"):
+        return None  # going: nobody writes or reads it again
+    try:
+        await cluster.create_dry_run(plural, obj)
+    except ApiException as exc:
+        if exc.status == 403 and "NamespaceTerminating" in str(exc.body):
+            return None  # its namespace is going
+        return f"{obj['kind']} {meta.get('namespace')}/{meta['name']}: {exc.reason}: {exc.body}"
+    return None
 
 
 def _upstream_crds(directory: Path) -> list[Obj]:
@@ -145,15 +151,9 @@ async def to_upstream(cluster: Cluster, crds_dir: Path) -> int:
     rejected = []
     for model in KINDS:
         for obj in await cluster.list(model.crd.names.plural):
-            if obj["metadata"].get("deletionTimestamp"):
-                continue  # going: nobody will read it
-            try:
-                await cluster.create_dry_run(model.crd.names.plural, obj)
-            except ApiException as exc:
-                if exc.status == 403 and "NamespaceTerminating" in str(exc.body):
-                    continue  # its namespace is going
-                rejected.append(f"{obj['kind']} {obj['metadata']['namespace']}/"
-                                f"{obj['metadata']['name']}: {exc.body}")
+            line = await _refused_as_new(cluster, model.crd.names.plural, obj)
+            if line:
+                rejected.append(line)
             revision = ((obj.get("status") or {}).get("releaseStatus") or {}).get("updateRevision")
             if revision is not None and not isinstance(revision, str):
                 rejected.append(f"{obj['kind']} {obj['metadata']['name']}: "

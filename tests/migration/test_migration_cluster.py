@@ -89,7 +89,7 @@ async def take_over(cluster, api, arklets, namespace: str, recording: str,
     uids = {m["metadata"]["name"]: m["metadata"]["uid"] for m in world.modules}
     code, out = await migrate(cluster.kubeconfig, "crds")
     assert code == 0, out
-    assert "stored objects read and accept writes under this project's CRDs" in out, out
+    assert "stored objects read and are valid under this project's CRDs" in out, out
     for model in KINDS:  # exactly this project's schema, nothing of upstream's left in it
         wanted = build_crd(model)
         assert await served_schema(api, wanted["metadata"]["name"]) == \
