@@ -8,7 +8,7 @@ from its code and CRDs):
 * a ModuleDeployment has labels (it copies them into a new ModuleReplicaSet's, a nil map there
   panics), is owned (as controller) by its base Deployment, and its ``releaseStatus`` has its
   own shape: ``currentBatch`` is the group to start next, ``batchProgress`` ``Completed`` once
-  a group is done (``Executing`` makes it wait), no integer ``updateRevision`` (a string in its
+  a group is done, no integer ``updateRevision`` (a string in its
   schema; its Go types fail to decode an integer), a Paused release resumes when
   ``spec.pause`` is false;
 * its schema has ``maxUnavailable`` as an int32 and ``schedulingPolicy`` lower case only, no
@@ -30,8 +30,11 @@ Obj = dict[str, Any]
 #: Label given to a ModuleDeployment without any (upstream's controller needs a label map).
 DEFAULT_LABEL = ("app.kubernetes.io/name", "moduledeployment")
 
-#: Our progress -> upstream's, for the releases upstream's controller can go on with.
-_GOES_ON = {"Completed", "Paused", "Executing"}
+#: The progress of a release (ours) that upstream's controller can go on with. Not Executing:
+#: whether upstream's controller continues a group another controller began (or waits out a
+#: grayscale interval it did not start) is not established, so such a release is refused until
+#: it completes or is paused (spec.pause: true).
+_GOES_ON = {"Completed", "Paused"}
 
 
 class NotConvertible(ValueError):
@@ -90,7 +93,7 @@ def deployment(md: Obj, base: Obj | None) -> tuple[Obj | None, Obj]:
     if progress and progress not in _GOES_ON:
         raise NotConvertible(f"{_name(md)}: status.releaseStatus.progress: {progress!r}: "
                              "upstream's controller cannot go on with it; wait until the "
-                             "release is Completed or Paused")
+                             "release is Completed, or pause it (spec.pause: true)")
     meta = md.get("metadata") or {}
     patch: Obj = {}
     if not meta.get("labels"):
@@ -115,15 +118,14 @@ def _deployment_status(status: Obj, rs: Obj) -> Obj:
         return out  # none, or upstream's already (a second run changes nothing)
     batch = int(rs.get("currentBatch") or 1)
     progress = rs.get("progress")
-    graying = progress == "Executing" and rs.get("nextReconcileTime")
-    group_done = progress in ("Completed", "Paused") or graying
     ours = ("stableRevision", "abortedRevision", "abortedModule", "updateRevision")
     out["releaseStatus"] = {
         **{k: None for k in ours},
-        # upstream's currentBatch is the group it starts next
+        # upstream's currentBatch is the group it starts next; Completed and Paused (the only
+        # progress let through) both mean the group is done
         "currentBatch": batch + 1,
-        "batchProgress": "Completed" if group_done else "Executing",
-        "progress": "Paused" if graying else progress,
+        "batchProgress": "Completed",
+        "progress": progress,
     }
     return out
 

@@ -60,6 +60,9 @@ def test_a_deployment_without_labels_gets_one_upstream_can_copy():
 @pytest.mark.parametrize("edit, field", [
     ({"spec": {"templateRef": {"name": "t"}}}, "spec.templateRef"),
     ({"status": {"releaseStatus": {"progress": "Terminating"}}}, "progress"),
+    ({"status": {"releaseStatus": {"progress": "Executing"}}}, "progress"),
+    ({"status": {"releaseStatus": {"progress": "Executing",
+                                   "nextReconcileTime": "2026-12-07T20:00:00Z"}}}, "progress"),
 ])
 def test_what_upstream_cannot_go_on_with_is_refused_by_name(edit, field):
     md = ours(COMPLETED)
