@@ -32,6 +32,7 @@ from ..api.objects import now as current_time
 from ..kube.client import make_api_client
 from . import upstream_shape as shape
 from .cluster import Cluster
+from .pruning import describe as describe_pruned, pruned_fields
 
 Obj = dict[str, Any]
 
@@ -65,7 +66,13 @@ async def to_ours(cluster: Cluster, force: bool) -> int:
         _say("nothing changed: fix these objects first (or --force to switch anyway; they "
              "will report InvalidSpec naming the field)")
         return 1
-    await cluster.apply_crds([build_crd(model) for model in KINDS])
+    crds = [build_crd(model) for model in KINDS]
+    for model, crd in zip(KINDS, crds):  # lost with the switch: said before, with the values
+        schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+        for obj in before[model]:
+            for path, value in pruned_fields(schema, obj):
+                _say(f"pruned by the switch: {describe_pruned(model.crd.names.kind, obj, path, value)}")
+    await cluster.apply_crds(crds)
     _say("replaced the CRDs with this project's")
     after = await _read_all(cluster)
     problems = [p for model, objs in after.items() for p in _problems_of(model, objs)]
@@ -138,6 +145,9 @@ async def to_upstream(cluster: Cluster, crds_dir: Path) -> int:
         return 1
     await cluster.apply_crds(crds)
     _say(f"applied upstream's CRDs from {crds_dir}")
+    # The CRDs are upstream's now: one object that fails must not leave the others unwritten,
+    # so each failure is told and the rest go on; a second run rewrites what is left.
+    failed = []
     for plural, obj, patch, status in plans:
         try:
             if patch:
@@ -145,9 +155,19 @@ async def to_upstream(cluster: Cluster, crds_dir: Path) -> int:
             if status:
                 await cluster.patch_status(plural, obj, status)
         except ApiException as exc:
-            if exc.status != 404:
-                raise
-            # deleted meanwhile: nothing to give back
+            if exc.status != 404:  # 404: deleted meanwhile, nothing to give back
+                failed.append(f"{obj.get('kind')} {obj['metadata'].get('namespace')}/"
+                              f"{obj['metadata']['name']}: {exc.status} {exc.reason}: {exc.body}")
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            failed.append(f"{obj.get('kind')} {obj['metadata'].get('namespace')}/"
+                          f"{obj['metadata']['name']}: {exc!r}")
+    for line in failed:
+        _say(f"not rewritten: {line}")
+    if failed:
+        _say("upstream's CRDs are in place but some objects are not in upstream's shape "
+             "(above): run `module-controller migrate to-upstream` again before starting "
+             "upstream's controller")
+        return 1
     rejected = []
     for model in KINDS:
         for obj in await cluster.list(model.crd.names.plural):

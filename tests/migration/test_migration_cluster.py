@@ -16,6 +16,7 @@ from module_controller.api.crdgen import build_crd
 from module_controller.devcluster import testing as kt
 from module_controller.migrate.cluster import Cluster
 from module_controller.migrate.cli import _upstream_crds
+from module_controller.migrate.pruning import pruned_fields
 
 from helpers.arklet_log import bizzes_on, installs, log_marks, request_log
 from helpers.bodies import url_of
@@ -90,10 +91,16 @@ async def take_over(cluster, api, arklets, namespace: str, recording: str,
     code, out = await migrate(cluster.kubeconfig, "crds")
     assert code == 0, out
     assert "stored objects read and are valid under this project's CRDs" in out, out
+    assert "pruned by the switch: ModuleReplicaSet " in out and \
+        "spec.template.spec.selector = {}" in out, out  # said before the switch, with values
     for model in KINDS:  # exactly this project's schema, nothing of upstream's left in it
         wanted = build_crd(model)
-        assert await served_schema(api, wanted["metadata"]["name"]) == \
-            wanted["spec"]["versions"][0]["schema"]
+        schema = wanted["spec"]["versions"][0]["schema"]
+        assert await served_schema(api, wanted["metadata"]["name"]) == schema
+        # The API server drops what the list named from the stored objects as it serves them,
+        # though none was written since the switch.
+        for obj in await Cluster(api).list(model.crd.names.plural):
+            assert pruned_fields(schema["openAPIV3Schema"], obj) == [], obj
     return world, marks, uids
 
 
