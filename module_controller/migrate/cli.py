@@ -75,17 +75,23 @@ async def to_ours(cluster: Cluster, force: bool) -> int:
     await cluster.apply_crds(crds)
     _say("replaced the CRDs with this project's")
     after = await _read_all(cluster)
-    problems = [p for model, objs in after.items() for p in _problems_of(model, objs)]
-    # A dry-run create, not a dry-run update: under validation ratcheting an update may keep
-    # an invalid field it does not change, so an update accepted proves nothing of the object.
-    refused = [line for model, objs in after.items() for obj in objs
-               if (line := await _refused_as_new(cluster, model.crd.names.plural, obj))]
+    problems, refused = [], []
+    for model, objs in after.items():
+        for obj in objs:
+            unreadable = _problems_of(model, [obj])
+            problems += unreadable
+            # A dry-run create, not a dry-run update: under validation ratcheting an update
+            # may keep an invalid field it does not change, so it proves nothing of the object.
+            line = await _refused_as_new(cluster, model.crd.names.plural, obj)
+            if line and not unreadable:
+                refused.append(line)  # an object that reads must also be valid as stored
     for line in problems + refused:
         _say(f"after the switch: {line}")
     count = sum(len(objs) for objs in after.values())
     _say(f"{count} stored objects read and are valid under this project's CRDs"
          if not problems and not refused else "some objects need attention (above)")
-    # Objects that do not read were switched on purpose with --force (they report InvalidSpec).
+    # Objects that do not read (and so are not valid as new either) were switched on purpose
+    # with --force: they report InvalidSpec naming the field.
     return 0 if not refused and (force or not problems) else 1
 
 

@@ -15,7 +15,8 @@ from ours in three ways this module decides about; the reconcilers write what it
   group 1 of 2 reads ``currentBatch: 2``. :func:`adopted_release` reads that as the state of our
   release machine: the same revision, the same group, Completed or Paused as it was. Nothing is
   started, nothing installed: the revisions and their counts stay as they are.
-* **conditions**: ``last_transition_time`` in snake case, no reason; :func:`adopted_conditions`
+* **conditions**: ``last_transition_time`` in snake case (pruned by the API server once this
+  project's CRDs serve, so the time is usually gone), no reason; :func:`adopted_conditions`
   rewrites them into metav1.Condition's shape.
 """
 
