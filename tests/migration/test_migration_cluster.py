@@ -211,49 +211,12 @@ async def test_the_way_back_leaves_objects_upstream_accepts_and_the_way_forth_ag
                 for m in await modules(api, ns)} == uids
 
 
-async def test_an_object_upstream_accepted_but_ours_cannot_read_is_named_field_and_value(
-        own_cluster, own_api, own_namespace, upstream_crds, tmp_path):
-    """Upstream's schema has no bounds on targetPort: such an object stops the switch (named),
-    and switched anyway it reports InvalidSpec with the field and the value, not pydantic's
-    '1 validation error'."""
-    api, ns = own_api, own_namespace
-    world = await upstream_world(api, ns, COMPLETED, base_count=2)
-    strategy = {"spec": {"operationStrategy": {"serviceStrategy": {"targetPort": 70000}}}}
-    await patch_md(api, ns, MD, strategy)
-    mrs = world.mrs["metadata"]["name"]
-    await client.CustomObjectsApi(api).patch_namespaced_custom_object(
-        c.GROUP, c.VERSION, ns, "modulereplicasets", mrs, strategy,
-        _content_type="application/merge-patch+json")
-    field = "spec.operationStrategy.serviceStrategy.targetPort: 70000"
-    code, out = await migrate(own_cluster.kubeconfig, "crds")
-    assert code == 1 and f"ModuleDeployment {ns}/{MD}: {field}" in out, out
-    assert "nothing changed" in out
-    code, out = await migrate(own_cluster.kubeconfig, "crds", "--force")
-    assert code == 0 and "replaced the CRDs" in out and field in out, out
-
-    def invalid(md: dict | None) -> bool:
-        cond = next((x for x in ((md or {}).get("status") or {}).get("conditions") or []
-                     if x["type"] == c.CONDITION_REPLICA_FAILURE), {})
-        return cond.get("reason") == "InvalidSpec" and field in (cond.get("message") or "")
-
-    with running_controller(own_cluster, ns, tmp_path / "controller.log", FAST):
-        await wait_md(api, ns, MD, invalid, "ReplicaFailure InvalidSpec naming the field",
-                      timeout=TAKEOVER)
-        events = await kt.wait_for(
-            lambda: kt.events_for(api, ns, MD),
-            lambda evs: any(e.reason == "InvalidSpec" and field in e.message for e in evs),
-            timeout=TAKEOVER, what="an InvalidSpec Event naming the field")
-        assert not any("validation error" in (e.message or "") for e in events)
-        await kt.wait_for(lambda: kt.get_custom(api, "modulereplicasets", ns, mrs), invalid,
-                          timeout=TAKEOVER, what="the ModuleReplicaSet's ReplicaFailure")
-    assert len(world.modules) == 2
-
-
 async def test_the_way_back_reports_a_refused_write_and_a_second_run_finishes_it(
         own_cluster, own_api, own_namespace, upstream_crds):
     """Once upstream's CRDs are back, one object the API server refuses to write (here a
     ValidatingAdmissionPolicy of the test's) does not stop the others: it is named, the command
-    says to run it again, and a second run finishes the way back."""
+    says to run it again, and a second run finishes the way back. (Before the test that leaves
+    an object no switch accepts: the commands act on every namespace.)"""
     api, ns = own_api, own_namespace
     world = await upstream_world(api, ns, COMPLETED, base_count=2)
     code, out = await migrate(own_cluster.kubeconfig, "crds")
@@ -311,3 +274,41 @@ async def test_the_way_back_reports_a_refused_write_and_a_second_run_finishes_it
                               "--upstream-crds", str(UPSTREAM_CRDS))
     assert code == 0, out  # every object written, and valid under upstream's schema
     assert "not rewritten" not in out and await since(victim) == recorded
+
+
+async def test_an_object_upstream_accepted_but_ours_cannot_read_is_named_field_and_value(
+        own_cluster, own_api, own_namespace, upstream_crds, tmp_path):
+    """Upstream's schema has no bounds on targetPort: such an object stops the switch (named),
+    and switched anyway it reports InvalidSpec with the field and the value, not pydantic's
+    '1 validation error'."""
+    api, ns = own_api, own_namespace
+    world = await upstream_world(api, ns, COMPLETED, base_count=2)
+    strategy = {"spec": {"operationStrategy": {"serviceStrategy": {"targetPort": 70000}}}}
+    await patch_md(api, ns, MD, strategy)
+    mrs = world.mrs["metadata"]["name"]
+    await client.CustomObjectsApi(api).patch_namespaced_custom_object(
+        c.GROUP, c.VERSION, ns, "modulereplicasets", mrs, strategy,
+        _content_type="application/merge-patch+json")
+    field = "spec.operationStrategy.serviceStrategy.targetPort: 70000"
+    code, out = await migrate(own_cluster.kubeconfig, "crds")
+    assert code == 1 and f"ModuleDeployment {ns}/{MD}: {field}" in out, out
+    assert "nothing changed" in out
+    code, out = await migrate(own_cluster.kubeconfig, "crds", "--force")
+    assert code == 0 and "replaced the CRDs" in out and field in out, out
+
+    def invalid(md: dict | None) -> bool:
+        cond = next((x for x in ((md or {}).get("status") or {}).get("conditions") or []
+                     if x["type"] == c.CONDITION_REPLICA_FAILURE), {})
+        return cond.get("reason") == "InvalidSpec" and field in (cond.get("message") or "")
+
+    with running_controller(own_cluster, ns, tmp_path / "controller.log", FAST):
+        await wait_md(api, ns, MD, invalid, "ReplicaFailure InvalidSpec naming the field",
+                      timeout=TAKEOVER)
+        events = await kt.wait_for(
+            lambda: kt.events_for(api, ns, MD),
+            lambda evs: any(e.reason == "InvalidSpec" and field in e.message for e in evs),
+            timeout=TAKEOVER, what="an InvalidSpec Event naming the field")
+        assert not any("validation error" in (e.message or "") for e in events)
+        await kt.wait_for(lambda: kt.get_custom(api, "modulereplicasets", ns, mrs), invalid,
+                          timeout=TAKEOVER, what="the ModuleReplicaSet's ReplicaFailure")
+    assert len(world.modules) == 2
