@@ -274,7 +274,14 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("manifests", add_help=False,
                    help="render the install set (Namespace, CRDs, RBAC, Deployment): "
                         "--namespace NS --image IMG [--out DIR]; see `manifests --help`")
+    sub.add_parser("migrate", add_help=False,
+                   help="switch from upstream's v1 controller (crds) and back (to-upstream); "
+                        "see `migrate --help` and docs/migration.md")
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["migrate"]:
+        from .migrate.cli import main as migrate_main
+
+        return migrate_main(argv[1:])
     if argv[:1] == ["manifests"]:
         # The renderer owns its options (module-controller manifests --help, make manifests).
         from .manifests.render import main as manifests_main

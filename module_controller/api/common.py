@@ -10,7 +10,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Literal, TypeVar
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, field_validator
 
 from . import constants as c
 from .base import KubeModel
@@ -176,7 +176,13 @@ class ServiceStrategy(KubeModel):
         "Port the Service exposes, 1-65535; required when enableModuleService is true."))
     target_port: TargetPort | None = Field(None, description=(
         "Port on the base pod the Service sends traffic to: a number 1-65535 or a named container "
-        "port (IANA service name). Defaults to port."))
+        "port (IANA service name). Defaults to port (also when 0, which upstream's v1 "
+        "controller stores for 'not set')."))
+
+    @field_validator("target_port", mode="before")
+    @classmethod
+    def _zero_is_unset(cls, value: object) -> object:
+        return None if value == 0 and not isinstance(value, bool) else value
 
 
 class OperationStrategy(KubeModel):

@@ -141,14 +141,16 @@ MAX_UNAVAILABLE_RULE = Rule(
     "100% (e.g. 25%)",
     lambda v: 0 <= v <= c.MAX_REPLICAS if _is_int(v) else matches(c.PERCENT_PATTERN, v),
 )
+# 0 is "not set" (what upstream's Go defaulting stores; a Service's targetPort 0 means the port).
 TARGET_PORT_RULE = Rule(
-    f"type(self) == int ? self >= {c.PORT_MIN} && self <= {c.PORT_MAX} : "
+    f"type(self) == int ? self == 0 || (self >= {c.PORT_MIN} && self <= {c.PORT_MAX}) : "
     f"self.size() <= {c.PORT_NAME_MAX_LENGTH} && self.matches({cel_string(c.PORT_NAME_PATTERN)})"
     " && self.matches('[a-z]') && !self.contains('--')",
-    f"targetPort must be a port number {c.PORT_MIN}-{c.PORT_MAX} or an IANA port name (at most "
+    f"targetPort must be a port number {c.PORT_MIN}-{c.PORT_MAX} (0: same as port) or an IANA "
+    f"port name (at most "
     f"{c.PORT_NAME_MAX_LENGTH} lower-case letters, digits and '-', with a letter, no '--', not "
     "starting or ending with '-')",
-    lambda v: c.PORT_MIN <= v <= c.PORT_MAX if _is_int(v) else _port_name_ok(v),
+    lambda v: v == 0 or c.PORT_MIN <= v <= c.PORT_MAX if _is_int(v) else _port_name_ok(v),
 )
 
 

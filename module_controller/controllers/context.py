@@ -18,6 +18,7 @@ from ..arklet import ArkletClient, arklet_port
 from ..kube.events import WARNING, EventRecorder, Summary
 from ..kube.io import KubeIO
 from ..planning import placement
+from ..planning.adoption import module_adoption, status_unread
 from ..planning.deployment import Claim, name_conflict
 from ..planning.event_series import release_series
 from ..planning.module_lifecycle import serving
@@ -128,6 +129,7 @@ BY_HAND = "by-hand"
 REVISION_STATES = "revision-states"
 POD_LOAD = "pod-load"
 SERVING_PODS = "serving-pods"
+UNREAD = "unread"  # Modules with another controller's status, per ModuleDeployment (adoption)
 
 #: What a release counts of a revision's instances (:func:`instance_state`).
 DELETING, SERVING, FAILED, OTHER = "deleting", "serving", "failed", "other"
@@ -178,7 +180,8 @@ def module_store() -> Store:
         indexes={OWNER_REVISION: owner_revision_uid},
         tallies={REVISION_STATES: (owner_revision_uid, instance_state),
                  POD_LOAD: (label_value(c.LABEL_BASE_INSTANCE_NAME), deleting),
-                 SERVING_PODS: (owner_revision_uid, serving_pod)})
+                 SERVING_PODS: (owner_revision_uid, serving_pod),
+                 UNREAD: (label_value(c.LABEL_MODULE_DEPLOYMENT), status_unread)})
 
 
 @dataclass
@@ -420,7 +423,8 @@ class Context:
             return False
         revision = self.replicasets.get(module["metadata"].get("namespace") or "", name)
         return revision is not None and not owned_by(
-            module, c.API_VERSION, c.MODULE_REPLICA_SET.kind, revision)
+            module, c.API_VERSION, c.MODULE_REPLICA_SET.kind, revision) and \
+            module_adoption(module, revision) is None  # upstream's, about to be adopted
 
     def modules_on_pod(self, namespace: str, pod_name: str, *, include_deleting: bool = False
                        ) -> list[dict]:

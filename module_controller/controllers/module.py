@@ -25,6 +25,7 @@ from pydantic import ValidationError
 
 from ..api import Module, ModulePhase, ModuleReplicaSet, objects
 from ..api import constants as c
+from ..api.errors import describe
 from ..api.parsed import parsed
 from ..arklet import ArkletBusy, ArkletUnavailable, installed_identity
 from ..planning import placement
@@ -83,7 +84,7 @@ class ModuleReconciler:
         try:
             module = parsed(Module, obj)
         except ValidationError as exc:
-            await self._fail(key, "InvalidSpec", str(exc).splitlines()[0], retry=False)
+            await self._fail(key, "InvalidSpec", describe(exc), retry=False)
             return None
         try:
             return await self._reconcile(key, obj, module)

@@ -15,6 +15,7 @@ from ..api import ModuleDeployment, ModuleTemplate, ReleaseProgress
 from ..api import constants as c
 from ..api.common import ModuleTemplateSpec
 from ..api.objects import now, status_of
+from ..api.errors import describe
 from ..api.parsed import parsed
 from ..kube.events import NORMAL, WARNING
 from ..observability.decisions import decided
@@ -23,6 +24,7 @@ from ..planning import deployment_status as report
 from ..planning.conditions import get_condition
 from ..runtime.queue import Result
 from ..runtime.store import Key, key_of
+from .adoption import ReadHolds, adopt_release, read_grace
 from .context import (FAILED, SERVING, Context, deleting, labels_of,
                       not_ready_since, pod_ready, wants_removal)
 from .module_service import ModuleServices
@@ -50,15 +52,17 @@ class DeploymentReconciler:
         self.ctx = ctx
         self._services = ModuleServices(ctx)
         self._report = ReleaseReport(ctx)
+        self._holds = ReadHolds(read_grace(ctx.settings))
 
     async def reconcile(self, key: Key) -> Result | None:
         obj = self.ctx.module_deployments.get(*key)
         if obj is None:
+            self._holds.forget(key)
             return None
         try:
             model = parsed(ModuleDeployment, obj)
         except ValidationError as exc:
-            await self._blocked(key, "InvalidSpec", str(exc).splitlines()[0])
+            await self._blocked(key, "InvalidSpec", describe(exc))
             return None
         gone = deleting(obj)
         template = self._template(key, model)
@@ -82,6 +86,12 @@ class DeploymentReconciler:
                 return None
 
         revisions = self._revisions(key)
+        obj = await adopt_release(self.ctx, key, obj, revisions)  # upstream's v1 release, if any
+        hold = self._holds.left(self.ctx, key)
+        if hold is not None:
+            decided(KIND, key, "wait", "adopted Modules not read from their bases yet",
+                    changed=False)
+            return Result(requeue_after=hold)
         current = None
         if template is not None and not gone:
             current = await self._ensure_revision(key, obj, model, template, revisions)
@@ -143,7 +153,8 @@ class DeploymentReconciler:
     # ----------------------------------------------------------------- metadata, template
 
     async def _ensure_metadata(self, key: Key, obj: dict) -> dict:
-        patch = deployment.metadata_patch(obj["metadata"])
+        patch = deployment.metadata_patch(obj["metadata"],
+                                          (obj.get("spec") or {}).get("baseDeploymentName"))
         if patch is None:
             return obj
         obj = await self.ctx.kube.patch(PLURAL, key[0], key[1], {"metadata": patch})

@@ -18,14 +18,17 @@ from pydantic import ValidationError
 from ..api import ModulePhase, ModuleReplicaSet
 from ..api import constants as c
 from ..api.objects import owned_by, phase, status_of, update_revision
+from ..api.errors import describe
 from ..api.parsed import parsed
 from ..kube.events import NORMAL, WARNING
 from ..observability.decisions import decided
 from ..planning import placement
+from ..planning.conditions import set_condition
 from ..planning import replicaset as plan
 from ..planning.module_lifecycle import observed_current, serving
 from ..runtime.queue import Result
 from ..runtime.store import Key, key_of
+from .adoption import adopt_modules
 from .context import Context, deleting, labels_of, pod_ready
 
 KIND = c.MODULE_REPLICA_SET.kind
@@ -56,12 +59,14 @@ class ReplicaSetReconciler:
         try:
             model = parsed(ModuleReplicaSet, obj)
         except ValidationError as exc:
-            self.ctx.events.record(obj, WARNING, "InvalidSpec", str(exc).splitlines()[0])
-            decided(KIND, key, "blocked", "InvalidSpec", message=str(exc).splitlines()[0])
+            await self._invalid(key, obj, describe(exc))
             return None
-        modules = self._owned(key, obj)
         if deleting(obj):
-            return await self._finalize(key, obj, modules)
+            # Never adopt into a ModuleReplicaSet on its way out: the adopted Modules would be
+            # removed with it (uninstalled from bases that upstream left running them).
+            return await self._finalize(key, obj, self._owned(key, obj))
+        await adopt_modules(self.ctx, key, obj)  # upstream's v1 Modules, before they are counted
+        modules = self._owned(key, obj)
         listed = obj
         obj = await self._ensure_finalizer(key, obj)
         wrote = int(obj is not listed) + await self._remove_misplaced(key, obj, modules)
@@ -76,6 +81,18 @@ class ReplicaSetReconciler:
             instances = [self._instance(key, m) for m in modules]
         await self._write_status(key, model, modules, instances, placed_all)
         return None
+
+    async def _invalid(self, key: Key, obj: dict, message: str) -> None:
+        """ReplicaFailure (reason InvalidSpec) and one Event name the field and its value; a
+        valid spec later clears it (AllPlaced)."""
+        now = status_of(obj).get("conditions")
+        conditions = set_condition(now, c.CONDITION_REPLICA_FAILURE, True, "InvalidSpec", message)
+        decided(KIND, key, "blocked", "InvalidSpec", changed=conditions != now, message=message)
+        if conditions == now:
+            return
+        self.ctx.events.record(obj, WARNING, "InvalidSpec", message)
+        self._remember(await self.ctx.kube.patch_status(PLURAL, key[0], key[1], {
+            "conditions": conditions, "observedGeneration": obj["metadata"].get("generation")}))
 
     def _owned(self, key: Key, obj: dict) -> list[dict]:
         """Its Modules: labelled with its name and owned by it (this uid, not a namesake's)."""

@@ -116,25 +116,26 @@ def _owned_by(owner: Obj) -> list[Obj]:
                              "kind": c.MODULE_DEPLOYMENT.kind})]
 
 
-def _base_owner_reference(ref: Obj) -> bool:
-    """The owner reference to the base Deployment that earlier versions added (non-controller,
-    apps/v1 Deployment)."""
+def _base_owner_reference(ref: Obj, base: str | None) -> bool:
+    """The owner reference to the base Deployment ``base`` (spec.baseDeploymentName): earlier
+    versions added one (not as controller), upstream's v1 controller one as controller
+    (planning/adoption.py). Other Deployments a user made owners stay."""
     return (ref.get("apiVersion") == "apps/v1" and ref.get("kind") == "Deployment"
-            and not ref.get("controller"))
+            and base is not None and ref.get("name") == base)
 
 
-def metadata_patch(meta: Obj) -> Obj | None:
+def metadata_patch(meta: Obj, base: str | None) -> Obj | None:
     """The patch of a ModuleDeployment's metadata (None: none needed): its finalizers, and no
-    owner reference to its base Deployment. Earlier versions made the base Deployment an owner,
-    so deleting the Deployment deleted the user's ModuleDeployment; it outlives its base now
-    (BaseNotFound)."""
+    owner reference to its base Deployment ``base``. Earlier versions made the base Deployment
+    an owner, so deleting the Deployment deleted the user's ModuleDeployment; it outlives its
+    base now (BaseNotFound)."""
     finalizers = list(meta.get("finalizers") or [])
     missing = [f for f in FINALIZERS if f not in finalizers]
     patch: Obj = {}
     if missing:
         patch["finalizers"] = finalizers + missing
     refs = meta.get("ownerReferences") or []
-    kept = [r for r in refs if not _base_owner_reference(r)]
+    kept = [r for r in refs if not _base_owner_reference(r, base)]
     if kept != refs:
         patch["ownerReferences"] = kept
     if not patch:
@@ -171,7 +172,19 @@ def revision_update(revision: Obj, wanted: Obj, base: str) -> Obj | None:
     named = (revision["metadata"].get("labels") or {}).get(c.LABEL_DEPLOYMENT_NAME)
     if current == wanted and named == base:
         return None
-    return {"metadata": {"labels": {c.LABEL_DEPLOYMENT_NAME: base}}, "spec": wanted}
+    return {"metadata": {"labels": {c.LABEL_DEPLOYMENT_NAME: base}},
+            "spec": _merge_patch(current, wanted)}
+
+
+def _merge_patch(current: Any, wanted: Any) -> Any:
+    """The JSON merge patch from ``current`` to ``wanted``: keys ``wanted`` lacks are removed
+    (null), so a field another writer left (upstream's ``targetPort: 0``) does not make every
+    later comparison differ."""
+    if not isinstance(current, dict) or not isinstance(wanted, dict):
+        return wanted
+    patch = {k: _merge_patch(current.get(k), v) for k, v in wanted.items()}
+    patch.update({k: None for k in current if k not in wanted})
+    return patch
 
 
 def same_module(revision: Obj, name: str, version: str) -> bool:

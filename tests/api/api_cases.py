@@ -221,7 +221,6 @@ INVALID: list[Invalid] = [
     # --- module Service
     _service("port-70000", 70000, None, "port"),
     _service("port-zero", 0, None, "port"),
-    _service("targetport-zero", 8080, 0, "targetPort", "IANA"),
     _service("targetport-70000", 8080, 70000, "targetPort", "IANA"),
     _service("targetport-underscore", 8080, "http_port", "targetPort", "IANA"),
     _service("targetport-double-dash", 8080, "web--port", "targetPort", "IANA"),
@@ -304,6 +303,9 @@ VALID_EDGES: list[Case] = [
     Case("maxunavailable-int", MD, {f"{OS}.maxUnavailable": 0}),
     Case("service-named-target", MD, {SVC: {"enableModuleService": True, "port": 65535,
                                             "targetPort": "http"}}),
+    # 0 is "not set" (upstream's Go defaulting stores it; like a Service, it means the port)
+    Case("service-target-zero", MD, {SVC: {"enableModuleService": True, "port": 80,
+                                           "targetPort": 0}}),
     Case("service-target-max", MD, {SVC: {"enableModuleService": True, "port": 1,
                                           "targetPort": 65535}}),
     Case("service-target-15-chars", MD, {SVC: {"enableModuleService": True, "port": 80,

@@ -8,7 +8,9 @@ the controller stopped trying, not that the machine was busy. Speed claims live 
 """
 
 from module_controller.arklet.settings import ArkletSettings
+from module_controller.controllers.adoption import read_grace
 from module_controller.kube.client import DEFAULT_TIMEOUT
+from module_controller.settings import Settings
 
 # Fast retries, so failure tests see several attempts in seconds.
 RETRY_BACKOFF_INITIAL = 0.2   # --retry-backoff-initial: first requeue after a failed reconcile
@@ -45,3 +47,15 @@ API_REQUEST_MAX = float(DEFAULT_TIMEOUT.sock_read)
 # inside it. On a quiet machine a step takes well under a second; a busy one stretches it, but
 # never past what the controller allows itself.
 MODULE_STEP = ARKLET_CALL_MAX + INSTALL_CALL_MAX + API_REQUEST_MAX + RETRY_BACKOFF_MAX
+
+# How long a ModuleDeployment that took over upstream's objects waits for its Modules to be read
+# from their bases before it judges its release anyway (the controller's own bound, computed by
+# the controller's code from the same flags).
+ADOPTION_READ_GRACE = read_grace(Settings(arklet=ARKLET))
+# Taking over one ModuleDeployment upstream's controller left is a chain, each link bounded:
+# its ModuleReplicaSet adopts the Modules (one step of that reconciler), each Module reads its
+# base (one Module step; the Modules of one ModuleReplicaSet are read concurrently), the
+# ModuleDeployment waits for those reads at most the read grace, then judges its release and
+# writes its status (one step of that reconciler). Steps of the other reconcilers fit in a
+# Module step (above): 3 x 60.6 + 40.8 = 222.6 s at most (a few seconds on a quiet machine).
+TAKEOVER = MODULE_STEP + MODULE_STEP + ADOPTION_READ_GRACE + MODULE_STEP

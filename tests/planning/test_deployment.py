@@ -74,12 +74,16 @@ def test_revision_number_of_a_missing_or_malformed_label_is_zero():
 
 def test_metadata_patch_adds_finalizers_and_drops_the_base_owner():
     base_ref = {"apiVersion": "apps/v1", "kind": "Deployment", "name": "base", "uid": "u"}
-    meta = {"resourceVersion": "7", "finalizers": ["other"], "ownerReferences": [base_ref]}
-    patch = deployment.metadata_patch(meta)
-    assert patch == {"finalizers": ["other", *deployment.FINALIZERS], "ownerReferences": [],
+    users = {"apiVersion": "apps/v1", "kind": "Deployment", "name": "mine", "uid": "m"}
+    meta = {"resourceVersion": "7", "finalizers": ["other"],
+            "ownerReferences": [base_ref, users]}
+    patch = deployment.metadata_patch(meta, "base")
+    # Only the base's reference goes: an owner the user chose is not ours to drop.
+    assert patch == {"finalizers": ["other", *deployment.FINALIZERS], "ownerReferences": [users],
                      "resourceVersion": "7"}
-    done = {"resourceVersion": "8", "finalizers": list(deployment.FINALIZERS)}
-    assert deployment.metadata_patch(done) is None
+    done = {"resourceVersion": "8", "finalizers": list(deployment.FINALIZERS),
+            "ownerReferences": [users]}
+    assert deployment.metadata_patch(done, "base") is None
     assert deployment.finalizers_left(done) == []
     assert deployment.finalizers_left({"finalizers": ["other"]}) is None
 
