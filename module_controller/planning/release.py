@@ -53,6 +53,7 @@ class Revision:
     available: int            # Available Modules, not deleting
     failed: int = 0           # Failed Modules, not deleting (their installs keep failing)
     short_of_bases: bool = False  # not all of ``replicas`` could be placed: no eligible base
+    version: str = ""         # the module version of its template (what its instances run)
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,13 @@ class ReleaseState:
     stable_revision: int | None = None
     aborted_revision: int | None = None
     aborted_module: str | None = None
+    # The spec's metadata.generation when the release was given up (kept up with the
+    # controller's own spec writes): a later generation is the user's change, a retry.
+    aborted_generation: int | None = None
+    # spec.pause and spec.confirmBatchNum at that generation: a change of only these is no new
+    # spec (they steer a release, and none is given up for them).
+    aborted_pause: bool | None = None
+    aborted_confirm: int | None = None
 
 
 @dataclass(frozen=True)
@@ -98,6 +106,8 @@ class Observed:
     skip_confirmation: bool = False    # peer-mode scaling: a new base gets its module at once
     update_module: str = ""            # name:version@url of the spec's revision
     abort: bool = False                # the user asked to abort the running release
+    retry: str | None = None           # the retry annotation (names the revision to release again)
+    generation: int | None = None      # the spec's metadata.generation
 
 
 @dataclass
@@ -112,6 +122,9 @@ class Decision:
     rolled_back: str | None = None         # the release was given up: "Aborted" or a failure
     failed: bool = False                   # deadline passed with Failed instances, no rollback
     abort_refused: str | None = None       # why an abort could not be done
+    retried: str | None = None             # the given-up revision is released again: why
+    retry_refused: str | None = None       # why a retry could not be done
+    repaired: str | None = None            # the recorded release contradicted the objects: how
     # The rows of the transition table taken, in order (planning.release_table): what the
     # reconciler logs as its decisions.
     steps: list[Step] = field(default_factory=list)
