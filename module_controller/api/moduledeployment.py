@@ -123,11 +123,14 @@ class ReleaseStatus(KubeModel):
         "metadata.generation of the spec when its revision was given up (kept up with the "
         "controller's own spec writes). A later generation is the user's change: the spec is "
         "released again (a retry), even if it names the given-up revision, unless only "
-        "spec.pause or spec.confirmBatchNum changed."))
+        "spec.pause, spec.confirmBatchNum or the wanted instances changed."))
     aborted_pause: bool | None = Field(None, description=(
         "spec.pause at abortedGeneration (a change of it alone is no new spec)."))
     aborted_confirm_batch_num: int | None = Field(None, description=(
         "spec.confirmBatchNum at abortedGeneration (a change of it alone is no new spec)."))
+    aborted_replicas: int | None = Field(None, description=(
+        "Instances wanted at abortedGeneration (a scale alone is no new spec: the stable "
+        "revision is scaled)."))
 
     def format_batch_progress(self) -> str | None:
         """What ``batch_progress`` should say for the current numbers."""

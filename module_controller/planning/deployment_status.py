@@ -165,6 +165,7 @@ def release_state(status: dict[str, Any]) -> ReleaseState:
         aborted_generation=rs.get("abortedGeneration"),
         aborted_pause=rs.get("abortedPause"),
         aborted_confirm=rs.get("abortedConfirmBatchNum"),
+        aborted_replicas=rs.get("abortedReplicas"),
     )
 
 
@@ -186,6 +187,7 @@ def release_status(st: ReleaseState) -> dict[str, Any]:
         "abortedGeneration": st.aborted_generation,
         "abortedPause": st.aborted_pause,
         "abortedConfirmBatchNum": st.aborted_confirm,
+        "abortedReplicas": st.aborted_replicas,
     }
     return {k: v for k, v in fields.items() if v is not None}
 

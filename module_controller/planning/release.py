@@ -88,10 +88,11 @@ class ReleaseState:
     # The spec's metadata.generation when the release was given up (kept up with the
     # controller's own spec writes): a later generation is the user's change, a retry.
     aborted_generation: int | None = None
-    # spec.pause and spec.confirmBatchNum at that generation: a change of only these is no new
-    # spec (they steer a release, and none is given up for them).
+    # spec.pause, spec.confirmBatchNum and the wanted instances at that generation: a change of
+    # only these steers or scales what runs and is no new spec.
     aborted_pause: bool | None = None
     aborted_confirm: int | None = None
+    aborted_replicas: int | None = None
 
 
 @dataclass(frozen=True)

@@ -47,26 +47,30 @@ def forget_given_up(obs: Observed, st: ReleaseState) -> tuple[ReleaseState, str 
         why = f"the spec moved on to {obs.update_module} (revision {obs.update_revision})"
     elif obs.generation is not None and st.aborted_generation is not None and \
             obs.generation > st.aborted_generation:
-        if (obs.pause, obs.confirm_batch_num) != (st.aborted_pause, st.aborted_confirm):
-            # pause or confirmBatchNum changed: taken for the change, not a new spec
+        if (obs.pause, obs.confirm_batch_num, obs.desired) != \
+                (st.aborted_pause, st.aborted_confirm, st.aborted_replicas):
+            # pause, confirmBatchNum or replicas changed: taken for that change (it steers or
+            # scales the stable revision), not for a new spec
             return replace(st, aborted_generation=obs.generation), None
         why = (f"the spec was changed (generation {st.aborted_generation} -> {obs.generation}) "
                f"and names revision {st.aborted_revision} again")
     if why is None:
         return st, None
     return replace(st, aborted_revision=None, aborted_module=None, aborted_generation=None,
-                   aborted_pause=None, aborted_confirm=None), why
+                   aborted_pause=None, aborted_confirm=None, aborted_replicas=None), why
 
 
 def steering_kept(obs: Observed, decision: Decision) -> Decision:
-    """The decision with the spec's pause and confirmBatchNum as they are once it is written,
-    kept beside a given-up revision (:func:`forget_given_up` tells them from a new spec)."""
+    """The decision with the spec's pause and confirmBatchNum (as they are once it is written)
+    and the wanted instances kept beside a given-up revision (:func:`forget_given_up` tells a
+    change of these from a new spec)."""
     st = decision.state
     if st.aborted_revision is None:
         return decision
     pause = obs.pause if decision.set_pause is None else decision.set_pause
     confirm = 0 if decision.reset_confirm else obs.confirm_batch_num
-    decision.state = replace(st, aborted_pause=pause, aborted_confirm=confirm)
+    decision.state = replace(st, aborted_pause=pause, aborted_confirm=confirm,
+                             aborted_replicas=obs.desired)
     return decision
 
 
@@ -135,7 +139,7 @@ def carry(kept: ReleaseState, new: ReleaseState) -> ReleaseState:
     return replace(new, stable_revision=kept.stable_revision,
                    aborted_revision=kept.aborted_revision, aborted_module=kept.aborted_module,
                    aborted_generation=kept.aborted_generation, aborted_pause=kept.aborted_pause,
-                   aborted_confirm=kept.aborted_confirm)
+                   aborted_confirm=kept.aborted_confirm, aborted_replicas=kept.aborted_replicas)
 
 
 def keep_stable(kept: ReleaseState, decision: Decision) -> Decision:

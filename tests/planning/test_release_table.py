@@ -187,7 +187,7 @@ def _rare_rows() -> set[tuple[Phase, Event]]:
     back = ReleaseState(update_revision=1, current_batch=1, real_batch_count=2, original_delta=2,
                         progress=P.EXECUTING, desired=2, last_transition=T0, stable_revision=1,
                         aborted_revision=2, aborted_module="m:2", aborted_generation=3,
-                        aborted_pause=False, aborted_confirm=0)
+                        aborted_pause=False, aborted_confirm=0, aborted_replicas=2)
     obs = Observed(desired=2, update_revision=2, revisions=(Revision(1, "r1", 1, 1, 1),
                                                             Revision(2, "r2", 1, 1, 1)),
                    strategy=Strategy(batch_count=2), pause=True, confirm_batch_num=0,

@@ -301,7 +301,7 @@ def test_flags_before_and_after_the_subcommand():
 
 @pytest.mark.parametrize("argv", [[], ["status"], ["undo", "s", "--to-revision", "0"],
                                   ["get", "modules"], ["status", "s", "-o", "wide"], ["abort"],
-                                  ["retry", "s"]])
+                                  ["retry"]])
 def test_usage_errors_exit_2(argv, capsys):
     with pytest.raises(SystemExit) as exc:
         cli.parse(argv)
