@@ -245,7 +245,10 @@ def deployment_status(current: dict[str, Any], decision: Decision, observed: Obs
             "from the revisions and their instances")))
     if all(current.get(k) == v for k, v in status.items()):
         return out
-    out.status = status
+    # A merge patch keeps what it does not name: a field the release no longer has (a given-up
+    # revision the user moved on from) is written as null, or it would come back on the next read.
+    gone = {k: None for k in current.get("releaseStatus") or {} if k not in progress_now}
+    out.status = {**status, "releaseStatus": {**progress_now, **gone}}
     if (current.get("releaseStatus") or {}).get("progress") != progress_now.get("progress"):
         out.events.append((NORMAL, f"Release{st.progress.value if st.progress else ''}",
                            f"group {st.current_batch}/{st.real_batch_count}, "
