@@ -2,7 +2,8 @@
 invariant checked after every step and while polling.
 
 Operations, drawn from ``random.Random(seed)``: apply a spec (version, replicas, needConfirm,
-batchCount), pause, ``pause: false``, confirm the waiting group (``confirmBatchNum``), abort,
+batchCount, rollbackOnFailure), apply a broken one (its url serves nothing, so it fails after a
+short progressDeadlineSeconds and is rolled back or stops), pause, ``pause: false``, confirm the waiting group (``confirmBatchNum``), abort,
 retry, undo to a random revision, delete (driven to the end: offline waits at confirmation
 points too), re-create under the same name, and a controller restart (SIGKILL, start again).
 The bases are the simulator's fake Arklets, answering over real HTTP.
@@ -13,7 +14,9 @@ The invariant, whenever the ModuleDeployment's status describes its spec (``obse
 * **Completed is true**: exactly the spec's version runs ACTIVATED, on ``replicas`` bases (the
   fake Arklets' ``queryAllBiz``), and no other version of the module is ACTIVATED anywhere;
 * **Available is true**: no Module (read twice, unchanged between) reads Available for a
-  version its base does not run ACTIVATED;
+  version its base does not run ACTIVATED, beyond the moment a newer revision's install on the
+  same base deactivates it and its own reconcile says so (bounded by one Module step,
+  ``MODULE_STEP``; the walk reports how many such moments it saw);
 * and after the walk the release still converges: confirmed, resumed, retried if given up, it
   reaches Completed (a stall fails here), and the controller logged no traceback.
 
@@ -37,7 +40,7 @@ from module_controller.api import constants as c
 from module_controller.devcluster import testing as kt
 from module_controller.plugin import view
 
-from helpers.bodies import MODULE, md_body
+from helpers.bodies import MODULE, md_body, url_of
 from helpers.cluster import bases, patch_md
 from helpers.controller_args import MODULE_STEP
 
@@ -45,13 +48,17 @@ pytestmark = pytest.mark.cluster
 
 NAME = "walk"
 VERSIONS = ("1.0.0", "1.0.1", "2.0.0")
+BROKEN = "3.0.0"  # served by nothing: every install fails (url_of's jar name, "-missing.jar")
+DEADLINE = 4      # spec.progressDeadlineSeconds of a broken release: it fails quickly
 BASES = 3
 STEPS = int(os.environ.get("SEQUENCE_STEPS", "30"))
 SEEDS = [int(s) for s in os.environ.get("SEQUENCE_SEEDS", "1").split(",") if s.strip()]
 #: Walks that once failed (seed, steps); they run in every `make test`.
 REGRESSION_SEEDS: list[tuple[int, int]] = []
-OPERATIONS = ("apply", "apply", "pause", "resume", "confirm", "confirm", "abort", "abort",
+OPERATIONS = ("apply", "apply", "broken", "pause", "resume", "confirm", "confirm", "abort",
               "retry", "undo", "delete", "restart")
+#: While a release runs, an abort is drawn more often (else most would find nothing to abort).
+WHILE_RUNNING = OPERATIONS + ("abort", "abort")
 
 
 @dataclass
@@ -65,6 +72,8 @@ class Walk:
     taken: list[str] = field(default_factory=list)
     checks: int = 0
     completed_seen: int = 0
+    lies: dict[str, float] = field(default_factory=dict)  # Module -> first seen lying
+    lies_seen: set[str] = field(default_factory=set)
 
     # ------------------------------------------------------------- reads
 
@@ -90,6 +99,7 @@ class Walk:
         md2, modules2 = await self.md(), await self.modules()
         self.checks += 1
         where = f"after steps {self.taken[-6:]}"
+        lying = set()
         for name, m in modules2.items():
             before = modules1.get(name)
             if before is None or before["metadata"]["resourceVersion"] != \
@@ -99,9 +109,17 @@ class Walk:
                 continue
             ip = (m["metadata"].get("labels") or {}).get(c.LABEL_BASE_INSTANCE_IP)
             version = m["spec"]["module"]["version"]
-            assert (version, "ACTIVATED") in bizzes.get(ip, []), (
+            if (version, "ACTIVATED") in bizzes.get(ip, []):
+                continue
+            # Replaced in place (a newer revision's install on the same base deactivates it):
+            # its own reconcile, woken by the change, says so; it must not stay Available.
+            lying.add(name)
+            first = self.lies.setdefault(name, time.monotonic())
+            self.lies_seen.add(name)
+            assert time.monotonic() - first < MODULE_STEP, (
                 f"Module {name} reads Available for {version} on {ip}, which runs "
-                f"{bizzes.get(ip)} ({where})")
+                f"{bizzes.get(ip)}, for {MODULE_STEP:.0f}s ({where})")
+        self.lies = {k: v for k, v in self.lies.items() if k in lying}
         if md1 is None or md2 is None or \
                 md1["metadata"]["resourceVersion"] != md2["metadata"]["resourceVersion"]:
             return
@@ -136,27 +154,32 @@ class Walk:
             if exc.status not in (404, 409):
                 raise
 
-    def spec(self) -> dict:
-        version = self.rnd.choice(VERSIONS)
-        body = md_body(NAME, self.rnd.randint(1, BASES), version=version,
-                       batchCount=self.rnd.randint(1, 2), needConfirm=self.rnd.random() < 0.4)
+    def spec(self, broken: bool = False) -> dict:
+        version = BROKEN if broken else self.rnd.choice(VERSIONS)
+        url = url_of(version).replace("-ark-biz.jar", "-missing.jar") if broken else None
+        body = md_body(NAME, self.rnd.randint(1, BASES), version=version, url=url,
+                       batchCount=self.rnd.randint(1, 2), needConfirm=self.rnd.random() < 0.4,
+                       rollbackOnFailure=self.rnd.random() < 0.7)
+        body["spec"]["progressDeadlineSeconds"] = DEADLINE if broken else 600
         return body
 
     async def step(self) -> None:
         md = await self.md()
         gone = md is None
-        op = "create" if gone else self.rnd.choice(OPERATIONS)
         rs = ((md or {}).get("status") or {}).get("releaseStatus") or {}
+        running = rs.get("progress") in ("Executing", "Paused")
+        op = "create" if gone else self.rnd.choice(WHILE_RUNNING if running else OPERATIONS)
         if op == "create":
             body = self.spec()
             await client.CustomObjectsApi(self.api).create_namespaced_custom_object(
                 c.GROUP, c.VERSION, self.namespace, c.MODULE_DEPLOYMENT.plural, body)
             op += f" {body['spec']['template']['spec']['module']['version']}" \
                   f"x{body['spec']['replicas']}"
-        elif op == "apply":
-            body = self.spec()
+        elif op in ("apply", "broken"):
+            body = self.spec(broken=op == "broken")
             await self.write({"spec": {k: body["spec"][k] for k in
-                                       ("template", "replicas", "operationStrategy")}})
+                                       ("template", "replicas", "operationStrategy",
+                                        "progressDeadlineSeconds")}})
             op += f" {body['spec']['template']['spec']['module']['version']}" \
                   f"x{body['spec']['replicas']} {body['spec']['operationStrategy']}"
         elif op in ("pause", "resume"):
@@ -217,6 +240,13 @@ class Walk:
             return m is not None and st.get("observedGeneration") == m["metadata"]["generation"] \
                 and (st.get("releaseStatus") or {}).get("progress") in ("Completed", "Aborted")
 
+        md = await self.md()
+        if md is not None and md["spec"]["template"]["spec"]["module"]["version"] == BROKEN:
+            body = self.spec()  # nothing releases a broken spec: the user fixes it
+            await self.write({"spec": {k: body["spec"][k] for k in
+                                       ("template", "replicas", "operationStrategy",
+                                        "progressDeadlineSeconds")}})
+            self.taken.append("apply (converge)")
         md = await self.until(settled, "the release comes to rest")
         rs = md["status"]["releaseStatus"]
         if rs["progress"] == "Aborted":
@@ -242,7 +272,8 @@ async def walk(api, namespace, arklets, controller, seed: int, steps: int) -> Wa
         await w.converge()
     finally:
         print(f"[sequence] seed {seed}: {len(w.taken)} steps, {w.checks} checks "
-              f"({w.completed_seen} of a Completed status) in {time.monotonic() - started:.0f}s:"
+              f"({w.completed_seen} of a Completed status; {len(w.lies_seen)} Module(s) seen Available "
+              f"a moment after being replaced in place) in {time.monotonic() - started:.0f}s:"
               f" {w.taken}")
     log = controller.log_text()
     assert "Traceback" not in log, log[log.index("Traceback") - 2000:][:6000]
