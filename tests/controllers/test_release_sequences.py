@@ -3,9 +3,10 @@ invariant checked after every step and while polling.
 
 Operations, drawn from ``random.Random(seed)``: apply a spec (version, replicas, needConfirm,
 batchCount, rollbackOnFailure), apply a broken one (its url serves nothing, so it fails after a
-short progressDeadlineSeconds and is rolled back or stops), pause, ``pause: false``, confirm the waiting group (``confirmBatchNum``), abort,
-retry, undo to a random revision, delete (driven to the end: offline waits at confirmation
-points too), re-create under the same name, and a controller restart (SIGKILL, start again).
+short progressDeadlineSeconds and is rolled back or stops), pause, ``pause: false``, confirm the
+waiting group (``confirmBatchNum``), abort, retry, undo to a random revision, delete (driven to
+the end: offline waits at confirmation points too), re-create under the same name, and a
+controller restart (SIGKILL, start again).
 The bases are the simulator's fake Arklets, answering over real HTTP.
 
 The invariant, whenever the ModuleDeployment's status describes its spec (``observedGeneration``
