@@ -168,11 +168,20 @@ def start(obs: Observed, now: dt.datetime) -> ReleaseState:
     )
 
 
+def recorded_sizes(obs: Observed, st: ReleaseState) -> list[int]:
+    """The group sizes of the recorded release: as many groups as it started with
+    (``realBatchCount``), whatever ``batchCount`` says now. A strategy edited mid-release must not
+    resize its groups: with fewer groups than recorded, its last group would move only part of
+    the instances and the release would read Completed short of them."""
+    groups = max(st.real_batch_count, 1)
+    beta = obs.strategy.use_beta and not obs.skip_confirmation
+    sizes = group_sizes(st.original_delta, groups, beta)
+    return sizes if len(sizes) == groups else group_sizes(st.original_delta, groups, False)
+
+
 def targets(obs: Observed, st: ReleaseState, batch: int) -> dict[str, int]:
     """Replica counts when groups 1..``batch`` of the recorded release are applied."""
-    s = obs.strategy
-    skip = obs.skip_confirmation
-    sizes = group_sizes(st.original_delta, 1 if skip else s.batch_count, s.use_beta and not skip)
+    sizes = recorded_sizes(obs, st)
     moved = sum(sizes[:batch])
     if obs.deleting:
         # Offline: the total shrinks group by group; the update revision keeps its instances

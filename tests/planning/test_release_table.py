@@ -183,6 +183,12 @@ def _rare_rows() -> set[tuple[Phase, Event]]:
         first = plan(obs, gray, T0).steps[0]
         assert (first.phase, first.event) == (Phase.GRAY_WAIT, event), first
         out.add((first.phase, first.event))
+    paused = replace(gray, progress=P.PAUSED, next_reconcile=None)
+    obs = Observed(desired=2, update_revision=2, revisions=revisions, strategy=strategy,
+                   pause=True, confirm_batch_num=0, abort=True)
+    first = plan(obs, paused, T0).steps[0]
+    assert (first.phase, first.event) == (Phase.PAUSED, Event.ABORT), first
+    out.add((first.phase, first.event))
     # The user pauses a rollback of two groups (a change of pause alone leaves it given up).
     back = ReleaseState(update_revision=1, current_batch=1, real_batch_count=2, original_delta=2,
                         progress=P.EXECUTING, desired=2, last_transition=T0, stable_revision=1,
