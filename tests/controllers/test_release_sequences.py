@@ -23,7 +23,9 @@ The invariant, whenever the ModuleDeployment's status describes its spec (``obse
 
 Sizes: ``SEQUENCE_STEPS`` (default 30 per seed) and ``SEQUENCE_SEEDS`` (comma-separated, default
 one seed) for a longer run; :data:`REGRESSION_SEEDS` are walks that once failed, kept. A failing
-walk prints its seed and every step taken (``-s``, or pytest's captured output).
+walk prints its seed and every step taken (``-s``, or pytest's captured output). The seed fixes
+the draws, not the timing: an operation reads the status it finds (the revision to abort, the
+group to confirm), so a re-run may take another path, as in the chaos suite.
 """
 
 from __future__ import annotations
@@ -283,6 +285,9 @@ async def walk(api, namespace, arklets, controller, seed: int, steps: int) -> Wa
     return w
 
 
+# A long run (SEQUENCE_STEPS) outlasts the suite's per-test timeout; this is its own, a safety
+# net of several seconds a step, not a speed claim.
+@pytest.mark.timeout(max(600, 120 + 8 * STEPS))
 @pytest.mark.parametrize("seed", SEEDS)
 async def test_random_operation_sequences_keep_the_release_state_true(
         api, namespace, arklets, controller, seed):

@@ -157,7 +157,7 @@ async def test_pause_resume_and_kubectl_finds_the_plugin(api, namespace, control
     assert "already resumed" not in user.ok("resume", NAME)
     until_done(user)
     assert user.ok("resume", NAME).strip().endswith("already resumed")
-    assert user.ok("pause", NAME).strip().endswith("paused")
+    assert user.ok("pause", NAME).splitlines()[0].endswith("paused")
     md = await kt.get_deployment(api, namespace, NAME)
     assert md["spec"]["pause"] is True
 
