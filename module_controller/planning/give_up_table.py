@@ -83,8 +83,9 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(_S.ABORTED, _T.UNDO_TO_STABLE, _S.COMPLETED,
                "clears the given-up revision: the spec's revision is the one that runs"),
     Transition(_S.ABORTED, _T.STEERING, _S.ROLLING_BACK,
-               "releases the stable revision at the new count (progress Executing), then reads "
-               "Aborted again; the given-up revision stays given up"),
+               "releases a new replicas count on the stable revision (progress Executing), "
+               "then reads Aborted again (pause or confirmBatchNum alone change nothing); the "
+               "given-up revision stays given up"),
     Transition(_S.ABORTED, _T.ABORT, _S.ABORTED, "refuses it (Event AbortRefused)"),
     Transition(_S.ABORTED, _T.RESTART, _S.ABORTED,
                "reads the same status: stays Aborted, installs nothing of the given-up revision"),
