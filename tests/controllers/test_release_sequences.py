@@ -59,6 +59,8 @@ SEEDS = [int(s) for s in os.environ.get("SEQUENCE_SEEDS", "1").split(",") if s.s
 #: Walks that once failed (seed, steps); they run in every `make test`.
 REGRESSION_SEEDS: list[tuple[int, int]] = [
     (7, 33),  # batchCount edited mid-release resized its groups: Completed with 1 of 2 up
+    (27, 108),  # a Module replaced in place on its pod, then the other taken off: it read
+    (28, 116),  # Available (DEACTIVATED on the base) and the release Completed on it
 ]
 OPERATIONS = ("apply", "apply", "broken", "pause", "resume", "confirm", "confirm", "abort",
               "retry", "undo", "delete", "restart")
