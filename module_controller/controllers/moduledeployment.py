@@ -19,6 +19,7 @@ from ..api.common import ModuleTemplateSpec
 from ..api.objects import now, status_of
 from ..api.parsed import parsed
 from ..kube.events import NORMAL, WARNING
+from ..kube.io import not_found
 from ..observability.decisions import decided
 from ..planning import bases, deployment, release, release_machine, rollback
 from ..planning import deployment_status as report
@@ -393,7 +394,14 @@ class DeploymentReconciler:
         await self._services.delete(key, obj["metadata"]["uid"])
         finalizers = deployment.finalizers_left(obj["metadata"])
         if finalizers is not None:
-            self._remember(await self.ctx.kube.patch(PLURAL, key[0], key[1], {"metadata": {
-                "resourceVersion": obj["metadata"]["resourceVersion"], "finalizers": finalizers}}))
+            try:
+                updated = await self.ctx.kube.patch(PLURAL, key[0], key[1], {"metadata": {
+                    "resourceVersion": obj["metadata"]["resourceVersion"],
+                    "finalizers": finalizers}})
+            except Exception as exc:
+                if not_found(exc):
+                    return None  # an earlier reconcile let go already: it is gone
+                raise
+            self._remember(updated)
             decided(KIND, key, "offline: finalizers removed", "revisions and Service gone")
         return None
