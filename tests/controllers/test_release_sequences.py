@@ -296,7 +296,15 @@ async def test_random_operation_sequences_keep_the_release_state_true(
     await walk(api, namespace, arklets, controller, seed, STEPS)
 
 
-@pytest.mark.parametrize("seed,steps", REGRESSION_SEEDS or [pytest.param(
-    0, 0, marks=pytest.mark.skip(reason="no walk has failed yet"))])
+def _regression(seed: int, steps: int):
+    """A kept walk; one longer than the run's SEQUENCE_STEPS (default 30, `make test`'s ~3
+    minutes) runs in a long run only (its fix also has a unit test)."""
+    marks = [pytest.mark.timeout(max(600, 120 + 8 * steps))]
+    if steps > max(STEPS, 40):
+        marks.append(pytest.mark.skip(reason=f"{steps} steps: set SEQUENCE_STEPS>={steps}"))
+    return pytest.param(seed, steps, marks=marks, id=f"seed{seed}-{steps}steps")
+
+
+@pytest.mark.parametrize("seed,steps", [_regression(*r) for r in REGRESSION_SEEDS])
 async def test_walks_that_once_failed(api, namespace, arklets, controller, seed, steps):
     await walk(api, namespace, arklets, controller, seed, steps)
