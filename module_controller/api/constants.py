@@ -68,6 +68,10 @@ ANNOTATION_ARKLET_PORT: Final = PREFIX + "arklet-port"
 # abort` writes it). The controller acts on it when it names the running release's revision,
 # and removes it either way, so it never applies to a later release of the same revision.
 ANNOTATION_ABORT_REVISION: Final = PREFIX + "abort-revision"
+# Ask to release a given-up revision again (`kubectl module retry` writes it): the controller
+# acts on it when it names the revision in status.releaseStatus.abortedRevision, and removes it
+# either way (a stale one is refused with an Event).
+ANNOTATION_RETRY_REVISION: Final = PREFIX + "retry-revision"
 DEFAULT_ARKLET_PORT: Final = 1238
 
 # --- Finalizers (behaviour §1) --------------------------------------------------------------------

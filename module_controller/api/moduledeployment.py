@@ -105,7 +105,8 @@ class ReleaseStatus(KubeModel):
         None, description="Instances to add (positive) or remove (negative) when the release began.")
     progress: ReleaseProgress | None = Field(None, description=(
         "Init, Executing, WaitingForConfirmation, Paused, Completed, Terminating, Terminated "
-        "or Aborted."))
+        "or Aborted (the spec's revision was given up, by an abort or a rollback on failure, "
+        "and the stable revision runs; until a retry, a new spec or an undo)."))
     batch_progress: str | None = Field(
         None, description="currentBatch/realBatchCount for display, e.g. 1/2 (the BATCH column).")
     last_transition_time: datetime | None = Field(None, description="When progress last changed.")
@@ -120,6 +121,18 @@ class ReleaseStatus(KubeModel):
         "spec's module clears it."))
     aborted_module: str | None = Field(None, description=(
         "name:version@url of the given-up revision when it was given up."))
+    aborted_generation: int | None = Field(None, description=(
+        "metadata.generation of the spec when its revision was given up (kept up with the "
+        "controller's own spec writes). A later generation is the user's change: the spec is "
+        "released again (a retry), even if it names the given-up revision, unless only "
+        "spec.pause, spec.confirmBatchNum or the wanted instances changed."))
+    aborted_pause: bool | None = Field(None, description=(
+        "spec.pause at abortedGeneration (a change of it alone is no new spec)."))
+    aborted_confirm_batch_num: int | None = Field(None, description=(
+        "spec.confirmBatchNum at abortedGeneration (a change of it alone is no new spec)."))
+    aborted_replicas: int | None = Field(None, description=(
+        "Instances wanted at abortedGeneration (a scale alone is no new spec: the stable "
+        "revision is scaled)."))
 
     def format_batch_progress(self) -> str | None:
         """What ``batch_progress`` should say for the current numbers."""
@@ -156,6 +169,9 @@ class ModuleDeploymentStatus(KubeModel):
     updated_replicas: int | None = Field(None, description="Modules of the current revision.")
     updated_available_replicas: int | None = Field(
         None, description="Available Modules of the current revision.")
+    version: str | None = Field(None, description=(
+        "The module version(s) the Available instances run, newest revision first (two while a "
+        "release moves instances): the VERSION column, never taken from the spec."))
     conditions: list[Condition] | None = Field(
         None, json_schema_extra=CONDITIONS_LIST_EXTRA,
         description="Available, Progressing, ReplicaFailure and RolledBack.")
@@ -172,14 +188,15 @@ class ModuleDeployment(KubeObject):
         names=c.MODULE_DEPLOYMENT,
         printer_columns=(
             PrinterColumn("MODULE", "string", ".spec.template.spec.module.name", "Module name."),
-            PrinterColumn("VERSION", "string", ".spec.template.spec.module.version",
-                          "Module version."),
+            PrinterColumn("VERSION", "string", ".status.version",
+                          "Module version(s) the Available instances run."),
             PrinterColumn("REPLICAS", "integer", ".spec.replicas",
                           "Desired instances (-1 = peer mode)."),
             PrinterColumn("AVAILABLE", "integer", ".status.availableReplicas",
                           "Available instances."),
             PrinterColumn("PROGRESS", "string", ".status.releaseStatus.progress",
-                          "Progress of the current release."),
+                          "Progress of the current release (Aborted: the spec's revision is "
+                          "given up until you act)."),
             PrinterColumn("BATCH", "string", ".status.releaseStatus.batchProgress",
                           "Current group / number of groups."),
             AGE_COLUMN,

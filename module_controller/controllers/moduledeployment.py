@@ -9,6 +9,8 @@ lives in ``status.releaseStatus`` so any controller instance resumes it.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from pydantic import ValidationError
 
 from ..api import ModuleDeployment, ModuleTemplate, ReleaseProgress
@@ -18,6 +20,7 @@ from ..api.objects import now, status_of
 from ..api.errors import describe
 from ..api.parsed import parsed
 from ..kube.events import NORMAL, WARNING
+from ..kube.io import not_found
 from ..observability.decisions import decided
 from ..planning import bases, deployment, release, release_machine, rollback
 from ..planning import deployment_status as report
@@ -96,12 +99,15 @@ class DeploymentReconciler:
         if template is not None and not gone:
             current = await self._ensure_revision(key, obj, model, template, revisions)
             revisions = self._revisions(key)
-        elif revisions:
-            current = max(revisions, key=_number)
+        before = report.release_state(status_of(obj))
+        if current is None and revisions:
+            # Offline: the revision the recorded release moves (after an undo or a give-up not
+            # the newest one), so status names what the bases run.
+            current = next((r for r in revisions if _number(r) == before.update_revision),
+                           max(revisions, key=_number))
         if current is None and gone:
             return await self._finish_offline(key, obj)
 
-        before = report.release_state(status_of(obj))
         observed = self._observe(key, model, revisions, current, gone, before)
         decision = release_machine.plan(observed, before, now())
         if decision.superseded:
@@ -115,7 +121,13 @@ class DeploymentReconciler:
         # status that says Completed for the same target comes after the counts it relies on
         # (replicas 4 -> 3 completes at once): nobody may read Completed while a revision still
         # asks for the old count.
+        generation = obj["metadata"].get("generation")
         obj, wrote = await self._apply_spec(key, obj, decision)
+        if decision.state.aborted_revision is not None and \
+                decision.state.aborted_generation == generation != obj["metadata"].get("generation"):
+            # Our own spec write (pause, confirmBatchNum) is not the user acting on the give-up.
+            decision.state = replace(decision.state,
+                                     aborted_generation=obj["metadata"].get("generation"))
         if decision.state.progress is ReleaseProgress.COMPLETED and \
                 decision.state.update_revision == before.update_revision:
             counts = await self._apply_replicas(key, decision, revisions)
@@ -127,7 +139,10 @@ class DeploymentReconciler:
         if decision.rolled_back == rollback.REASON_ABORTED:
             # Only now that the status records the abort: a controller that dies before this
             # finds the annotation again and aborts again, instead of losing the request.
-            await self._drop_abort_request(key)
+            await self._drop_request(key, c.ANNOTATION_ABORT_REVISION)
+        if observed.retry is not None:
+            # Acted on or refused, now that the status (and its Event) says which.
+            await self._drop_request(key, c.ANNOTATION_RETRY_REVISION)
         if gone and decision.state.progress is ReleaseProgress.TERMINATED and \
                 all(r.instances == 0 for r in observed.revisions):
             return await self._finish_offline(key, obj)
@@ -260,10 +275,12 @@ class DeploymentReconciler:
                 number=_number(revision), name=revision["metadata"]["name"],
                 replicas=int(revision["spec"].get("replicas") or 0),
                 instances=sum(states.values()), available=states[SERVING],
-                failed=states[FAILED], short_of_bases=_short_of_bases(revision)))
+                failed=states[FAILED], short_of_bases=_short_of_bases(revision),
+                version=deployment.version_of(revision)))
         desired = 0 if gone else self._desired(key, model)
         update = _number(current) if current else 0
-        abort = (model.metadata.annotations or {}).get(c.ANNOTATION_ABORT_REVISION)
+        annotations = model.metadata.annotations or {}
+        abort = annotations.get(c.ANNOTATION_ABORT_REVISION)
         return release.Observed(
             desired=desired, update_revision=update, revisions=tuple(revs),
             strategy=deployment.strategy(model, desired),
@@ -273,7 +290,9 @@ class DeploymentReconciler:
             skip_confirmation=model.spec.is_peer and before.update_revision == (
                 update if current else None) and not gone,
             update_module=deployment.module_of(current),
-            abort=abort is not None and abort == str(before.update_revision))
+            abort=abort is not None and abort == str(before.update_revision),
+            retry=annotations.get(c.ANNOTATION_RETRY_REVISION),
+            generation=model.metadata.generation)
 
     def _desired(self, key: Key, model: ModuleDeployment) -> int:
         return self._peer_bases(key, model)[0] if model.spec.is_peer else model.spec.replicas
@@ -326,13 +345,12 @@ class DeploymentReconciler:
                                    "spec.pause=false (or confirmBatchNum) to continue")
         return updated, True
 
-    async def _drop_abort_request(self, key: Key) -> None:
+    async def _drop_request(self, key: Key, annotation: str) -> None:
         obj = self.ctx.module_deployments.get(*key)
-        if obj is None or c.ANNOTATION_ABORT_REVISION not in (
-                obj["metadata"].get("annotations") or {}):
+        if obj is None or annotation not in (obj["metadata"].get("annotations") or {}):
             return
         updated = await self.ctx.kube.patch(PLURAL, key[0], key[1], {"metadata": {
-            "annotations": {c.ANNOTATION_ABORT_REVISION: None}}})
+            "annotations": {annotation: None}}})
         self._remember(updated)
 
     async def _apply_replicas(self, key: Key, decision: release.Decision,
@@ -380,7 +398,14 @@ class DeploymentReconciler:
         await self._services.delete(key, obj["metadata"]["uid"])
         finalizers = deployment.finalizers_left(obj["metadata"])
         if finalizers is not None:
-            self._remember(await self.ctx.kube.patch(PLURAL, key[0], key[1], {"metadata": {
-                "resourceVersion": obj["metadata"]["resourceVersion"], "finalizers": finalizers}}))
+            try:
+                updated = await self.ctx.kube.patch(PLURAL, key[0], key[1], {"metadata": {
+                    "resourceVersion": obj["metadata"]["resourceVersion"],
+                    "finalizers": finalizers}})
+            except Exception as exc:
+                if not_found(exc):
+                    return None  # an earlier reconcile let go already: it is gone
+                raise
+            self._remember(updated)
             decided(KIND, key, "offline: finalizers removed", "revisions and Service gone")
         return None

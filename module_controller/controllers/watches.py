@@ -143,6 +143,21 @@ def module_freed_room(ctx: Context, change: Change) -> Iterable[Key]:
             yield key_of(mrs)
 
 
+def module_pod_siblings(ctx: Context, change: Change) -> Iterable[Key]:
+    """The other Modules of the same module on the same pod: one installed there (another
+    revision, in place) deactivates their version, and one taken off may leave theirs to switch
+    back; without this wake they would read Available until a drift check looked."""
+    for obj in _copies(change):
+        pod = labels_of(obj).get(c.LABEL_BASE_INSTANCE_NAME)
+        name = ((obj.get("spec") or {}).get("module") or {}).get("name")
+        if not pod or not name:
+            continue
+        for other in ctx.modules_on_pod(change.key[0], pod, include_deleting=True):
+            if key_of(other) != change.key and \
+                    ((other.get("spec") or {}).get("module") or {}).get("name") == name:
+                yield key_of(other)
+
+
 def preempt_deleted_module(ctx: Context, change: Change) -> None:
     """Before anything else: an Arklet call in flight for a Module being deleted is abandoned
     now (preempt.py), not when its reconcile next looks."""
@@ -268,7 +283,8 @@ def pod_significant(old: Obj | None, new: Obj) -> bool:
 
 
 def _copies(change: Change) -> list[Obj]:
-    """Both copies of a changed pod: a relabel can make it match a selector, or stop matching."""
+    """Both copies of a changed object: a relabel can make a pod match a selector, or stop
+    matching; a Module can leave a pod."""
     return [p for p in (change.old, change.new) if p is not None]
 
 

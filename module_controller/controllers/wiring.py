@@ -103,6 +103,7 @@ RECONCILERS: tuple[Reconciles, ...] = (
     Reconciles(
         wake.MODULES, _module_reconciler, lambda s: s.module_workers,
         (Watch(MODULE, w.itself_when_meta_changed),
+         Watch(MODULE, w.module_pod_siblings),
          Watch(POD, w.pod_modules),
          Watch(DEPLOYMENT, w.capacity_unbound_modules)),
         lambda ctx: _keys(ctx.modules.list())),

@@ -109,6 +109,12 @@ def module_of(revision: Obj | None) -> str:
     return redact_text(f"{module.get('name')}:{module.get('version')}@{module.get('url')}")
 
 
+def version_of(revision: Obj) -> str:
+    """The module version of a revision's template."""
+    module = revision.get("spec", {}).get("template", {}).get("spec", {}).get("module") or {}
+    return str(module.get("version") or "")
+
+
 def _owned_by(owner: Obj) -> list[Obj]:
     """The controller owner reference to the ModuleDeployment ``owner`` (a listed object may
     lack apiVersion and kind: they are this API's)."""

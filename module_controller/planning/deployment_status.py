@@ -16,6 +16,8 @@ from .conditions import get_condition, set_condition
 from .release import Decision, Observed, ReleaseState
 
 NORMAL, WARNING = "Normal", "Warning"
+#: Progressing's reason while the spec's revision is given up (progress Aborted).
+REASON_ABORTED = "ReleaseAborted"
 
 #: ReplicaFailure reasons of the reconciler's early exits; a planned release clears them.
 EARLY_FAILURES = (c.REASON_MODULE_NAME_CONFLICT, c.REASON_TEMPLATE_NOT_FOUND, "InvalidSpec",
@@ -90,6 +92,11 @@ def progressing(decision: Decision, facts: Facts) -> tuple[bool, str, str]:
         return (False, c.REASON_PROGRESS_DEADLINE_EXCEEDED,
                 f"group {st.current_batch} did not complete within {facts.deadline_seconds}s; "
                 "still trying")
+    if st.progress is ReleaseProgress.ABORTED:
+        return (False, REASON_ABORTED,
+                f"the release of revision {st.aborted_revision} ({st.aborted_module}) was given "
+                f"up; revision {st.stable_revision} runs. The spec is not released until you "
+                "act: kubectl module retry, a new spec, or kubectl module undo")
     if st.progress is ReleaseProgress.COMPLETED:
         return True, "ReleaseCompleted", "release completed"
     return (True, "ReleaseProgressing",
@@ -128,8 +135,10 @@ def give_up_conditions(conditions: list[dict[str, Any]] | None, decision: Decisi
                             else c.CONDITION_ROLLED_BACK, message)
     current = get_condition(conditions, c.CONDITION_ROLLED_BACK)
     if st.aborted_revision is None and current is not None and current.get("status") == "True":
-        conditions = set_condition(conditions, c.CONDITION_ROLLED_BACK, False, "SpecChanged",
-                                   f"the spec moved on from revision {before.aborted_revision}")
+        why = decision.retried or f"the spec moved on from revision {before.aborted_revision}"
+        conditions = set_condition(
+            conditions, c.CONDITION_ROLLED_BACK, False,
+            "Retried" if why.startswith("retry") else "SpecChanged", why)
     return list(conditions or []), None
 
 
@@ -137,19 +146,26 @@ def release_state(status: dict[str, Any]) -> ReleaseState:
     """The release recorded in a ModuleDeployment's ``status`` (the inverse of
     :func:`release_status`, with ``desiredReplicas``)."""
     rs = status.get("releaseStatus") or {}
-    progress = rs.get("progress")
+    try:
+        progress = ReleaseProgress(str(rs["progress"])) if rs.get("progress") else None
+    except ValueError:
+        progress = None  # written by hand: planned again from the objects
     return ReleaseState(
         update_revision=rs.get("updateRevision"),
         current_batch=rs.get("currentBatch") or 0,
         real_batch_count=rs.get("realBatchCount") or 0,
         original_delta=rs.get("originalDeltaReplicas") or 0,
-        progress=ReleaseProgress(progress) if progress else None,
+        progress=progress,
         desired=status.get("desiredReplicas"),
         last_transition=parse_time(rs.get("lastTransitionTime")),
         next_reconcile=parse_time(rs.get("nextReconcileTime")),
         stable_revision=rs.get("stableRevision"),
         aborted_revision=rs.get("abortedRevision"),
         aborted_module=rs.get("abortedModule"),
+        aborted_generation=rs.get("abortedGeneration"),
+        aborted_pause=rs.get("abortedPause"),
+        aborted_confirm=rs.get("abortedConfirmBatchNum"),
+        aborted_replicas=rs.get("abortedReplicas"),
     )
 
 
@@ -168,8 +184,22 @@ def release_status(st: ReleaseState) -> dict[str, Any]:
         "stableRevision": st.stable_revision,
         "abortedRevision": st.aborted_revision,
         "abortedModule": st.aborted_module,
+        "abortedGeneration": st.aborted_generation,
+        "abortedPause": st.aborted_pause,
+        "abortedConfirmBatchNum": st.aborted_confirm,
+        "abortedReplicas": st.aborted_replicas,
     }
     return {k: v for k, v in fields.items() if v is not None}
+
+
+def running_version(observed: Observed) -> str | None:
+    """The module version(s) the Available instances run, newest revision first (two while a
+    release moves them): what ``kubectl get`` shows, never the spec's alone."""
+    versions: list[str] = []
+    for rev in sorted(observed.revisions, key=lambda r: -r.number):
+        if rev.available > 0 and rev.version and rev.version not in versions:
+            versions.append(rev.version)
+    return ",".join(versions) or None
 
 
 def deployment_status(current: dict[str, Any], decision: Decision, observed: Observed,
@@ -195,6 +225,7 @@ def deployment_status(current: dict[str, Any], decision: Decision, observed: Obs
         "unavailableReplicas": max(0, desired - facts.available),
         "updatedReplicas": update.instances if update else 0,
         "updatedAvailableReplicas": update.available if update else 0,
+        "version": running_version(observed),
         "conditions": conditions,
         "releaseStatus": progress_now,
     }
@@ -203,9 +234,21 @@ def deployment_status(current: dict[str, Any], decision: Decision, observed: Obs
         out.events.append((WARNING, *give_up_event))
     if decision.abort_refused:
         out.events.append((WARNING, "AbortRefused", decision.abort_refused))
+    if decision.retried and observed.update_revision == before.aborted_revision:
+        out.events.append((NORMAL, "Retried", f"revision {before.aborted_revision} is released "
+                           f"again: {decision.retried}"))
+    if decision.retry_refused:
+        out.events.append((WARNING, "RetryRefused", decision.retry_refused))
+    if decision.repaired:
+        out.events.append((WARNING, "StatusRepaired", (
+            f"status.releaseStatus contradicted the objects ({decision.repaired}); recomputed "
+            "from the revisions and their instances")))
     if all(current.get(k) == v for k, v in status.items()):
         return out
-    out.status = status
+    # A merge patch keeps what it does not name: a field the release no longer has (a given-up
+    # revision the user moved on from) is written as null, or it would come back on the next read.
+    gone = {k: None for k in current.get("releaseStatus") or {} if k not in progress_now}
+    out.status = {**status, "releaseStatus": {**progress_now, **gone}}
     if (current.get("releaseStatus") or {}).get("progress") != progress_now.get("progress"):
         out.events.append((NORMAL, f"Release{st.progress.value if st.progress else ''}",
                            f"group {st.current_batch}/{st.real_batch_count}, "

@@ -53,6 +53,7 @@ class Revision:
     available: int            # Available Modules, not deleting
     failed: int = 0           # Failed Modules, not deleting (their installs keep failing)
     short_of_bases: bool = False  # not all of ``replicas`` could be placed: no eligible base
+    version: str = ""         # the module version of its template (what its instances run)
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,14 @@ class ReleaseState:
     stable_revision: int | None = None
     aborted_revision: int | None = None
     aborted_module: str | None = None
+    # The spec's metadata.generation when the release was given up (kept up with the
+    # controller's own spec writes): a later generation is the user's change, a retry.
+    aborted_generation: int | None = None
+    # spec.pause, spec.confirmBatchNum and the wanted instances at that generation: a change of
+    # only these steers or scales what runs and is no new spec.
+    aborted_pause: bool | None = None
+    aborted_confirm: int | None = None
+    aborted_replicas: int | None = None
 
 
 @dataclass(frozen=True)
@@ -98,6 +107,8 @@ class Observed:
     skip_confirmation: bool = False    # peer-mode scaling: a new base gets its module at once
     update_module: str = ""            # name:version@url of the spec's revision
     abort: bool = False                # the user asked to abort the running release
+    retry: str | None = None           # the retry annotation (names the revision to release again)
+    generation: int | None = None      # the spec's metadata.generation
 
 
 @dataclass
@@ -112,6 +123,9 @@ class Decision:
     rolled_back: str | None = None         # the release was given up: "Aborted" or a failure
     failed: bool = False                   # deadline passed with Failed instances, no rollback
     abort_refused: str | None = None       # why an abort could not be done
+    retried: str | None = None             # the given-up revision is released again: why
+    retry_refused: str | None = None       # why a retry could not be done
+    repaired: str | None = None            # the recorded release contradicted the objects: how
     # The rows of the transition table taken, in order (planning.release_table): what the
     # reconciler logs as its decisions.
     steps: list[Step] = field(default_factory=list)
@@ -154,11 +168,20 @@ def start(obs: Observed, now: dt.datetime) -> ReleaseState:
     )
 
 
+def recorded_sizes(obs: Observed, st: ReleaseState) -> list[int]:
+    """The group sizes of the recorded release: as many groups as it started with
+    (``realBatchCount``), whatever ``batchCount`` says now. A strategy edited mid-release must not
+    resize its groups: with fewer groups than recorded, its last group would move only part of
+    the instances and the release would read Completed short of them."""
+    groups = max(st.real_batch_count, 1)
+    beta = obs.strategy.use_beta and not obs.skip_confirmation
+    sizes = group_sizes(st.original_delta, groups, beta)
+    return sizes if len(sizes) == groups else group_sizes(st.original_delta, groups, False)
+
+
 def targets(obs: Observed, st: ReleaseState, batch: int) -> dict[str, int]:
     """Replica counts when groups 1..``batch`` of the recorded release are applied."""
-    s = obs.strategy
-    skip = obs.skip_confirmation
-    sizes = group_sizes(st.original_delta, 1 if skip else s.batch_count, s.use_beta and not skip)
+    sizes = recorded_sizes(obs, st)
     moved = sum(sizes[:batch])
     if obs.deleting:
         # Offline: the total shrinks group by group; the update revision keeps its instances

@@ -1,4 +1,4 @@
-"""The release's next step (behaviour §2.3, giving up: issue 16), run from the transition table.
+"""The release's next step (behaviour §2.3; giving up: planning.rollback), run from the transition table.
 
 :func:`plan` reads the phase of the recorded release (:func:`phase_of`), names the event it
 observes (:func:`_event`), looks the pair up in :data:`release_table.TABLE` and does the row's
@@ -32,8 +32,10 @@ def phase_of(st: ReleaseState, now: dt.datetime) -> Phase:
     which this controller never writes, run as Executing."""
     if st.progress is None or st.update_revision is None:
         return Phase.IDLE
-    if st.progress in (P.COMPLETED, P.ABORTED):
+    if st.progress is P.COMPLETED:
         return Phase.COMPLETED
+    if st.progress is P.ABORTED:
+        return Phase.ABORTED
     if st.progress is P.PAUSED:
         return Phase.PAUSED
     if st.progress is P.TERMINATED:
@@ -61,27 +63,47 @@ class _Run:
     counts: dict[str, int] | None = None   # the current group's counts, once computed
 
 
+class Contradiction(Exception):
+    """The recorded release cannot be carried on from (a status written by hand, or by a
+    controller with other rules): :func:`plan` repairs it from the objects."""
+
+
 def plan(spec: Observed, st: ReleaseState, now: dt.datetime) -> Decision:
-    """What to do now; see the module docstring."""
-    st = rollback.forget_moved_on(spec, st)
+    """What to do now; see the module docstring. A recorded release that contradicts the objects
+    (or the table) is never trusted into an exception: the release is planned again from what
+    the objects say (:func:`rollback.repaired`), and ``decision.repaired`` says why."""
+    problem = rollback.contradiction(spec, st)
+    if problem is None:
+        try:
+            return _plan(spec, st, now)
+        except Contradiction as exc:
+            problem = str(exc)
+    decision = _plan(spec, rollback.repaired(spec, st), now)
+    decision.repaired = problem
+    return decision
+
+
+def _plan(spec: Observed, st: ReleaseState, now: dt.datetime) -> Decision:
+    st, retried = rollback.forget_given_up(spec, st)
     run = _Run(spec=spec, obs=rollback.effective(spec, st), carry=st, now=now,
                abort_pending=spec.abort and not spec.deleting)
-    decision = Decision(state=st)
+    decision = Decision(state=st, retried=retried,
+                        retry_refused=rollback.retry_refused(spec, st, retried))
     while len(decision.steps) < MAX_STEPS + decision.state.real_batch_count:
         phase = phase_of(decision.state, now)
         event = _event(run, phase, decision.state)
         entry = TABLE[phase, event]
         if isinstance(entry, Impossible):
-            raise AssertionError(f"release: {event} in {phase} ({entry.why})")
+            raise Contradiction(f"{event} in {phase} ({entry.why})")
         _ACTIONS[entry.action](run, decision, event)
         decision.state = rollback.carry(run.carry, decision.state)
         reached = phase_of(decision.state, now)
         if reached not in entry.next:
-            raise AssertionError(f"release: {entry.action.name} from {phase} reached {reached}")
+            raise Contradiction(f"{entry.action.name} from {phase} reached {reached}")
         decision.steps.append(release.Step(phase, event, entry.action, reached))
         if entry.action not in LEADS_ON:
-            return rollback.keep_stable(run.carry, decision)
-    raise AssertionError(f"release: no rest after {len(decision.steps)} steps: {decision.steps}")
+            return rollback.steering_kept(spec, rollback.keep_stable(run.carry, decision))
+    raise Contradiction(f"no rest after {len(decision.steps)} steps: {decision.steps}")
 
 
 # ----------------------------------------------------------------- events
@@ -96,7 +118,7 @@ def _event(run: _Run, phase: Phase, st: ReleaseState) -> Event:
     offline = st.desired == 0 and st.progress in (P.TERMINATING, P.TERMINATED, P.PAUSED)
     if obs.deleting and not offline:
         return Event.DELETION  # a deletion interrupts whatever runs, at once (behaviour §2.6)
-    if phase in (Phase.IDLE, Phase.COMPLETED):
+    if phase in (Phase.IDLE, Phase.COMPLETED, Phase.ABORTED):
         return Event.SETTLED if release.settled(obs) else Event.SPEC_CHANGED
     moved = release.superseded(obs, st)
     if moved and st.progress is P.EXECUTING:
@@ -156,7 +178,8 @@ def _give_up(run: _Run, decision: Decision, event: Event) -> None:
     run.abort_pending = False
     st = decision.state
     run.carry = replace(st, aborted_revision=st.update_revision,
-                        aborted_module=run.spec.update_module)
+                        aborted_module=run.spec.update_module,
+                        aborted_generation=run.spec.generation)
     run.obs = rollback.effective(run.spec, run.carry)
     # What was decided for the release given up is void.
     fresh = Decision(state=release.start(run.obs, run.now), rolled_back=why)
@@ -183,12 +206,21 @@ def _give_way(run: _Run, decision: Decision, event: Event) -> None:
     decision.state = release.start(run.obs, run.now)
 
 
+def _at_rest(run: _Run) -> P:
+    """Completed, or Aborted while the release follows the stable revision instead of the
+    spec's given-up one: a spec that differs from what runs is never Completed."""
+    return P.ABORTED if run.obs.update_revision != run.spec.update_revision else P.COMPLETED
+
+
 def _record_settled(run: _Run, decision: Decision, event: Event) -> None:
     st, obs = decision.state, run.obs
+    rest = _at_rest(run)
     if st.progress is None or st.update_revision != obs.update_revision:
         decision.state = ReleaseState(
             update_revision=obs.update_revision, current_batch=1, real_batch_count=1,
-            original_delta=0, progress=P.COMPLETED, desired=obs.desired, last_transition=run.now)
+            original_delta=0, progress=rest, desired=obs.desired, last_transition=run.now)
+    elif st.progress is not rest:
+        decision.state = replace(st, progress=rest, last_transition=run.now)
     decision.reset_confirm = obs.confirm_batch_num != 0
 
 
@@ -275,7 +307,7 @@ def _pause(run: _Run, decision: Decision, event: Event) -> None:
 
 def _finish(run: _Run, decision: Decision, event: Event) -> None:
     _group_counts(run, decision)
-    done = P.TERMINATED if run.obs.deleting else P.COMPLETED
+    done = P.TERMINATED if run.obs.deleting else _at_rest(run)
     decision.state = replace(decision.state, progress=done, last_transition=run.now,
                              next_reconcile=None)
     decision.reset_confirm = run.obs.confirm_batch_num != 0

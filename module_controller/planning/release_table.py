@@ -27,6 +27,7 @@ class Phase(StrEnum):
     GRAY_WAIT = "GrayWait"         # a group done; the gray time runs before the next one starts
     PAUSED = "Paused"              # at a confirmation point, or paused by the user
     COMPLETED = "Completed"        # the last group was Available (or nothing was to be done)
+    ABORTED = "Aborted"            # at rest on the stable revision; the spec's is given up
     TERMINATING = "Terminating"    # offline: the ModuleDeployment is deleted, groups shrink to 0
     TERMINATED = "Terminated"      # offline done; the finalizers can go
 
@@ -63,7 +64,7 @@ class Action(StrEnum):
     REFUSE_ABORT = "refuse the abort (Event AbortRefused)"
     START = "start a release toward the spec (offline when deleted)"
     GIVE_WAY = "start a release toward the new spec now (Event ReleaseSuperseded)"
-    RECORD_SETTLED = "record Completed, nothing to move"
+    RECORD_SETTLED = "record Completed (Aborted while the spec's revision is given up)"
     END_AT_BOUNDARY = "end the release at its group boundary"
     HOLD = "hold the group's counts, wait for the user"
     RESUME = "next group; spec.pause back to false if set"
@@ -73,7 +74,8 @@ class Action(StrEnum):
     REPORT_FAILED = "report the release failed; stop here"
     NEXT_GROUP = "next group (after the gray time, if any)"
     PAUSE = "Paused; set spec.pause at the controller's own confirmation point"
-    FINISH = "Completed (Terminated offline); confirmBatchNum back to 0"
+    FINISH = ("Completed (Terminated offline, Aborted after a give-up); confirmBatchNum back "
+              "to 0")
 
 
 #: Actions after which the next event is looked at in the same reconcile.
@@ -125,7 +127,7 @@ def _rows(phase: Phase) -> dict[Event, Entry]:
 
     running = phase in _RUNNING
     offline = phase in (_P.TERMINATING, _P.TERMINATED)
-    rest = phase in (_P.IDLE, _P.COMPLETED)
+    rest = phase in (_P.IDLE, _P.COMPLETED, _P.ABORTED)
     same = (phase,)
     out: dict[Event, Entry] = {}
     # Give-ups.
@@ -141,7 +143,7 @@ def _rows(phase: Phase) -> dict[Event, Entry]:
         again(_A.START, _P.TERMINATING)
     # At rest.
     if rest:
-        out[_E.SETTLED] = Row(_A.RECORD_SETTLED, (_P.COMPLETED,))
+        out[_E.SETTLED] = Row(_A.RECORD_SETTLED, (_P.COMPLETED, _P.ABORTED))
         out[_E.SPEC_CHANGED] = again(_A.START, _P.EXECUTING, _P.ROLLING_BACK, _P.TERMINATING)
     else:
         out[_E.SETTLED] = Impossible(_AT_REST)
@@ -189,7 +191,7 @@ def _rows(phase: Phase) -> dict[Event, Entry]:
         out[event] = Row(action, reach) if running or phase is _P.TERMINATING else \
             Impossible(more if phase is _P.TERMINATED else _NO_GROUP)
     out[_E.LAST_GROUP_AVAILABLE] = Row(
-        _A.FINISH, (_P.TERMINATED,) if offline else (_P.COMPLETED,)) if applying else \
+        _A.FINISH, (_P.TERMINATED,) if offline else (_P.COMPLETED, _P.ABORTED)) if applying else \
         Impossible(_NO_GROUP)
     out[_E.GROUP_AVAILABLE_SPEC_CHANGED] = again(_A.END_AT_BOUNDARY, _P.COMPLETED) if running \
         else Impossible(_OFFLINE_SPEC if offline else _NO_GROUP)

@@ -33,5 +33,6 @@ def abort(md: dict) -> Change:
     return Change(
         {"metadata": {"resourceVersion": (md.get("metadata") or {}).get("resourceVersion"),
                       "annotations": {c.ANNOTATION_ABORT_REVISION: str(update)}}},
-        f"moduledeployment {name}: release of revision {update} aborted; the controller returns "
-        f"to revision {stable} in groups")
+        f"moduledeployment {name}: release of revision {update} aborted (wrote "
+        f"{c.ANNOTATION_ABORT_REVISION}={update}); the controller returns to revision {stable} in "
+        "groups, then reads Aborted until you retry, apply a new spec or undo")

@@ -8,8 +8,10 @@ from typing import Sequence
 from .render import OUTPUTS
 
 PROG = "kubectl module"
+WRITERS = ("promote", "pause", "resume", "abort", "retry", "undo")
 DESCRIPTION = ("Operate the releases of ModuleDeployments (serverless.alipay.com): status, "
-               "promote, pause, resume, abort, undo, history; and the modules of one base.")
+               "promote, pause, resume, abort, retry, undo, history; and the modules of one "
+               "base.")
 
 
 def _positive(value: str) -> float:
@@ -47,7 +49,12 @@ def parser() -> argparse.ArgumentParser:
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, help_: str) -> argparse.ArgumentParser:
-        return sub.add_parser(name, help=help_, description=help_, parents=[common])
+        p = sub.add_parser(name, help=help_, description=help_, parents=[common])
+        if name in WRITERS:
+            p.add_argument("--wait", type=float, default=10.0, metavar="SECONDS",
+                           help="after the write, wait up to this long to report what the "
+                                "controller did (0: do not wait; default: 10)")
+        return p
 
     status = command("status", "revisions, groups, instances, conditions, events and what to do "
                                "next, for one ModuleDeployment")
@@ -69,6 +76,8 @@ def parser() -> argparse.ArgumentParser:
                         ("resume", "clear spec.pause: the release continues"),
                         ("abort", "stop the running release and return to the last completed "
                                   "revision, in groups (the controller does it; see status)"),
+                        ("retry", "release a given-up (aborted or rolled back) revision again, "
+                                  "in groups"),
                         ("history", "the revisions: module version, url, created, completed or "
                                     "aborted")):
         command(name, help_).add_argument("name", metavar="NAME")

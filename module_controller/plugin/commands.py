@@ -13,6 +13,7 @@ from typing import Callable, TextIO
 from ..api import constants as c
 from . import render, view
 from .abort import abort as abort_change
+from .retry import retry as retry_change
 from .kube import Conflict, PluginError, PluginIO
 
 WRITE_ATTEMPTS = 5
@@ -24,9 +25,10 @@ def _now() -> dt.datetime:
 
 async def read_status(io: PluginIO, name: str, events: int) -> view.StatusView:
     md = await io.get_deployment(name)
+    uid = (md.get("metadata") or {}).get("uid")
     replicasets, modules, evs = await asyncio.gather(
         io.replicasets(name), io.modules(f"{c.LABEL_MODULE_DEPLOYMENT}={name}"),
-        io.events(name) if events > 0 else _empty())
+        io.events(name, uid) if events > 0 else _empty())
     return view.status_view(md, replicasets, modules, evs, now=_now(), event_limit=events)
 
 
@@ -72,19 +74,60 @@ async def watch(io: PluginIO, args: argparse.Namespace, out: TextIO) -> int:
             out.flush()
         if args.until_done and current.done:
             return 0
+        if args.until_done and current.stuck:
+            raise PluginError(f'moduledeployment "{args.name}" will not complete until you act: '
+                              f"{current.stuck}")
         if deadline is not None and time.monotonic() >= deadline:
             if args.until_done:
+                where = f"progress {current.progress}, group {current.batch}" \
+                    if current.progress else "no release status yet"
+                hint = f"; {current.next_steps[-1]}" if current.next_steps else ""
                 raise PluginError(f'timed out after {args.timeout:g}s waiting for moduledeployment '
-                                  f'"{args.name}" to complete (progress {current.progress}, '
-                                  f"group {current.batch})")
+                                  f'"{args.name}" to complete ({where}){hint}')
             return 0
         pause = args.interval if deadline is None else \
             max(0.0, min(args.interval, deadline - time.monotonic()))
         await asyncio.sleep(pause)
 
 
+async def _then(io: PluginIO, name: str, written: dict, patch: dict | None,
+                wait: float) -> str | None:
+    """What the controller did with our write, once it acted (the spec's generation observed,
+    the request annotation read) or ``wait`` seconds passed: progress, revision, what is given
+    up, and the Events it posted since."""
+    meta = written.get("metadata") or {}
+    generation = meta.get("generation")
+    if generation is None or wait <= 0:
+        return None
+    asked = [k for k, v in ((patch or {}).get("metadata") or {}).get("annotations", {}).items()
+             if v is not None]
+    since = _now().replace(microsecond=0)
+    deadline = time.monotonic() + wait
+    while True:
+        md = await io.get_deployment(name)
+        status = md.get("status") or {}
+        acted = (status.get("observedGeneration") or 0) >= generation and not any(
+            k in ((md.get("metadata") or {}).get("annotations") or {}) for k in asked)
+        if acted or time.monotonic() >= deadline:
+            break
+        await asyncio.sleep(min(0.3, max(0.0, deadline - time.monotonic())))
+    if not acted:
+        return (f"the controller has not acted on it within {wait:g}s (is it running? see "
+                f"kubectl module status {name})")
+    current = view.status_view(md, await io.replicasets(name), [],
+                               await io.events(name, meta.get("uid")), now=_now(),
+                               event_limit=20)
+    parts = [f"progress {current.progress}, revision {current.update_revision}, group "
+             f"{current.batch}"]
+    if current.given_up:
+        parts.append(current.given_up)
+    parts += [f"{e.reason}: {e.message}" for e in current.events
+              if e.last_seen is not None and e.last_seen >= since]
+    return "; ".join(parts)
+
+
 async def _write(io: PluginIO, name: str, decide: Callable[[dict, list[dict]], view.Change],
-                 needs_revisions: bool, output: str, out: TextIO) -> int:
+                 needs_revisions: bool, output: str, out: TextIO, wait: float = 0.0) -> int:
     """Read, decide, patch with the resourceVersion read; on a conflict read again."""
     for _ in range(WRITE_ATTEMPTS):
         md = await io.get_deployment(name)
@@ -93,43 +136,52 @@ async def _write(io: PluginIO, name: str, decide: Callable[[dict, list[dict]], v
             change = decide(md, replicasets)
         except view.ViewError as exc:
             raise PluginError(str(exc)) from None
+        written = None
         if change.patch is not None:
             try:
-                await io.patch_deployment(name, change.patch)
+                written = await io.patch_deployment(name, change.patch)
             except Conflict:
                 continue
+        then = await _then(io, name, written, change.patch, wait) if written else None
         if output == "table":
-            out.write(change.message + "\n")
+            out.write(change.message + "\n" + (f"then: {then}\n" if then else ""))
         else:
             out.write(render.data({"name": name, "namespace": io.namespace,
                                    "changed": change.patch is not None,
-                                   "message": change.message}, output))
+                                   "message": change.message, "then": then}, output))
         return 0
     raise PluginError(f'moduledeployment "{name}" in namespace "{io.namespace}" kept changing; '
                       "try again")
 
 
 async def promote(io: PluginIO, args: argparse.Namespace, out: TextIO) -> int:
-    return await _write(io, args.name, lambda md, _: view.promote(md), False, args.output, out)
+    return await _write(io, args.name, lambda md, _: view.promote(md), False, args.output, out,
+                        args.wait)
 
 
 async def pause(io: PluginIO, args: argparse.Namespace, out: TextIO) -> int:
     return await _write(io, args.name, lambda md, _: view.set_pause(md, True), False,
-                        args.output, out)
+                        args.output, out, args.wait)
 
 
 async def resume(io: PluginIO, args: argparse.Namespace, out: TextIO) -> int:
     return await _write(io, args.name, lambda md, _: view.set_pause(md, False), False,
-                        args.output, out)
+                        args.output, out, args.wait)
 
 
 async def undo(io: PluginIO, args: argparse.Namespace, out: TextIO) -> int:
     return await _write(io, args.name, lambda md, rs: view.undo(md, rs, args.to_revision), True,
-                        args.output, out)
+                        args.output, out, args.wait)
 
 
 async def abort(io: PluginIO, args: argparse.Namespace, out: TextIO) -> int:
-    return await _write(io, args.name, lambda md, _: abort_change(md), False, args.output, out)
+    return await _write(io, args.name, lambda md, _: abort_change(md), False, args.output, out,
+                        args.wait)
+
+
+async def retry(io: PluginIO, args: argparse.Namespace, out: TextIO) -> int:
+    return await _write(io, args.name, lambda md, _: retry_change(md), False, args.output, out,
+                        args.wait)
 
 
 async def history(io: PluginIO, args: argparse.Namespace, out: TextIO) -> int:
@@ -149,4 +201,4 @@ async def get(io: PluginIO, args: argparse.Namespace, out: TextIO) -> int:
 
 
 COMMANDS = {"status": status, "promote": promote, "pause": pause, "resume": resume,
-            "undo": undo, "abort": abort, "history": history, "get": get}
+            "undo": undo, "abort": abort, "retry": retry, "history": history, "get": get}

@@ -128,13 +128,15 @@ class PluginIO:
     async def modules(self, selector: str) -> list[dict]:
         return await self._list(MODULE.plural, selector)
 
-    async def events(self, name: str) -> list[dict]:
-        """Events about the ModuleDeployment; an empty list if they may not be read."""
+    async def events(self, name: str, uid: str | None = None) -> list[dict]:
+        """Events about the ModuleDeployment (this one, by uid: not an earlier one of the same
+        name); an empty list if they may not be read."""
+        selector = f"involvedObject.kind={MD.kind},involvedObject.name={name}"
+        if uid:
+            selector += f",involvedObject.uid={uid}"
         try:
             resp = await self.core.list_namespaced_event(
-                self.namespace, field_selector=f"involvedObject.kind={MD.kind},"
-                                               f"involvedObject.name={name}",
-                _preload_content=False)
+                self.namespace, field_selector=selector, _preload_content=False)
             return (await response_json(resp)).get("items") or []
         except ApiException:
             return []

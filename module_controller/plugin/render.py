@@ -78,6 +78,15 @@ def status_table(view: StatusView, now: dt.datetime) -> str:
     if flags:
         progress += f" ({', '.join(flags)})"
     out.append(_field("Progress", progress))
+    out.append(_field("Running", view.running_version or "nothing Available"))
+    if view.given_up:
+        rolled = next((x for x in view.conditions if x.type == "RolledBack"
+                       and x.status == "True"), None)
+        why = f" [RolledBack: {rolled.reason}]" if rolled is not None else ""
+        label = "ABORTED" if view.progress == "Aborted" else "GIVING UP"
+        out.append(_field(label, view.given_up + why))
+    if view.refused:
+        out.append(_field("REFUSED", view.refused))
     if view.next_steps:
         out.append("Next:\n" + "".join(f"  {step}\n" for step in view.next_steps))
 

@@ -186,7 +186,7 @@ def test_kubectl_get_prints_the_columns(kubectl, namespace):
     for name in ("moduledeployment_basic.yaml", "modulereplicaset.yaml", "module.yaml",
                  "moduletemplate.yaml"):
         kubectl.run("apply", "-n", namespace, "-f", str(SAMPLES / name))
-    status = {"status": {"availableReplicas": 1, "replicas": 2, "releaseStatus": {
+    status = {"status": {"availableReplicas": 1, "replicas": 2, "version": "1.0.2", "releaseStatus": {
         "progress": "Executing", "currentBatch": 1, "realBatchCount": 2, "batchProgress": "1/2"}}}
     kubectl.run("patch", "-n", namespace, "mddeploy", "provider-basic", "--subresource=status",
                 "--type=merge", "-p", json.dumps(status))

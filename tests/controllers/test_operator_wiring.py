@@ -332,3 +332,21 @@ def test_a_status_change_of_a_module_wakes_only_its_own_revision() -> None:
     ctx.routes.event(ctx, "Module", "MODIFIED",
                      module("ma", on="a-1", mrs="a-1", md="a", rv=2, phase="Available"))
     assert woken(queues)[q.REPLICASETS] == {"a-1"}
+
+
+def test_a_module_changing_on_a_pod_wakes_the_other_versions_of_its_module_there() -> None:
+    """Another revision's Module placed on the same pod (by its ModuleReplicaSet) will
+    deactivate the version of the one there when it installs (and taken off, leave it to switch
+    back): that one looks at once, and as superseded looks again until it is settled."""
+    ctx, queues = two_releases()
+    old = module("ma", on="a-1", mrs="a-1", md="a", rv=2, phase="Available")
+    old["spec"]["module"] = {"name": "provider", "version": "1.0.0"}
+    ctx.modules.upsert(old)
+    new = module("ma2", on="a-1", mrs="a-2", md="a", rv=2, phase="Available")
+    new["spec"]["module"] = {"name": "provider", "version": "2.0.0"}
+    ctx.remember_module(new, wake_self=True)
+    assert woken(queues)[q.MODULES] == {"ma", "ma2"}
+    ctx.remember_module({**new, "metadata": {**new["metadata"], "resourceVersion": "3",
+                                             "deletionTimestamp": "2026-01-01T00:00:00Z"}},
+                        wake_self=True)
+    assert "ma" in woken(queues)[q.MODULES]

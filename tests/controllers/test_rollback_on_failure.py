@@ -64,8 +64,8 @@ async def test_failed_release_is_rolled_back(api, namespace, arklets, controller
 
     md = await wait_md(api, namespace, name,
                        lambda m: _condition(m, c.CONDITION_ROLLED_BACK).get("status") == "True"
-                       and release_status(m).get("progress") == "Completed",
-                       "RolledBack=True and the rollback Completed",
+                       and release_status(m).get("progress") == "Aborted",
+                       "RolledBack=True and the rollback done: Aborted (2.0.0 does not run)",
                        timeout=DEADLINE + 2 * MODULE_STEP)
     rs, st = release_status(md), md["status"]
     assert (rs["updateRevision"], rs["stableRevision"], rs["abortedRevision"]) == (1, 1, 2), rs
@@ -103,7 +103,7 @@ async def test_failed_release_is_rolled_back(api, namespace, arklets, controller
     patch(dev_cluster.kubeconfig, namespace, "moduledeployment", name, {"spec": {"replicas": 2}})
     md = await wait_md(api, namespace, name,
                        lambda m: m["status"].get("observedGeneration") == m["metadata"]["generation"]
-                       and release_status(m).get("progress") == "Completed"
+                       and release_status(m).get("progress") == "Aborted"
                        and m["status"].get("availableReplicas") == 2,
                        "the restarted controller scaled to 2", timeout=2 * MODULE_STEP)
     assert release_status(md)["updateRevision"] == 1

@@ -156,6 +156,21 @@ def test_status_of_a_running_release_and_its_events_once():
     assert again.status is None and again.events == [], "unchanged: no write, no Event"
 
 
+def test_a_cleared_given_up_revision_is_written_as_null():
+    """The status is a merge patch: a field left out would stay; the user moved on from the
+    given-up revision, so it is written as null (else the next read brings it back)."""
+    given_up = _state(P.ABORTED, stable_revision=1, aborted_revision=2, aborted_module="m:2",
+                      aborted_generation=3)
+    current = report.deployment_status({}, Decision(state=given_up), _observed(),
+                                       ReleaseState(), _facts()).status
+    moved_on = Decision(state=_state(P.EXECUTING, stable_revision=1))
+    out = report.deployment_status(current, moved_on, _observed(), given_up, _facts()).status
+    rs = out["releaseStatus"]
+    assert (rs["abortedRevision"], rs["abortedModule"], rs["abortedGeneration"]) == \
+        (None, None, None)
+    assert rs["stableRevision"] == 1 and rs["progress"] == "Executing"
+
+
 def test_deadline_and_failure_are_told_once_each():
     late = Decision(state=_state(P.EXECUTING), deadline_exceeded=True)
     first = report.deployment_status({}, late, _observed(), ReleaseState(), _facts())

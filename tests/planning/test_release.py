@@ -343,3 +343,18 @@ def test_a_new_spec_that_arrives_during_the_last_group_starts_when_the_group_is_
     d = plan(obs, st, T0)
     assert d.state.update_revision == 3 and d.state.progress is P.EXECUTING, d.steps
     assert d.replicas.get("r3", 0) >= 1, d.replicas
+
+
+def test_a_strategy_edited_mid_release_does_not_resize_its_groups():
+    """batchCount 1 -> 2 while the one-group release of 2 instances runs: its last group still
+    moves both (found by the sequence tier: it read Completed with 1 of 2 instances)."""
+    from module_controller.planning.release import (Observed, ReleaseState, Revision, Strategy,
+                                                    targets)
+    st = ReleaseState(update_revision=2, current_batch=1, real_batch_count=1, original_delta=2,
+                      desired=2)
+    for strategy in (Strategy(batch_count=2), Strategy(batch_count=3, use_beta=True),
+                     Strategy(batch_count=1, use_beta=True)):
+        obs = Observed(desired=2, update_revision=2,
+                       revisions=(Revision(1, "r1", 2, 2, 2), Revision(2, "r2", 2, 2, 2)),
+                       strategy=strategy, pause=False, confirm_batch_num=0)
+        assert targets(obs, st, 1)["r2"] == 2, strategy

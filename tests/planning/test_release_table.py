@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from dataclasses import replace
 from pathlib import Path
 
 from module_controller.api.common import UpgradePolicy as U
@@ -60,6 +61,7 @@ class Walk:
         self.pause, self.confirm = False, 0
         self.abort, self.deleting = rnd.random() < 0.1, rnd.random() < 0.1
         self.now = T0
+        self.generation, self.retry = 1, None
         self.bad: set[int] = set()  # revisions whose installs fail
         self.short: set[int] = set()  # revisions short of bases
 
@@ -72,18 +74,30 @@ class Walk:
             confirm_batch_num=self.confirm, deleting=self.deleting,
             skip_confirmation=self.peer and not self.deleting
             and self.state.update_revision == self.update,
-            update_module=f"m:{self.update}", abort=self.abort)
+            update_module=f"m:{self.update}", abort=self.abort, retry=self.retry,
+            generation=self.generation)
 
     def step(self, taken: set[tuple[Phase, Event]]) -> None:
         decision = plan(self.observed(), self.state, self.now)
+        assert decision.repaired is None, "the machine contradicted itself: " + decision.repaired
         taken.update((s.phase, s.event) for s in decision.steps)
         self.state = decision.state
-        if decision.set_pause is not None:
+        before = self.generation
+        if decision.set_pause is not None and decision.set_pause != self.pause:
             self.pause = decision.set_pause
+            self.generation += 1
         if decision.reset_confirm:
             self.confirm = 0
+            self.generation += 1
+        if self.generation != before and self.state.aborted_generation == before:
+            # as the reconciler does: its own spec write is not the user acting
+            self.state = replace(self.state, aborted_generation=self.generation)
+        if self.state.progress is P.COMPLETED:
+            assert self.state.update_revision == self.update, \
+                "Completed on another revision than the spec's"
         if decision.rolled_back:
             self.abort = False
+        self.retry = None
         for name, replicas in decision.replicas.items():
             self.revs[int(name[1:])][0] = replicas
         self.world()
@@ -112,6 +126,9 @@ class Walk:
         r = self.rnd.random()
         if self.deleting:
             return
+        # deletion and peer bases that move change no generation
+        changed = 0.05 <= r < 0.35 and not (r < 0.12 and self.peer)
+        self.generation += changed
         if r < 0.05:
             self.deleting = True
         elif r < 0.12:
@@ -132,6 +149,8 @@ class Walk:
             self.abort = True
         elif r < 0.42:
             self.peer = not self.peer
+        elif r < 0.45 and self.state.aborted_revision is not None:
+            self.retry = str(self.rnd.choice([self.state.aborted_revision, 1]))
 
 
 def test_random_releases_take_every_possible_row_and_no_impossible_one():
@@ -164,4 +183,22 @@ def _rare_rows() -> set[tuple[Phase, Event]]:
         first = plan(obs, gray, T0).steps[0]
         assert (first.phase, first.event) == (Phase.GRAY_WAIT, event), first
         out.add((first.phase, first.event))
+    paused = replace(gray, progress=P.PAUSED, next_reconcile=None)
+    obs = Observed(desired=2, update_revision=2, revisions=revisions, strategy=strategy,
+                   pause=True, confirm_batch_num=0, abort=True)
+    first = plan(obs, paused, T0).steps[0]
+    assert (first.phase, first.event) == (Phase.PAUSED, Event.ABORT), first
+    out.add((first.phase, first.event))
+    # The user pauses a rollback of two groups (a change of pause alone leaves it given up).
+    back = ReleaseState(update_revision=1, current_batch=1, real_batch_count=2, original_delta=2,
+                        progress=P.EXECUTING, desired=2, last_transition=T0, stable_revision=1,
+                        aborted_revision=2, aborted_module="m:2", aborted_generation=3,
+                        aborted_pause=False, aborted_confirm=0, aborted_replicas=2)
+    obs = Observed(desired=2, update_revision=2, revisions=(Revision(1, "r1", 1, 1, 1),
+                                                            Revision(2, "r2", 1, 1, 1)),
+                   strategy=Strategy(batch_count=2), pause=True, confirm_batch_num=0,
+                   update_module="m:2", generation=4)
+    first = plan(obs, back, T0).steps[0]
+    assert (first.phase, first.event) == (Phase.ROLLING_BACK, Event.PAUSE_SET), first
+    out.add((first.phase, first.event))
     return out

@@ -58,7 +58,7 @@ def test_after_the_rollback_the_unchanged_spec_stays_rolled_back():
         st = d.state
         assert d.rolled_back is None and d.replicas.get("r2", 0) == 0 \
             and d.replicas.get("r1", 3) == 3
-        assert (st.progress, st.update_revision, st.aborted_revision) == (P.COMPLETED, 1, 2)
+        assert (st.progress, st.update_revision, st.aborted_revision) == (P.ABORTED, 1, 2)
 
 
 def test_a_fixed_url_for_the_given_up_version_is_released_again():
@@ -118,3 +118,78 @@ def test_a_completed_release_becomes_the_stable_revision():
                    strategy=Strategy(), pause=False, confirm_batch_num=0, update_module=V2)
     d = plan(obs, _running(), T0 + dt.timedelta(seconds=1))
     assert d.state.progress is P.COMPLETED and d.state.stable_revision == 2
+
+
+def _given_up(generation: int = 5) -> tuple[Observed, ReleaseState]:
+    """Revision 2 given up (aborted at generation ``generation``) and revision 1 back on all
+    three bases; the spec still names revision 2."""
+    st = plan(_failing(generation=generation), _running(), T0 + dt.timedelta(seconds=11)).state
+    settled = Observed(desired=3, update_revision=2,
+                       revisions=(Revision(1, "r1", 3, 3, 3), Revision(2, "r2", 0, 0, 0)),
+                       strategy=Strategy(deadline_seconds=10, rollback_on_failure=True),
+                       pause=False, confirm_batch_num=0, update_module=V2, generation=generation)
+    st = plan(settled, st, T0 + dt.timedelta(seconds=12)).state
+    assert (st.progress, st.update_revision, st.aborted_revision, st.aborted_generation) == \
+        (P.ABORTED, 1, 2, generation)
+    return settled, st
+
+
+def test_the_given_up_spec_applied_again_is_released_again():
+    """An undo and the given-up spec applied again, the controller having seen neither: the
+    generation moved on, so the spec is released (not Completed on revision 1)."""
+    settled, st = _given_up()
+    d = plan(replace(settled, generation=7), st, T0 + dt.timedelta(seconds=13))
+    assert d.retried and "generation 5 -> 7" in d.retried
+    assert (d.state.progress, d.state.update_revision, d.state.aborted_revision) == \
+        (P.EXECUTING, 2, None)
+    assert d.replicas["r2"] == 3
+
+
+def test_a_retry_annotation_naming_the_given_up_revision_releases_it_again():
+    settled, st = _given_up()
+    d = plan(replace(settled, retry="2"), st, T0 + dt.timedelta(seconds=13))
+    assert d.retried == "retry of revision 2 asked" and d.retry_refused is None
+    assert (d.state.progress, d.state.update_revision) == (P.EXECUTING, 2)
+
+
+def test_a_stale_retry_is_refused_and_changes_nothing():
+    settled, st = _given_up()
+    d = plan(replace(settled, retry="1"), st, T0 + dt.timedelta(seconds=13))
+    assert d.retried is None and "given-up revision is 2" in (d.retry_refused or "")
+    assert (d.state.progress, d.state.update_revision) == (P.ABORTED, 1)
+    d = plan(replace(settled, retry="2"), replace(st, aborted_revision=None,
+                                                  progress=P.COMPLETED), T0)
+    assert "no release is given up" in (d.retry_refused or "")
+
+
+def test_an_undo_to_the_stable_revision_completes():
+    settled, st = _given_up()
+    undone = replace(settled, update_revision=1, update_module=V1, generation=6)
+    d = plan(undone, st, T0 + dt.timedelta(seconds=13))
+    assert (d.state.progress, d.state.update_revision, d.state.aborted_revision) == \
+        (P.COMPLETED, 1, None)
+
+
+def test_an_aborted_release_is_never_completed_while_the_spec_differs():
+    settled, st = _given_up()
+    for _ in range(3):
+        st = plan(settled, st, T0 + dt.timedelta(seconds=20)).state
+        assert st.progress is P.ABORTED
+
+
+def test_a_hand_written_status_that_contradicts_the_objects_is_repaired():
+    """progress Terminated on a ModuleDeployment that is not deleted: planned again from the
+    objects, never an exception."""
+    obs = Observed(desired=2, update_revision=1, revisions=(Revision(1, "r1", 2, 2, 2),),
+                   strategy=Strategy(), pause=False, confirm_batch_num=0, update_module=V1)
+    bogus = ReleaseState(update_revision=1, current_batch=1, real_batch_count=1,
+                         original_delta=-2, progress=P.TERMINATED, desired=0, last_transition=T0)
+    d = plan(obs, bogus, T0)
+    assert d.repaired and "Terminated" in d.repaired
+    assert (d.state.progress, d.state.update_revision) == (P.COMPLETED, 1)
+    for bad in (replace(bogus, progress=P.EXECUTING, current_batch=9),
+                replace(bogus, progress=P.COMPLETED, aborted_revision=1, stable_revision=7),
+                replace(bogus, progress=P.ABORTED),
+                replace(bogus, progress=P.PAUSED, current_batch=1, real_batch_count=1)):
+        d = plan(obs, bad, T0)
+        assert d.state.progress is P.COMPLETED, (bad, d)

@@ -157,7 +157,7 @@ async def test_pause_resume_and_kubectl_finds_the_plugin(api, namespace, control
     assert "already resumed" not in user.ok("resume", NAME)
     until_done(user)
     assert user.ok("resume", NAME).strip().endswith("already resumed")
-    assert user.ok("pause", NAME).strip().endswith("paused")
+    assert user.ok("pause", NAME).splitlines()[0].endswith("paused")
     md = await kt.get_deployment(api, namespace, NAME)
     assert md["spec"]["pause"] is True
 
@@ -190,9 +190,9 @@ async def test_abort_mid_release_returns_to_the_completed_revision(api, namespac
                       "the 2.0.0 release waits after group 1")
     out = user.ok("abort", NAME)
     assert "release of revision 2 aborted" in out and "revision 1" in out, out
-    await wait_status(user, lambda d: d["progress"] == "Completed"
+    await wait_status(user, lambda d: d["progress"] == "Aborted"
                       and d["updateRevision"] == 1 and d["available"] == 2,
-                      "back on revision 1, Completed")
+                      "back on revision 1, Aborted (the spec's 2.0.0 does not run)")
     modules = await kt.list_modules(api, namespace)
     assert sorted((m["status"].get("installedVersion"), m["status"].get("status"),
                    m["metadata"]["labels"][c.LABEL_MODULE_REPLICASET_REVISION])

@@ -37,7 +37,7 @@ class FakeIO:
     async def modules(self, selector: str) -> list[dict]:
         return []
 
-    async def events(self, name: str) -> list[dict]:
+    async def events(self, name: str, uid: str | None = None) -> list[dict]:
         return []
 
     async def patch_deployment(self, name: str, patch: dict) -> dict:

@@ -301,7 +301,7 @@ def test_flags_before_and_after_the_subcommand():
 
 @pytest.mark.parametrize("argv", [[], ["status"], ["undo", "s", "--to-revision", "0"],
                                   ["get", "modules"], ["status", "s", "-o", "wide"], ["abort"],
-                                  ["retry", "s"]])
+                                  ["retry"]])
 def test_usage_errors_exit_2(argv, capsys):
     with pytest.raises(SystemExit) as exc:
         cli.parse(argv)
@@ -334,3 +334,55 @@ def test_history_marks_an_aborted_revision():
         rows = view.history(done, revisions)
         assert [(r.revision, r.completed, r.state) for r in rows] == [
             (1, True, "completed"), (2, False, state)]
+
+
+def _aborted() -> dict:
+    """2.0.0 given up, 1.0.2 runs: progress Aborted on revision 1, the spec still at 2.0.0."""
+    out = md("Aborted", current=1, total=1, version="2.0.0", url=URL2, update=1, pause=False,
+             version_running="1.0.2")
+    out["status"]["version"] = out["status"].pop("version_running")
+    out["status"]["releaseStatus"].update(stableRevision=1, abortedRevision=2,
+                                          abortedModule=f"provider:2.0.0@{URL2}")
+    out["status"]["conditions"].append({"type": "RolledBack", "status": "True",
+                                        "reason": "Aborted", "message": "aborted by the user"})
+    return out
+
+
+def test_an_aborted_release_is_shown_first_and_stops_until_done():
+    revisions = [mrs(2, "2.0.0", URL2, 0, 0), mrs(1, "1.0.2", URL1, 2, 2)]
+    v = view.status_view(_aborted(), revisions, [], now=NOW)
+    assert v.given_up == "revision 2 (2.0.0) aborted; revision 1 (1.0.2) runs"
+    assert v.running_version == "1.0.2" and not v.done
+    assert v.stuck and "aborted" in v.stuck
+    assert any("kubectl module retry sample" in s for s in v.next_steps)
+    table = render.status_table(v, NOW)
+    assert "ABORTED:    revision 2 (2.0.0) aborted; revision 1 (1.0.2) runs [RolledBack: Aborted]" \
+        in table and "Running:    1.0.2" in table
+    rows = view.history(_aborted(), revisions)
+    assert [(r.revision, r.state) for r in rows] == [(1, "completed"), (2, "aborted")]
+
+
+def test_a_refused_spec_stops_until_done_with_its_reason():
+    refused = md(None, observed=2)
+    refused["status"]["conditions"].append({
+        "type": "ReplicaFailure", "status": "True", "reason": c.REASON_MODULE_NAME_CONFLICT,
+        "message": "module provider on base already belongs to ModuleDeployment other"})
+    v = view.status_view(refused, [], [], now=NOW)
+    assert v.stuck and "ModuleNameConflict: module provider" in v.stuck
+    assert not any("is the controller running" in s for s in v.next_steps)
+    assert view.status_view(md(None, observed=1), [], [], now=NOW).stuck is None
+
+
+def test_retry_names_the_given_up_revision_and_undo_to_it_is_a_retry():
+    from module_controller.plugin.retry import retry
+
+    change = retry(_aborted())
+    assert change.patch["metadata"]["annotations"] == {c.ANNOTATION_RETRY_REVISION: "2"}
+    assert "releases revision 2" in change.message
+    assert retry(md("Completed")).patch is None
+    revisions = [mrs(2, "2.0.0", URL2, 0, 0), mrs(1, "1.0.2", URL1, 2, 2)]
+    undo = view.undo(_aborted(), revisions, 2)
+    assert undo.patch["metadata"]["annotations"] == {c.ANNOTATION_RETRY_REVISION: "2"}
+    assert "spec" not in undo.patch
+    back = view.undo(_aborted(), revisions, 1)
+    assert back.patch["spec"]["template"]["spec"]["module"]["version"] == "1.0.2"

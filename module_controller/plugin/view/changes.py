@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ...api import constants as c
 from ...api.moduledeployment import ReleaseProgress as P
 from .reading import ViewError, current_revision, module_of_template, name_of, revision_of
 from .status import waiting_group
@@ -90,6 +91,16 @@ def undo(md: dict, replicasets: list[dict], to_revision: int | None = None) -> C
                         f'namespace "{ns}"')
     template = (target.get("spec") or {}).get("template") or {}
     module = module_of_template(template)
+    rs = ((md.get("status") or {}).get("releaseStatus")) or {}
+    if to_revision == current_number and spec.get("template") == template and \
+            rs.get("abortedRevision") == to_revision:
+        # The spec names it already, but it was given up: going back to it is a retry.
+        return Change(
+            {"metadata": {"resourceVersion": (md.get("metadata") or {}).get("resourceVersion"),
+                          "annotations": {c.ANNOTATION_RETRY_REVISION: str(to_revision)}}},
+            f"moduledeployment {name}: revision {to_revision} ({module.get('version')}) is the "
+            f"spec's but was given up (revision {rs.get('stableRevision')} runs); wrote "
+            f"{c.ANNOTATION_RETRY_REVISION}={to_revision}: the controller releases it again")
     if to_revision == current_number and spec.get("template") == template:
         return Change(None, f"moduledeployment {name} is already at revision {to_revision} "
                       f"({module.get('version')}); nothing to undo")

@@ -45,7 +45,8 @@ def history(md: dict, replicasets: list[dict]) -> tuple[HistoryRow, ...]:
             completed = False
             state = "aborted" if rolled.get("reason") == "Aborted" else "failed, rolled back"
         elif number == update and number is not None:
-            completed = rs.get("progress") == P.COMPLETED.value
+            # Aborted: the revision released back to (the stable one) runs to its end.
+            completed = rs.get("progress") in (P.COMPLETED.value, P.ABORTED.value)
             state = "completed" if completed else \
                 f"{rs.get('progress') or 'unknown'} {rs.get('batchProgress') or ''}".strip()
         elif number == current_number:

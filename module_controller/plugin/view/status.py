@@ -9,10 +9,14 @@ from dataclasses import dataclass, field
 from ...api import constants as c
 from ...api import objects
 from ...api.moduledeployment import ReleaseProgress as P
+from ...planning.deployment_status import EARLY_FAILURES
 from ...planning.release import group_sizes
 from .reading import labels_of, module_of_template, name_of, parse_time, revision_of
 
 PLUGIN = "kubectl module"
+#: ReplicaFailure reasons of a spec the controller refuses outright (nothing is released until
+#: the spec, a ModuleTemplate or the base Deployment changes).
+REFUSALS = EARLY_FAILURES
 
 
 @dataclass(frozen=True)
@@ -101,11 +105,29 @@ class StatusView:
     instances: tuple[InstanceView, ...]
     conditions: tuple[ConditionView, ...]
     events: tuple[EventView, ...]
+    #: The module version(s) the Available instances run (status.version), not the spec's.
+    running_version: str | None = None
+    #: A given-up release (aborted, or rolled back on failure): "revision N (module) given up
+    #: ..., revision M runs"; None when nothing is given up.
+    given_up: str | None = None
+    #: Why the controller refuses the spec (a ReplicaFailure of a blocking reason, for the
+    #: spec as it is now): "Reason: message"; None when it does not.
+    refused: str | None = None
     next_steps: tuple[str, ...] = field(default=())
 
     @property
     def done(self) -> bool:
         return self.progress in (P.COMPLETED.value, P.TERMINATED.value) and self.spec_observed
+
+    @property
+    def stuck(self) -> str | None:
+        """Why the release cannot complete until the user acts (``--until-done`` stops at once);
+        None: it may still complete."""
+        if self.refused and self.spec_observed:
+            return f"the controller refuses the spec: {self.refused}"
+        if self.progress == P.ABORTED.value and self.spec_observed:
+            return f"the release is aborted: {self.given_up}"
+        return None
 
 
 def _strategy_line(spec: dict) -> str:
@@ -254,6 +276,26 @@ def _events(events: list[dict], limit: int) -> tuple[EventView, ...]:
                  for e in ordered[-limit:]) if limit > 0 else ()
 
 
+def _given_up(rs: dict, replicasets: list[dict]) -> str | None:
+    aborted, stable = rs.get("abortedRevision"), rs.get("stableRevision")
+    if aborted is None:
+        return None
+    versions = {revision_of(m): module_of_template((m.get("spec") or {}).get("template"))
+                .get("version") for m in replicasets}
+    how = "aborted" if rs.get("progress") == P.ABORTED.value else "being given up"
+    return (f"revision {aborted} ({versions.get(aborted) or rs.get('abortedModule')}) {how}; "
+            f"revision {stable} ({versions.get(stable) or '?'}) runs")
+
+
+def _refused(status: dict) -> str | None:
+    """A ReplicaFailure the controller sets when it cannot release the spec at all."""
+    for x in status.get("conditions") or []:
+        if x.get("type") == c.CONDITION_REPLICA_FAILURE and x.get("status") == "True" and \
+                x.get("reason") in REFUSALS:
+            return f"{x.get('reason')}: {x.get('message')}"
+    return None
+
+
 def _next_steps(view: StatusView, md: dict) -> tuple[str, ...]:
     name = view.name
     steps: list[str] = []
@@ -265,14 +307,20 @@ def _next_steps(view: StatusView, md: dict) -> tuple[str, ...]:
     if (md.get("metadata") or {}).get("deletionTimestamp"):
         steps.append("being deleted: its modules go offline in groups")
     if view.progress is None:
-        steps.append("no release status yet: is the controller running and watching "
-                     f"namespace {view.namespace}?")
+        if failure is None:
+            steps.append("no release status yet: is the controller running and watching "
+                         f"namespace {view.namespace}?")
         return tuple(steps)
+    if view.given_up is not None:
+        steps.append(f"{view.given_up}. To release it again: {PLUGIN} retry {name}; or apply "
+                     f"a new spec, or {PLUGIN} undo {name} to keep the running revision")
     if not view.spec_observed:
         steps.append("the controller has not yet acted on the latest spec")
     deadline = next((x for x in view.conditions if x.type == c.CONDITION_PROGRESSING
                      and x.status == "False"), None)
     failed = [i for i in view.instances if i.phase == "Failed"]
+    if view.progress == P.ABORTED.value:
+        return tuple(steps)
     if failed:
         first = failed[0]
         steps.append(f"{len(failed)} instance(s) Failed, e.g. {first.name} on "
@@ -317,6 +365,7 @@ def status_view(md: dict, replicasets: list[dict], modules: list[dict],
     progress = rs.get("progress")
     update = rs.get("updateRevision")
     observed = status.get("observedGeneration")
+    spec_observed = observed is not None and observed == meta.get("generation")
     view = StatusView(
         name=meta.get("name") or "", namespace=meta.get("namespace") or "",
         module=module.get("name"), version=module.get("version"), url=module.get("url"),
@@ -326,9 +375,11 @@ def status_view(md: dict, replicasets: list[dict], modules: list[dict],
         batch=rs.get("batchProgress"), update_revision=update,
         pause=bool(spec.get("pause")), confirm_batch_num=int(spec.get("confirmBatchNum") or 0),
         strategy=_strategy_line(spec),
-        spec_observed=observed is not None and observed == meta.get("generation"),
+        spec_observed=spec_observed,
         waiting_group=waiting_group(md),
         revisions=_revisions(replicasets, modules, update, progress == P.COMPLETED.value),
         groups=_groups(md, now), instances=_instances(modules),
-        conditions=_conditions(status), events=_events(events or [], event_limit))
+        conditions=_conditions(status), events=_events(events or [], event_limit),
+        running_version=status.get("version"), given_up=_given_up(rs, replicasets),
+        refused=_refused(status))
     return StatusView(**{**view.__dict__, "next_steps": _next_steps(view, md)})
