@@ -54,8 +54,12 @@ controlplane: venv
 jars: venv
 	$(BIN)/module-controller dev jars
 
+# The real-node tier runs after the rest, in one process of its own: one real node per machine,
+# and its session fixture must not be split over two xdist workers (the second found the first's
+# node and skipped). Where the machine cannot run a node it skips with the reason.
 test: venv controlplane jars helm
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup -m "not realnode" $(PYTEST_ARGS)
+	$(BIN)/pytest -p no:xdist -m realnode tests/realnode $(PYTEST_ARGS)
 
 # Lint (ruff), the import contracts of .importlinter, and types (mypy, strict for planning/ and runtime/).
 lint: venv

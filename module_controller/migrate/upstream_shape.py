@@ -140,7 +140,11 @@ def replicaset(mrs: Obj) -> Obj | None:
 
 
 def replicaset_status(mrs: Obj) -> Obj:
-    return {"conditions": _snake_conditions((mrs.get("status") or {}).get("conditions"))}
+    # Upstream's controller never writes observedGeneration here, and this controller adopts
+    # a revision's Modules only while it is absent (planning/adoption.py): without it, the way
+    # forth again takes the Modules back in.
+    return {"conditions": _snake_conditions((mrs.get("status") or {}).get("conditions")),
+            "observedGeneration": None}
 
 
 def module(mod: Obj) -> Obj | None:

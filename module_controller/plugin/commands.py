@@ -14,7 +14,7 @@ from ..api import constants as c
 from . import render, view
 from .abort import abort as abort_change
 from .retry import retry as retry_change
-from .kube import Conflict, PluginError, PluginIO
+from .kube import Conflict, NotFound, PluginError, PluginIO
 
 WRITE_ATTEMPTS = 5
 
@@ -104,7 +104,11 @@ async def _then(io: PluginIO, name: str, written: dict, patch: dict | None,
     since = _now().replace(microsecond=0)
     deadline = time.monotonic() + wait
     while True:
-        md = await io.get_deployment(name)
+        try:
+            md = await io.get_deployment(name)
+        except NotFound:
+            # The write let a deletion finish (promote during an offline): that is what it did.
+            return "the ModuleDeployment is gone (its offline finished)"
         status = md.get("status") or {}
         acted = (status.get("observedGeneration") or 0) >= generation and not any(
             k in ((md.get("metadata") or {}).get("annotations") or {}) for k in asked)

@@ -31,6 +31,10 @@ class PluginError(Exception):
     """Exit code 1 with this one-line message (prefixed ``error: ``)."""
 
 
+class NotFound(PluginError):
+    """The ModuleDeployment asked for does not exist (any more)."""
+
+
 @dataclass(frozen=True)
 class Target:
     kubeconfig: str | None
@@ -108,8 +112,8 @@ class PluginIO:
                 c.GROUP, c.VERSION, self.namespace, MD.plural, name)
         except ApiException as exc:
             if exc.status == 404:
-                raise PluginError(f'moduledeployment "{name}" not found in namespace '
-                                  f'"{self.namespace}"') from None
+                raise NotFound(f'moduledeployment "{name}" not found in namespace '
+                               f'"{self.namespace}"') from None
             raise PluginError(f'moduledeployment "{name}" in namespace "{self.namespace}": '
                               f"{api_error(exc)}") from None
 
