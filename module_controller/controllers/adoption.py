@@ -34,6 +34,8 @@ from .context import UNREAD, Context, labels_of
 async def adopt_modules(ctx: Context, key: Key, replicaset: dict) -> int:
     """Adopt the orphaned Modules labelled with the ModuleReplicaSet ``key``; how many."""
     adopted = 0
+    if not adoption.adopts(replicaset):
+        return adopted  # the common case: no walk over its Modules on every reconcile
     for module in ctx.modules.by_label(key[0], c.LABEL_MODULE_REPLICASET, key[1]):
         patch = adoption.module_adoption(module, replicaset)
         if patch is None:

@@ -141,6 +141,15 @@ def _controller_ref(meta: Obj) -> Obj | None:
                  if isinstance(r, dict) and r.get("controller")), None)
 
 
+def adopts(replicaset: Obj) -> bool:
+    """The ModuleReplicaSet may take in Modules nobody controls: not on its way out (the running
+    Modules would go with it), and only before this controller first wrote its status
+    (``observedGeneration``): from then on a labelled Module nobody controls was made by hand,
+    or by someone who may create Modules posing as an instance, and is never taken in."""
+    return not replicaset["metadata"].get("deletionTimestamp") and \
+        "observedGeneration" not in (replicaset.get("status") or {})
+
+
 def module_adoption(module: Obj, replicaset: Obj) -> Obj | None:
     """The metadata patch by which ``replicaset`` adopts ``module`` (None: nothing to do).
 
@@ -157,12 +166,7 @@ def module_adoption(module: Obj, replicaset: Obj) -> Obj | None:
         return None
     if meta.get("deletionTimestamp") or _controller_ref(meta) is not None:
         return None
-    if rs_meta.get("deletionTimestamp"):
-        return None  # an owner on its way out would take the running Module with it
-    if "observedGeneration" in (replicaset.get("status") or {}):
-        # This controller has reconciled the ModuleReplicaSet (and adopted what upstream left)
-        # already: from then on a labelled Module nobody controls was made by hand, or by
-        # someone who may create Modules posing as an instance, and is never taken in.
+    if not adopts(replicaset):
         return None
     refs = []
     for ref in meta.get("ownerReferences") or []:
