@@ -14,7 +14,8 @@ TEST_WORKERS ?= 2
 
 help:
 	@echo "make test          install, build/find the control plane, run the whole test suite"
-	@echo "make lint          ruff, import contracts, mypy (strict for planning/ and runtime/)"
+	@echo "make test-unit     the tests that need no cluster and no JVM"
+	@echo "make lint          ruff, import contracts, mypy over the whole package (pyproject.toml)"
 	@echo "make run           run against \$$KUBECONFIG, or start a local dev cluster first"
 	@echo "make controlplane  find or build etcd, kube-apiserver, kube-controller-manager"
 	@echo "make jars          find or build the real koupleless base and module jars (Java 17, Maven)"
@@ -22,6 +23,7 @@ help:
 	@echo "make bench         the benchmark suite (results in bench/results/)"
 	@echo "make lock          re-lock the runtime dependencies (config/requirements/*.txt)"
 	@echo "make manifests     render config/deploy/ and generate chart/ (make helm: the real helm)"
+	@echo "make crds          regenerate crds/ from the models in module_controller/api"
 
 venv: $(VENV)/.installed
 
@@ -61,11 +63,12 @@ test: venv controlplane jars helm
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup -m "not realnode" $(PYTEST_ARGS)
 	$(BIN)/pytest -p no:xdist -m realnode tests/realnode $(PYTEST_ARGS)
 
-# Lint (ruff), the import contracts of .importlinter, and types (mypy, strict for planning/ and runtime/).
+# Lint (ruff), the import contracts of .importlinter, and types: mypy over the whole package,
+# with the strictness per package that pyproject.toml's [tool.mypy] sets.
 lint: venv
 	$(BIN)/ruff check module_controller tests bench
 	$(BIN)/lint-imports
-	$(BIN)/mypy module_controller/planning module_controller/runtime
+	$(BIN)/mypy module_controller
 
 # No cluster and no JVM: what runs in a minute on a laptop.
 test-unit: venv
