@@ -109,7 +109,8 @@ def _check(node: dict[str, Any], path: str) -> None:
 def openapi_schema(model: type[KubeObject]) -> dict[str, Any]:
     """The structural ``openAPIV3Schema`` of one kind."""
     raw = model.model_json_schema(by_alias=True, mode="validation")
-    schema = _inline({k: v for k, v in raw.items() if k != "$defs"}, raw.get("$defs", {}))
+    schema: dict[str, Any] = _inline({k: v for k, v in raw.items() if k != "$defs"},
+                                     raw.get("$defs", {}))
     schema["properties"] = {**schema["properties"], **ROOT_PROPERTIES}
     schema["required"] = sorted(set(schema.get("required", [])) - set(ROOT_PROPERTIES))
     _check(schema, "")
@@ -160,8 +161,9 @@ def file_name(model: type[KubeObject]) -> str:
 
 
 def render(crd: dict[str, Any]) -> str:
-    return HEADER + yaml.safe_dump(crd, sort_keys=True, default_flow_style=False,
-                                   allow_unicode=True, width=100)
+    text: str = yaml.safe_dump(crd, sort_keys=True, default_flow_style=False,
+                               allow_unicode=True, width=100)
+    return HEADER + text
 
 
 def render_all() -> dict[str, str]:

@@ -29,7 +29,7 @@ import ipaddress
 import os
 import ssl
 import time
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -72,10 +72,10 @@ def _no_proxy_matches(host: str, entry: str) -> bool:
     return host == entry or host.endswith("." + entry)
 
 
-def proxy_for(server: str, environ: Mapping[str, str] | None = None) -> str | None:
+def proxy_for(server: str | None, environ: Mapping[str, str] | None = None) -> str | None:
     """The proxy kubectl would use to reach ``server`` from the environment, or None."""
     env = os.environ if environ is None else environ
-    parts = urlsplit(server)
+    parts = urlsplit(server or "")
     host = (parts.hostname or "").lower()
     if not host or host == "localhost":
         return None
@@ -110,10 +110,15 @@ async def load_configuration(kubeconfig: str | None = None, context: str | None 
         if cfg.api_key.get("BearerToken") and cfg.refresh_api_key_hook is None:
             cfg.refresh_api_key_hook = _TokenRefresher(path, context)
     else:
-        config.load_incluster_config(client_configuration=cfg)  # refreshes its token file itself
+        _load_incluster_config(client_configuration=cfg)  # refreshes its token file itself
     if not cfg.proxy:
         cfg.proxy = proxy_for(cfg.host)
     return cfg
+
+
+#: kubernetes_asyncio's in-cluster loader, which carries no annotations: it fills the
+#: configuration it is given and returns nothing.
+_load_incluster_config: Callable[..., None] = config.load_incluster_config
 
 
 class _TokenRefresher:
@@ -153,9 +158,10 @@ class RESTClient(rest.RESTClientObject):
             ssl_context.verify_mode = ssl.CERT_NONE
         if configuration.disable_strict_ssl_verification:
             ssl_context.verify_flags &= ~ssl.VERIFY_X509_STRICT
-        self.server_hostname = configuration.tls_server_name
-        self.proxy = configuration.proxy
-        self.proxy_headers = configuration.proxy_headers
+        # Unset is "" / {} (the base class's types); it only asks whether they are set.
+        self.server_hostname = configuration.tls_server_name or ""
+        self.proxy = configuration.proxy or ""
+        self.proxy_headers = configuration.proxy_headers or {}
         self.pool_manager = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=configuration.connection_pool_maxsize,
                                            ssl=ssl_context),
@@ -211,6 +217,8 @@ def _without_env_lookups(api: client.ApiClient) -> client.ApiClient:
 async def connection_info(kubeconfig: str | None = None) -> kopf.ConnectionInfo:
     """kopf's credentials for its watches: the same configuration as :func:`make_api_client`."""
     cfg = await load_configuration(kubeconfig)
+    if not cfg.host:
+        raise ValueError("the Kubernetes configuration names no API server (host)")
     header = await cfg.get_api_key_with_prefix("BearerToken")
     scheme, token = None, None
     if header:

@@ -37,9 +37,9 @@ from typing import Callable
 
 from kubernetes_asyncio import client
 
-from ..api.objects import format_time, now
+from ..api.objects import Obj, format_time, now
 from ..api.redact import redact_text
-from .io import response_json
+from .io import call_json
 
 log = logging.getLogger(__name__)
 COMPONENT = "module-controller"
@@ -61,17 +61,17 @@ class Summary:
     name, namespace, uid) and ``series`` (e.g. "revision 3, group 2/4"), one Event per both
     with the type and reason."""
 
-    target: dict
+    target: Obj
     series: str
 
 
 #: (object, type, reason, message) -> a Summary, or None to post the Event on the object.
-Summarise = Callable[[dict, str, str, str], "Summary | None"]
+Summarise = Callable[[Obj, str, str, str], "Summary | None"]
 
 
 @dataclass
 class _Pending:
-    body: dict
+    body: Obj
     count: int = 1
     folded: int = 0  # Events of owned objects folded into this one (owner summaries)
     #: For a summary: its message as a function of the objects counted so far (in all).
@@ -90,21 +90,23 @@ def _now() -> str:
     return format_time(now())
 
 
-def _who(meta: dict) -> str:
+def _who(meta: Obj) -> str:
     """The object part of an :data:`EventKey`: its uid, or namespace/name without one."""
-    return meta.get("uid") or f"{meta.get('namespace') or 'default'}/{meta.get('name')}"
+    uid = meta.get("uid")
+    return uid if isinstance(uid, str) and uid else (
+        f"{meta.get('namespace') or 'default'}/{meta.get('name')}")
 
 
-def _involved(obj: dict) -> dict:
+def _involved(obj: Obj) -> Obj:
     """The Event's ``involvedObject`` for ``obj``."""
     meta = obj.get("metadata") or {}
     return {"apiVersion": obj.get("apiVersion"), "kind": obj.get("kind"),
             "name": meta.get("name"), "namespace": meta.get("namespace"), "uid": meta.get("uid")}
 
 
-def _controller_owner(meta: dict) -> dict | None:
+def _controller_owner(meta: Obj) -> Obj | None:
     for ref in meta.get("ownerReferences") or []:
-        if ref.get("controller") and ref.get("uid") and ref.get("name"):
+        if isinstance(ref, dict) and ref.get("controller") and ref.get("uid") and ref.get("name"):
             return ref
     return None
 
@@ -115,12 +117,12 @@ class EventRecorder:
         self._capacity = capacity
         self._pending: OrderedDict[EventKey, _Pending] = OrderedDict()
         self._series: OrderedDict[EventKey, _Series] = OrderedDict()
-        self._in_flight: dict[EventKey, asyncio.Future] = {}
+        self._in_flight: dict[EventKey, asyncio.Future[None]] = {}
         self._ready = asyncio.Event()  # something is pending
         self._idle = asyncio.Event()   # nothing pending nor in flight
         self._idle.set()
         self._posters = posters
-        self._tasks: list[asyncio.Task] = []
+        self._tasks: list[asyncio.Task[None]] = []
         self._instance = socket.gethostname()
         #: Set by the controller (see :class:`Summary`); None: every Event on its own object.
         self.summarise: Summarise | None = None
@@ -136,7 +138,7 @@ class EventRecorder:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
 
-    def _body(self, involved: dict, namespace: str, type_: str, reason: str, message: str) -> dict:
+    def _body(self, involved: Obj, namespace: str, type_: str, reason: str, message: str) -> Obj:
         now = _now()
         return {
             "metadata": {"generateName": f"{involved.get('name') or 'object'}.",
@@ -148,7 +150,7 @@ class EventRecorder:
             "firstTimestamp": now, "lastTimestamp": now, "count": 1,
         }
 
-    def record(self, obj: dict, type_: str, reason: str, message: str) -> None:
+    def record(self, obj: Obj, type_: str, reason: str, message: str) -> None:
         meta = obj.get("metadata", {})
         namespace = meta.get("namespace") or "default"
         message = redact_text(message)[:1024]  # here, for every Event: a url may carry credentials
@@ -172,7 +174,7 @@ class EventRecorder:
             return
         self._fold(owner, namespace, involved, type_, reason, message)
 
-    def _summarise(self, summary: Summary, obj: dict, type_: str, reason: str,
+    def _summarise(self, summary: Summary, obj: Obj, type_: str, reason: str,
                    message: str) -> None:
         """Count ``obj``'s Event into its summary Event (queued, or patched once posted)."""
         target_meta = summary.target.get("metadata") or {}
@@ -196,7 +198,7 @@ class EventRecorder:
         pending.render = render
         pending.body["lastTimestamp"] = _now()
 
-    def _fold(self, owner: dict, namespace: str, involved: dict, type_: str, reason: str,
+    def _fold(self, owner: Obj, namespace: str, involved: Obj, type_: str, reason: str,
               message: str) -> None:
         """One Event on the owner stands for the owned objects' Events of this type and reason
         while the queue is full (at most one per owner, type and reason: bounded by owners)."""
@@ -250,14 +252,12 @@ class EventRecorder:
         series = self._series.get(key)
         if series is not None and time.monotonic() - series.posted_at < SERIES_WINDOW:
             count = series.count + pending.count
-            patch = {"count": count, "lastTimestamp": body["lastTimestamp"]}
+            patch: Obj = {"count": count, "lastTimestamp": body["lastTimestamp"]}
             if pending.render is not None:  # a summary says its count in words too
                 patch["message"] = pending.render(count)
             try:
-                resp = await self.core.patch_namespaced_event(
-                    series.name, series.namespace, patch,
-                    _content_type=MERGE, _preload_content=False)
-                await response_json(resp)
+                await call_json(self.core.patch_namespaced_event, series.name, series.namespace,
+                                patch, content_type=MERGE, raw=True)
                 self._remember(key, series.name, series.namespace, count)
                 return
             except client.ApiException as exc:
@@ -266,10 +266,10 @@ class EventRecorder:
         body["count"] = pending.count
         if pending.render is not None:
             body["message"] = pending.render(pending.count)
-        resp = await self.core.create_namespaced_event(body["metadata"]["namespace"], body,
-                                                       _preload_content=False)
-        created = await response_json(resp)  # raises ApiException on an error status
-        name = ((created or {}).get("metadata") or {}).get("name")
+        # raises ApiException on an error status
+        created = await call_json(self.core.create_namespaced_event,
+                                  body["metadata"]["namespace"], body, raw=True)
+        name = (created.get("metadata") or {}).get("name")
         if name:
             self._remember(key, name, body["metadata"]["namespace"], pending.count)
 
@@ -279,7 +279,7 @@ class EventRecorder:
         while len(self._series) > SERIES_MEMORY:
             self._series.popitem(last=False)
 
-    def queued(self, obj: dict, type_: str, reason: str) -> list[dict]:
+    def queued(self, obj: Obj, type_: str, reason: str) -> list[Obj]:
         """The queued (not yet posted) Event bodies for this object, type and reason (tests)."""
         who = _who(obj.get("metadata", {}))
         return [{**p.body, "count": p.count,

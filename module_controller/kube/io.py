@@ -8,13 +8,15 @@ object it has just changed).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Awaitable, Callable
 
+import aiohttp
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
 
 from ..api import constants as c
+from ..api.objects import Obj
 from ..api.redact import redact_text
 from ..runtime.backoff import CappedJitterBackoff
 
@@ -26,12 +28,51 @@ def not_found(exc: BaseException) -> bool:
     return isinstance(exc, ApiException) and exc.status == 404
 
 
-async def response_json(resp) -> dict:
-    """Body of a ``_preload_content=False`` response; such calls do not raise on errors."""
-    body = await resp.json(content_type=None)
+#: A method of a generated API class (``CoreV1Api.patch_namespaced_pod`` ...). Its type stubs
+#: leave out two options the method takes: ``_content_type`` (which patch format) and what
+#: ``_preload_content=False`` returns (the aiohttp response, not the model): calls that use
+#: them go through :func:`call_json`.
+ApiMethod = Callable[..., Awaitable[Any]]
+
+
+def json_object(value: object) -> Obj:
+    """``value`` (a decoded JSON answer) as the object it must be."""
+    if not isinstance(value, dict):
+        raise ValueError(f"expected a JSON object from the API server, got "
+                         f"{type(value).__name__}")
+    return value
+
+
+async def response_json(resp: object) -> Obj:
+    """Body of a ``_preload_content=False`` response (an :class:`aiohttp.ClientResponse`,
+    whatever the generated method's stub says); such calls do not raise on errors."""
+    if not isinstance(resp, aiohttp.ClientResponse):
+        raise TypeError(f"not a raw response: {type(resp).__name__}")
+    body: object = await resp.json(content_type=None)
     if resp.status >= 400:
-        raise ApiException(status=resp.status, reason=(body or {}).get("message", resp.reason))
-    return body
+        message = body.get("message") if isinstance(body, dict) else None
+        raise ApiException(status=resp.status, reason=message or resp.reason)
+    return json_object(body)
+
+
+async def call_api(method: ApiMethod, *args: Any, content_type: str | None = None,
+                   **kwargs: Any) -> object:
+    """``method(*args, **kwargs)``'s answer; ``content_type`` picks the patch format. A body
+    may be a plain dict where the stub names a model (the client serialises either)."""
+    if content_type is not None:
+        kwargs["_content_type"] = content_type
+    return await method(*args, **kwargs)
+
+
+async def call_json(method: ApiMethod, *args: Any, content_type: str | None = None,
+                    raw: bool = False, **kwargs: Any) -> Obj:
+    """:func:`call_api` for a JSON object: a custom object's answer, or with ``raw`` any
+    answer without the client's model (it goes to the dict-based caches)."""
+    if raw:
+        kwargs["_preload_content"] = False
+        return await response_json(await call_api(method, *args, content_type=content_type,
+                                                  **kwargs))
+    return json_object(await call_api(method, *args, content_type=content_type, **kwargs))
 
 
 def transient(exc: BaseException) -> bool:
@@ -48,11 +89,11 @@ def _reads() -> AsyncRetrying:
 @dataclass(frozen=True)
 class Listing:
     """A list answer: the objects and the resourceVersion the list was served at."""
-    items: list[dict]
+    items: list[Obj]
     resource_version: int
 
     @classmethod
-    def of(cls, body: dict) -> "Listing":
+    def of(cls, body: Obj) -> "Listing":
         rv = (body.get("metadata") or {}).get("resourceVersion") or "0"
         return cls(body.get("items") or [], int(rv) if rv.isdigit() else 0)
 
@@ -88,7 +129,7 @@ class KubeIO:
                         c.GROUP, c.VERSION, namespace, plural)
                 else:
                     result = await self.custom.list_cluster_custom_object(c.GROUP, c.VERSION, plural)
-                return Listing.of(result)
+                return Listing.of(json_object(result))
         raise AssertionError("unreachable")
 
     async def list_pods(self, namespace: str | None) -> Listing:
@@ -126,7 +167,7 @@ class KubeIO:
                 return Listing.of(await response_json(resp))
         raise AssertionError("unreachable")
 
-    async def read_pod(self, namespace: str, name: str) -> dict | None:
+    async def read_pod(self, namespace: str, name: str) -> Obj | None:
         """The pod as the API server has it now (the cache may lag); None if it does not exist."""
         try:
             resp = await self.core.read_namespaced_pod(name, namespace, _preload_content=False)
@@ -140,23 +181,24 @@ class KubeIO:
 
     # ----------------------------------------------------------------- custom objects
 
-    async def create(self, plural: str, namespace: str, body: dict) -> dict:
-        return await self.custom.create_namespaced_custom_object(
-            c.GROUP, c.VERSION, namespace, plural, body)
+    async def create(self, plural: str, namespace: str, body: Obj) -> Obj:
+        return json_object(await self.custom.create_namespaced_custom_object(
+            c.GROUP, c.VERSION, namespace, plural, body))
 
-    async def patch(self, plural: str, namespace: str, name: str, patch: dict) -> dict:
+    async def patch(self, plural: str, namespace: str, name: str, patch: Obj) -> Obj:
         """JSON merge patch of metadata/spec."""
-        return await self.custom.patch_namespaced_custom_object(
-            c.GROUP, c.VERSION, namespace, plural, name, patch, _content_type=MERGE)
+        return await call_json(self.custom.patch_namespaced_custom_object,
+                               c.GROUP, c.VERSION, namespace, plural, name, patch,
+                               content_type=MERGE)
 
-    async def patch_status(self, plural: str, namespace: str, name: str, status: dict) -> dict:
+    async def patch_status(self, plural: str, namespace: str, name: str, status: Obj) -> Obj:
         """Every ``message`` in the status (conditions' too) is written with credentials in
         urls redacted: whoever may read the object must not learn them (docs/security.md)."""
-        return await self.custom.patch_namespaced_custom_object_status(
-            c.GROUP, c.VERSION, namespace, plural, name, {"status": redact_messages(status)},
-            _content_type=MERGE)
+        return await call_json(self.custom.patch_namespaced_custom_object_status,
+                               c.GROUP, c.VERSION, namespace, plural, name,
+                               {"status": redact_messages(status)}, content_type=MERGE)
 
-    async def remove_finalizer(self, plural: str, obj: dict, finalizer: str) -> dict | None:
+    async def remove_finalizer(self, plural: str, obj: Obj, finalizer: str) -> Obj | None:
         """Remove one finalizer with a JSON patch that first tests it is still at that index,
         so a concurrent change of the list makes the call fail (409/422) instead of removing
         somebody else's finalizer."""
@@ -170,21 +212,20 @@ class KubeIO:
             {"op": "remove", "path": f"/metadata/finalizers/{index}"},
         ]
         try:
-            return await self.custom.patch_namespaced_custom_object(
-                c.GROUP, c.VERSION, meta["namespace"], plural, meta["name"], ops,
-                _content_type=JSON_PATCH)
+            return await call_json(self.custom.patch_namespaced_custom_object,
+                                   c.GROUP, c.VERSION, meta["namespace"], plural, meta["name"],
+                                   ops, content_type=JSON_PATCH)
         except ApiException as exc:
             if exc.status == 404:
                 return None
             raise
 
     async def delete(self, plural: str, namespace: str, name: str, uid: str | None = None) -> None:
-        body: dict[str, Any] = {}
-        if uid:
-            body["preconditions"] = {"uid": uid}
+        options = client.V1DeleteOptions(
+            preconditions=client.V1Preconditions(uid=uid) if uid else None)
         try:
             await self.custom.delete_namespaced_custom_object(
-                c.GROUP, c.VERSION, namespace, plural, name, body=body)
+                c.GROUP, c.VERSION, namespace, plural, name, body=options)
         except ApiException as exc:
             if exc.status not in (404, 409):
                 raise
@@ -192,23 +233,22 @@ class KubeIO:
     # ----------------------------------------------------------------- pods
 
     async def patch_pod_labels(self, namespace: str, name: str,
-                               labels: dict[str, str | None]) -> dict | None:
+                               labels: dict[str, str | None]) -> Obj | None:
         """Merge the labels (None removes one); None if the pod is gone."""
         return await self._patch_labels(self.core.patch_namespaced_pod, namespace, name, labels)
 
     async def patch_deployment_labels(self, namespace: str, name: str,
-                                      labels: dict[str, str | None]) -> dict | None:
+                                      labels: dict[str, str | None]) -> Obj | None:
         return await self._patch_labels(self.apps.patch_namespaced_deployment, namespace, name,
                                         labels)
 
     @staticmethod
-    async def _patch_labels(call, namespace: str, name: str,
-                            labels: dict[str, str | None]) -> dict | None:
+    async def _patch_labels(method: ApiMethod, namespace: str, name: str,
+                            labels: dict[str, str | None]) -> Obj | None:
         try:
             # Raw JSON: the answer goes straight into the dict-based caches.
-            resp = await call(name, namespace, {"metadata": {"labels": labels}},
-                              _content_type=MERGE, _preload_content=False)
-            return await response_json(resp)
+            return await call_json(method, name, namespace, {"metadata": {"labels": labels}},
+                                   content_type=MERGE, raw=True)
         except ApiException as exc:
             if exc.status == 404:
                 return None
@@ -216,7 +256,7 @@ class KubeIO:
 
     # ----------------------------------------------------------------- services
 
-    async def ensure_service(self, body: dict, owner_uid: str) -> str | None:
+    async def ensure_service(self, body: Obj, owner_uid: str) -> str | None:
         """Create the Service or bring its spec in line; a problem (it belongs to someone
         else) is returned as text rather than raised, for a condition."""
         meta = body["metadata"]
@@ -227,7 +267,7 @@ class KubeIO:
         except ApiException as exc:
             if exc.status != 404:
                 raise
-            await self.core.create_namespaced_service(meta["namespace"], body)
+            await call_api(self.core.create_namespaced_service, meta["namespace"], body)
             return None
         owners = {r.get("uid") for r in current["metadata"].get("ownerReferences") or []}
         if owner_uid not in owners:
@@ -239,8 +279,8 @@ class KubeIO:
         if (spec.get("type"), spec.get("selector"), ports) != (
                 wanted["type"], wanted["selector"], wanted["ports"]):
             # Merge patch replaces the ports list; nodePort is re-allocated only if it changes.
-            await self.core.patch_namespaced_service(meta["name"], meta["namespace"],
-                                                     {"spec": wanted}, _content_type=MERGE)
+            await call_api(self.core.patch_namespaced_service, meta["name"], meta["namespace"],
+                           {"spec": wanted}, content_type=MERGE)
         return None
 
     async def delete_owned_services(self, namespace: str, deployment: str, owner_uid: str,

@@ -24,6 +24,7 @@ this package lives in): rendering is a release step run from a checkout (``make 
 
 from __future__ import annotations
 
+import argparse
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -366,15 +367,15 @@ def to_files(objects: Sequence[dict[str, Any]], command: str) -> dict[str, str]:
 
 
 def dump(obj: dict[str, Any]) -> str:
-    return yaml.safe_dump(obj, sort_keys=False, default_flow_style=False, allow_unicode=True,
-                          width=100)
+    text: str = yaml.safe_dump(obj, sort_keys=False, default_flow_style=False,
+                               allow_unicode=True, width=100)
+    return text
 
 
 # ---------------------------------------------------------------------- command line
 
-def parse_args(argv: Sequence[str] | None = None):
-    import argparse
-
+def parse_args(argv: Sequence[str] | None = None
+               ) -> tuple[argparse.ArgumentParser, argparse.Namespace]:
     parser = argparse.ArgumentParser(
         prog="module-controller manifests",
         description="Render the controller's install set (Namespace, CRDs, RBAC, Deployment) "

@@ -37,6 +37,12 @@ from .pruning import describe as describe_pruned, pruned_fields
 Obj = dict[str, Any]
 
 
+def _answer(exc: ApiException) -> str:
+    """The API server's answer in ``exc`` as text (the client keeps it as bytes)."""
+    body = exc.body
+    return body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body or "")
+
+
 def _say(text: str) -> None:
     print(text, file=sys.stderr)
 
@@ -104,9 +110,9 @@ async def _refused_as_new(cluster: Cluster, plural: str, obj: Obj) -> str | None
     try:
         await cluster.create_dry_run(plural, obj)
     except ApiException as exc:
-        if exc.status == 403 and "NamespaceTerminating" in str(exc.body):
+        if exc.status == 403 and "NamespaceTerminating" in _answer(exc):
             return None  # its namespace is going
-        return f"{obj['kind']} {meta.get('namespace')}/{meta['name']}: {exc.reason}: {exc.body}"
+        return f"{obj['kind']} {meta.get('namespace')}/{meta['name']}: {exc.reason}: {_answer(exc)}"
     return None
 
 
@@ -126,7 +132,7 @@ async def to_upstream(cluster: Cluster, crds_dir: Path) -> int:
     objects = {model.crd.names.kind: await cluster.list(model.crd.names.plural)
                for model in KINDS}
     now = format_time(current_time())
-    bases: dict[tuple[str, str], Obj | None] = {}
+    bases: dict[tuple[str, str | None], Obj | None] = {}
     plans: list[tuple[str, Obj, Obj | None, Obj | None]] = []  # plural, object, patch, status
     refused = []
     for md in objects[c.MODULE_DEPLOYMENT.kind]:
@@ -154,16 +160,16 @@ async def to_upstream(cluster: Cluster, crds_dir: Path) -> int:
     # The CRDs are upstream's now: one object that fails must not leave the others unwritten,
     # so each failure is told and the rest go on; a second run rewrites what is left.
     failed = []
-    for plural, obj, patch, status in plans:
+    for plural, obj, change, new_status in plans:
         try:
-            if patch:
-                obj = await cluster.patch(plural, obj, patch)
-            if status:
-                await cluster.patch_status(plural, obj, status)
+            if change:
+                obj = await cluster.patch(plural, obj, change)
+            if new_status:
+                await cluster.patch_status(plural, obj, new_status)
         except ApiException as exc:
             if exc.status != 404:  # 404: deleted meanwhile, nothing to give back
                 failed.append(f"{obj.get('kind')} {obj['metadata'].get('namespace')}/"
-                              f"{obj['metadata']['name']}: {exc.status} {exc.reason}: {exc.body}")
+                              f"{obj['metadata']['name']}: {exc.status} {exc.reason}: {_answer(exc)}")
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             failed.append(f"{obj.get('kind')} {obj['metadata'].get('namespace')}/"
                           f"{obj['metadata']['name']}: {exc!r}")
@@ -177,9 +183,9 @@ async def to_upstream(cluster: Cluster, crds_dir: Path) -> int:
     rejected = []
     for model in KINDS:
         for obj in await cluster.list(model.crd.names.plural):
-            line = await _refused_as_new(cluster, model.crd.names.plural, obj)
-            if line:
-                rejected.append(line)
+            refusal = await _refused_as_new(cluster, model.crd.names.plural, obj)
+            if refusal:
+                rejected.append(refusal)
             revision = ((obj.get("status") or {}).get("releaseStatus") or {}).get("updateRevision")
             if revision is not None and not isinstance(revision, str):
                 rejected.append(f"{obj['kind']} {obj['metadata']['name']}: "

@@ -7,15 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
-
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from ..api import constants as c
+from ..api.objects import Obj
+from ..kube.io import MERGE, call_api, call_json, json_object
 
-Obj = dict[str, Any]
-MERGE = "application/merge-patch+json"
 ESTABLISHED_TIMEOUT = 60.0  # seconds for the API server to serve a changed CRD
 
 
@@ -32,14 +30,14 @@ class Cluster:
         for crd in crds:
             name = crd["metadata"]["name"]
             try:
-                await self.ext.create_custom_resource_definition(crd)
+                await call_api(self.ext.create_custom_resource_definition, crd)
             except ApiException as exc:
                 if exc.status != 409:
                     raise
                 current = await self.ext.read_custom_resource_definition(name)
                 body = {**crd, "metadata": {**crd["metadata"],
                                             "resourceVersion": current.metadata.resource_version}}
-                await self.ext.replace_custom_resource_definition(name, body)
+                await call_api(self.ext.replace_custom_resource_definition, name, body)
         deadline = time.monotonic() + ESTABLISHED_TIMEOUT
         for crd in crds:
             name = crd["metadata"]["name"]
@@ -74,20 +72,19 @@ class Cluster:
             if exc.status == 404:
                 return []
             raise
-        return list(result.get("items") or [])
+        return list(json_object(result).get("items") or [])
 
     async def patch(self, plural: str, obj: Obj, patch: Obj, *, dry_run: bool = False) -> Obj:
         meta = obj["metadata"]
-        extra = {"dry_run": "All"} if dry_run else {}
-        return await self.custom.patch_namespaced_custom_object(
-            c.GROUP, c.VERSION, meta["namespace"], plural, meta["name"], patch,
-            _content_type=MERGE, **extra)
+        return await call_json(self.custom.patch_namespaced_custom_object,
+                               c.GROUP, c.VERSION, meta["namespace"], plural, meta["name"], patch,
+                               content_type=MERGE, dry_run="All" if dry_run else None)
 
     async def patch_status(self, plural: str, obj: Obj, status: Obj) -> Obj:
         meta = obj["metadata"]
-        return await self.custom.patch_namespaced_custom_object_status(
-            c.GROUP, c.VERSION, meta["namespace"], plural, meta["name"], {"status": status},
-            _content_type=MERGE)
+        return await call_json(self.custom.patch_namespaced_custom_object_status,
+                               c.GROUP, c.VERSION, meta["namespace"], plural, meta["name"],
+                               {"status": status}, content_type=MERGE)
 
     async def create_dry_run(self, plural: str, obj: Obj) -> None:
         """Would the API server accept this object as a new one (every field validated, none
