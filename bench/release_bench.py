@@ -50,7 +50,7 @@ NS = "bench"
 LOG_LEVEL = os.environ.get("BENCH_LOG_LEVEL", "WARNING")
 MD = "bench-release"
 
-# (modules, bases, batchCount, install latency s): the issue's scenarios (issue 17: 5 bases per
+# (modules, bases, batchCount, install latency s): the scaling targets' scenarios (5 bases per
 # 25 modules, 5 ModuleDeployments, 4 groups, 200 ms installs).
 SUITE = [
     (1000, 200, 4, 0.2),
@@ -182,8 +182,8 @@ async def scenario(state, modules: int, bases: int, batch: int, latency: float, 
             idle_start = cpu_seconds(controller.proc.pid)
             await asyncio.sleep(5)  # measuring idle CPU: the wait is the measurement
             idle = (cpu_seconds(controller.proc.pid) - idle_start) / 5
-            # Events the controller could neither post nor fold onto an owner (issue 17,
-            # target 4), counted in its log after the idle wait (the posters had time).
+            # Events the controller could neither post nor fold onto an owner (target 4
+            # of docs/performance.md), counted in its log after the idle wait (the posters had time).
             dropped = controller.log_text().count("event queue full; dropped")
         finally:
             for task in watchers:

@@ -1,4 +1,4 @@
-"""Client for Arklet, the HTTP agent inside every base pod (see ``shared/spec/arklet-protocol.md``).
+"""Client for Arklet, the HTTP agent inside every base pod (docs/arklet.md).
 
 Functional core, imperative shell:
 

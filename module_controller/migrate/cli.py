@@ -112,6 +112,8 @@ async def _refused_as_new(cluster: Cluster, plural: str, obj: Obj) -> str | None
     except ApiException as exc:
         if exc.status == 403 and "NamespaceTerminating" in _answer(exc):
             return None  # its namespace is going
+        if exc.status == 404:
+            return None  # its namespace went since the list (a create of a served kind)
         return f"{obj['kind']} {meta.get('namespace')}/{meta['name']}: {exc.reason}: {_answer(exc)}"
     return None
 

@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 ReadyCheck = Callable[[], tuple[bool, str]]
 
 _METRICS = web.AppKey("metrics", Metrics)
-_READY = web.AppKey("ready", object)
+_READY: web.AppKey[ReadyCheck] = web.AppKey("ready")
 
 
 async def _healthz(request: web.Request) -> web.Response:
@@ -37,7 +37,7 @@ async def _healthz(request: web.Request) -> web.Response:
 
 
 async def _readyz(request: web.Request) -> web.Response:
-    check: ReadyCheck = request.app[_READY]  # type: ignore[assignment]
+    check = request.app[_READY]
     try:
         answer = check()
         if isinstance(answer, bool):

@@ -52,7 +52,7 @@ class Next(Enum):
 class Reaction:
     next: Next
     reason: str | None = None  # status.reason (RETRY, FINAL) or the Event's reason
-    counts_install: bool = False  # one more of the generation's bounded installs (issue 14)
+    counts_install: bool = False  # one more of the generation's bounded installs
     note: str = ""
 
 

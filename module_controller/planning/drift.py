@@ -1,7 +1,7 @@
 """When the drift check looks at each base (behaviour §7.5): spread over its period.
 
-Asking every base at once every period made a burst of queryAllBiz calls that, at 2,000 bases,
-held up installs for seconds (issue 17). Instead each round gives every base a slot of its own:
+Asking every base at once every period would make a burst of queryAllBiz calls that, at 2,000
+bases, holds up installs for seconds. Instead each round gives every base a slot of its own:
 ``n`` bases over ``period`` seconds are ``period / n`` apart, each at a random point of its slot,
 so calls arrive one at a time at a steady rate, no base is checked twice in a round, and two
 controllers (or two rounds) do not fall into step.

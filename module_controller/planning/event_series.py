@@ -1,6 +1,6 @@
-"""Which Events of a release's Modules are told once per group (pure; issue 17, target 4).
+"""Which Events of a release's Modules are told once per group (pure).
 
-A release of 10,000 Modules used to post 10,000 "Installed" Events, one per Module, that nobody
+One "Installed" Event per Module of a release of 10,000 would be 10,000 Events that nobody
 reads one by one (and that cost the API server a write each). A person who runs ``kubectl
 describe moduledeployment`` wants to know how far each group got; one who describes a failed
 Module wants its failure. So a Module of a ModuleDeployment's revision tells its ordinary

@@ -1,10 +1,10 @@
 """Python's cyclic garbage collector, set for a process whose heap is a large cache of JSON.
 
-Measured at 10,000 Modules on 2,000 bases (issue 17) with the default thresholds (700, 10, 10):
-a fifth of the controller's CPU went to the collector, most of it to 69 full collections of
-~175 ms each. A full collection walks every container object, and the caches (hundreds of
-thousands of dicts, none of them in a reference cycle) make that walk grow with the number of
-objects watched: the one cost per module that grew with N. Cycles do occur (an exception and
+With the default thresholds (700, 10, 10) a fifth of the controller's CPU in a large release
+went to the collector, most of it to full collections (docs/performance.md has the figures). A
+full collection walks every container object, and the caches (hundreds of thousands of dicts,
+none of them in a reference cycle) make that walk grow with the number of objects watched: a
+cost per module that grows with N. Cycles do occur (an exception and
 its traceback, asyncio's futures), so the collector stays on, but young collections run every
 50,000 allocations instead of 700, so that a cached object version that is replaced within a
 second or two dies young instead of being promoted and then walked by full collections; and

@@ -4,7 +4,7 @@ Fed by kopf's watch events and by the answers to our own writes. A copy never re
 one: resourceVersions of one object increase (etcd revisions), so an answer to our write and a
 watch event for it can arrive in either order without the cache going back in time.
 
-Only what a reader can use is kept (issue 17, memory): ``metadata.managedFields`` and the
+Only what a reader can use is kept (docs/performance.md): ``metadata.managedFields`` and the
 ``kubectl apply`` annotation are dropped from every stored copy (together often larger than
 the rest of a small object, and read by no controller), and a store may drop more with
 ``trim`` (e.g. :func:`slim`: a pod's spec). The caller's dict is not changed; the cache holds a
@@ -65,8 +65,8 @@ SHARED_STRING_MAX = 64
 def shared(value: Any) -> Any:
     """``value`` rebuilt with its dict keys and short strings interned: one copy of
     ``serverless.alipay.com/module-replicaset`` (or "Available", or a pod's name) for every
-    cached object that carries it, instead of one per object as the JSON decoder makes them.
-    A cached Module took 8.3 kB, 3.6 kB so (issue 17, memory)."""
+    cached object that carries it, instead of one per object as the JSON decoder makes them
+    (about half a cached Module's memory: docs/performance.md)."""
     if isinstance(value, dict):
         return {sys.intern(k) if type(k) is str else k: shared(v) for k, v in value.items()}
     if isinstance(value, list):

@@ -145,7 +145,7 @@ INVALID: list[Invalid] = [
     _md_module("url", "http://repo.example.com/my provider.jar", "url-space", "no whitespace"),
     _md_module("url", "HTTP://repo.example.com/provider.jar", "url-upper-scheme", "http://"),
     _md_module("url", "http://repo.example.com/\tprovider.jar", "url-tab", "no whitespace"),
-    # Whitespace that \t\n\f\r and space do not cover (issue 14): invisible in kubectl output.
+    # Whitespace that \t\n\f\r and space do not cover: invisible in kubectl output.
     _md_module("url", "http://repo.example.com/\vprovider.jar", "url-vertical-tab", "no whitespace"),
     _md_module("url", "http://repo.example.com/my\u00a0provider.jar", "url-nbsp", "no whitespace"),
     _md_module("url", "http://repo.example.com/my\u2003provider.jar", "url-em-space",
@@ -241,7 +241,7 @@ INVALID: list[Invalid] = [
             ("Required",)),
     Invalid("mrs-selector-empty", MRS, {"spec.selector": {}}, "spec.selector",
             ("empty selector",)),
-    # Only negative requirements: matches every pod that lacks the key (issue 14, item 5).
+    # Only negative requirements: matches every pod that lacks the key.
     Invalid("mrs-selector-does-not-exist", MRS, {"spec.selector": {"matchExpressions": [
         {"key": "nobody-sets-this", "operator": "DoesNotExist"}]}}, "spec.selector",
             ("empty selector", "DoesNotExist")),

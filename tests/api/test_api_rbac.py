@@ -45,9 +45,9 @@ NEEDS_BY_RESOURCE: dict[tuple[str, str | None], tuple[str, ...]] = {
 }
 NAMESPACED_NEEDS = [(verb, resource, sub) for (resource, sub), verbs in NEEDS_BY_RESOURCE.items()
                     for verb in verbs]
-# Every other verb on the same resources: granted before issue 14 (update everywhere, create and
-# delete of ModuleDeployments, writes to ModuleTemplates, services update/watch,
-# events.k8s.io), now denied; events patch is back since the Events are aggregated (issue 17).
+# Every other verb on the same resources: once granted (update everywhere, create and delete of
+# ModuleDeployments, writes to ModuleTemplates, services update/watch, events.k8s.io), now
+# denied; events patch is granted because the Events are aggregated.
 NAMESPACED_UNUSED = [(verb, resource, sub) for (resource, sub), verbs in NEEDS_BY_RESOURCE.items()
                      for verb in (ALL_VERBS if sub is None else ("update", "patch"))
                      if verb not in verbs and (sub != "finalizers" or verb == "patch")]

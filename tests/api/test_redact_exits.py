@@ -1,4 +1,4 @@
-"""The central exits apply the redaction (issue 14, item 6): Events, status writes, log lines.
+"""The central exits apply the redaction: Events, status writes, log lines.
 
 The url in the spec and the url sent to Arklet are not touched by any of these: only what is
 shown is redacted.

@@ -1,4 +1,4 @@
-"""Hostile things answering on an Arklet port (issue 14, items 1 and 2), over real sockets.
+"""Hostile things answering on an Arklet port, over real sockets.
 
 Whoever runs an HTTP server on a pod the controller talks to must not be able to make the
 controller fetch another address (redirects), buffer an unbounded body, or publish a body that is

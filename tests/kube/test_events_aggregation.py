@@ -1,5 +1,5 @@
-"""Events aggregate their repeats (issue 17, target 4): one Event per object, type, reason and
-message, its ``count`` raised, posted against the real dev cluster's API server."""
+"""Events aggregate their repeats: one Event per object, type, reason and message, its
+``count`` raised, posted against the real dev cluster's API server."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""How long a NotReady base still counts as a base (issue 14, item 13), and when an owned
-Module's spec follows its owner's template (item 5); no cluster."""
+"""How long a NotReady base still counts as a base, and when an owned Module's spec follows
+its owner's template; no cluster."""
 
 from __future__ import annotations
 

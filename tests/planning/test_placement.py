@@ -84,7 +84,7 @@ def test_selector_expressions():
     assert selector_matches(None, labels)
 
 
-# ----------------------------------------------------------------- ownership (issue 14, item 14)
+# ----------------------------------------------------------------- ownership
 
 def test_only_pods_of_the_named_deployment_are_candidates():
     # Same labels, same load: the pod of the other Deployment (and a bare pod) would win on

@@ -219,7 +219,7 @@ def test_peer_scale_follows_bases_that_go_away_mid_scale():
     assert decision.state.progress is P.COMPLETED and decision.state.desired == 1
 
 
-# ----------------------------------------------------------------- a stuck group gives way (issue 16)
+# ----------------------------------------------------------------- a stuck group gives way
 
 def _executing(update: int, delta: int, desired: int) -> ReleaseState:
     return ReleaseState(update_revision=update, current_batch=1, real_batch_count=1,
