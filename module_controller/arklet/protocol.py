@@ -2,7 +2,7 @@
 
 Everything the client *decides* lives here, so it can be unit-tested without a network:
 
-* request bodies (:func:`install_body`, …) are plain dicts, turned into bytes only by
+* request bodies (:func:`install_body`, …) are typed dicts, turned into bytes only by
   :func:`encode_body` (``json.dumps``, never string formatting, so quotes or non-ASCII in a
   module name cannot break the request);
 * :func:`decode_reply` turns the bytes of an HTTP 200 into JSON, :func:`parse_envelope` turns the
@@ -23,7 +23,7 @@ import ipaddress
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Mapping, TypedDict
 
 # --- Commands (the path after the slash, case-sensitive) -------------------------------------
 INSTALL = "installBiz"
@@ -211,7 +211,20 @@ def _require(value: str | None, what: str) -> str:
     return value
 
 
-def install_body(biz: BizRef) -> dict[str, Any]:
+class BizBody(TypedDict):
+    """The body of ``uninstallBiz`` and ``switchBiz``."""
+
+    bizName: str
+    bizVersion: str
+
+
+class InstallBody(BizBody):
+    """The body of ``installBiz``."""
+
+    bizUrl: str
+
+
+def install_body(biz: BizRef) -> InstallBody:
     """``installBiz``: name and version are always sent, so Arklet never has to guess them."""
     return {
         "bizName": _require(biz.name, "bizName"),
@@ -220,12 +233,12 @@ def install_body(biz: BizRef) -> dict[str, Any]:
     }
 
 
-def biz_body(name: str, version: str) -> dict[str, Any]:
+def biz_body(name: str, version: str) -> BizBody:
     """``uninstallBiz`` / ``switchBiz``."""
     return {"bizName": _require(name, "bizName"), "bizVersion": _require(version, "bizVersion")}
 
 
-def empty_body() -> dict[str, Any]:
+def empty_body() -> dict[str, str]:
     """``queryAllBiz`` / ``health``: an empty object (not an empty body, which some reject)."""
     return {}
 

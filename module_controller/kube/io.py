@@ -8,7 +8,7 @@ object it has just changed).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Mapping
 
 import aiohttp
 from kubernetes_asyncio import client
@@ -233,21 +233,21 @@ class KubeIO:
     # ----------------------------------------------------------------- pods
 
     async def patch_pod_labels(self, namespace: str, name: str,
-                               labels: dict[str, str | None]) -> Obj | None:
+                               labels: Mapping[str, str | None]) -> Obj | None:
         """Merge the labels (None removes one); None if the pod is gone."""
         return await self._patch_labels(self.core.patch_namespaced_pod, namespace, name, labels)
 
     async def patch_deployment_labels(self, namespace: str, name: str,
-                                      labels: dict[str, str | None]) -> Obj | None:
+                                      labels: Mapping[str, str | None]) -> Obj | None:
         return await self._patch_labels(self.apps.patch_namespaced_deployment, namespace, name,
                                         labels)
 
     @staticmethod
     async def _patch_labels(method: ApiMethod, namespace: str, name: str,
-                            labels: dict[str, str | None]) -> Obj | None:
+                            labels: Mapping[str, str | None]) -> Obj | None:
         try:
             # Raw JSON: the answer goes straight into the dict-based caches.
-            return await call_json(method, name, namespace, {"metadata": {"labels": labels}},
+            return await call_json(method, name, namespace, {"metadata": {"labels": dict(labels)}},
                                    content_type=MERGE, raw=True)
         except ApiException as exc:
             if exc.status == 404:

@@ -26,10 +26,14 @@ log = logging.getLogger(__name__)
 
 
 class Listing(Protocol):
-    """A list answer: the objects and the resourceVersion it was served at (``kube.io.Listing``)."""
+    """A list answer: the objects and the resourceVersion it was served at (``kube.io.Listing``,
+    a frozen dataclass: read-only here)."""
 
-    items: list[Obj]
-    resource_version: int
+    @property
+    def items(self) -> list[Obj]: ...
+
+    @property
+    def resource_version(self) -> int: ...
 
 
 @dataclass
