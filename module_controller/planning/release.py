@@ -24,7 +24,7 @@ from .release_table import Action, Event, Phase
 
 
 def group_sizes(delta: int, batch_count: int, use_beta: bool) -> list[int]:
-    """Sizes of the groups of a release of ``|delta|`` instances (behaviour §2.3 step 2).
+    """Sizes of the groups of a release of ``|delta|`` instances (behaviour §2.3.3).
 
     ``B = min(batchCount, |delta|)``; with useBeta and ``|delta| >= 2`` the first group is one
     instance and the rest is split over ``max(batchCount-1, 1)`` groups. Groups differ by at most
@@ -234,7 +234,7 @@ def complete(obs: Observed, st: ReleaseState, counts: dict[str, int]) -> bool:
 
 
 def limit_unavailable(obs: Observed, st: ReleaseState, counts: dict[str, int]) -> dict[str, int]:
-    """Waves inside a group (behaviour §2.3 step 7).
+    """Waves inside a group (behaviour §2.3.7).
 
     With uninstall_then_install an instance is down while it is replaced, so the update revision
     grows by at most what is left of the unavailability budget; by one when nothing is in

@@ -150,7 +150,7 @@ def _event(run: _Run, phase: Phase, st: ReleaseState) -> Event:
 
 def _group_done(obs: Observed, st: ReleaseState) -> Event:
     if not obs.deleting and release.superseded(obs, st):
-        # A new spec takes over at the group boundary, which is now (behaviour §2.3 step 6);
+        # A new spec takes over at the group boundary, which is now (behaviour §2.3.6);
         # after the last group too: ending the release there leads on to the new one in this
         # reconcile, while finishing it would wait for a wake that may not come (the status
         # write that says Completed is this controller's own).
