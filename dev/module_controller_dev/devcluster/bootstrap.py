@@ -42,7 +42,7 @@ def base_deployment(replicas: int, name: str = BASE_DEPLOYMENT, app: str = BASE_
 
 def default_crds_dir() -> Path | None:
     """``./crds`` when run from a checkout, else the one next to the installed package."""
-    for candidate in (Path.cwd() / "crds", Path(__file__).resolve().parents[2] / "crds"):
+    for candidate in (Path.cwd() / "crds", Path(__file__).resolve().parents[3] / "crds"):
         if candidate.is_dir() and any(candidate.glob("*.yaml")):
             return candidate
     return None

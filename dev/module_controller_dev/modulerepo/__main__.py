@@ -1,6 +1,6 @@
-"""``python -m module_controller.modulerepo``: serve module jars until SIGTERM.
+"""``python -m module_controller_dev.modulerepo``: serve module jars until SIGTERM.
 
-Started by ``module-controller dev up``. Prints one JSON line when listening:
+Started by ``module-controller-dev up``. Prints one JSON line when listening:
 ``{"event": "ready", "url": ..., "proxy": ...}``. ``--dir`` (repeatable, globs allowed) names
 directories whose files are served; see :mod:`.catalogue` for the lookup rules.
 """
@@ -18,7 +18,7 @@ from .server import ModuleRepository
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m module_controller.modulerepo",
+    parser = argparse.ArgumentParser(prog="python -m module_controller_dev.modulerepo",
                                      description="Serve ark-biz module jars (and act as an "
                                                  "HTTP proxy that answers from them).")
     parser.add_argument("--host", default="127.0.0.1")

@@ -1,4 +1,4 @@
-"""``python -m module_controller.fakearklet``: one fake Arklet and its control API.
+"""``python -m module_controller_dev.fakearklet``: one fake Arklet and its control API.
 
 Runs until SIGTERM or SIGINT, then exits 0 (1 if an address is taken). When both servers
 listen it prints one JSON line to stdout,
@@ -24,7 +24,7 @@ from .vocabulary import FLAVOURS
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m module_controller.fakearklet",
+    parser = argparse.ArgumentParser(prog="python -m module_controller_dev.fakearklet",
                                      description="Run a fake Arklet (base agent) for demos.")
     parser.add_argument("--host", default="127.0.0.1", help="address the Arklet listens on")
     parser.add_argument("--port", type=int, default=1238, help="Arklet port (0: any free port)")

@@ -35,7 +35,7 @@ class ControllerProcess:
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> "ControllerProcess":
-        argv = [sys.executable, "-m", "module_controller.cli", "run", "--no-dev",
+        argv = [sys.executable, "-m", "module_controller.cli", "run",
                 f"--kubeconfig={self.kubeconfig}", "--log-level=INFO", *self.extra_args]
         for ns in self.namespaces:
             argv.append(f"--namespace={ns}")

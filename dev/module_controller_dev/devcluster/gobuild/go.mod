@@ -1,5 +1,5 @@
 // Build module for the control-plane binaries the dev cluster runs.
-// Not part of the Python package logic: module_controller.devcluster.binaries builds it with
+// Not part of the Python package logic: module_controller_dev.devcluster.binaries builds it with
 // `go build` into a cache directory outside the repository. Bump KUBE_VERSION in binaries.py too.
 module modulecontroller.local/controlplane
 

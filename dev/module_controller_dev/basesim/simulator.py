@@ -21,7 +21,7 @@ from kubernetes_asyncio import client, watch
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from ..fakearklet import ArkletRegistry, FakeArklet
-from ..kube.io import response_json
+from module_controller.kube.io import response_json
 from ..realbase.build import RealBaseUnavailable
 from . import pods
 from .ippool import IPPool

@@ -1,7 +1,7 @@
-"""``python -m module_controller.basesim``: run the base simulator until SIGTERM.
+"""``python -m module_controller_dev.basesim``: run the base simulator until SIGTERM.
 
-Started by ``module-controller dev up``; serves the fake-Arklet control API on ``--control-port``
-(see :mod:`module_controller.fakearklet.control`) plus ``/healthz`` and ``/pods``.
+Started by ``module-controller-dev up``; serves the fake-Arklet control API on ``--control-port``
+(see :mod:`module_controller_dev.fakearklet.control`) plus ``/healthz`` and ``/pods``.
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ async def main_async(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m module_controller.basesim")
+    parser = argparse.ArgumentParser(prog="python -m module_controller_dev.basesim")
     parser.add_argument("--kubeconfig", required=True)
     parser.add_argument("--control-port", type=int, required=True)
     parser.add_argument("--nodes", type=int, default=3)

@@ -1,5 +1,5 @@
 // Build module for the real helm binary the chart tests run (helm lint, helm template, helm
-// install against the dev cluster). module_controller.manifests.helm builds it with `go build`
+// install against the dev cluster). module_controller_dev.devcluster.helm builds it with `go build`
 // into the control plane's cache directory, outside the repository. Bump HELM_VERSION in helm.py too.
 module modulecontroller.local/helm
 

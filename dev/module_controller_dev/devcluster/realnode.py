@@ -93,7 +93,7 @@ def missing() -> str | None:
             return f"the real node needs cgroups: no {controller} controller under {CGROUP_ROOT}"
     if Path(f"/sys/class/net/{DEFAULT_BRIDGE}").exists() or RUN_DIR.exists():
         return (f"a real node already runs on this machine ({DEFAULT_BRIDGE} or {RUN_DIR} exists): "
-                "one per machine; `module-controller dev down` the other dev cluster first")
+                "one per machine; `module-controller-dev down` the other dev cluster first")
     return None
 
 

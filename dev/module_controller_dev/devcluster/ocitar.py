@@ -183,7 +183,7 @@ def write(out: Path, ref: str, layer: Layer, config: ImageConfig,
         image_config = {
             "architecture": "amd64", "os": "linux", "config": config.as_oci(),
             "rootfs": {"type": "layers", "diff_ids": [f"sha256:{uncompressed.sha.hexdigest()}"]},
-            "history": [{"created_by": "module_controller.devcluster.images"}],
+            "history": [{"created_by": "module_controller_dev.devcluster.images"}],
         }
         config_bytes = json.dumps(image_config, sort_keys=True).encode()
         partial = out.with_name(f".{out.name}.partial")

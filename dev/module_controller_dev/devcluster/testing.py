@@ -13,8 +13,8 @@ from typing import Any, Awaitable, Callable, TypeVar
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 
-from ..api import constants as c
-from ..api import objects
+from module_controller.api import constants as c
+from module_controller.api import objects
 from . import bootstrap
 
 T = TypeVar("T")

@@ -1,4 +1,4 @@
-"""``module-controller dev images``: the node's images, built without Docker.
+"""``module-controller-dev images``: the node's images, built without Docker.
 
 Three kinds of image, each one layer of host files (:mod:`.ocitar`):
 
@@ -32,7 +32,7 @@ from . import binaries, ocitar
 REGISTRY = "mc.local"
 PAUSE_REF = f"{REGISTRY}/pause:1"
 ARKLET_PORT = 1238
-SOURCE_DIR = Path(__file__).resolve().parents[2]
+SOURCE_DIR = Path(__file__).resolve().parents[3]  # the checkout: dev/module_controller_dev/devcluster
 REQUIREMENTS_LOCK = Path("config/requirements/controller.txt")
 
 # What the Dockerfile's final stage sets (tests/realnode/test_images.py reads the Dockerfile and
@@ -43,7 +43,7 @@ CONTROLLER_UID = 65532
 BASE_IMAGE_PATH = "/usr/local/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 CONTROLLER_CONFIG = ocitar.ImageConfig(
     entrypoint=("module-controller",),
-    cmd=("run", "--no-dev"),
+    cmd=("run",),
     env=(f"PATH=/opt/venv/bin:{BASE_IMAGE_PATH}",
          "PYTHONDONTWRITEBYTECODE=1", "PYTHONUNBUFFERED=1", "HOME=/tmp"),
     workdir="/tmp",
@@ -164,6 +164,7 @@ def build_controller(log: Log, tag: str | None = None, source_dir: Path = SOURCE
         env = dict(os.environ, PIP_DISABLE_PIP_VERSION_CHECK="1", PIP_NO_CACHE_DIR="1")
         for argv in _pip_install_argv(str(stage / "bin" / "pip"), src):
             _run(argv, "install the package", env=env)
+        _check_product_only(stage)
         _relocate(stage, "/opt/venv")
         layer = ocitar.Layer()
         _base_dirs(layer)
@@ -175,6 +176,18 @@ def build_controller(log: Log, tag: str | None = None, source_dir: Path = SOURCE
         ocitar.write(out, ref, layer, CONTROLLER_CONFIG)
     log(f"built {ref}: {out}")
     return BuiltImage(ref, out) if tag is None else _retag(out, ref, log)
+
+
+# Installed by the development tools only (dev/pyproject.toml), never by the controller image.
+DEV_ONLY = ("module_controller_dev", "cryptography", "uv")
+
+
+def _check_product_only(venv: Path) -> None:
+    """The controller image holds the product: no development tool, no dev-only dependency."""
+    found = sorted(p.name for p in venv.glob("lib/python*/site-packages/*")
+                   if p.name.split("-")[0] in DEV_ONLY)
+    if found:
+        raise ImageBuildError(f"the controller image would hold development packages: {found}")
 
 
 def _retag(out: Path, ref: str, log: Log) -> BuiltImage:

@@ -16,7 +16,7 @@ Layout (functional core, imperative shell):
 * :mod:`.wire` — pure HTTP/1.1 framing helpers (and the recorded 500/413 bytes).
 * :mod:`.server` — :class:`FakeArklet`, the asyncio TCP server around the core.
 * :mod:`.control` — the JSON control API (:func:`make_control_app`) and :class:`ControlClient`.
-* ``python -m module_controller.fakearklet`` — one fake plus its control API, for demos.
+* ``python -m module_controller_dev.fakearklet`` — one fake plus its control API, for demos.
 
 The reference is the real bases recorded in ``tests/fakearklet/captures`` (2023: sofa-serverless
 0.5.6, 2025: koupleless 2.1.6); ``docs/arklet.md`` ("The fake Arklet against the real bases")

@@ -1,4 +1,4 @@
-"""``module-controller dev up | down | status``: a real control plane on loopback.
+"""``module-controller-dev up | down | status``: a real control plane on loopback.
 
 The cluster is etcd + kube-apiserver + kube-controller-manager, each a child process, plus the
 module repository (an HTTP server for ark-biz jars, also the bases' HTTP proxy: the dev cluster's
@@ -169,7 +169,7 @@ class DevCluster:
                 running = ", ".join(n for n, a in alive.items() if a)
                 raise DevClusterError(
                     f"dev cluster in {self.dir} is partly running ({running}) from an earlier "
-                    f"run: run `module-controller dev down --dir {self.dir}` first"
+                    f"run: run `module-controller-dev down --dir {self.dir}` first"
                 )
             self.log(f"cleaning up state of a stopped cluster in {self.dir}")
             self._wipe()
@@ -298,7 +298,7 @@ class DevCluster:
         """
         state = State.load(self.dir)
         if state is None:
-            raise DevClusterError(f"no dev cluster in {self.dir}: run `module-controller dev up` first")
+            raise DevClusterError(f"no dev cluster in {self.dir}: run `module-controller-dev up` first")
         if component not in state.components:
             raise DevClusterError(f"unknown component {component!r}: one of "
                                   f"{', '.join(state.components)}")
@@ -423,7 +423,7 @@ class DevCluster:
             ]
         if name == "module-repository":
             return [
-                sys.executable, "-m", "module_controller.modulerepo",
+                sys.executable, "-m", "module_controller_dev.modulerepo",
                 f"--host={state.host}",
                 f"--port={p['module-repository']}",
                 *(f"--dir={binaries.cache_root() / d}" for d in MODULE_DIRS),
@@ -431,7 +431,7 @@ class DevCluster:
             ]
         if name == "base-simulator":
             argv = [
-                sys.executable, "-m", "module_controller.basesim",
+                sys.executable, "-m", "module_controller_dev.basesim",
                 f"--kubeconfig={state.kubeconfig}",
                 f"--control-port={p['base-simulator']}",
                 f"--state-dir={self.dir}",

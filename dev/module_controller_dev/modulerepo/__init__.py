@@ -5,7 +5,7 @@
 * :mod:`.catalogue` — pure lookup of a path: served directories, ``/not-a-jar/``, generated jars.
 * :mod:`.server` — :class:`ModuleRepository`, the aiohttp server; also answers absolute-form
   (proxy) requests from the same catalogue, so it is the dev cluster's only "internet".
-* ``python -m module_controller.modulerepo --port P --dir D ...`` — the process ``dev up`` runs.
+* ``python -m module_controller_dev.modulerepo --port P --dir D ...`` — the process ``dev up`` runs.
 """
 
 from .catalogue import Catalogue, Found

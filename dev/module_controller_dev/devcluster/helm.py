@@ -1,6 +1,6 @@
 """Find or build the real ``helm`` that the chart's tests run.
 
-The same way as the control-plane binaries (:mod:`module_controller.devcluster.binaries`): a
+The same way as the control-plane binaries (:mod:`.binaries`): a
 ``helm`` named by ``$HELM`` wins, then the cache directory of the control plane, then a build of
 ``helm.sh/helm/v3/cmd/helm`` from Go modules with the machine's ``go``, pinned by the small Go
 module next to this file (``helmbuild/``). Nothing is written inside the repository.
@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
-from ..devcluster import binaries
+from . import binaries
 
 HELM_VERSION = "v3.22.1"
 GO_PACKAGE = "helm.sh/helm/v3/cmd/helm"
