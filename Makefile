@@ -64,9 +64,11 @@ test: venv controlplane jars helm
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup -m "not realnode" $(PYTEST_ARGS)
 	$(BIN)/pytest -p no:xdist -m realnode tests/realnode $(PYTEST_ARGS)
 
-# Lint (ruff), the import contracts of .importlinter, and types (mypy, strict for planning/ and runtime/).
+# Lint (ruff), the import contracts of .importlinter, and types (mypy: the development tools with
+# dev/pyproject.toml's configuration; the product, strict for planning/ and runtime/).
 lint: venv
 	$(BIN)/ruff check module_controller dev tests bench
+	$(BIN)/mypy --config-file dev/pyproject.toml dev/module_controller_dev
 	$(BIN)/lint-imports
 	$(BIN)/mypy module_controller/planning module_controller/runtime
 

@@ -11,8 +11,12 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from module_controller import __version__
+
+if TYPE_CHECKING:
+    from .devcluster import DevCluster
 
 
 def _with_dir(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -76,7 +80,7 @@ def _run(argv: list[str]) -> int:
     return controller_main(["run", *argv])
 
 
-def _images(cluster, controller_tag: str | None) -> int:
+def _images(cluster: DevCluster, controller_tag: str | None) -> int:
     """Build the images; import them when the dev cluster in ``cluster.dir`` has a real node."""
     from .devcluster import images
 

@@ -63,8 +63,9 @@ async def main_async(args: argparse.Namespace) -> None:
     await sim.close()
     await runner.cleanup()
     await api.close()
-    if task in done and task.exception() is not None:
-        raise task.exception()
+    failure = task.exception() if task in done else None
+    if failure is not None:
+        raise failure
 
 
 def main() -> None:

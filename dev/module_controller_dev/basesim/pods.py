@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 ANNOTATION_PREFIX = "sim.serverless.alipay.com/"
 # "2023" (default), "2025", or "none" for a pod that serves no Arklet at all.
@@ -42,7 +43,7 @@ class BaseSettings:
     termination_delay: float
 
 
-def decide(pod: dict, our_nodes: set[str], running: bool) -> Action:
+def decide(pod: dict[str, Any], our_nodes: set[str], running: bool) -> Action:
     meta, spec = pod.get("metadata", {}), pod.get("spec", {})
     node = spec.get("nodeName")
     if meta.get("deletionTimestamp"):
@@ -63,7 +64,7 @@ def _float(value: str | None, default: float) -> float:
         return default
 
 
-def settings(pod: dict) -> BaseSettings:
+def settings(pod: dict[str, Any]) -> BaseSettings:
     ann = pod.get("metadata", {}).get("annotations") or {}
     flavour = ann.get(ARKLET_FLAVOUR, DEFAULT_FLAVOUR)
     try:
@@ -83,7 +84,7 @@ def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def running_status(pod: dict, ip: str) -> dict:
+def running_status(pod: dict[str, Any], ip: str) -> dict[str, Any]:
     """The status a kubelet reports for a pod whose containers all started and are ready."""
     now = _now()
     containers = pod.get("spec", {}).get("containers", [])
@@ -113,7 +114,7 @@ def running_status(pod: dict, ip: str) -> dict:
     }
 
 
-def node_object(name: str) -> dict:
+def node_object(name: str) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Node",
@@ -121,7 +122,7 @@ def node_object(name: str) -> dict:
     }
 
 
-def node_status() -> dict:
+def node_status() -> dict[str, Any]:
     now = _now()
     return {
         "conditions": [{

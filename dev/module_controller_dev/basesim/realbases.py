@@ -18,6 +18,7 @@ import re
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from ..realbase.build import Jars, RealBaseUnavailable, find_java, jar_dir
 from ..realbase.jvm import DEFAULT_START_TIMEOUT, BaseJvm, PortTaken, launch
@@ -30,7 +31,7 @@ ENV_JAR_DIR = "MODULE_CONTROLLER_REALBASE_DIR"
 ENV_MODULE_PROXY = "MODULE_CONTROLLER_MODULE_PROXY"
 
 
-def not_ready_status(reason: str) -> dict:
+def not_ready_status(reason: str) -> dict[str, Any]:
     """The status of a pod whose real base could not start: Pending, Ready False, and why
     (the first line in the message's head, the JVM's log tail after it, bounded)."""
     now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -91,7 +92,7 @@ class RealBases:
                  namespace, name, generation, jvm.pid, jvm.port, jvm.log_path)
         return jvm
 
-    def describe(self, uid: str) -> dict | None:
+    def describe(self, uid: str) -> dict[str, Any] | None:
         """What the control API's ``/pods`` shows of a pod's real base (None: not real)."""
         jvm = self.running.get(uid)
         if jvm is None:

@@ -15,13 +15,16 @@ import itertools
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 from kubernetes_asyncio import client, watch
 from kubernetes_asyncio.client.exceptions import ApiException
 
-from ..fakearklet import ArkletRegistry, FakeArklet
 from module_controller.kube.io import response_json
+
+from ..kubebody import MERGE_PATCH, body
+from ..fakearklet import ArkletRegistry, FakeArklet
 from ..realbase.build import RealBaseUnavailable
 from . import pods
 from .ippool import IPPool
@@ -53,8 +56,8 @@ class BaseSimulator:
         # pods annotated real-2025/real-2023 get a real base JVM (see realbases.py)
         self.realbases = RealBases(realbase_dir, work_root=realbase_work, proxy=module_proxy)
         self.by_uid: dict[str, SimulatedPod] = {}
-        self._latest: dict[str, dict] = {}  # newest pod object not yet handled, per uid
-        self._workers: dict[str, asyncio.Task] = {}
+        self._latest: dict[str, dict[str, Any]] = {}  # newest pod object not yet handled, per uid
+        self._workers: dict[str, asyncio.Task[None]] = {}
         self._limit = asyncio.Semaphore(concurrency)
         self.ready = asyncio.Event()
 
@@ -92,7 +95,8 @@ class BaseSimulator:
         for uid in list(self.by_uid):
             if uid not in seen:  # deleted while we were not watching
                 await self._forget(uid)
-        return data["metadata"]["resourceVersion"]
+        version: str = data["metadata"]["resourceVersion"]
+        return version
 
     async def _watch(self, rv: str) -> None:
         w = watch.Watch()
@@ -110,7 +114,7 @@ class BaseSimulator:
                 else:
                     self._submit(pod)
 
-    def _submit(self, pod: dict) -> None:
+    def _submit(self, pod: dict[str, Any]) -> None:
         """Queue the newest version of a pod; one worker per pod handles them in order."""
         uid = pod["metadata"]["uid"]
         self._latest[uid] = pod
@@ -133,7 +137,7 @@ class BaseSimulator:
         finally:
             self._workers.pop(uid, None)
 
-    async def _handle(self, pod: dict) -> None:
+    async def _handle(self, pod: dict[str, Any]) -> None:
         uid = pod["metadata"]["uid"]
         action = pods.decide(pod, set(self.node_names), running=uid in self.by_uid)
         if action is pods.Action.BIND:
@@ -148,15 +152,15 @@ class BaseSimulator:
     async def _register_nodes(self) -> None:
         for name in self.node_names:
             try:
-                await self.core.create_node(pods.node_object(name))
+                await self.core.create_node(body(pods.node_object(name)))
             except ApiException as exc:
                 if exc.status != 409:
                     raise
             await self.core.patch_node_status(name, {"status": pods.node_status()})
 
-    async def _bind(self, pod: dict) -> None:
+    async def _bind(self, pod: dict[str, Any]) -> None:
         meta = pod["metadata"]
-        body = {
+        binding = {
             "apiVersion": "v1",
             "kind": "Binding",
             "metadata": {"name": meta["name"], "uid": meta["uid"]},
@@ -164,10 +168,10 @@ class BaseSimulator:
         }
         # Raw response: the generated client cannot deserialise the Status a binding returns.
         resp = await self.core.create_namespaced_pod_binding(
-            meta["name"], meta["namespace"], body, _preload_content=False)
+            meta["name"], meta["namespace"], body(binding), _preload_content=False)
         await response_json(resp)  # raises on 404/409 like any other call
 
-    async def _start(self, pod: dict) -> None:
+    async def _start(self, pod: dict[str, Any]) -> None:
         meta = pod["metadata"]
         cfg = pods.settings(pod)
         previous = (pod.get("status") or {}).get("podIP")
@@ -182,7 +186,7 @@ class BaseSimulator:
         try:
             await self.core.patch_namespaced_pod_status(
                 meta["name"], meta["namespace"], {"status": pods.running_status(pod, ip)},
-                _content_type="application/merge-patch+json",
+                **MERGE_PATCH,
             )
         except BaseException:
             await self._forget(sim.uid)
@@ -212,7 +216,7 @@ class BaseSimulator:
             return ip, arklet
         raise RuntimeError("no free loopback address left for a simulated pod")
 
-    async def _start_real_base(self, pod: dict, ip: str, generation: str) -> bool:
+    async def _start_real_base(self, pod: dict[str, Any], ip: str, generation: str) -> bool:
         """Back the pod with a real base JVM on a free port of its own; once Arklet answers
         ``health``, write the port into the pod's Arklet-port annotation and return True. A base
         that cannot start leaves the pod not Ready, with one log line and the reason in the pod's
@@ -229,16 +233,16 @@ class BaseSimulator:
                         ns, name, generation, str(exc).splitlines()[0])
             await self.core.patch_namespaced_pod_status(
                 name, ns, {"status": not_ready_status(str(exc))},
-                _content_type="application/merge-patch+json")
+                **MERGE_PATCH)
             return False
         await self.core.patch_namespaced_pod(
             name, ns, {"metadata": {"annotations": {pods.ARKLET_PORT: str(jvm.port)}}},
-            _content_type="application/merge-patch+json")
+            **MERGE_PATCH)
         log.info("pod %s/%s: real %s base answers on %s:%d after %.1fs", ns, name, generation,
                  ip, jvm.port, jvm.healthy_after or 0.0)
         return uid in self.by_uid
 
-    async def _terminate(self, pod: dict) -> None:
+    async def _terminate(self, pod: dict[str, Any]) -> None:
         meta = pod["metadata"]
         sim = self.by_uid.get(meta["uid"])
         if sim is not None:
@@ -249,7 +253,7 @@ class BaseSimulator:
         try:
             await self.core.delete_namespaced_pod(
                 meta["name"], meta["namespace"],
-                body={"gracePeriodSeconds": 0, "preconditions": {"uid": meta["uid"]}},
+                body=body({"gracePeriodSeconds": 0, "preconditions": {"uid": meta["uid"]}}),
             )
         except ApiException as exc:
             if exc.status not in (404, 409):

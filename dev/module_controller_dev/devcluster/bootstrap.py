@@ -5,17 +5,19 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import yaml
 from kubernetes_asyncio import client, config
 from kubernetes_asyncio.client.exceptions import ApiException
 
+from .. import kubebody
+
 BASE_DEPLOYMENT = "dynamic-stock-deployment"
 BASE_APP_LABEL = "dynamic-stock"
 
 
-def base_deployment(replicas: int, name: str = BASE_DEPLOYMENT, app: str = BASE_APP_LABEL) -> dict:
+def base_deployment(replicas: int, name: str = BASE_DEPLOYMENT, app: str = BASE_APP_LABEL) -> dict[str, Any]:
     """The base Deployment the seed samples name (``baseDeploymentName: dynamic-stock-deployment``)."""
     return {
         "apiVersion": "apps/v1",
@@ -48,7 +50,7 @@ def default_crds_dir() -> Path | None:
     return None
 
 
-def _crd_documents(crds_dir: Path) -> list[dict]:
+def _crd_documents(crds_dir: Path) -> list[dict[str, Any]]:
     docs = [doc for path in sorted(crds_dir.glob("*.yaml")) for doc in yaml.safe_load_all(path.read_text())]
     return [doc for doc in docs if doc and doc.get("kind") == "CustomResourceDefinition"]
 
@@ -59,13 +61,13 @@ async def apply_crds(api: client.ApiClient, crds_dir: Path, timeout: float) -> l
     for doc in await asyncio.to_thread(_crd_documents, crds_dir):
         name = doc["metadata"]["name"]
         try:
-            await ext.create_custom_resource_definition(doc)
+            await ext.create_custom_resource_definition(kubebody.body(doc))
         except ApiException as exc:
             if exc.status != 409:
                 raise
             current = await ext.read_custom_resource_definition(name)
             doc["metadata"]["resourceVersion"] = current.metadata.resource_version
-            await ext.replace_custom_resource_definition(name, doc)
+            await ext.replace_custom_resource_definition(name, kubebody.body(doc))
         names.append(name)
     deadline = time.monotonic() + timeout
     custom = client.CustomObjectsApi(api)
@@ -107,7 +109,7 @@ async def wait_default_service_account(api: client.ApiClient, namespace: str, ti
 
 
 async def _run(kubeconfig: Path, crds_dir: Path | None, bases: int, timeout: float,
-               log: Callable[[str], None], base_body: dict | None = None) -> None:
+               log: Callable[[str], None], base_body: dict[str, Any] | None = None) -> None:
     api = await config.new_client_from_config(config_file=str(kubeconfig))
     async with api:
         crds_dir = crds_dir or default_crds_dir()
@@ -118,8 +120,8 @@ async def _run(kubeconfig: Path, crds_dir: Path | None, bases: int, timeout: flo
         if bases > 0:
             apps = client.AppsV1Api(api)
             try:
-                await apps.create_namespaced_deployment("default",
-                                                        base_body or base_deployment(bases))
+                await apps.create_namespaced_deployment(
+                    "default", kubebody.body(base_body or base_deployment(bases)))
                 log(f"created base Deployment default/{BASE_DEPLOYMENT} with {bases} replicas")
             except ApiException as exc:
                 if exc.status != 409:
@@ -127,6 +129,6 @@ async def _run(kubeconfig: Path, crds_dir: Path | None, bases: int, timeout: flo
 
 
 def run(kubeconfig: Path, *, crds_dir: Path | None, bases: int, timeout: float,
-        log: Callable[[str], None], base_body: dict | None = None) -> None:
+        log: Callable[[str], None], base_body: dict[str, Any] | None = None) -> None:
     """``base_body``: the base Deployment to create instead of the simulated one."""
     asyncio.run(_run(kubeconfig, crds_dir, bases, timeout, log, base_body))

@@ -109,9 +109,10 @@ def generate(directory: Path, extra_ips: tuple[str, ...] = ()) -> CertFiles:
     ca_cert = _issue(_name("module-controller-dev-ca"), ca_key, None)
     ca = (ca_cert, ca_key)
 
-    def leaf(stem: str, subject: x509.Name, **kw) -> tuple[Path, Path]:
+    def leaf(stem: str, subject: x509.Name, *, server: bool = False,
+             sans: list[x509.GeneralName] | None = None) -> tuple[Path, Path]:
         key = _key()
-        cert = _issue(subject, key, ca, **kw)
+        cert = _issue(subject, key, ca, server=server, sans=sans)
         return (
             _write(directory / f"{stem}.crt", cert.public_bytes(pem)),
             _write(directory / f"{stem}.key", _pem_key(key), private=True),

@@ -20,9 +20,12 @@ import urllib.error
 import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, TYPE_CHECKING
 
 from . import binaries, certs, kubeconfig, processes, realnode
+
+if TYPE_CHECKING:
+    from .images import BuiltImage  # imported late at run time: the real node's only
 
 # The order processes start in; ``down`` stops them in reverse.
 COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "module-repository",
@@ -83,7 +86,7 @@ class State:
     #: node's bridge address (pods must reach them).
     host: str = "127.0.0.1"
     #: The real node, when there is one: name, ip, subnet, bridge, what existed before it.
-    node: dict = field(default_factory=dict)
+    node: dict[str, Any] = field(default_factory=dict)
 
     @property
     def components(self) -> tuple[str, ...]:
@@ -138,9 +141,9 @@ class DevCluster:
     def __init__(self, directory: Path | None = None, log: Log | None = None):
         self.dir = (directory or default_dir()).resolve()
         self.log: Log = log or (lambda msg: print(msg, file=sys.stderr))
-        self._children: dict[str, subprocess.Popen] = {}  # started by this object
-        self._node_images: list = []  # images the real node imports at start (up)
-        self._base_image = None
+        self._children: dict[str, subprocess.Popen[bytes]] = {}  # started by this object
+        self._node_images: list[BuiltImage] = []  # images the real node imports at start (up)
+        self._base_image: BuiltImage | None = None
 
     # ----------------------------------------------------------------- public verbs
 
@@ -201,6 +204,7 @@ class DevCluster:
 
                 nodeapi.prepare(state.kubeconfig, timeout=timeout, log=self.log)
                 if bases:
+                    assert self._base_image is not None  # built by _prepare_real_node
                     base_body = nodeapi.base_deployment(bases, self._base_image.ref,
                                                         state.module_proxy or "")
             bootstrap.run(state.kubeconfig, crds_dir=crds_dir, bases=bases, timeout=timeout,
@@ -245,7 +249,7 @@ class DevCluster:
         self._stop_all(state)
         return True
 
-    def status(self) -> dict:
+    def status(self) -> dict[str, Any]:
         state = State.load(self.dir)
         if state is None:
             return {"dir": str(self.dir), "running": False, "components": {}}
@@ -265,7 +269,7 @@ class DevCluster:
             **({"node": self._node_status(state)} if state.node else {}),
         }
 
-    def _node_status(self, state: State) -> dict:
+    def _node_status(self, state: State) -> dict[str, Any]:
         """The real node as the API server sees it (Ready, its pods' count), plus its network."""
         info = {k: state.node[k] for k in ("name", "ip", "subnet", "bridge")}
         pki = self.dir / "pki"
@@ -532,7 +536,8 @@ class DevCluster:
     def _http_ok(url: str, context: ssl.SSLContext | None = None) -> bool:
         try:
             with urllib.request.urlopen(url, timeout=2, context=context) as resp:
-                return resp.status == 200
+                ok: bool = resp.status == 200
+                return ok
         except (urllib.error.URLError, OSError):
             return False
 

@@ -32,7 +32,7 @@ class ControllerProcess:
         self.log_path = log_path
         self.namespaces = namespaces or []
         self.extra_args = extra_args or []
-        self.proc: subprocess.Popen | None = None
+        self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> "ControllerProcess":
         argv = [sys.executable, "-m", "module_controller.cli", "run",

@@ -58,7 +58,8 @@ class Kubectl:
         return self.run("patch", kind, name, "--type=merge", "-p", json.dumps(body)).stdout
 
     def get_json(self, *args: str) -> dict[str, Any]:
-        return json.loads(self.run("get", *args, "-o", "json").stdout)
+        obj: dict[str, Any] = json.loads(self.run("get", *args, "-o", "json").stdout)
+        return obj
 
     @contextlib.contextmanager
     def temporary_namespace(self, prefix: str) -> Iterator[str]:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from kubernetes_asyncio import client, config
 from kubernetes_asyncio.client.exceptions import ApiException
 
+from .. import kubebody
 from . import bootstrap, images, realnode
 
 Log = Callable[[str], None]
@@ -26,7 +27,7 @@ NODE_BINDING = {
 }
 
 
-def base_deployment(replicas: int, image: str, proxy: str) -> dict:
+def base_deployment(replicas: int, image: str, proxy: str) -> dict[str, Any]:
     """``default/dynamic-stock-deployment`` as real 2025 base containers.
 
     Installs fetch the module jar with java.net.URL; the module repository is also the bases'
@@ -57,7 +58,7 @@ async def _prepare(kubeconfig: Path, timeout: float, log: Log) -> None:
     async with api:
         rbac = client.RbacAuthorizationV1Api(api)
         try:
-            await rbac.create_cluster_role_binding(NODE_BINDING)
+            await rbac.create_cluster_role_binding(kubebody.body(NODE_BINDING))
         except ApiException as exc:
             if exc.status != 409:
                 raise

@@ -19,7 +19,7 @@ import tarfile
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 MEDIA_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 MEDIA_CONFIG = "application/vnd.oci.image.config.v1+json"
@@ -34,7 +34,9 @@ class Layer:
     unless ``owner`` says otherwise, because the image runs as whoever its config names.
     """
 
-    entries: dict[str, tuple[str, object]] = field(default_factory=dict)
+    # kind -> its value: "dir" a mode, "symlink" its target, "file" the host path, "bytes"
+    # (content, mode).
+    entries: dict[str, tuple[str, int | str | tuple[bytes, int]]] = field(default_factory=dict)
 
     def dir(self, path: str, mode: int = 0o755) -> None:
         self._parents(path)
@@ -94,14 +96,14 @@ class Layer:
                 info = tarfile.TarInfo(path.lstrip("/"))
                 info.uid = info.gid = 0
                 info.mtime = 0
-                if kind == "dir":
-                    info.type, info.mode = tarfile.DIRTYPE, int(value)  # type: ignore[arg-type]
+                if kind == "dir" and isinstance(value, int):
+                    info.type, info.mode = tarfile.DIRTYPE, value
                     tar.addfile(info)
                 elif kind == "symlink":
                     info.type, info.linkname, info.mode = tarfile.SYMTYPE, str(value), 0o777
                     tar.addfile(info)
-                elif kind == "bytes":
-                    data, mode = value  # type: ignore[misc]
+                elif kind == "bytes" and isinstance(value, tuple):
+                    data, mode = value
                     info.size, info.mode = len(data), mode
                     tar.addfile(info, io.BytesIO(data))
                 else:
@@ -128,12 +130,12 @@ class _Hashing(io.RawIOBase):
     def writable(self) -> bool:
         return True
 
-    def write(self, data) -> int:  # type: ignore[override]
-        data = bytes(data)
-        self.sha.update(data)
-        self.size += len(data)
-        self.inner.write(data)
-        return len(data)
+    def write(self, data: Any) -> int:  # a buffer of bytes
+        chunk = bytes(data)
+        self.sha.update(chunk)
+        self.size += len(chunk)
+        self.inner.write(chunk)
+        return len(chunk)
 
 
 @dataclass(frozen=True)
@@ -148,8 +150,8 @@ class ImageConfig:
     exposed_ports: tuple[str, ...] = ()
     labels: dict[str, str] = field(default_factory=dict)
 
-    def as_oci(self) -> dict:
-        config: dict = {"Entrypoint": list(self.entrypoint), "Cmd": list(self.cmd),
+    def as_oci(self) -> dict[str, Any]:
+        config: dict[str, Any] = {"Entrypoint": list(self.entrypoint), "Cmd": list(self.cmd),
                         "Env": list(self.env), "WorkingDir": self.workdir}
         if self.user:
             config["User"] = self.user
@@ -160,7 +162,7 @@ class ImageConfig:
         return config
 
 
-def _blob(tar: tarfile.TarFile, data: bytes) -> dict:
+def _blob(tar: tarfile.TarFile, data: bytes) -> dict[str, Any]:
     digest = hashlib.sha256(data).hexdigest()
     info = tarfile.TarInfo(f"blobs/sha256/{digest}")
     info.size, info.mode = len(data), 0o644
@@ -179,7 +181,7 @@ def write(out: Path, ref: str, layer: Layer, config: ImageConfig,
             with gzip.GzipFile(fileobj=compressed, mode="wb", compresslevel=compresslevel,
                                mtime=0) as gz:
                 uncompressed = _Hashing(gz)
-                layer.write_tar(io.BufferedWriter(uncompressed, 1 << 20))  # type: ignore[arg-type]
+                layer.write_tar(io.BufferedWriter(uncompressed, 1 << 20))
         image_config = {
             "architecture": "amd64", "os": "linux", "config": config.as_oci(),
             "rootfs": {"type": "layers", "diff_ids": [f"sha256:{uncompressed.sha.hexdigest()}"]},
@@ -215,14 +217,15 @@ def tar_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
     tar.addfile(info, io.BytesIO(data))
 
 
-def read_config(path: Path) -> dict:
+def read_config(path: Path) -> dict[str, Any]:
     """The image config inside an image-layout tarball written by :func:`write`."""
     with tarfile.open(path) as tar:
         index = json.loads(_member(tar, "index.json"))
         digest = index["manifests"][0]["digest"].split(":", 1)[1]
         manifest = json.loads(_member(tar, f"blobs/sha256/{digest}"))
         config_digest = manifest["config"]["digest"].split(":", 1)[1]
-        return json.loads(_member(tar, f"blobs/sha256/{config_digest}"))
+        config: dict[str, Any] = json.loads(_member(tar, f"blobs/sha256/{config_digest}"))
+        return config
 
 
 def _member(tar: tarfile.TarFile, name: str) -> bytes:

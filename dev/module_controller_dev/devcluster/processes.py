@@ -17,7 +17,7 @@ from pathlib import Path
 
 
 def start(name: str, argv: list[str], state_dir: Path,
-          env: dict[str, str] | None = None) -> subprocess.Popen:
+          env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     logs = state_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     with open(logs / f"{name}.log", "ab") as out:
@@ -49,7 +49,7 @@ def is_ours(pid: int, state_dir: Path) -> bool:
     return str(state_dir).encode() in cmdline
 
 
-def stop(pid: int, state_dir: Path, child: subprocess.Popen | None = None,
+def stop(pid: int, state_dir: Path, child: subprocess.Popen[bytes] | None = None,
          grace: float = 10.0) -> None:
     """SIGTERM the process group, wait, then SIGKILL; silently done if already gone.
 
@@ -118,7 +118,8 @@ def free_port(host: str = "127.0.0.1", rng: random.Random | None = None) -> int:
             return port
     with socket.socket() as s:  # everything tried was taken: the kernel's choice, as before
         s.bind((host, 0))
-        return s.getsockname()[1]
+        chosen: int = s.getsockname()[1]
+        return chosen
 
 
 def port_in_use(port: int, host: str = "127.0.0.1") -> bool:

@@ -23,7 +23,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from . import binaries, certs, kubeconfig
 
@@ -106,7 +106,7 @@ def _sh(*argv: str, check: bool = True, timeout: float = 60.0) -> subprocess.Com
 
 # ------------------------------------------------------------------------------- set-up
 
-def snapshot() -> dict:
+def snapshot() -> dict[str, Any]:
     """What exists before the node starts, so that teardown removes only what it made."""
     cgroups = {}
     if CGROUP_ROOT.is_dir():

@@ -15,9 +15,14 @@ from kubernetes_asyncio.client.exceptions import ApiException
 
 from module_controller.api import constants as c
 from module_controller.api import objects
+
+from .. import kubebody
 from . import bootstrap
+from ..kubebody import MERGE_PATCH
 
 T = TypeVar("T")
+#: A Kubernetes object (or a part of one) as JSON.
+Obj = dict[str, Any]
 GROUP, VERSION = c.GROUP, c.VERSION
 
 
@@ -27,7 +32,7 @@ class WaitTimeout(AssertionError):
 
 async def wait_for(
     probe: Callable[[], Awaitable[T]],
-    check: Callable[[T], bool] = bool,  # type: ignore[assignment]
+    check: Callable[[T], bool] = bool,
     *,
     timeout: float = 30.0,
     interval: float = 0.1,
@@ -39,10 +44,10 @@ async def wait_for(
     last_error: BaseException | None = None
     while True:
         try:
-            last = await probe()
-            last_error = None
-            if check(last):
-                return last
+            result: T = await probe()
+            last, last_error = result, None
+            if check(result):
+                return result
         except (ApiException, OSError, asyncio.TimeoutError) as exc:
             last_error = exc
         if time.monotonic() >= deadline:
@@ -82,16 +87,16 @@ async def wait_ready_pods(api: client.ApiClient, namespace: str, selector: str, 
 async def create_base_deployment(api: client.ApiClient, namespace: str, replicas: int,
                                  name: str = bootstrap.BASE_DEPLOYMENT,
                                  app: str = bootstrap.BASE_APP_LABEL,
-                                 annotations: dict[str, str] | None = None) -> dict:
+                                 annotations: dict[str, str] | None = None) -> Obj:
     body = bootstrap.base_deployment(replicas, name=name, app=app)
     if annotations:
         body["spec"]["template"]["metadata"]["annotations"] = annotations
-    await client.AppsV1Api(api).create_namespaced_deployment(namespace, body)
+    await client.AppsV1Api(api).create_namespaced_deployment(namespace, kubebody.body(body))
     return body
 
 
 async def create_namespace(api: client.ApiClient, name: str, timeout: float = 30.0) -> str:
-    await client.CoreV1Api(api).create_namespace({"metadata": {"name": name}})
+    await client.CoreV1Api(api).create_namespace(kubebody.body({"metadata": {"name": name}}))
     await bootstrap.wait_default_service_account(api, name, timeout)
     return name
 
@@ -128,7 +133,7 @@ async def delete_namespace(api: client.ApiClient, name: str, release_finalizers:
                     await custom.patch_namespaced_custom_object(
                         GROUP, VERSION, name, plural, item["metadata"]["name"],
                         {"metadata": {"finalizers": None}},
-                        _content_type="application/merge-patch+json")
+                        **MERGE_PATCH)
                 except ApiException as exc:
                     if exc.status != 404:
                         raise
@@ -144,7 +149,7 @@ async def delete_namespace(api: client.ApiClient, name: str, release_finalizers:
 
 def module_body(name: str, *, module: str = "provider", version: str = "1.0.0",
                 app: str = bootstrap.BASE_APP_LABEL, labels: dict[str, str] | None = None,
-                upgrade_policy: str = "install_then_uninstall") -> dict:
+                upgrade_policy: str = "install_then_uninstall") -> Obj:
     return {
         "apiVersion": f"{GROUP}/{VERSION}",
         "kind": "Module",
@@ -158,41 +163,46 @@ def module_body(name: str, *, module: str = "provider", version: str = "1.0.0",
     }
 
 
-async def create_module(api: client.ApiClient, namespace: str, body: dict) -> dict:
-    return await client.CustomObjectsApi(api).create_namespaced_custom_object(
+async def create_module(api: client.ApiClient, namespace: str, body: Obj) -> Obj:
+    created: Obj = await client.CustomObjectsApi(api).create_namespaced_custom_object(
         GROUP, VERSION, namespace, "modules", body)
+    return created
 
 
-async def get_custom(api: client.ApiClient, plural: str, namespace: str, name: str) -> dict | None:
+async def get_custom(api: client.ApiClient, plural: str, namespace: str, name: str) -> Obj | None:
     """One of our custom objects, or None if it does not exist."""
     try:
-        return await client.CustomObjectsApi(api).get_namespaced_custom_object(
+        found: Obj = await client.CustomObjectsApi(api).get_namespaced_custom_object(
             GROUP, VERSION, namespace, plural, name)
+        return found
     except ApiException as exc:
         if exc.status == 404:
             return None
         raise
 
 
-async def get_module(api: client.ApiClient, namespace: str, name: str) -> dict | None:
+async def get_module(api: client.ApiClient, namespace: str, name: str) -> Obj | None:
     return await get_custom(api, "modules", namespace, name)
 
 
-async def list_modules(api: client.ApiClient, namespace: str, selector: str = "") -> list[dict]:
+async def list_modules(api: client.ApiClient, namespace: str, selector: str = "") -> list[Obj]:
     result = await client.CustomObjectsApi(api).list_namespaced_custom_object(
         GROUP, VERSION, namespace, "modules", label_selector=selector)
-    return result["items"]
+    items: list[Obj] = result["items"]
+    return items
 
 
-def phase(module: dict | None) -> str | None:
+def phase(module: Obj | None) -> str | None:
     return objects.phase(module or {})
 
 
 async def wait_module_phase(api: client.ApiClient, namespace: str, name: str, wanted: str,
-                            timeout: float = 30.0) -> dict:
-    return await wait_for(lambda: get_module(api, namespace, name),
-                          lambda m: phase(m) == wanted, timeout=timeout,
-                          what=f"Module {namespace}/{name} to be {wanted}")
+                            timeout: float = 30.0) -> Obj:
+    found = await wait_for(lambda: get_module(api, namespace, name),
+                           lambda m: phase(m) == wanted, timeout=timeout,
+                           what=f"Module {namespace}/{name} to be {wanted}")
+    assert found is not None  # it has the phase wanted
+    return found
 
 
 async def wait_module_gone(api: client.ApiClient, namespace: str, name: str,
@@ -207,10 +217,10 @@ async def events_for(api: client.ApiClient, namespace: str, name: str) -> list[c
     return result.items
 
 
-async def patch_module(api: client.ApiClient, namespace: str, name: str, patch: dict) -> dict:
-    return await client.CustomObjectsApi(api).patch_namespaced_custom_object(
-        GROUP, VERSION, namespace, "modules", name, patch,
-        _content_type="application/merge-patch+json")
+async def patch_module(api: client.ApiClient, namespace: str, name: str, patch: Obj) -> Obj:
+    patched: Obj = await client.CustomObjectsApi(api).patch_namespaced_custom_object(
+        GROUP, VERSION, namespace, "modules", name, patch, **MERGE_PATCH)
+    return patched
 
 
 async def delete_module(api: client.ApiClient, namespace: str, name: str) -> None:
@@ -220,7 +230,7 @@ async def delete_module(api: client.ApiClient, namespace: str, name: str) -> Non
 
 def replicaset_body(name: str, replicas: int, *, module: str = "provider", version: str = "1.0.0",
                     policy: str = "scatter", app: str = bootstrap.BASE_APP_LABEL,
-                    upgrade_policy: str = "install_then_uninstall") -> dict:
+                    upgrade_policy: str = "install_then_uninstall") -> Obj:
     return {
         "apiVersion": f"{GROUP}/{VERSION}",
         "kind": "ModuleReplicaSet",
@@ -237,18 +247,19 @@ def replicaset_body(name: str, replicas: int, *, module: str = "provider", versi
     }
 
 
-async def create_replicaset(api: client.ApiClient, namespace: str, body: dict) -> dict:
-    return await client.CustomObjectsApi(api).create_namespaced_custom_object(
+async def create_replicaset(api: client.ApiClient, namespace: str, body: Obj) -> Obj:
+    created: Obj = await client.CustomObjectsApi(api).create_namespaced_custom_object(
         GROUP, VERSION, namespace, "modulereplicasets", body)
+    return created
 
 
-async def patch_replicaset(api: client.ApiClient, namespace: str, name: str, patch: dict) -> dict:
-    return await client.CustomObjectsApi(api).patch_namespaced_custom_object(
-        GROUP, VERSION, namespace, "modulereplicasets", name, patch,
-        _content_type="application/merge-patch+json")
+async def patch_replicaset(api: client.ApiClient, namespace: str, name: str, patch: Obj) -> Obj:
+    patched: Obj = await client.CustomObjectsApi(api).patch_namespaced_custom_object(
+        GROUP, VERSION, namespace, "modulereplicasets", name, patch, **MERGE_PATCH)
+    return patched
 
 
-async def get_replicaset(api: client.ApiClient, namespace: str, name: str) -> dict | None:
+async def get_replicaset(api: client.ApiClient, namespace: str, name: str) -> Obj | None:
     return await get_custom(api, "modulereplicasets", namespace, name)
 
 
@@ -268,30 +279,33 @@ async def modules_per_pod(api: client.ApiClient, namespace: str, selector: str =
 
 # ----------------------------------------------------------------- ModuleDeployments
 
-async def get_deployment(api: client.ApiClient, namespace: str, name: str) -> dict | None:
+async def get_deployment(api: client.ApiClient, namespace: str, name: str) -> Obj | None:
     return await get_custom(api, "moduledeployments", namespace, name)
 
 
-def release_status(md: dict | None) -> dict:
+def release_status(md: Obj | None) -> Obj:
     return ((md or {}).get("status") or {}).get("releaseStatus") or {}
 
 
-def progress(md: dict | None) -> str | None:
+def progress(md: Obj | None) -> str | None:
     return release_status(md).get("progress")
 
 
 async def wait_progress(api: client.ApiClient, namespace: str, name: str, wanted: str,
-                        timeout: float = 60.0, batch: int | None = None) -> dict:
-    def ok(md: dict | None) -> bool:
-        if progress(md) != wanted:
+                        timeout: float = 60.0, batch: int | None = None) -> Obj:
+    def ok(md: Obj | None) -> bool:
+        if md is None or progress(md) != wanted:
             return False
         return batch is None or md["status"]["releaseStatus"].get("currentBatch") == batch
-    return await wait_for(lambda: get_deployment(api, namespace, name), ok, timeout=timeout,
-                          what=f"ModuleDeployment {namespace}/{name} progress {wanted}"
-                               + (f" at group {batch}" if batch else ""))
+    found = await wait_for(lambda: get_deployment(api, namespace, name), ok, timeout=timeout,
+                           what=f"ModuleDeployment {namespace}/{name} progress {wanted}"
+                                + (f" at group {batch}" if batch else ""))
+    assert found is not None  # ok() holds for it
+    return found
 
 
-async def list_replicasets(api: client.ApiClient, namespace: str, selector: str = "") -> list[dict]:
+async def list_replicasets(api: client.ApiClient, namespace: str, selector: str = "") -> list[Obj]:
     result = await client.CustomObjectsApi(api).list_namespaced_custom_object(
         GROUP, VERSION, namespace, "modulereplicasets", label_selector=selector)
-    return result["items"]
+    items: list[Obj] = result["items"]
+    return items

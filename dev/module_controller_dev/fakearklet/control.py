@@ -273,17 +273,22 @@ class ControlClient:
             self._session = None
 
     async def arklets(self) -> list[dict[str, Any]]:
-        return (await self._call("GET", ("arklets",)))["arklets"]
+        arklets: list[dict[str, Any]] = (await self._call("GET", ("arklets",)))["arklets"]
+        return arklets
 
     async def requests(self, host: str, since: int = 0) -> dict[str, Any]:
         """``{"requests": [...], "next": N}``: records with ``seq > since``."""
-        return await self._call("GET", ("arklets", host, "requests"), params={"since": since})
+        page: dict[str, Any] = await self._call("GET", ("arklets", host, "requests"),
+                                                params={"since": since})
+        return page
 
     async def bizzes(self, host: str) -> list[dict[str, Any]]:
-        return (await self._call("GET", ("arklets", host, "bizzes")))["bizzes"]
+        bizzes: list[dict[str, Any]] = (await self._call("GET", ("arklets", host, "bizzes")))["bizzes"]
+        return bizzes
 
     async def faults(self, host: str) -> dict[str, Any]:
-        return (await self._call("GET", ("arklets", host, "faults")))["faults"]
+        faults: dict[str, Any] = (await self._call("GET", ("arklets", host, "faults")))["faults"]
+        return faults
 
     async def set_fault(
         self,
@@ -302,7 +307,9 @@ class ControlClient:
                            ("failCount", fail_count), ("failCode", fail_code), ("hang", hang)):
             if value is not None:
                 body[key] = value
-        return (await self._call("POST", ("arklets", host, "faults"), json=body))["faults"]
+        faults: dict[str, Any] = (await self._call("POST", ("arklets", host, "faults"),
+                                                   json=body))["faults"]
+        return faults
 
     async def clear_faults(self, host: str, command: str | None = None) -> None:
         params = {"command": command} if command is not None else None

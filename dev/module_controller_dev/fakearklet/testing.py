@@ -177,4 +177,5 @@ class ArkletHttp:
         """POST (``{}`` by default), require HTTP 200 and return the JSON envelope."""
         answer = await self.call(arklet, command, {} if body is None else body, timeout=timeout)
         assert answer.status == 200, answer
-        return answer.json()
+        envelope: dict[str, Any] = answer.json()
+        return envelope

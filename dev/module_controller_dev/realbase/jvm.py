@@ -25,6 +25,7 @@ import urllib.request
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .build import RealBaseUnavailable, _check_generation, find_java
 
@@ -65,7 +66,8 @@ def free_port(host: str = "127.0.0.1") -> int:
     """A TCP port nobody listens on right now (on every interface, as Netty will bind it)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("0.0.0.0", 0))
-        return s.getsockname()[1]
+        port: int = s.getsockname()[1]
+        return port
 
 
 def parse_proxy(proxy: str | None) -> tuple[str, int] | None:
@@ -115,15 +117,16 @@ def _die_with_parent() -> None:
         pass
 
 
-def arklet_call(host: str, port: int, command: str, body: dict | None = None,
-                timeout: float = 10.0) -> dict:
+def arklet_call(host: str, port: int, command: str, body: dict[str, Any] | None = None,
+                timeout: float = 10.0) -> dict[str, Any]:
     """POST one Arklet command and return the parsed JSON reply (no proxy, ever)."""
     data = json.dumps(body or {}).encode()
     req = urllib.request.Request(f"http://{host}:{port}/{command}", data=data, method="POST",
                                  headers={"Content-Type": "application/json"})
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     with opener.open(req, timeout=timeout) as resp:
-        return json.loads(resp.read().decode() or "null")
+        reply: dict[str, Any] = json.loads(resp.read().decode() or "null")
+        return reply
 
 
 @dataclass
@@ -135,7 +138,7 @@ class BaseJvm:
     port: int
     workdir: Path
     log_path: Path
-    process: subprocess.Popen
+    process: subprocess.Popen[bytes]
     started_at: float = field(default_factory=time.monotonic)
     healthy_after: float | None = None  # seconds from launch to the first health answer
     _log_scanned: int = 0  # bytes of the log already searched for a bind failure
@@ -147,8 +150,8 @@ class BaseJvm:
     def alive(self) -> bool:
         return self.process.poll() is None
 
-    def call(self, command: str, body: dict | None = None, host: str = "127.0.0.1",
-             timeout: float = 30.0) -> dict:
+    def call(self, command: str, body: dict[str, Any] | None = None, host: str = "127.0.0.1",
+             timeout: float = 30.0) -> dict[str, Any]:
         return arklet_call(host, self.port, command, body, timeout)
 
     def health_once(self, timeout: float = 5.0) -> bool:
