@@ -82,3 +82,22 @@ def test_the_product_wheel_needs_no_development_dependency(wheel):
     assert not named & dev_only, f"development dependencies in the product wheel: {named & dev_only}"
     assert "module-controller-dev" not in entry_points and "module_controller_dev" not in entry_points
     assert "module-controller = module_controller.cli:main" in entry_points
+
+
+def test_every_product_module_imports_without_the_development_tools():
+    """What the image runs: each module of the product imports with the development tools and
+    their dependencies absent (an import of one that no longer exists is not an import contract
+    breach for lint-imports, but it fails here)."""
+    script = (
+        "import importlib, pkgutil, sys\n"
+        "for name in ('module_controller_dev', 'cryptography', 'uv'):\n"
+        "    sys.modules[name] = None\n"
+        "import module_controller\n"
+        "names = [m.name for m in pkgutil.walk_packages(module_controller.__path__, 'module_controller.')\n"
+        "         if not m.name.endswith('__main__')]\n"
+        "for name in names:\n"
+        "    importlib.import_module(name)\n"
+        "print(len(names))\n")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert int(proc.stdout) > 100
