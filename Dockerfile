@@ -1,10 +1,12 @@
-# The controller image: `module-controller run --no-dev` as uid 65532, on a read-only root
+# The controller image: `module-controller run` as uid 65532, on a read-only root
 # filesystem (the Deployment mounts an emptyDir at /tmp, the only path written at run time).
 #
 #   docker build -t module-controller:dev .          (or: make kind-deploy)
 #
 # Two stages: the first installs the package and its locked dependencies into /opt/venv, the
 # second copies only that virtualenv onto a clean base (no pip cache, no build tools, no sources).
+# The package is the product alone: the development tools (dev cluster, fakes, simulators) are
+# the distribution in dev/, which this image never copies.
 #
 # The dependencies come from config/requirements/controller.txt, every one of them (transitively)
 # pinned with its hashes (`make lock`), so two builds install the same files; the package itself
@@ -46,4 +48,4 @@ USER 65532:65532
 # /healthz, /readyz and /metrics (--probe-port).
 EXPOSE 8080
 ENTRYPOINT ["module-controller"]
-CMD ["run", "--no-dev"]
+CMD ["run"]

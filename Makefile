@@ -27,16 +27,18 @@ help:
 
 venv: $(VENV)/.installed
 
-# The runtime dependencies come at the versions of the lock the image installs (as pip
-# constraints: the lock's hashes would put pip into hash-checking mode, which an editable install
-# cannot satisfy); the test and dev tools at the versions pyproject.toml pins.
+# Both distributions, editable: the product (.) with its test tools, and the development tools
+# (dev/: dev cluster, fakes, simulators, real bases; the module-controller-dev command). The
+# runtime dependencies come at the versions of the lock the image installs (as pip constraints:
+# the lock's hashes would put pip into hash-checking mode, which an editable install cannot
+# satisfy); the test and dev tools at the versions pyproject.toml and dev/pyproject.toml pin.
 LOCK       := config/requirements/controller.txt
 BUILD_LOCK := config/requirements/build.txt
 
-$(VENV)/.installed: pyproject.toml $(LOCK)
+$(VENV)/.installed: pyproject.toml dev/pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
 	sed -e '/--hash=/d' -e 's/ \\$$//' $(LOCK) > $(VENV)/constraints.txt
-	$(BIN)/pip install --quiet --disable-pip-version-check -c $(VENV)/constraints.txt -e '.[test,dev]'
+	$(BIN)/pip install --quiet --disable-pip-version-check -c $(VENV)/constraints.txt -e '.[test]' -e ./dev
 	touch $@
 
 # Every runtime dependency, transitively, with the hashes of all its files on the index, for
@@ -50,11 +52,12 @@ lock: venv
 		--custom-compile-command "make lock" -q -o $(BUILD_LOCK)
 
 controlplane: venv
-	$(BIN)/module-controller dev controlplane
+	$(BIN)/module-controller-dev controlplane
 
-# Real bases: Maven builds module_controller/realbase/maven into a cache outside the repository.
+# Real bases: Maven builds dev/module_controller_dev/realbase/maven into a cache outside the
+# repository.
 jars: venv
-	$(BIN)/module-controller dev jars
+	$(BIN)/module-controller-dev jars
 
 # The real-node tier runs after the rest, in one process of its own: one real node per machine,
 # and its session fixture must not be split over two xdist workers (the second found the first's
@@ -63,10 +66,12 @@ test: venv controlplane jars helm
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup -m "not realnode" $(PYTEST_ARGS)
 	$(BIN)/pytest -p no:xdist -m realnode tests/realnode $(PYTEST_ARGS)
 
-# Lint (ruff), the import contracts of .importlinter, and types: mypy over the whole package,
-# with the strictness per package that pyproject.toml's [tool.mypy] sets.
+# Lint (ruff), the import contracts of .importlinter, and types: mypy over the product package
+# (strictness per package as pyproject.toml's [tool.mypy] sets) and over the development tools
+# (dev/pyproject.toml's configuration).
 lint: venv
-	$(BIN)/ruff check module_controller tests bench
+	$(BIN)/ruff check module_controller dev tests bench
+	$(BIN)/mypy --config-file dev/pyproject.toml dev/module_controller_dev
 	$(BIN)/lint-imports
 	$(BIN)/mypy module_controller
 
@@ -74,14 +79,15 @@ lint: venv
 test-unit: venv
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup -m "not cluster and not realbase and not realnode" $(PYTEST_ARGS)
 
+# The product's `run` never starts a dev cluster; the dev tool's does when none is configured.
 run: venv controlplane
-	$(BIN)/module-controller run
+	$(BIN)/module-controller-dev run
 
 dev-up: venv controlplane
-	$(BIN)/module-controller dev up
+	$(BIN)/module-controller-dev up
 
 dev-down: venv
-	$(BIN)/module-controller dev down
+	$(BIN)/module-controller-dev down
 
 clean:
 	rm -rf $(VENV) .pytest_cache
@@ -92,7 +98,7 @@ bench-devcluster: venv controlplane
 # The benchmark suite: dev cluster start-up, Module controller, and whole releases for
 # N = 10, 100, 1000 (results, a Markdown table and a PNG plot in bench/results/).
 bench: venv controlplane
-	$(BIN)/pip install --quiet --disable-pip-version-check -c $(VENV)/constraints.txt -e '.[test,dev,bench]'
+	$(BIN)/pip install --quiet --disable-pip-version-check -c $(VENV)/constraints.txt -e '.[test,bench]' -e ./dev
 	$(BIN)/python bench/devcluster_bench.py
 	$(BIN)/python bench/module_bench.py
 	$(BIN)/python bench/release_bench.py
@@ -129,7 +135,7 @@ manifests: venv
 
 # The real helm (built from its Go module into the control plane's cache, like the control plane).
 helm: venv
-	$(BIN)/python -c 'from module_controller.manifests import helm; print(helm.ensure())'
+	$(BIN)/python -c 'from module_controller_dev.devcluster import helm; print(helm.ensure())'
 
 # kind runs Kubernetes nodes as Docker containers: these targets need kind and a running Docker
 # engine, and say so instead of failing halfway.

@@ -18,8 +18,8 @@ from pathlib import Path
 import aiohttp
 from kubernetes_asyncio import config
 
-from module_controller.devcluster import DevCluster
-from module_controller.devcluster import testing as kt
+from module_controller_dev.devcluster import DevCluster
+from module_controller_dev.devcluster import testing as kt
 
 RESULTS = Path(__file__).with_name("results")
 

@@ -24,10 +24,10 @@ import apimetrics
 from procstats import proc_stats
 from follow import follow
 from module_controller.api import constants as c
-from module_controller.basesim import pods as simpods
-from module_controller.devcluster import DevCluster
-from module_controller.devcluster import testing as kt
-from module_controller.devcluster.controllerproc import ControllerProcess
+from module_controller_dev.basesim import pods as simpods
+from module_controller_dev.devcluster import DevCluster
+from module_controller_dev.devcluster import testing as kt
+from module_controller_dev.devcluster.controllerproc import ControllerProcess
 
 RESULTS = Path(__file__).with_name("results")
 NS = "bench"

@@ -26,10 +26,10 @@ from pathlib import Path
 
 import yaml
 
-from module_controller.devcluster import DevCluster, State, binaries, images, realnode
-from module_controller.devcluster.kubectl import Kubectl
+from module_controller_dev.devcluster import DevCluster, State, binaries, images, realnode
+from module_controller_dev.devcluster.kubectl import Kubectl
 from module_controller.manifests.render import render
-from module_controller.realbase.build import require as require_jars
+from module_controller_dev.realbase.build import require as require_jars
 
 BASES = 10
 NAMES = ("fleet-a", "fleet-b", "fleet-c")

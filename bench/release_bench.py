@@ -40,10 +40,10 @@ from kubernetes_asyncio import client, config
 import apimetrics
 from procstats import cpu_seconds, proc_stats
 from follow import GROUP, VERSION, follow
-from module_controller.basesim import pods as simpods
-from module_controller.devcluster import DevCluster
-from module_controller.devcluster import testing as kt
-from module_controller.devcluster.controllerproc import ControllerProcess, free_port
+from module_controller_dev.basesim import pods as simpods
+from module_controller_dev.devcluster import DevCluster
+from module_controller_dev.devcluster import testing as kt
+from module_controller_dev.devcluster.controllerproc import ControllerProcess, free_port
 
 RESULTS = Path(__file__).with_name("results")
 NS = "bench"

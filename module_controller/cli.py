@@ -6,113 +6,16 @@ import argparse
 import json
 import os
 import sys
-from pathlib import Path
 
 from . import __version__
 
 
-def _dev_parser(sub: argparse._SubParsersAction) -> None:
-    dev = sub.add_parser("dev", help="a local Kubernetes control plane with simulated bases")
-    dev_sub = dev.add_subparsers(dest="dev_command", required=True)
-
-    def with_dir(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        p.add_argument("--dir", type=Path, default=None,
-                       help="state directory (default: <cache>/module-controller/dev)")
-        return p
-
-    up = with_dir(dev_sub.add_parser("up", help="start the dev cluster (idempotent)"))
-    up.add_argument("--bases", type=int, default=3,
-                    help="replicas of the base Deployment dynamic-stock-deployment (0: none)")
-    up.add_argument("--port", type=int, default=0, help="kube-apiserver port (default: any free)")
-    up.add_argument("--crds", type=Path, default=None, help="CRD directory (default: ./crds)")
-    up.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for each part")
-    up.add_argument("--real-node", action="store_true",
-                    help="one real node (kubelet, containerd, runc, CNI; root) instead of the base "
-                         "simulator: the bases are real 2025 base containers")
-    up.add_argument("--pod-subnet", default="10.213.0.0/24",
-                    help="with --real-node: the pods' private subnet on the node's bridge "
-                         "(no default route, no masquerading)")
-    with_dir(dev_sub.add_parser("down", help="stop everything `dev up` started"))
-    with_dir(dev_sub.add_parser("status", help="say what runs"))
-    dev_sub.add_parser("controlplane", help="find or build etcd, kube-apiserver, kube-controller-manager")
-    dev_sub.add_parser("jars", help="find or build the real base and module jars (Java, Maven)")
-    images = with_dir(dev_sub.add_parser(
-        "images", help="build the controller and base images without Docker (OCI tarballs), "
-                       "import them into the real node's containerd, print their names (JSON)"))
-    images.add_argument("--controller-tag", default=None,
-                        help="tag of the controller image (default: a hash of its sources)")
-
-
-def _run_dev(args: argparse.Namespace) -> int:
-    from .devcluster import DevCluster, binaries
-
-    if args.dev_command == "controlplane":
-        bins = binaries.ensure(log=lambda m: print(m, file=sys.stderr))
-        print(bins.etcd.parent if len({p.parent for p in bins.as_dict().values()}) == 1
-              else "\n".join(str(p) for p in bins.as_dict().values()))
-        return 0
-    if args.dev_command == "jars":
-        from .realbase.build import RealBaseUnavailable, ensure
-
-        try:
-            jars = ensure(log=lambda m: print(m, file=sys.stderr))
-        except RealBaseUnavailable as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
-        print(jars.dir)
-        return 0
-    cluster = DevCluster(args.dir)
-    if args.dev_command == "images":
-        return _run_images(cluster, args.controller_tag)
-    if args.dev_command == "up":
-        state = cluster.up(bases=args.bases, crds_dir=args.crds, apiserver_port=args.port,
-                           timeout=args.timeout, real_node=args.real_node,
-                           pod_subnet=args.pod_subnet)
-        print(f"export KUBECONFIG={state.kubeconfig}")
-        return 0
-    if args.dev_command == "down":
-        if not cluster.down():
-            print(f"no dev cluster in {cluster.dir}", file=sys.stderr)
-        return 0
-    status = cluster.status()
-    print(json.dumps(status, indent=2))
-    return 0 if status["running"] else 3
-
-
-def _run_images(cluster, controller_tag: str | None) -> int:
-    """Build the images; import them when the dev cluster in ``cluster.dir`` has a real node."""
-    from .devcluster import images
-
-    def log(message: str) -> None:
-        print(message, file=sys.stderr)
-
-    try:
-        built = images.build_all(log, controller_tag=controller_tag)
-    except (images.ImageBuildError, RuntimeError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    bases = built["bases"]
-    assert isinstance(bases, dict)
-    flat = [built["pause"], built["controller"], *bases.values()]
-    state = cluster.status()
-    if state.get("node") and state["running"]:
-        from .devcluster import realnode
-
-        for image in flat:
-            images.ctr_import(realnode.SOCKET, image, log)  # type: ignore[arg-type]
-    else:
-        log(f"no real node runs in {cluster.dir}: images built, not imported")
-    print(json.dumps({"controller": built["controller"].ref,  # type: ignore[union-attr]
-                      "bases": {g: image.ref for g, image in bases.items()},
-                      "pause": built["pause"].ref}))  # type: ignore[union-attr]
-    return 0
-
-
 def _run(args: argparse.Namespace) -> int:
-    """Pick the cluster: --kubeconfig, $KUBECONFIG or in-cluster config, else a local dev cluster.
+    """Run against --kubeconfig, $KUBECONFIG or the in-cluster config; nothing else.
 
-    ``~/.kube/config`` alone does not count: ``make run`` must never surprise anyone by acting on
-    whatever cluster their default context happens to point at.
+    ``~/.kube/config`` alone does not count: the controller must never surprise anyone by acting
+    on whatever cluster their default context happens to point at. A local dev cluster is the
+    development tool's business (``module-controller-dev run``, ``make run``).
     """
     import asyncio
     import logging
@@ -129,18 +32,9 @@ def _run(args: argparse.Namespace) -> int:
     logging.getLogger("kopf.objects").setLevel(max(logging.WARNING, logging.getLogger().level))
     kubeconfig = args.kubeconfig
     if not kubeconfig and not cluster_configured():
-        if args.no_dev:
-            print("error: no cluster configured: set KUBECONFIG or pass --kubeconfig", file=sys.stderr)
-            return 1
-        from .devcluster import DevCluster
-
-        state = DevCluster().up(bases=3)
-        kubeconfig = str(state.kubeconfig)
-        print(f"dev cluster is up with 3 bases. In another shell:\n"
-              f"  export KUBECONFIG={state.kubeconfig}\n"
-              f"  kubectl apply -f config/samples/seed003_moduledeployment.yaml\n"
-              f"  kubectl get mddeploy,mdrs,md,pods -o wide\n"
-              "Stop the dev cluster with: make dev-down", file=sys.stderr)
+        print("error: no cluster configured: set KUBECONFIG or pass --kubeconfig "
+              "(a local dev cluster: module-controller-dev run, or make run)", file=sys.stderr)
+        return 1
     settings = Settings(
         arklet=ArkletSettings(port=args.arklet_port, timeout=args.arklet_timeout,
                               install_timeout=args.install_timeout,
@@ -211,11 +105,12 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(
         prog="module-controller",
-        description="Run the module controller, render its install set, or manage a local dev "
-                    "cluster.")
+        description="Run the module controller, render its install set, or migrate from "
+                    "upstream's controller.")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("version", help="print the version")
-    run = sub.add_parser("run", help="run the controller against $KUBECONFIG, or a dev cluster it starts")
+    run = sub.add_parser("run", help="run the controller against --kubeconfig, $KUBECONFIG or the "
+                                     "in-cluster config")
     run.add_argument("--kubeconfig", default=None, help="kubeconfig file (default: $KUBECONFIG)")
     run.add_argument("--namespace", action="append", default=[],
                      help="namespace to watch (repeatable; default: all)")
@@ -268,9 +163,10 @@ def main(argv: list[str] | None = None) -> int:
                           "another is Failed, reason UrlSchemeNotAllowed")
     run.add_argument("--log-format", choices=("text", "json"), default="text")
     run.add_argument("--log-level", default="INFO")
+    # `run` never starts a dev cluster; manifests of earlier releases pass this flag.
     run.add_argument("--no-dev", action="store_true",
-                     help="never start a dev cluster; fail if no cluster is configured")
-    _dev_parser(sub)
+                     help="no effect, accepted for manifests that pass it: run never starts a "
+                          "dev cluster (module-controller-dev run does)")
     sub.add_parser("manifests", add_help=False,
                    help="render the install set (Namespace, CRDs, RBAC, Deployment): "
                         "--namespace NS --image IMG [--out DIR]; see `manifests --help`")
@@ -291,26 +187,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "version":
         print(__version__)
         return 0
-    if args.command == "run" and args.no_dev:
-        # The image's path: nothing of the dev cluster (nor its dev-only dependencies, such as
-        # cryptography for its certificates) is imported.
+    if args.command == "run":
         try:
             return _run(args)
         except KeyboardInterrupt:
             return 130
-
-    from .devcluster import BinariesError, DevClusterError
-
-    try:
-        if args.command == "dev":
-            return _run_dev(args)
-        if args.command == "run":
-            return _run(args)
-    except (BinariesError, DevClusterError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
     parser.error(f"unknown command {args.command}")
     return 2
 

@@ -14,10 +14,10 @@ import pytest
 import pytest_asyncio
 from kubernetes_asyncio import config
 
-from module_controller.devcluster import DevCluster, State
-from module_controller.devcluster import testing as kt
-from module_controller.devcluster.kubectl import Kubectl
-from module_controller.fakearklet import ControlClient
+from module_controller_dev.devcluster import DevCluster, State
+from module_controller_dev.devcluster import testing as kt
+from module_controller_dev.devcluster.kubectl import Kubectl
+from module_controller_dev.fakearklet import ControlClient
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from module_controller.devcluster.kubectl import Kubectl
+from module_controller_dev.devcluster.kubectl import Kubectl
 
 from api_cases import RBAC
 

@@ -7,7 +7,7 @@ import dataclasses
 from typing import Awaitable, Callable
 
 from module_controller.arklet import ArkletClient, ArkletSettings
-from module_controller.fakearklet.testing import MakeArklet  # noqa: F401 - for the tests
+from module_controller_dev.fakearklet.testing import MakeArklet  # noqa: F401 - for the tests
 
 #: Short timeouts and backoffs: a retry path costs tens of milliseconds, a timeout 0.3 s.
 FAST = ArkletSettings(connect_timeout=0.5, timeout=0.3, install_timeout=2.0, attempts=4,

@@ -13,9 +13,9 @@ import pytest_asyncio
 from arklet_testkit import FAST, CallLog, MakeArklet, MakeClient
 
 from module_controller.arklet import ArkletClient
-from module_controller.fakearklet import FakeArklet
-from module_controller.fakearklet.testing import fake_arklets
-from module_controller.modulerepo import ModuleRepository
+from module_controller_dev.fakearklet import FakeArklet
+from module_controller_dev.fakearklet.testing import fake_arklets
+from module_controller_dev.modulerepo import ModuleRepository
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")

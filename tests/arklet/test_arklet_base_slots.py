@@ -14,8 +14,8 @@ from arklet_testkit import MakeArklet, MakeClient
 
 from module_controller.arklet import ArkletBusy, ArkletUnavailable
 from module_controller.arklet.base_slots import BaseBusy, BaseSlots
-from module_controller.fakearklet import FakeArklet
-from module_controller.fakearklet.testing import wait_until
+from module_controller_dev.fakearklet import FakeArklet
+from module_controller_dev.fakearklet.testing import wait_until
 
 HOLD = 60.0  # a timeout no held call reaches while the test looks
 

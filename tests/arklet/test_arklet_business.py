@@ -12,9 +12,9 @@ from arklet_testkit import MakeArklet, MakeClient
 from module_controller.arklet import (
     ArkletClient, ArkletError, ArkletSettings, BizInfo, BizRef, Outcome,
 )
-from module_controller.fakearklet import FakeArklet
-from module_controller.fakearklet.testing import wait_until
-from module_controller.modulerepo import build_biz_jar
+from module_controller_dev.fakearklet import FakeArklet
+from module_controller_dev.fakearklet.testing import wait_until
+from module_controller_dev.modulerepo import build_biz_jar
 
 BIZ = BizRef("provider", "1.0.2", "http://repo/provider-1.0.2-ark-biz.jar")
 

@@ -13,8 +13,8 @@ import asyncio
 from arklet_testkit import MakeArklet, MakeClient
 
 from module_controller.arklet import BizRef, Outcome
-from module_controller.fakearklet import FakeArklet
-from module_controller.fakearklet.testing import wait_until
+from module_controller_dev.fakearklet import FakeArklet
+from module_controller_dev.fakearklet.testing import wait_until
 
 LATENCY = 0.4
 SLACK = 0.01  # clock granularity between the fake's time stamps

@@ -18,8 +18,8 @@ import pytest_asyncio
 from arklet_testkit import MakeClient, RogueServer
 
 from module_controller.arklet import ArkletSettings, ArkletUnavailable, BizRef, Outcome
-from module_controller.fakearklet import FakeArklet
-from module_controller.fakearklet.testing import wait_until
+from module_controller_dev.fakearklet import FakeArklet
+from module_controller_dev.fakearklet.testing import wait_until
 
 BIZ = BizRef("provider", "1.0.2", "http://repo/provider-1.0.2-ark-biz.jar")
 

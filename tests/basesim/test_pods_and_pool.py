@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from module_controller.basesim import pods
-from module_controller.basesim.ippool import IPPool
+from module_controller_dev.basesim import pods
+from module_controller_dev.basesim.ippool import IPPool
 
 NODES = {"sim-node-1"}
 

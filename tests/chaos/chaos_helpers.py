@@ -20,9 +20,9 @@ from typing import Awaitable, Callable
 
 from kubernetes_asyncio.client.exceptions import ApiException
 
-from module_controller.devcluster import testing as kt
-from module_controller.devcluster.controllerproc import ControllerProcess
-from module_controller.devcluster.testing import release_status
+from module_controller_dev.devcluster import testing as kt
+from module_controller_dev.devcluster.controllerproc import ControllerProcess
+from module_controller_dev.devcluster.testing import release_status
 
 from helpers.cluster import patch_md
 from helpers.state import state_dump

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from module_controller.devcluster import State
+from module_controller_dev.devcluster import State
 
 from chaos_helpers import ChaosController
 from controller_tracebacks import tracebacks

@@ -37,7 +37,7 @@ from kubernetes_asyncio import client
 
 from module_controller.api import constants as c
 from module_controller.api import objects
-from module_controller.devcluster import testing as kt
+from module_controller_dev.devcluster import testing as kt
 
 from controller_tracebacks import controller_violations
 from helpers.state import describe_state

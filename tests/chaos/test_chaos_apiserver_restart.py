@@ -17,11 +17,11 @@ from pathlib import Path
 import pytest
 from kubernetes_asyncio import config
 
-from module_controller.devcluster import DevCluster, State, processes
-from module_controller.devcluster import testing as kt
-from module_controller.devcluster.kubectl import kubectl_apply as apply
-from module_controller.devcluster.testing import release_status
-from module_controller.fakearklet import ControlClient
+from module_controller_dev.devcluster import DevCluster, State, processes
+from module_controller_dev.devcluster import testing as kt
+from module_controller_dev.devcluster.kubectl import kubectl_apply as apply
+from module_controller_dev.devcluster.testing import release_status
+from module_controller_dev.fakearklet import ControlClient
 
 from chaos_helpers import ChaosController, drive_release, observed
 from helpers.bodies import md_body

@@ -13,8 +13,8 @@ import time
 
 import pytest
 
-from module_controller.devcluster import testing as kt
-from module_controller.devcluster.kubectl import kubectl_apply as apply
+from module_controller_dev.devcluster import testing as kt
+from module_controller_dev.devcluster.kubectl import kubectl_apply as apply
 
 from chaos_helpers import ArkletChaos, completed, drive_release
 from helpers.arklet_log import injected_faults

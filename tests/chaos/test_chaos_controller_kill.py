@@ -14,7 +14,7 @@ import asyncio
 
 import pytest
 
-from module_controller.devcluster.kubectl import kubectl_apply as apply
+from module_controller_dev.devcluster.kubectl import kubectl_apply as apply
 
 from chaos_helpers import ReleaseLog, drive_release
 from helpers.bodies import md_body

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from kubernetes_asyncio import client, config
 
-from module_controller.devcluster import DevCluster, State, processes
-from module_controller.devcluster import testing as kt
-from module_controller.devcluster.cluster import DevClusterError
+from module_controller_dev.devcluster import DevCluster, State, processes
+from module_controller_dev.devcluster import testing as kt
+from module_controller_dev.devcluster.cluster import DevClusterError
 
 pytestmark = [pytest.mark.chaos, pytest.mark.cluster]
 

@@ -26,8 +26,8 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from module_controller.api.constants import GROUP, VERSION
-from module_controller.devcluster import testing as kt
-from module_controller.devcluster.testing import release_status
+from module_controller_dev.devcluster import testing as kt
+from module_controller_dev.devcluster.testing import release_status
 
 from chaos_helpers import RawApi, completed, confirm, observed
 from helpers.bodies import BASE

@@ -13,9 +13,9 @@ import asyncio
 
 import pytest
 
-from module_controller.devcluster import testing as kt
-from module_controller.devcluster.kubectl import kubectl_apply as apply
-from module_controller.devcluster.testing import release_status
+from module_controller_dev.devcluster import testing as kt
+from module_controller_dev.devcluster.kubectl import kubectl_apply as apply
+from module_controller_dev.devcluster.testing import release_status
 
 from chaos_helpers import drive_release, observed
 from helpers.bodies import md_body

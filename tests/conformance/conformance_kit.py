@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from module_controller.arklet.protocol import BizRef
-from module_controller.realbase.build import MODULE_NAME, module_file_name
+from module_controller_dev.realbase.build import MODULE_NAME, module_file_name
 
 
 @dataclass(frozen=True)

@@ -28,11 +28,11 @@ import pytest
 import pytest_asyncio
 
 from module_controller.arklet import ArkletClient, ArkletSettings
-from module_controller.fakearklet import FakeArklet
-from module_controller.modulerepo import ModuleRepository
-from module_controller.realbase import jvm
-from module_controller.realbase.build import GENERATIONS, Jars
-from module_controller.realbase.testing import ensure_jars
+from module_controller_dev.fakearklet import FakeArklet
+from module_controller_dev.modulerepo import ModuleRepository
+from module_controller_dev.realbase import jvm
+from module_controller_dev.realbase.build import GENERATIONS, Jars
+from module_controller_dev.realbase.testing import ensure_jars
 
 from conformance_kit import Cleanup, Partner
 

@@ -15,7 +15,7 @@ from module_controller.arklet import ArkletClient
 from module_controller.arklet.protocol import (ACCEPTING_TRAFFIC, ACTIVATED, DEACTIVATED,
                                                INSTALL, QUERY_ALL, BizRef, Outcome,
                                                installed_identity, parse_envelope)
-from module_controller.fakearklet.testing import build_request, raw_exchange
+from module_controller_dev.fakearklet.testing import build_request, raw_exchange
 
 from conformance_kit import Cleanup, Partner
 

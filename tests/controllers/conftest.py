@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from module_controller.devcluster import State
+from module_controller_dev.devcluster import State
 
 from helpers.controller_args import FAST
 from helpers.controller import running_controller

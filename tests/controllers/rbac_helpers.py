@@ -8,8 +8,8 @@ from pathlib import Path
 
 from kubernetes_asyncio import client
 
-from module_controller.devcluster import kubeconfig as kubeconfigs
-from module_controller.devcluster.kubectl import Kubectl
+from module_controller_dev.devcluster import kubeconfig as kubeconfigs
+from module_controller_dev.devcluster.kubectl import Kubectl
 
 REPO = Path(__file__).resolve().parents[2]
 SA = "module-controller"

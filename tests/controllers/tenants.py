@@ -9,9 +9,9 @@ from pathlib import Path
 
 from kubernetes_asyncio import client
 
-from module_controller.devcluster import kubeconfig as kubeconfigs
-from module_controller.devcluster import testing as kt
-from module_controller.devcluster.kubectl import Kubectl
+from module_controller_dev.devcluster import kubeconfig as kubeconfigs
+from module_controller_dev.devcluster import testing as kt
+from module_controller_dev.devcluster.kubectl import Kubectl
 
 
 

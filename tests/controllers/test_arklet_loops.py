@@ -10,8 +10,8 @@ import pytest
 
 from module_controller.api import constants as c
 from module_controller.arklet import ArkletClient, ArkletSettings, arklet_port
-from module_controller.devcluster import testing as kt
-from module_controller.devcluster.controllerproc import ControllerProcess
+from module_controller_dev.devcluster import testing as kt
+from module_controller_dev.devcluster.controllerproc import ControllerProcess
 from module_controller.planning.module_lifecycle import INSTALLS_PER_GENERATION
 
 from helpers.controller_args import (API_REQUEST_MAX, ARKLET_CALL_MAX, ARKLET_TIMEOUT, FAST,

@@ -13,9 +13,9 @@ import pytest
 from kubernetes_asyncio import client
 
 from module_controller.api import constants as c
-from module_controller.devcluster import bootstrap
-from module_controller.devcluster import testing as kt
-from module_controller.devcluster.kubectl import kubectl_apply as apply
+from module_controller_dev.devcluster import bootstrap
+from module_controller_dev.devcluster import testing as kt
+from module_controller_dev.devcluster.kubectl import kubectl_apply as apply
 
 from helpers.controller_args import MODULE_STEP
 from helpers.arklet_log import bizzes_on

@@ -9,8 +9,8 @@ import yaml
 from kubernetes_asyncio import client
 
 from module_controller.api import constants as c
-from module_controller.devcluster import testing as kt
-from module_controller.devcluster.kubectl import kubectl, kubectl_patch as patch
+from module_controller_dev.devcluster import testing as kt
+from module_controller_dev.devcluster.kubectl import kubectl, kubectl_patch as patch
 
 from helpers.controller_args import MODULE_STEP
 from helpers.cluster import bases

@@ -16,7 +16,7 @@ from module_controller.arklet import ArkletClient, ArkletSettings, BizInfo
 from module_controller.controllers.context import Context
 from module_controller.controllers.drift import DriftChecker
 from module_controller.controllers.module_calls import ModuleCalls
-from module_controller.fakearklet.server import FakeArklet
+from module_controller_dev.fakearklet.server import FakeArklet
 from module_controller.planning.arklet_answers import Call
 from module_controller.settings import Settings
 

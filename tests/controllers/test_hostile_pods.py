@@ -11,7 +11,7 @@ import pytest
 from kubernetes_asyncio import client
 
 from module_controller.api import constants as c
-from module_controller.devcluster import testing as kt
+from module_controller_dev.devcluster import testing as kt
 
 from helpers.bodies import SELECTOR
 

@@ -11,8 +11,8 @@ import pytest
 from kubernetes_asyncio import client
 
 from module_controller.api import constants as c
-from module_controller.devcluster import testing as kt
-from module_controller.devcluster.kubectl import kubectl, kubectl_apply as apply
+from module_controller_dev.devcluster import testing as kt
+from module_controller_dev.devcluster.kubectl import kubectl, kubectl_apply as apply
 
 from module_controller.planning.module_lifecycle import INSTALLS_PER_GENERATION
 

@@ -22,9 +22,9 @@ from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from module_controller.api import constants as c
-from module_controller.devcluster import testing as kt
-from module_controller.devcluster.controllerproc import ControllerProcess, free_port
-from module_controller.devcluster.kubectl import kubectl, kubectl_apply, kubectl_patch as patch
+from module_controller_dev.devcluster import testing as kt
+from module_controller_dev.devcluster.controllerproc import ControllerProcess, free_port
+from module_controller_dev.devcluster.kubectl import kubectl, kubectl_apply, kubectl_patch as patch
 
 from helpers.controller_args import FAST, MODULE_STEP
 from helpers.bodies import SELECTOR

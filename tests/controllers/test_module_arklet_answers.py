@@ -8,7 +8,7 @@ import asyncio
 import pytest
 
 from module_controller.api import constants as c
-from module_controller.devcluster import testing as kt
+from module_controller_dev.devcluster import testing as kt
 
 from helpers.cluster import bases
 
@@ -71,7 +71,7 @@ async def test_install_answered_done_but_never_listed_is_bounded(api, namespace,
     attempt, then Failed/InstallNotVerified and the queue's backoff (not 144 installs in 45 s)."""
     from aiohttp import web
 
-    from module_controller.devcluster.controllerproc import ControllerProcess
+    from module_controller_dev.devcluster.controllerproc import ControllerProcess
 
     await kt.create_base_deployment(api, namespace, 1,
                                     annotations={"sim.serverless.alipay.com/arklet": "none"})

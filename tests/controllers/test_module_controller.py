@@ -13,7 +13,7 @@ import pytest
 from kubernetes_asyncio import client
 
 from module_controller.api import constants as c
-from module_controller.devcluster import testing as kt
+from module_controller_dev.devcluster import testing as kt
 
 from helpers.controller_args import API_REQUEST_MAX, MODULE_STEP, RETRY_BACKOFF_INITIAL, RETRY_BACKOFF_MAX
 from helpers.cluster import bases

@@ -18,9 +18,9 @@ import pytest
 import yaml
 from kubernetes_asyncio import client
 
-from module_controller.devcluster import testing as kt
-from module_controller.devcluster.controllerproc import ControllerProcess, free_port
-from module_controller.devcluster.kubectl import kubectl_apply, kubectl_patch as patch
+from module_controller_dev.devcluster import testing as kt
+from module_controller_dev.devcluster.controllerproc import ControllerProcess, free_port
+from module_controller_dev.devcluster.kubectl import kubectl_apply, kubectl_patch as patch
 
 from helpers.controller_args import FAST, MODULE_STEP
 from helpers.cluster import bases

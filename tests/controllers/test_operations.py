@@ -9,10 +9,10 @@ import pytest
 import yaml
 from kubernetes_asyncio import client
 
-from module_controller.devcluster import processes
-from module_controller.devcluster import testing as kt
-from module_controller.devcluster.controllerproc import ControllerProcess
-from module_controller.devcluster.kubectl import kubectl
+from module_controller_dev.devcluster import processes
+from module_controller_dev.devcluster import testing as kt
+from module_controller_dev.devcluster.controllerproc import ControllerProcess
+from module_controller_dev.devcluster.kubectl import kubectl
 from module_controller.runtime.leader import LEASE_DURATION, RETRY_PERIOD
 
 from helpers.controller_args import API_REQUEST_MAX, FAST

@@ -10,9 +10,9 @@ import yaml
 from kubernetes_asyncio import client
 
 from module_controller.api import constants as c
-from module_controller.devcluster import testing as kt
-from module_controller.devcluster.controllerproc import ControllerProcess
-from module_controller.devcluster.kubectl import kubectl_apply, kubectl_patch as patch
+from module_controller_dev.devcluster import testing as kt
+from module_controller_dev.devcluster.controllerproc import ControllerProcess
+from module_controller_dev.devcluster.kubectl import kubectl_apply, kubectl_patch as patch
 from module_controller.planning import limits
 
 from helpers.controller_args import FAST, MODULE_STEP

@@ -23,9 +23,9 @@ import pytest
 from kubernetes_asyncio import client
 
 from module_controller.api import constants as c
-from module_controller.devcluster import testing as kt
-from module_controller.devcluster.controllerproc import ControllerProcess
-from module_controller.devcluster.kubectl import kubectl_apply as apply
+from module_controller_dev.devcluster import testing as kt
+from module_controller_dev.devcluster.controllerproc import ControllerProcess
+from module_controller_dev.devcluster.kubectl import kubectl_apply as apply
 
 from helpers.controller_args import FAST, MODULE_STEP
 from helpers.bodies import BASE, md_body

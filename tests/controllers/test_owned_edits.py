@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from module_controller.api import constants as c
-from module_controller.devcluster import testing as kt
+from module_controller_dev.devcluster import testing as kt
 
 from helpers.controller_args import MODULE_STEP
 from helpers.arklet_log import log_marks, request_log

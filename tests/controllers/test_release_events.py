@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from module_controller.devcluster import testing as kt
-from module_controller.devcluster.kubectl import kubectl_apply as apply
+from module_controller_dev.devcluster import testing as kt
+from module_controller_dev.devcluster.kubectl import kubectl_apply as apply
 
 from helpers.controller_args import MODULE_STEP
 from helpers.bodies import INSTALL_LATENCY, md_body

@@ -15,10 +15,10 @@ import random
 import pytest
 
 from module_controller.api import constants as c
-from module_controller.devcluster import testing as kt
-from module_controller.devcluster.kubectl import (kubectl, kubectl_apply as apply,
+from module_controller_dev.devcluster import testing as kt
+from module_controller_dev.devcluster.kubectl import (kubectl, kubectl_apply as apply,
                                                   kubectl_patch as patch)
-from module_controller.devcluster.testing import release_status
+from module_controller_dev.devcluster.testing import release_status
 
 from helpers.arklet_log import bizzes_on, installs, log_marks, request_log
 from helpers.bodies import BASE, INSTALL_LATENCY, MODULE, SELECTOR, md_body, url_of

@@ -40,7 +40,7 @@ from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from module_controller.api import constants as c
-from module_controller.devcluster import testing as kt
+from module_controller_dev.devcluster import testing as kt
 from module_controller.plugin import view
 
 from helpers.bodies import MODULE, md_body, url_of

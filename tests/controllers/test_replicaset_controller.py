@@ -6,8 +6,8 @@ import pytest
 from kubernetes_asyncio import client
 
 from module_controller.api import constants as c
-from module_controller.basesim import pods as simpods
-from module_controller.devcluster import testing as kt
+from module_controller_dev.basesim import pods as simpods
+from module_controller_dev.devcluster import testing as kt
 
 from helpers.controller_args import MODULE_STEP
 

@@ -17,7 +17,7 @@ from kubernetes_asyncio import client
 
 from module_controller.api import constants as c
 from module_controller.arklet import ArkletSettings
-from module_controller.devcluster import testing as kt
+from module_controller_dev.devcluster import testing as kt
 
 from helpers.arklet_log import installs, request_log
 from helpers.bodies import md_body

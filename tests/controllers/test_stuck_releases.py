@@ -10,9 +10,9 @@ from __future__ import annotations
 import pytest
 
 from module_controller.api import constants as c
-from module_controller.devcluster import testing as kt
-from module_controller.devcluster.kubectl import kubectl_apply as apply, kubectl_patch as patch
-from module_controller.devcluster.testing import release_status
+from module_controller_dev.devcluster import testing as kt
+from module_controller_dev.devcluster.kubectl import kubectl_apply as apply, kubectl_patch as patch
+from module_controller_dev.devcluster.testing import release_status
 
 from helpers.controller_args import MODULE_STEP
 from helpers.arklet_log import bizzes_on, body_field, installs, log_marks, request_log

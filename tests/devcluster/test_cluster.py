@@ -9,8 +9,8 @@ import pytest
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 
-from module_controller.basesim import pods as simpods
-from module_controller.devcluster import testing as kt
+from module_controller_dev.basesim import pods as simpods
+from module_controller_dev.devcluster import testing as kt
 
 pytestmark = pytest.mark.cluster
 

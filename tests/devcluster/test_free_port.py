@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 import socket
 
-from module_controller.devcluster import processes
+from module_controller_dev.devcluster import processes
 
 
 def test_a_port_outside_the_ephemeral_range_that_can_be_bound():

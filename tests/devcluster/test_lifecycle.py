@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from module_controller.devcluster import BinariesError, DevCluster, DevClusterError, State
-from module_controller.devcluster import binaries, processes
+from module_controller_dev.devcluster import BinariesError, DevCluster, DevClusterError, State
+from module_controller_dev.devcluster import binaries, processes
 
 
 @pytest.mark.cluster

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from module_controller.devcluster import testing as kt
-from module_controller.devcluster.controllerproc import ControllerProcess
+from module_controller_dev.devcluster import testing as kt
+from module_controller_dev.devcluster.controllerproc import ControllerProcess
 
 pytestmark = pytest.mark.cluster
 REPO = Path(__file__).resolve().parents[2]

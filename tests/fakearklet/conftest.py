@@ -7,9 +7,9 @@ from typing import AsyncIterator
 import aiohttp
 import pytest_asyncio
 
-from module_controller.fakearklet import FakeArklet
-from module_controller.fakearklet.testing import ArkletHttp, MakeArklet, fake_arklets
-from module_controller.modulerepo import ModuleRepository
+from module_controller_dev.fakearklet import FakeArklet
+from module_controller_dev.fakearklet.testing import ArkletHttp, MakeArklet, fake_arklets
+from module_controller_dev.modulerepo import ModuleRepository
 
 
 @pytest_asyncio.fixture

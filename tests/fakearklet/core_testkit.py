@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from module_controller.fakearklet.core import ArkletCore
-from module_controller.fakearklet.vocabulary import PendingOp, Reply, Started
-from module_controller.modulerepo.jars import build_biz_jar, parse_jar_name
+from module_controller_dev.fakearklet.core import ArkletCore
+from module_controller_dev.fakearklet.vocabulary import PendingOp, Reply, Started
+from module_controller_dev.modulerepo.jars import build_biz_jar, parse_jar_name
 
 URL = "http://repo/provider-1.0.2-ark-biz.jar"
 

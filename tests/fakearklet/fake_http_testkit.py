@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from module_controller.fakearklet import FakeArklet
+from module_controller_dev.fakearklet import FakeArklet
 
 JAR = "http://repo/provider-1.0.2-ark-biz.jar"
 

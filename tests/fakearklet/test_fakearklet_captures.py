@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 
-from module_controller.fakearklet import FakeArklet
-from module_controller.fakearklet.testing import MakeArklet, RawReply, raw_exchange, wait_until
-from module_controller.modulerepo import ModuleRepository
+from module_controller_dev.fakearklet import FakeArklet
+from module_controller_dev.fakearklet.testing import MakeArklet, RawReply, raw_exchange, wait_until
+from module_controller_dev.modulerepo import ModuleRepository
 
 CAPTURES = Path(__file__).parent / "captures"
 

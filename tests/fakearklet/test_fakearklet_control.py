@@ -11,7 +11,7 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 
-from module_controller.fakearklet import (
+from module_controller_dev.fakearklet import (
     ArkletRegistry,
     ControlClient,
     ControlError,
@@ -19,7 +19,7 @@ from module_controller.fakearklet import (
     SingleArklet,
     make_control_app,
 )
-from module_controller.fakearklet.testing import ArkletHttp, MakeArklet
+from module_controller_dev.fakearklet.testing import ArkletHttp, MakeArklet
 
 BODY = {"bizName": "provider", "bizVersion": "1.0.2",
         "bizUrl": "http://repo/provider-1.0.2-ark-biz.jar"}

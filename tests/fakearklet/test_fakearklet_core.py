@@ -11,11 +11,11 @@ import re
 
 import pytest
 
-from module_controller.fakearklet.answers import format_started_at
-from module_controller.fakearklet.core import ArkletCore
-from module_controller.fakearklet.vocabulary import COMMANDS, PendingOp, Reply, Started, parse_body
-from module_controller.fakearklet.jar import JarError, parse_manifest, read_biz_manifest
-from module_controller.modulerepo.jars import build_biz_jar
+from module_controller_dev.fakearklet.answers import format_started_at
+from module_controller_dev.fakearklet.core import ArkletCore
+from module_controller_dev.fakearklet.vocabulary import COMMANDS, PendingOp, Reply, Started, parse_body
+from module_controller_dev.fakearklet.jar import JarError, parse_manifest, read_biz_manifest
+from module_controller_dev.modulerepo.jars import build_biz_jar
 
 from core_testkit import URL, install, jar_for, run
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from module_controller.fakearklet.faults import FAIL_CODES, FaultDecision, FaultPlan
+from module_controller_dev.fakearklet.faults import FAIL_CODES, FaultDecision, FaultPlan
 
 
 def test_empty_plan_changes_nothing() -> None:

@@ -9,9 +9,9 @@ import asyncio
 import aiohttp
 import pytest
 
-from module_controller.fakearklet import FakeArklet
-from module_controller.modulerepo import ModuleRepository
-from module_controller.fakearklet.testing import (
+from module_controller_dev.fakearklet import FakeArklet
+from module_controller_dev.modulerepo import ModuleRepository
+from module_controller_dev.fakearklet.testing import (
     ArkletHttp,
     MakeArklet,
     build_request,

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from module_controller.fakearklet import FakeArklet
-from module_controller.fakearklet.testing import (
+from module_controller_dev.fakearklet import FakeArklet
+from module_controller_dev.fakearklet.testing import (
     ArkletHttp,
     MakeArklet,
     build_request,

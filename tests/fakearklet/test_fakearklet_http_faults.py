@@ -9,8 +9,8 @@ import asyncio
 import aiohttp
 import pytest
 
-from module_controller.fakearklet import FakeArklet, FaultPlan
-from module_controller.fakearklet.testing import (
+from module_controller_dev.fakearklet import FakeArklet, FaultPlan
+from module_controller_dev.fakearklet.testing import (
     ArkletHttp,
     MakeArklet,
     build_request,

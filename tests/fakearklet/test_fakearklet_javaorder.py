@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from module_controller.fakearklet import javaorder
-from module_controller.fakearklet.vocabulary import registry_order
+from module_controller_dev.fakearklet import javaorder
+from module_controller_dev.fakearklet.vocabulary import registry_order
 
 
 def test_string_hash_is_javas() -> None:

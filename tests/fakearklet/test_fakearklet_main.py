@@ -1,4 +1,4 @@
-"""The standalone ``python -m module_controller.fakearklet`` process."""
+"""The standalone ``python -m module_controller_dev.fakearklet`` process."""
 
 from __future__ import annotations
 
@@ -10,15 +10,15 @@ from pathlib import Path
 
 import aiohttp
 
-from module_controller.fakearklet import ControlClient
-from module_controller.fakearklet.testing import MakeArklet, wait_until
+from module_controller_dev.fakearklet import ControlClient
+from module_controller_dev.fakearklet.testing import MakeArklet, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 async def test_standalone_process_answers_health_and_exits_on_sigterm() -> None:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "module_controller.fakearklet",
+        sys.executable, "-m", "module_controller_dev.fakearklet",
         "--host", "127.0.0.1", "--port", "0", "--control-port", "0",
         "--flavour", "2025", "--install-latency", "0.05",
         cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
@@ -62,7 +62,7 @@ async def test_standalone_process_answers_health_and_exits_on_sigterm() -> None:
 async def test_standalone_process_exits_1_when_the_port_is_taken(make_arklet: MakeArklet) -> None:
     taken = await make_arklet()
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "module_controller.fakearklet",
+        sys.executable, "-m", "module_controller_dev.fakearklet",
         "--host", "127.0.0.1", "--port", str(taken.port), "--control-port", "0",
         cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from module_controller.fakearklet.core import ArkletCore
-from module_controller.fakearklet.vocabulary import PendingOp, Reply, Started
+from module_controller_dev.fakearklet.core import ArkletCore
+from module_controller_dev.fakearklet.vocabulary import PendingOp, Reply, Started
 
 from core_testkit import URL, install, jar_for, run
 

@@ -7,8 +7,8 @@
 * :mod:`.controller` — the real controller process a cluster test runs against.
 * :mod:`.logs` — what the controller's log set-up writes (text or JSON), captured.
 
-kubectl is run through :mod:`module_controller.devcluster.kubectl`; polling with a deadline and
-the typed API calls are in :mod:`module_controller.devcluster.testing` (shared with bench/).
+kubectl is run through :mod:`module_controller_dev.devcluster.kubectl`; polling with a deadline and
+the typed API calls are in :mod:`module_controller_dev.devcluster.testing` (shared with bench/).
 Importable as ``helpers.<module>`` because pytest puts ``tests/`` (the folder of the top
 conftest.py) on ``sys.path``.
 """

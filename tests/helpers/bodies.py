@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 
 SAMPLES = Path(__file__).resolve().parents[2] / "config" / "samples"
-#: The base Deployment the dev cluster's bootstrap creates (module_controller.devcluster.bootstrap).
+#: The base Deployment the dev cluster's bootstrap creates (module_controller_dev.devcluster.bootstrap).
 SELECTOR = "app=dynamic-stock"
 BASE = "dynamic-stock-deployment"
 MODULE = "provider"

@@ -16,7 +16,7 @@ from typing import Any, Awaitable, Callable
 from kubernetes_asyncio import client
 
 from module_controller.api import constants as c
-from module_controller.devcluster import testing as kt
+from module_controller_dev.devcluster import testing as kt
 
 from helpers.bodies import INSTALL_LATENCY, SELECTOR
 from helpers.state import state_dump

@@ -7,8 +7,8 @@ import os
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from module_controller.devcluster import State
-from module_controller.devcluster.controllerproc import ControllerProcess
+from module_controller_dev.devcluster import State
+from module_controller_dev.devcluster.controllerproc import ControllerProcess
 
 
 @contextlib.contextmanager

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from module_controller.devcluster.testing import release_status
+from module_controller_dev.devcluster.testing import release_status
 
 Check = Callable[[dict | None], bool]
 

@@ -10,7 +10,7 @@ from kubernetes_asyncio.client.exceptions import ApiException
 
 from module_controller.api import constants as c
 from module_controller.api import objects
-from module_controller.devcluster import testing as kt
+from module_controller_dev.devcluster import testing as kt
 
 from helpers.bodies import SELECTOR
 

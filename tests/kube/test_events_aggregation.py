@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from kubernetes_asyncio import client
 
-from module_controller.devcluster import testing as kt
+from module_controller_dev.devcluster import testing as kt
 from module_controller.kube.client import DEFAULT_TIMEOUT
 from module_controller.kube.events import NORMAL, WARNING, EventRecorder, Summary
 

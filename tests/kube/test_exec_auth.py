@@ -20,9 +20,9 @@ import pytest
 import yaml
 from kubernetes_asyncio import client
 
-from module_controller.devcluster import testing as kt
-from module_controller.devcluster.controllerproc import ControllerProcess, free_port
-from module_controller.devcluster.kubectl import Kubectl, kubectl_apply
+from module_controller_dev.devcluster import testing as kt
+from module_controller_dev.devcluster.controllerproc import ControllerProcess, free_port
+from module_controller_dev.devcluster.kubectl import Kubectl, kubectl_apply
 from module_controller.kube.client import connection_info, make_api_client
 from module_controller.manifests.render import load_rbac
 

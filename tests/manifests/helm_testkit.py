@@ -1,4 +1,4 @@
-"""The real helm for the chart tests: found or built (module_controller.manifests.helm), or the
+"""The real helm for the chart tests: found or built (module_controller_dev.devcluster.helm), or the
 test is skipped with the reason (no helm and no Go to build it)."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from module_controller.manifests import helm
+from module_controller_dev.devcluster import helm
 
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "chart"

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from module_controller.devcluster.kubectl import Kubectl
+from module_controller_dev.devcluster.kubectl import Kubectl
 from module_controller.manifests.render import main as render_main
 from module_controller.manifests.render import render
 

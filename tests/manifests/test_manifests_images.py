@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from module_controller.fakearklet.__main__ import parse_args as fakearklet_args
+from module_controller_dev.fakearklet.__main__ import parse_args as fakearklet_args
 
 REPO = Path(__file__).resolve().parents[2]
 DOCKERFILES = ("Dockerfile", "Dockerfile.fakebase")
@@ -167,15 +167,15 @@ def test_dockerfile_is_multi_stage_on_python_slim_and_non_root(dockerfile):
 
 def test_controller_image_entry_point():
     assert exec_form("Dockerfile", "ENTRYPOINT") == ["module-controller"]
-    assert exec_form("Dockerfile", "CMD") == ["run", "--no-dev"]
+    assert exec_form("Dockerfile", "CMD") == ["run"]
     scripts = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
     assert scripts["module-controller"] == "module_controller.cli:main"
 
 
 def test_fakebase_image_runs_the_fake_arklet_on_all_addresses():
     entry = exec_form("Dockerfile.fakebase", "ENTRYPOINT")
-    assert entry[:3] == ["python", "-m", "module_controller.fakearklet"]
-    assert (REPO / "module_controller" / "fakearklet" / "__main__.py").exists()
+    assert entry[:3] == ["python", "-m", "module_controller_dev.fakearklet"]
+    assert (REPO / "dev" / "module_controller_dev" / "fakearklet" / "__main__.py").exists()
     args = fakearklet_args(entry[3:] + exec_form("Dockerfile.fakebase", "CMD"))
     assert (args.host, args.port, args.control_port) == ("0.0.0.0", 1238, 1239)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from module_controller.devcluster.kubectl import Kubectl
+from module_controller_dev.devcluster.kubectl import Kubectl
 from module_controller.manifests.render import CLUSTER_SCOPED, FILES, RenderError, main, render
 
 REPO = Path(__file__).resolve().parents[2]

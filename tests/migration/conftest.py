@@ -11,9 +11,9 @@ import pytest
 import pytest_asyncio
 from kubernetes_asyncio import config
 
-from module_controller.devcluster import DevCluster, State
-from module_controller.devcluster import testing as kt
-from module_controller.fakearklet import ControlClient
+from module_controller_dev.devcluster import DevCluster, State
+from module_controller_dev.devcluster import testing as kt
+from module_controller_dev.fakearklet import ControlClient
 
 from migration_data import UPSTREAM_CRDS
 

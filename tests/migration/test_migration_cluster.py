@@ -13,7 +13,7 @@ from kubernetes_asyncio import client
 from module_controller.api import KINDS
 from module_controller.api import constants as c
 from module_controller.api.crdgen import build_crd
-from module_controller.devcluster import testing as kt
+from module_controller_dev.devcluster import testing as kt
 from module_controller.migrate.cluster import ESTABLISHED_TIMEOUT, Cluster
 from module_controller.migrate.cli import _upstream_crds
 from module_controller.migrate.pruning import pruned_fields

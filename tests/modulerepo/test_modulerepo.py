@@ -15,9 +15,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from module_controller.fakearklet.jar import read_biz_manifest
-from module_controller.fakearklet.testing import raw_exchange
-from module_controller.modulerepo import (
+from module_controller_dev.fakearklet.jar import read_biz_manifest
+from module_controller_dev.fakearklet.testing import raw_exchange
+from module_controller_dev.modulerepo import (
     Catalogue, ModuleRepository, biz_name_of, build_biz_jar, parse_jar_name,
 )
 
@@ -127,7 +127,7 @@ async def test_server_answers_origin_form_and_absolute_form(tmp_path: Path) -> N
 
 def test_process_prints_ready_and_stops_on_sigterm(tmp_path: Path) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "module_controller.modulerepo", "--port", "0",
+        [sys.executable, "-m", "module_controller_dev.modulerepo", "--port", "0",
          "--dir", str(tmp_path)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:

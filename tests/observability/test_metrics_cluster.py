@@ -11,9 +11,9 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from module_controller.devcluster import testing as kt
-from module_controller.devcluster.controllerproc import ControllerProcess, free_port
-from module_controller.devcluster.kubectl import kubectl_apply
+from module_controller_dev.devcluster import testing as kt
+from module_controller_dev.devcluster.controllerproc import ControllerProcess, free_port
+from module_controller_dev.devcluster.kubectl import kubectl_apply
 
 from helpers.cluster import bases
 from helpers.controller_args import FAST, MODULE_STEP

@@ -11,7 +11,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from module_controller.arklet import ArkletClient, ArkletSettings, ArkletUnavailable
-from module_controller.fakearklet import FakeArklet
+from module_controller_dev.fakearklet import FakeArklet
 from module_controller.observability import MODULE_PHASES, RELEASE_PROGRESSES, Metrics
 
 

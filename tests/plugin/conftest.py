@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from module_controller.devcluster import State
+from module_controller_dev.devcluster import State
 
 from helpers.controller import running_controller
 from helpers.controller_args import FAST

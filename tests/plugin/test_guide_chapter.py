@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from module_controller.devcluster import testing as kt
+from module_controller_dev.devcluster import testing as kt
 
 pytestmark = pytest.mark.cluster
 REPO = Path(__file__).resolve().parents[2]

@@ -12,8 +12,8 @@ import pytest
 import yaml
 
 from module_controller.api import constants as c
-from module_controller.devcluster import testing as kt
-from module_controller.devcluster.kubectl import Kubectl
+from module_controller_dev.devcluster import testing as kt
+from module_controller_dev.devcluster.kubectl import Kubectl
 
 from helpers.cluster import bases
 

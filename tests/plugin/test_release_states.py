@@ -14,7 +14,7 @@ import yaml
 from kubernetes_asyncio import client
 
 from module_controller.api import constants as c
-from module_controller.devcluster import testing as kt
+from module_controller_dev.devcluster import testing as kt
 
 from helpers.cluster import bases, live_modules, patch_md
 from helpers.controller import running_controller

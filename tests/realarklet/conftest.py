@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from module_controller.devcluster import State
-from module_controller.devcluster import testing as kt
-from module_controller.realbase.jvm import DEFAULT_START_TIMEOUT
-from module_controller.realbase.testing import ensure_jars
+from module_controller_dev.devcluster import State
+from module_controller_dev.devcluster import testing as kt
+from module_controller_dev.realbase.jvm import DEFAULT_START_TIMEOUT
+from module_controller_dev.realbase.testing import ensure_jars
 
 from helpers.controller import running_controller
 from real_helpers import BASE23, BASE23_SELECTOR, SELECTOR, RealBases

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from kubernetes_asyncio import client
 
 from module_controller.arklet import ArkletClient, ArkletSettings, arklet_port
-from module_controller.devcluster import testing as kt
+from module_controller_dev.devcluster import testing as kt
 
 SELECTOR = "app=dynamic-stock"
 BASE23 = "base-2023"

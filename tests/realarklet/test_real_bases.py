@@ -12,8 +12,8 @@ import yaml
 from kubernetes_asyncio import client
 
 from module_controller.api import constants as c
-from module_controller.devcluster import testing as kt
-from module_controller.devcluster.kubectl import kubectl, kubectl_apply
+from module_controller_dev.devcluster import testing as kt
+from module_controller_dev.devcluster.kubectl import kubectl, kubectl_apply
 
 from helpers.release import completed, paused_at
 from real_helpers import MODULE, bizzes, wait_bizzes

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from module_controller.realbase import jvm
-from module_controller.realbase.testing import ensure_jars
+from module_controller_dev.realbase import jvm
+from module_controller_dev.realbase.testing import ensure_jars
 
 pytestmark = pytest.mark.realbase
 
@@ -27,12 +27,12 @@ MAIN_CLASS = "dev.realbase.provider.ProviderApplication"  # the Maven-built modu
 
 @pytest.fixture(scope="module")
 def module_repo(tmp_path_factory):
-    """``python -m module_controller.modulerepo`` serving the jar cache; yields its ready line."""
+    """``python -m module_controller_dev.modulerepo`` serving the jar cache; yields its ready line."""
     jars = ensure_jars()
     log = tmp_path_factory.mktemp("modulerepo") / "log"
     with open(log, "w") as err:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "module_controller.modulerepo", "--port=0",
+            [sys.executable, "-m", "module_controller_dev.modulerepo", "--port=0",
              f"--dir={jars.dir / 'modules-2025'}", f"--dir={jars.dir / 'modules-2023'}"],
             stdout=subprocess.PIPE, stderr=err, text=True)
     try:

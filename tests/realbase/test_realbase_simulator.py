@@ -12,10 +12,10 @@ import aiohttp
 import pytest
 from kubernetes_asyncio import client
 
-from module_controller.basesim.realbases import RealBases, not_ready_status
-from module_controller.devcluster import testing as kt
-from module_controller.realbase.jvm import arklet_call
-from module_controller.realbase.testing import ensure_jars
+from module_controller_dev.basesim.realbases import RealBases, not_ready_status
+from module_controller_dev.devcluster import testing as kt
+from module_controller_dev.realbase.jvm import arklet_call
+from module_controller_dev.realbase.testing import ensure_jars
 
 ARKLET_FLAVOUR = "sim.serverless.alipay.com/arklet"
 ARKLET_PORT = "serverless.alipay.com/arklet-port"

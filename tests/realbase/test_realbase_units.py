@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from module_controller.realbase import build, jvm
-from module_controller.realbase.build import Jars, RealBaseUnavailable
+from module_controller_dev.realbase import build, jvm
+from module_controller_dev.realbase.build import Jars, RealBaseUnavailable
 
 
 def test_cache_dir_is_named_after_the_sources(tmp_path, monkeypatch):
@@ -133,12 +133,12 @@ def test_missing_java_says_what_to_install(tmp_path, monkeypatch):
 
 
 def test_missing_maven_fails_make_jars_with_one_line(tmp_path):
-    """`module-controller dev jars` with nothing cached and no mvn: exit 1, one line, no trace."""
+    """`module-controller-dev jars` with nothing cached and no mvn: exit 1, one line, no trace."""
     empty = tmp_path / "empty-bin"
     empty.mkdir()
     env = {k: v for k, v in os.environ.items() if k not in ("JAVA_HOME", build.ENV_OVERRIDE)}
     env.update(PATH=str(empty), MODULE_CONTROLLER_CACHE=str(tmp_path / "cache"))
-    proc = subprocess.run([sys.executable, "-m", "module_controller.cli", "dev", "jars"],
+    proc = subprocess.run([sys.executable, "-m", "module_controller_dev.cli", "jars"],
                           env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1, proc
     lines = proc.stderr.strip().splitlines()

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from module_controller.devcluster import DevCluster, State, binaries, images, realnode
-from module_controller.devcluster.kubectl import Kubectl
-from module_controller.realbase import build as realbase_build
+from module_controller_dev.devcluster import DevCluster, State, binaries, images, realnode
+from module_controller_dev.devcluster.kubectl import Kubectl
+from module_controller_dev.realbase import build as realbase_build
 
 from . import node
 

@@ -18,9 +18,9 @@ from typing import Any, Callable, TypeVar
 
 import yaml
 
-from module_controller.devcluster import State, realnode
-from module_controller.devcluster.kubectl import Kubectl
-from module_controller.realbase.jvm import DEFAULT_START_TIMEOUT
+from module_controller_dev.devcluster import State, realnode
+from module_controller_dev.devcluster.kubectl import Kubectl
+from module_controller_dev.realbase.jvm import DEFAULT_START_TIMEOUT
 from helpers.controller_args import FAST, MODULE_STEP
 
 T = TypeVar("T")

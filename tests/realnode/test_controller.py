@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from module_controller.devcluster.kubectl import Kubectl
+from module_controller_dev.devcluster.kubectl import Kubectl
 
 from . import node
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from module_controller.devcluster.kubectl import Kubectl
+from module_controller_dev.devcluster.kubectl import Kubectl
 
 from . import node
 

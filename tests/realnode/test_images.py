@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from module_controller.devcluster import images, ocitar
+from module_controller_dev.devcluster import images, ocitar
 
 from .dockerfile import final_stage
 

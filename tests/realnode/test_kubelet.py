@@ -7,7 +7,7 @@ import signal
 import time
 
 from module_controller.api import constants as c
-from module_controller.devcluster.kubectl import Kubectl
+from module_controller_dev.devcluster.kubectl import Kubectl
 
 from . import node
 

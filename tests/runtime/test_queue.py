@@ -9,7 +9,7 @@ import pytest
 
 from module_controller.runtime.backoff import CappedJitterBackoff
 from module_controller.runtime.queue import Result, WorkQueue
-from module_controller.devcluster.testing import wait_for
+from module_controller_dev.devcluster.testing import wait_for
 
 
 async def _started(queue: WorkQueue) -> WorkQueue:
