@@ -25,7 +25,7 @@ from ..kube.client import DEFAULT_TIMEOUT
 from ..kube.events import NORMAL
 from ..observability.decisions import decided
 from ..planning import adoption
-from ..planning.deployment import revision_number
+from ..planning.moduledeployment_rules import revision_number
 from ..runtime.store import Key
 from ..settings import Settings
 from .context import UNREAD, Context, labels_of

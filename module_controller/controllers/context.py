@@ -19,7 +19,7 @@ from ..kube.events import WARNING, EventRecorder, Summary
 from ..kube.io import KubeIO
 from ..planning import placement
 from ..planning.adoption import module_adoption, status_unread
-from ..planning.deployment import Claim, name_conflict
+from ..planning.moduledeployment_rules import Claim, name_conflict
 from ..planning.event_series import release_series
 from ..planning.module_lifecycle import serving
 from ..settings import Settings
@@ -380,7 +380,7 @@ class Context:
 
     def claim_of(self, md: dict, module_name: str) -> Claim:
         """Its claim on ``module_name``: held since its oldest revision of that name was
-        created (planning.deployment.Claim)."""
+        created (planning.moduledeployment_rules.Claim)."""
         meta = md["metadata"]
         since = [r["metadata"].get("creationTimestamp") or ""
                  for r in self.revisions_of(meta.get("namespace") or "", meta["name"])

@@ -19,7 +19,8 @@ from ..api.common import ModuleTemplateSpec
 from ..api.objects import status_of
 from ..kube.events import NORMAL, WARNING
 from ..observability.decisions import decided
-from ..planning import deployment, limits
+from ..planning import limits
+from ..planning import moduledeployment_rules as md_rules
 from ..planning.deployment_status import service_conflict_cleared
 from ..runtime.memo import Memo
 from ..runtime.store import Key
@@ -48,7 +49,7 @@ class ModuleServices:
         is not ours) is returned for a condition."""
         uid = obj["metadata"]["uid"]
         body = None if template is None or self.ctx.settings.module_services == "disabled" \
-            else deployment.service_body(obj, model, template, self.ctx.settings.module_services)
+            else md_rules.service_body(obj, model, template, self.ctx.settings.module_services)
         if body is None:  # none wanted, or refused (restrictions() says so)
             if self._only_service.record(uid, None):
                 await self.ctx.kube.delete_owned_services(key[0], key[1], uid)

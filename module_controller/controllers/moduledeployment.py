@@ -2,7 +2,7 @@
 
 Each reconcile reads (the template, inline or a ModuleTemplate; the revisions and their
 instances; the recorded release status), asks planning what to do (the revision to make or
-update: :mod:`planning.deployment`; the release's next step: :func:`release_machine.plan`; the
+update: :mod:`planning.moduledeployment_rules`; the release's next step: :func:`release_machine.plan`; the
 status: :mod:`planning.deployment_status`) and writes only what differs. The release status
 lives in ``status.releaseStatus`` so any controller instance resumes it.
 """
@@ -22,7 +22,8 @@ from ..api.parsed import parsed
 from ..kube.events import NORMAL, WARNING
 from ..kube.io import not_found
 from ..observability.decisions import decided
-from ..planning import bases, deployment, release, release_machine, rollback
+from ..planning import base_pod_rules, release, release_machine, rollback
+from ..planning import moduledeployment_rules as md_rules
 from ..planning import deployment_status as report
 from ..planning.conditions import get_condition
 from ..runtime.queue import Result
@@ -39,7 +40,7 @@ MRS = c.MODULE_REPLICA_SET.plural
 
 
 def _number(revision: dict) -> int:
-    return deployment.revision_number(labels_of(revision), c.LABEL_MODULE_REPLICASET_REVISION)
+    return md_rules.revision_number(labels_of(revision), c.LABEL_MODULE_REPLICASET_REVISION)
 
 
 def _short_of_bases(revision: dict) -> bool:
@@ -50,7 +51,7 @@ def _short_of_bases(revision: dict) -> bool:
                 and failure.get("reason") == c.REASON_INSUFFICIENT_BASES)
 
 
-class DeploymentReconciler:
+class ModuleDeploymentReconciler:
     def __init__(self, ctx: Context):
         self.ctx = ctx
         self._services = ModuleServices(ctx)
@@ -168,7 +169,7 @@ class DeploymentReconciler:
     # ----------------------------------------------------------------- metadata, template
 
     async def _ensure_metadata(self, key: Key, obj: dict) -> dict:
-        patch = deployment.metadata_patch(obj["metadata"],
+        patch = md_rules.metadata_patch(obj["metadata"],
                                           (obj.get("spec") or {}).get("baseDeploymentName"))
         if patch is None:
             return obj
@@ -183,7 +184,7 @@ class DeploymentReconciler:
         if template is None:
             return None
         mine = self.ctx.claim_of(obj, template.spec.module.name)
-        return deployment.name_conflict(mine, self.ctx.module_name_claims(key[0]))
+        return md_rules.name_conflict(mine, self.ctx.module_name_claims(key[0]))
 
     async def _record_claim(self, key: Key, obj: dict,
                             template: ModuleTemplateSpec | None) -> None:
@@ -220,13 +221,13 @@ class DeploymentReconciler:
         info = template.spec.module
         base = self.ctx.deployments.get(key[0], model.spec.base_deployment_name)
         assert base is not None  # checked by reconcile: a missing base is never guessed
-        wanted = deployment.revision_spec(model, template, base["spec"]["selector"])
+        wanted = md_rules.revision_spec(model, template, base["spec"]["selector"])
         for revision in revisions:
-            if not deployment.same_module(revision, info.name, info.version):
+            if not md_rules.same_module(revision, info.name, info.version):
                 continue
             # This is the revision (also a rollback to it): its instances on the old base's
             # pods, if the base changed, are taken off and placed again (modulereplicaset.py).
-            patch = deployment.revision_update(revision, wanted, model.spec.base_deployment_name)
+            patch = md_rules.revision_update(revision, wanted, model.spec.base_deployment_name)
             if patch is None:
                 return revision
             updated = await self.ctx.kube.patch(MRS, key[0], revision["metadata"]["name"], patch)
@@ -236,7 +237,7 @@ class DeploymentReconciler:
             return updated
         number = max((_number(r) for r in revisions), default=0) + 1
         created = await self.ctx.kube.create(
-            MRS, key[0], deployment.new_revision(obj, model, template, wanted, number))
+            MRS, key[0], md_rules.new_revision(obj, model, template, wanted, number))
         self._written(created)
         message = f"revision {number}: {info.name}:{info.version}"
         self.ctx.events.record(obj, NORMAL, "RevisionCreated", message)
@@ -252,13 +253,13 @@ class DeploymentReconciler:
 
     async def _prune_history(self, key: Key, model: ModuleDeployment, revisions: list[dict],
                              current: dict | None) -> None:
-        held = [deployment.HeldRevision(
+        held = [md_rules.HeldRevision(
             name=r["metadata"]["name"], number=_number(r), replicas=r["spec"].get("replicas", 0),
             deleting=deleting(r),
             has_instances=bool(self.ctx.instances_of(r)))
             for r in revisions]
         current_name = current["metadata"]["name"] if current is not None else None
-        for name in deployment.to_prune(held, current_name, model.spec.revision_history_limit):
+        for name in md_rules.to_prune(held, current_name, model.spec.revision_history_limit):
             await self.ctx.kube.delete(MRS, key[0], name)
             decided(KIND, key, "revision pruned", "beyond revisionHistoryLimit", revision=name)
 
@@ -276,20 +277,20 @@ class DeploymentReconciler:
                 replicas=int(revision["spec"].get("replicas") or 0),
                 instances=sum(states.values()), available=states[SERVING],
                 failed=states[FAILED], short_of_bases=_short_of_bases(revision),
-                version=deployment.version_of(revision)))
+                version=md_rules.version_of(revision)))
         desired = 0 if gone else self._desired(key, model)
         update = _number(current) if current else 0
         annotations = model.metadata.annotations or {}
         abort = annotations.get(c.ANNOTATION_ABORT_REVISION)
         return release.Observed(
             desired=desired, update_revision=update, revisions=tuple(revs),
-            strategy=deployment.strategy(model, desired),
+            strategy=md_rules.strategy(model, desired),
             pause=model.spec.pause, confirm_batch_num=model.spec.confirm_batch_num,
             deleting=gone,
             # Peer mode scaling its own revision: a new base gets its module at once.
             skip_confirmation=model.spec.is_peer and before.update_revision == (
                 update if current else None) and not gone,
-            update_module=deployment.module_of(current),
+            update_module=md_rules.module_of(current),
             abort=abort is not None and abort == str(before.update_revision),
             retry=annotations.get(c.ANNOTATION_RETRY_REVISION),
             generation=model.metadata.generation)
@@ -310,7 +311,7 @@ class DeploymentReconciler:
                 continue
             hosts = any(self.ctx.instance_of_release(m, key[1])
                         for m in self.ctx.modules_on_pod(key[0], pod["metadata"]["name"]))
-            counts, left = bases.not_ready_tolerance(
+            counts, left = base_pod_rules.not_ready_tolerance(
                 pod_ready(pod), not_ready_since(pod), hosts, at,
                 self.ctx.settings.base_not_ready_grace)
             count += counts
@@ -396,7 +397,7 @@ class DeploymentReconciler:
                     changed=any(not deleting(r) for r in revisions))
             return None  # their deletion events bring us back
         await self._services.delete(key, obj["metadata"]["uid"])
-        finalizers = deployment.finalizers_left(obj["metadata"])
+        finalizers = md_rules.finalizers_left(obj["metadata"])
         if finalizers is not None:
             try:
                 updated = await self.ctx.kube.patch(PLURAL, key[0], key[1], {"metadata": {

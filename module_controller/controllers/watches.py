@@ -20,7 +20,7 @@ A base pod is deleted (the whole path; the pod's watchers are the ``pod_*`` func
    ``_create_module``, ``module_writes.py`` ``bind``); their finalizer still runs step 3.
 5. Each Module's deletion wakes its ModuleReplicaSet, which places a replacement on another base
    of the Deployment (``modulereplicaset.py``, ``_scale``); in peer mode the ModuleDeployment
-   counts the Deployment's pods again (``planning/bases.not_ready_tolerance``).
+   counts the Deployment's pods again (``planning/base_pod_rules.not_ready_tolerance``).
 """
 
 from __future__ import annotations

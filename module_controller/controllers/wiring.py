@@ -19,10 +19,10 @@ from ..runtime.queue import Result
 from ..runtime.store import Key, Obj, key_of
 from . import watches as w
 from . import wake
-from .bases import BaseDeploymentReconciler, BasePodReconciler
+from .base_labels import BaseDeploymentCountsReconciler, BasePodReconciler
 from .context import Context, wants_removal
 from .module import ModuleReconciler
-from .moduledeployment import DeploymentReconciler
+from .moduledeployment import ModuleDeploymentReconciler
 from .modulereplicaset import ReplicaSetReconciler
 from .moduletemplate import TemplateUsageReconciler
 from .routes import Change, Source, Watch
@@ -86,7 +86,7 @@ LABEL_FOLD = 1.0
 
 RECONCILERS: tuple[Reconciles, ...] = (
     Reconciles(
-        wake.MODULE_DEPLOYMENTS, DeploymentReconciler, lambda s: 4,
+        wake.MODULE_DEPLOYMENTS, ModuleDeploymentReconciler, lambda s: 4,
         (Watch(MODULE_DEPLOYMENT, w.module_deployment_itself),
          Watch(REPLICASET, w.replicaset_owner_deployment),
          Watch(MODULE, w.module_owner_deployment),
@@ -123,7 +123,7 @@ RECONCILERS: tuple[Reconciles, ...] = (
          Watch(MODULE, w.module_base_pod)),
         lambda ctx: _keys(ctx.pods.list(where=wants_removal))),
     Reconciles(
-        wake.BASE_DEPLOYMENTS, BaseDeploymentReconciler, lambda s: 2,
+        wake.BASE_DEPLOYMENTS, BaseDeploymentCountsReconciler, lambda s: 2,
         (Watch(DEPLOYMENT, w.deployment_itself, LABEL_FOLD),
          Watch(POD, w.pod_deployment, LABEL_FOLD),
          Watch(POD_REPLICASET, w.pod_replicaset_deployment, LABEL_FOLD),

@@ -17,7 +17,7 @@ from __future__ import annotations
 from ..api import constants as c
 from ..kube.events import NORMAL, WARNING
 from ..observability.decisions import decided
-from ..planning.bases import count_labels
+from ..planning.base_pod_rules import count_labels
 from .context import Context, deleting, labels_of, wants_removal
 from ..runtime.memo import Memo
 from ..runtime.queue import Result
@@ -78,7 +78,7 @@ class BasePodReconciler:
                                "that a ModuleDeployment or ModuleReplicaSet names")
 
 
-class BaseDeploymentReconciler:
+class BaseDeploymentCountsReconciler:
     def __init__(self, ctx: Context):
         self.ctx = ctx
 
