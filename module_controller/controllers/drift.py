@@ -28,7 +28,8 @@ from ..kube.events import WARNING
 from ..observability.decisions import decided
 from ..planning import drift
 from ..planning.module_lifecycle import serving
-from .context import Context, deleting, pod_ip, pod_ready
+from .caches import deleting, pod_ip, pod_ready
+from .context import Context
 from .listings import Listings
 from ..runtime.memo import Memo
 from ..runtime.store import Key, key_of
@@ -42,8 +43,10 @@ class DriftChecker:
     in flight (``planning.drift.share``): a steady trickle, never a burst that holds up a
     release's installs. One base's failure is logged and does not end the round."""
 
-    def __init__(self, ctx: Context, period: float, remove_orphans: bool,
+    def __init__(self, ctx: Context, listings: Listings, period: float, remove_orphans: bool,
                  reconcile_module: Callable[[Key], None], rng: random.Random | None = None):
+        """``listings``: the ones the Module reconciles fill (the Arklet client reports each
+        command that changes a base to them, see listings.py)."""
         self.ctx = ctx
         self.period = period
         self.remove_orphans = remove_orphans
@@ -51,10 +54,7 @@ class DriftChecker:
         self._rng = rng or random.Random()
         self._slots = asyncio.Semaphore(drift.share(ctx.arklet.settings.concurrency))
         self._reported = Memo()  # (namespace, pod, biz, version) already reported
-        if ctx.listings is None:
-            ctx.listings = Listings()
-            ctx.arklet.on_change = ctx.listings.changed
-        self.listings: Listings = ctx.listings
+        self.listings = listings
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -84,8 +84,8 @@ class DriftChecker:
                 check.cancel()
 
     def _hosting(self) -> list[dict]:
-        return [p for p in self.ctx.pods.list() if self._usable(p)
-                and self.ctx.modules_on_pod(p["metadata"]["namespace"], p["metadata"]["name"],
+        return [p for p in self.ctx.caches.pods.list() if self._usable(p)
+                and self.ctx.caches.modules_on_pod(p["metadata"]["namespace"], p["metadata"]["name"],
                                             include_deleting=True)]
 
     @staticmethod
@@ -94,7 +94,7 @@ class DriftChecker:
 
     async def _check_key(self, key: Key) -> None:
         try:
-            pod = self.ctx.pods.get(*key)  # as it is now, not as it was at the round's start
+            pod = self.ctx.caches.pods.get(*key)  # as it is now, not as it was at the round's start
             if self._usable(pod):
                 assert pod is not None
                 await self._check_pod(pod)
@@ -120,7 +120,7 @@ class DriftChecker:
                 return
             self.listings.looked(pod["metadata"]["uid"], asked_at)
         running = {(b.name, b.version) for b in bizzes}
-        modules = self.ctx.modules_on_pod(namespace, name, include_deleting=True)
+        modules = self.ctx.caches.modules_on_pod(namespace, name, include_deleting=True)
         known_names = {m["spec"]["module"]["name"] for m in modules}
         for module in modules:
             info = module["spec"]["module"]

@@ -1,11 +1,14 @@
-"""Base pods (pure): module counts for the labels on the base Deployment (behaviour §1), and how
-long a NotReady base still counts as a base."""
+"""Base pods (pure): which Deployments are bases, module counts for the labels on the base
+Deployment (behaviour §1), and how long a NotReady base still counts as a base."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from ..api import constants as c
+from .placement import selector_matches
 
 
 def count_labels(per_pod: list[int]) -> dict[str, str]:
@@ -37,3 +40,14 @@ def not_ready_tolerance(ready: bool, not_ready_since: dt.datetime | None, hosts_
         return False, None
     left = grace - (now - not_ready_since).total_seconds()
     return (True, left) if left > 0 else (False, None)
+
+
+def is_base_deployment(named: bool, template_labels: Mapping[str, str],
+                       unnamed_selectors: Iterable[Mapping[str, Any] | None]) -> bool:
+    """A Deployment is a base when a ModuleDeployment (``spec.baseDeploymentName``) or a
+    ModuleReplicaSet (its deployment-name label) names it (``named``), or a ModuleReplicaSet
+    made by hand without that label has a non-empty selector that matches the Deployment's pod
+    template (``unnamed_selectors``). The delete-pod labels act on base pods only: the right to
+    label a pod must not become the right to have the controller delete any pod."""
+    return named or any(bool(selector) and selector_matches(selector, template_labels)
+                        for selector in unnamed_selectors)
