@@ -26,14 +26,14 @@ from ..kube.events import NORMAL
 from ..observability.decisions import decided
 from ..planning import adoption
 from ..planning.moduledeployment_rules import revision_number
-from ..runtime.store import Key
+from ..runtime.store import Key, Obj
 from ..settings import Settings
 from .caches import UNREAD, labels_of
 from .context import Context
 from .wake import MODULE_DEPLOYMENTS
 
 
-async def adopt_modules(ctx: Context, key: Key, replicaset: dict) -> int:
+async def adopt_modules(ctx: Context, key: Key, replicaset: Obj) -> int:
     """Adopt the orphaned Modules labelled with the ModuleReplicaSet ``key``; how many."""
     adopted = 0
     if not adoption.adopts(replicaset):
@@ -51,7 +51,7 @@ async def adopt_modules(ctx: Context, key: Key, replicaset: dict) -> int:
     return adopted
 
 
-async def adopt_release(ctx: Context, key: Key, obj: dict, revisions: list[dict]) -> dict:
+async def adopt_release(ctx: Context, key: Key, obj: Obj, revisions: list[Obj]) -> Obj:
     """``obj`` with upstream's recorded release rewritten into ours (``obj`` itself when it
     records none, or ours)."""
     status = status_of(obj)
@@ -79,7 +79,7 @@ def read_grace(settings: Settings) -> float:
     own bounds: one Module reconcile that reads its base is a queryAllBiz to its longest call
     and one status write to the API request's timeout."""
     arklet = settings.arklet
-    return arklet.longest_call(arklet.timeout) + float(DEFAULT_TIMEOUT.sock_read)
+    return arklet.longest_call(arklet.timeout) + float(DEFAULT_TIMEOUT.sock_read or 0.0)
 
 
 class ReadHolds:

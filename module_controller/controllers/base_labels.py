@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 
 from ..api import constants as c
 from ..kube.events import NORMAL, WARNING
@@ -22,7 +23,7 @@ from .caches import deleting, labels_of, wants_removal
 from .context import Context
 from ..runtime.memo import Memo
 from ..runtime.queue import Result
-from ..runtime.store import Key
+from ..runtime.store import Key, Obj
 from .wake import BASE_DEPLOYMENTS
 
 
@@ -61,7 +62,7 @@ class BasePodReconciler:
         await self.ctx.writer.delete_pod(key[0], key[1])
         return None
 
-    def _keep(self, pod: dict) -> None:
+    def _keep(self, pod: Obj) -> None:
         """--no-pod-deletion: the modules are off, the pod is its owner's to delete (once)."""
         if not self._kept.record(pod["metadata"].get("uid") or pod["metadata"]["name"]):
             return
@@ -69,7 +70,7 @@ class BasePodReconciler:
                                "modules taken off as the delete-pod label asked; the pod is not "
                                "deleted: the operator disabled pod deletion (--no-pod-deletion)")
 
-    def _ignore(self, pod: dict) -> None:
+    def _ignore(self, pod: Obj) -> None:
         if not self._ignored.record(pod["metadata"].get("uid") or pod["metadata"]["name"]):
             return
         decided("BasePod", (pod["metadata"]["namespace"], pod["metadata"]["name"]),
@@ -97,8 +98,9 @@ class BaseDeploymentCountsReconciler:
         wanted = count_labels(per_pod)
         if all(current.get(k) == v for k, v in wanted.items()):
             return None
+        counts: dict[str, Any] = {k.rsplit("/", 1)[-1]: v for k, v in wanted.items()}
         decided("BaseDeployment", key, "label counts", "module counts over its pods changed",
-                **{k.rsplit("/", 1)[-1]: v for k, v in wanted.items()})
+                **counts)
         await self.ctx.writer.patch_deployment_labels(key[0], key[1], wanted,
                                                       skip=BASE_DEPLOYMENTS)
         return None

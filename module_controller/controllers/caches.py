@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any, Callable, Hashable, Mapping
+from typing import Callable, Hashable, Mapping
 
 from ..api import ModulePhase, constants as c, objects
 from ..planning.adoption import module_adoption, status_unread
@@ -19,13 +19,12 @@ from ..planning.base_pod_rules import is_base_deployment
 from ..planning.module_lifecycle import serving
 from ..planning.moduledeployment_rules import (Claim, may_route, name_holder,
                                                replacement_rank)
-from ..runtime.store import Store, label_value, slim
+from ..runtime.store import Obj, Store, label_value, slim
 from .preempt import DeletionSignals
 
-Obj = dict[str, Any]
 
 
-def pod_ready(pod: dict) -> bool:
+def pod_ready(pod: Obj) -> bool:
     status = pod.get("status") or {}
     if status.get("phase") != "Running" or not status.get("podIP"):
         return False
@@ -33,7 +32,7 @@ def pod_ready(pod: dict) -> bool:
                for cond in status.get("conditions") or [])
 
 
-def not_ready_since(pod: dict) -> dt.datetime | None:
+def not_ready_since(pod: Obj) -> dt.datetime | None:
     """When the pod's Ready condition last changed, if it says NotReady (None: no such time)."""
     for cond in (pod.get("status") or {}).get("conditions") or []:
         if cond.get("type") == "Ready" and cond.get("status") != "True":
@@ -44,27 +43,28 @@ def not_ready_since(pod: dict) -> dt.datetime | None:
     return None
 
 
-def controller_ref(obj: dict, api_version: str, kind: str) -> dict | None:
+def controller_ref(obj: Obj, api_version: str, kind: str) -> Obj | None:
     """The object's controller owner reference if it is of ``api_version``/``kind`` (None:
     it has no controller, or another kind controls it)."""
     for ref in obj["metadata"].get("ownerReferences") or []:
         if ref.get("controller") is True:
             if ref.get("apiVersion") == api_version and ref.get("kind") == kind:
-                return ref
+                found: Obj = ref
+                return found
             return None
     return None
 
 
-def controller_name(api_version: str, kind: str) -> Callable[[dict], str | None]:
+def controller_name(api_version: str, kind: str) -> Callable[[Obj], str | None]:
     """An index by the name of the object's controller of ``api_version``/``kind``: a
     candidate only; :meth:`Context.deployment_of` checks the uids."""
-    def name(obj: dict) -> str | None:
+    def name(obj: Obj) -> str | None:
         ref = controller_ref(obj, api_version, kind)
         return ref.get("name") if ref else None
     return name
 
 
-def owned_by(obj: dict, ref_api: str, kind: str, owner: dict | None) -> bool:
+def owned_by(obj: Obj, ref_api: str, kind: str, owner: Obj | None) -> bool:
     """``obj``'s controller owner reference points at ``owner`` itself: kind, name *and* uid.
     A reference anyone can write with a made-up uid names an object; only the uid says which."""
     ref = controller_ref(obj, ref_api, kind)
@@ -73,25 +73,25 @@ def owned_by(obj: dict, ref_api: str, kind: str, owner: dict | None) -> bool:
         bool(ref.get("uid")) and ref.get("uid") == owner["metadata"].get("uid")
 
 
-def pod_ip(pod: dict) -> str | None:
+def pod_ip(pod: Obj) -> str | None:
     return (pod.get("status") or {}).get("podIP")
 
 
-def deleting(obj: dict) -> bool:
+def deleting(obj: Obj) -> bool:
     return bool(obj["metadata"].get("deletionTimestamp"))
 
 
-def labels_of(obj: dict) -> dict[str, str]:
+def labels_of(obj: Obj) -> dict[str, str]:
     return obj["metadata"].get("labels") or {}
 
 
-def wants_removal(pod: dict) -> bool:
+def wants_removal(pod: Obj) -> bool:
     """The pod carries delete-pod=true or delete-pod-directly=true (behaviour §6)."""
     labels = labels_of(pod)
     return c.LABEL_TRUE in (labels.get(c.LABEL_DELETE_POD), labels.get(c.LABEL_DELETE_POD_DIRECTLY))
 
 
-def skip_uninstall(pod: dict | None) -> bool:
+def skip_uninstall(pod: Obj | None) -> bool:
     """Modules on a pod labelled delete-pod-directly=true are dropped without asking Arklet."""
     return pod is not None and labels_of(pod).get(c.LABEL_DELETE_POD_DIRECTLY) == c.LABEL_TRUE
 
@@ -112,7 +112,7 @@ UNREAD = "unread"  # Modules with another controller's status, per ModuleDeploym
 DELETING, SERVING, FAILED, OTHER = "deleting", "serving", "failed", "other"
 
 
-def instance_state(module: dict) -> str:
+def instance_state(module: Obj) -> str:
     """How a release counts the Module: being deleted, serving (Available for its current
     spec), Failed, or none of these."""
     if deleting(module):
@@ -122,7 +122,7 @@ def instance_state(module: dict) -> str:
     return FAILED if objects.phase(module) == ModulePhase.FAILED else OTHER
 
 
-def serving_pod(module: dict) -> str | None:
+def serving_pod(module: Obj) -> str | None:
     """The pod a Module serves on (None: it does not serve). A ModuleDeployment's Available
     count is the number of distinct such pods: during an in-place upgrade the old and the new
     revision's Modules overlap on one pod for a moment, which is one instance, not two."""
@@ -130,16 +130,16 @@ def serving_pod(module: dict) -> str | None:
         if instance_state(module) == SERVING else None
 
 
-def _base_deployment_name(md: dict) -> str | None:
+def _base_deployment_name(md: Obj) -> str | None:
     return (md.get("spec") or {}).get("baseDeploymentName")
 
 
-def _by_hand(mrs: dict) -> str | None:
+def _by_hand(mrs: Obj) -> str | None:
     """Every ModuleReplicaSet without the deployment-name label, under one value ("")."""
     return None if c.LABEL_DEPLOYMENT_NAME in labels_of(mrs) else ""
 
 
-def owner_revision_uid(module: dict) -> str | None:
+def owner_revision_uid(module: Obj) -> str | None:
     """The uid of the ModuleReplicaSet that controls the Module (its controller owner
     reference, apiVersion and kind checked). Labels anyone with the right to create Modules can
     write; a release counts only the Modules its revisions own."""
@@ -209,12 +209,12 @@ class Caches:
         pods: set[str] = set()
         for revision in self.revisions_of(namespace, module_deployment):
             pods.update(p for p in self.modules.tally(
-                SERVING_PODS, namespace, revision["metadata"]["uid"]) if p is not None)
+                SERVING_PODS, namespace, revision["metadata"]["uid"]) if isinstance(p, str))
         return len(pods)
 
     # ----------------------------------------------------------------- ownership
 
-    def revisions_of(self, namespace: str, module_deployment: str) -> list[dict]:
+    def revisions_of(self, namespace: str, module_deployment: str) -> list[Obj]:
         """The ModuleReplicaSets the ModuleDeployment owns: labelled with its name (an index)
         *and* controlled by its uid. A ModuleReplicaSet that only carries the label is not one."""
         owner = self.module_deployments.get(namespace, module_deployment)
@@ -222,18 +222,18 @@ class Caches:
                                                      module_deployment)
                 if owned_by(r, c.API_VERSION, c.MODULE_DEPLOYMENT.kind, owner)]
 
-    def instances_of(self, revision: dict) -> list[dict]:
+    def instances_of(self, revision: Obj) -> list[Obj]:
         """The Modules the ModuleReplicaSet owns (controller reference uid), whatever labels
         other Modules carry."""
         meta = revision["metadata"]
         return self.modules.by_index(OWNER_REVISION, meta["namespace"], meta.get("uid") or "")
 
-    def revision_states(self, revision: dict) -> Mapping[Hashable, int]:
+    def revision_states(self, revision: Obj) -> Mapping[Hashable, int]:
         """Its instances by :func:`instance_state` (a tally, no walk)."""
         meta = revision["metadata"]
         return self.modules.tally(REVISION_STATES, meta["namespace"], meta.get("uid") or "")
 
-    def release_of(self, module: dict) -> dict | None:
+    def release_of(self, module: Obj) -> Obj | None:
         """The ModuleDeployment whose release the Module is an instance of: its controller is
         a ModuleReplicaSet (uid) that the ModuleDeployment controls (uid). None for a Module
         made by hand, whatever release labels it carries."""
@@ -250,7 +250,7 @@ class Caches:
 
     # ----------------------------------------------------------------- module name claims
 
-    def module_name_of(self, md: dict) -> str | None:
+    def module_name_of(self, md: Obj) -> str | None:
         """The module name of a ModuleDeployment's template, inline or by templateRef."""
         spec = md.get("spec") or {}
         template = spec.get("template")
@@ -261,7 +261,7 @@ class Caches:
         name = (((template or {}).get("spec") or {}).get("module") or {}).get("name")
         return name if isinstance(name, str) else None
 
-    def claim_of(self, md: dict, module_name: str) -> Claim:
+    def claim_of(self, md: Obj, module_name: str) -> Claim:
         """Its claim on ``module_name``: held since its oldest revision of that name was
         created (planning.moduledeployment_rules.Claim)."""
         meta = md["metadata"]
@@ -283,18 +283,18 @@ class Caches:
         claims it)."""
         return name_holder(self.module_name_claims(namespace), module_name)
 
-    def may_route(self, module: dict, module_name: str) -> bool:
+    def may_route(self, module: Obj, module_name: str) -> bool:
         """The Module may carry the pod label that ``module_name``'s Service selects: it is an
         instance of the ModuleDeployment holding the name, or nobody holds the name."""
         release = self.release_of(module)
         return may_route(self.name_holder(module["metadata"].get("namespace") or "", module_name),
                          release["metadata"]["name"] if release is not None else None)
 
-    def instance_of_release(self, module: dict, module_deployment: str) -> bool:
+    def instance_of_release(self, module: Obj, module_deployment: str) -> bool:
         md = self.release_of(module)
         return md is not None and md["metadata"]["name"] == module_deployment
 
-    def posing_as_instance(self, module: dict) -> bool:
+    def posing_as_instance(self, module: Obj) -> bool:
         """Carries a release's labels (module-replicaset) but is owned by no such revision:
         made by hand, or by someone who may create Modules, to be counted in another release."""
         name = labels_of(module).get(c.LABEL_MODULE_REPLICASET)
@@ -306,11 +306,11 @@ class Caches:
             module_adoption(module, revision) is None  # upstream's, about to be adopted
 
     def modules_on_pod(self, namespace: str, pod_name: str, *, include_deleting: bool = False
-                       ) -> list[dict]:
+                       ) -> list[Obj]:
         return [m for m in self.modules.by_label(namespace, c.LABEL_BASE_INSTANCE_NAME, pod_name)
                 if include_deleting or not deleting(m)]
 
-    def deployment_of(self, pod: dict) -> dict | None:
+    def deployment_of(self, pod: Obj) -> Obj | None:
         """The Deployment a pod belongs to: the pod's controller is an apps/v1 ReplicaSet (by
         uid) whose controller is that apps/v1 Deployment (by uid). Names, labels and
         pod-template-hash decide nothing: whoever may create pods can write them all."""
@@ -323,7 +323,7 @@ class Caches:
         deployment = self.deployments.get(namespace, ref["name"]) if ref else None
         return deployment if owned_by(replicaset, APPS, "Deployment", deployment) else None
 
-    def base_deployment_of(self, pod: dict) -> dict | None:
+    def base_deployment_of(self, pod: Obj) -> Obj | None:
         """The base Deployment owning the pod (:meth:`deployment_of`), or None if the pod is not
         a base pod (the rule: :func:`planning.base_pod_rules.is_base_deployment`)."""
         deployment = self.deployment_of(pod)
@@ -338,7 +338,7 @@ class Caches:
                    for mrs in self.replicasets.by_index(BY_HAND, namespace, ""))
         return deployment if is_base_deployment(named, template, unnamed) else None
 
-    def pods_of(self, namespace: str, deployment: str) -> list[dict]:
+    def pods_of(self, namespace: str, deployment: str) -> list[Obj]:
         """The pods the Deployment named owns through its ReplicaSets, uids checked (indexes,
         no scan)."""
         owner = self.deployments.get(namespace, deployment)
@@ -349,18 +349,18 @@ class Caches:
                 for pod in self.pods.by_index(OWNER_REPLICASET, namespace, rs["metadata"]["name"])
                 if owned_by(pod, APPS, "ReplicaSet", rs)]
 
-    def ownership_pending(self, pod: dict) -> bool:
+    def ownership_pending(self, pod: Obj) -> bool:
         """The pod's controller is a ReplicaSet this process has not cached (yet): its watch
         event may come after the pod's. Nothing is taken off such a pod until it is known."""
         ref = controller_ref(pod, APPS, "ReplicaSet")
         return ref is not None and \
             self.pod_replicasets.get(pod["metadata"]["namespace"], ref["name"]) is None
 
-    def deployment_name_of(self, pod: dict) -> str | None:
+    def deployment_name_of(self, pod: Obj) -> str | None:
         deployment = self.deployment_of(pod)
         return deployment["metadata"]["name"] if deployment is not None else None
 
-    def retiring(self, pod: dict) -> bool:
+    def retiring(self, pod: Obj) -> bool:
         """A base pod whose delete-pod label the controller acts on (see base_deployment_of)."""
         return wants_removal(pod) and self.base_deployment_of(pod) is not None
 

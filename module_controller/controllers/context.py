@@ -16,7 +16,7 @@ from ..api import constants as c
 from ..arklet import ArkletClient, arklet_port
 from ..kube.events import EventRecorder
 from ..kube.io import KubeIO
-from ..planning import placement
+from ..planning.placement import Base
 from ..runtime.store import Obj, Store
 from ..settings import Settings
 from .caches import (Caches, deleting, labels_of, pod_ip, pod_ready,  # noqa: F401 - re-exported
@@ -84,7 +84,7 @@ class Context:
         return self.caches.replacement_rank(module)
 
     def bases(self, namespace: str, replacing: tuple[str, str] | None = None,
-              deployment: str | None = None) -> list[placement.Base]:
+              deployment: str | None = None) -> list[Base]:
         return self.placement.bases(namespace, replacing, deployment)
 
     def remember_module(self, obj: Obj, *, wake_self: bool) -> None:

@@ -32,7 +32,7 @@ from .caches import deleting, pod_ip, pod_ready
 from .context import Context
 from .listings import Listings
 from ..runtime.memo import Memo
-from ..runtime.store import Key, key_of
+from ..runtime.store import Key, Obj, key_of
 
 log = logging.getLogger(__name__)
 
@@ -83,13 +83,13 @@ class DriftChecker:
             for check in checks:
                 check.cancel()
 
-    def _hosting(self) -> list[dict]:
+    def _hosting(self) -> list[Obj]:
         return [p for p in self.ctx.caches.pods.list() if self._usable(p)
                 and self.ctx.caches.modules_on_pod(p["metadata"]["namespace"], p["metadata"]["name"],
                                             include_deleting=True)]
 
     @staticmethod
-    def _usable(pod: dict | None) -> bool:
+    def _usable(pod: Obj | None) -> bool:
         return pod is not None and pod_ready(pod) and not deleting(pod)
 
     async def _check_key(self, key: Key) -> None:
@@ -103,9 +103,11 @@ class DriftChecker:
         finally:
             self._slots.release()
 
-    async def _check_pod(self, pod: dict) -> None:
+    async def _check_pod(self, pod: Obj) -> None:
         namespace, name = pod["metadata"]["namespace"], pod["metadata"]["name"]
         ip = pod_ip(pod)
+        if ip is None:
+            return  # not usable (any more): no address to ask
         listing = self.listings.take(pod["metadata"]["uid"])
         if listing is not None and drift.reusable(listing.asked_at, time.time(), self.period):
             asked_at, bizzes = listing.asked_at, list(listing.bizzes)
@@ -154,7 +156,7 @@ class DriftChecker:
                     return
 
 
-def _available_since(module: dict) -> float | None:
+def _available_since(module: Obj) -> float | None:
     """When the Module's status last changed phase (epoch seconds; None: not written)."""
     try:
         since = objects.phase_since(module)

@@ -23,7 +23,7 @@ from ..planning import limits
 from ..planning import moduledeployment_rules as md_rules
 from ..planning.deployment_status import service_conflict_cleared
 from ..runtime.memo import Memo
-from ..runtime.store import Key
+from ..runtime.store import Key, Obj
 from .context import Context
 from .wake import MODULE_DEPLOYMENTS
 
@@ -42,7 +42,7 @@ class ModuleServices:
         # uid -> looks in a row that found the Service name taken (the recheck's backoff).
         self._conflicts: dict[str, int] = {}
 
-    async def ensure(self, key: Key, obj: dict, model: ModuleDeployment,
+    async def ensure(self, key: Key, obj: Obj, model: ModuleDeployment,
                      template: ModuleTemplateSpec | None) -> str | None:
         """The Service the spec asks for, and no other; a problem (a Service of that name that
         is not ours) is returned for a condition."""

@@ -27,7 +27,7 @@ from ..planning import moduledeployment_rules as md_rules
 from ..planning import deployment_status as report
 from ..planning.conditions import get_condition
 from ..runtime.queue import Result
-from ..runtime.store import Key
+from ..runtime.store import Key, Obj
 from .adoption import ReadHolds, adopt_release, read_grace
 from .caches import (FAILED, SERVING, deleting, labels_of, not_ready_since, pod_ready,
                      wants_removal)
@@ -40,11 +40,11 @@ KIND = c.MODULE_DEPLOYMENT.kind
 MRS = c.MODULE_REPLICA_SET.kind
 
 
-def _number(revision: dict) -> int:
+def _number(revision: Obj) -> int:
     return md_rules.revision_number(labels_of(revision), c.LABEL_MODULE_REPLICASET_REVISION)
 
 
-def _short_of_bases(revision: dict) -> bool:
+def _short_of_bases(revision: Obj) -> bool:
     """The ModuleReplicaSet could not place all its replicas (its controller says so)."""
     failure = get_condition(status_of(revision).get("conditions"),
                             c.CONDITION_REPLICA_FAILURE)
@@ -169,14 +169,14 @@ class ModuleDeploymentReconciler:
 
     # ----------------------------------------------------------------- metadata, template
 
-    async def _ensure_metadata(self, key: Key, obj: dict) -> dict:
+    async def _ensure_metadata(self, key: Key, obj: Obj) -> Obj:
         patch = md_rules.metadata_patch(obj["metadata"],
                                           (obj.get("spec") or {}).get("baseDeploymentName"))
         if patch is None:
             return obj
         return await self.ctx.writer.patch(KIND, key[0], key[1], {"metadata": patch}, skip=QUEUE)
 
-    def _conflict(self, key: Key, obj: dict, model: ModuleDeployment,
+    def _conflict(self, key: Key, obj: Obj, model: ModuleDeployment,
                   template: ModuleTemplateSpec | None) -> str | None:
         """Another ModuleDeployment of the namespace holds this module name (context.py,
         ``claim_of``)."""
@@ -185,7 +185,7 @@ class ModuleDeploymentReconciler:
         mine = self.ctx.caches.claim_of(obj, template.spec.module.name)
         return md_rules.name_conflict(mine, self.ctx.caches.module_name_claims(key[0]))
 
-    async def _record_claim(self, key: Key, obj: dict,
+    async def _record_claim(self, key: Key, obj: Obj,
                             template: ModuleTemplateSpec | None) -> None:
         """status.moduleNameClaim: the name it holds and since when, once it holds it."""
         if template is None:
@@ -210,13 +210,13 @@ class ModuleDeploymentReconciler:
 
     # ----------------------------------------------------------------- revisions
 
-    def _revisions(self, key: Key) -> list[dict]:
+    def _revisions(self, key: Key) -> list[Obj]:
         """Its ModuleReplicaSets, oldest revision first (an index, not a scan)."""
         return sorted(self.ctx.caches.revisions_of(*key),  # owned (uid), not only labelled
                       key=lambda r: (_number(r), r["metadata"]["name"]))
 
-    async def _ensure_revision(self, key: Key, obj: dict, model: ModuleDeployment,
-                               template: ModuleTemplateSpec, revisions: list[dict]) -> dict:
+    async def _ensure_revision(self, key: Key, obj: Obj, model: ModuleDeployment,
+                               template: ModuleTemplateSpec, revisions: list[Obj]) -> Obj:
         info = template.spec.module
         base = self.ctx.caches.deployments.get(key[0], model.spec.base_deployment_name)
         assert base is not None  # checked by reconcile: a missing base is never guessed
@@ -242,8 +242,8 @@ class ModuleDeploymentReconciler:
         decided(KIND, key, "revision created", message, revision=created["metadata"]["name"])
         return created
 
-    async def _prune_history(self, key: Key, model: ModuleDeployment, revisions: list[dict],
-                             current: dict | None) -> None:
+    async def _prune_history(self, key: Key, model: ModuleDeployment, revisions: list[Obj],
+                             current: Obj | None) -> None:
         held = [md_rules.HeldRevision(
             name=r["metadata"]["name"], number=_number(r), replicas=r["spec"].get("replicas", 0),
             deleting=deleting(r),
@@ -256,8 +256,8 @@ class ModuleDeploymentReconciler:
 
     # ----------------------------------------------------------------- release: read
 
-    def _observe(self, key: Key, model: ModuleDeployment, revisions: list[dict],
-                 current: dict | None, gone: bool, before: release.ReleaseState
+    def _observe(self, key: Key, model: ModuleDeployment, revisions: list[Obj],
+                 current: Obj | None, gone: bool, before: release.ReleaseState
                  ) -> release.Observed:
         revs = []
         for revision in revisions:
@@ -298,9 +298,9 @@ class ModuleDeploymentReconciler:
         at = now()
         count, recheck = 0, None
         for pod in self.ctx.caches.pods_of(key[0], model.spec.base_deployment_name):
-            if self.ctx.deployment_of(pod) is not base or deleting(pod) or wants_removal(pod):
+            if self.ctx.caches.deployment_of(pod) is not base or deleting(pod) or wants_removal(pod):
                 continue
-            hosts = any(self.ctx.instance_of_release(m, key[1])
+            hosts = any(self.ctx.caches.instance_of_release(m, key[1])
                         for m in self.ctx.caches.modules_on_pod(key[0], pod["metadata"]["name"]))
             counts, left = base_pod_rules.not_ready_tolerance(
                 pod_ready(pod), not_ready_since(pod), hosts, at,
@@ -312,14 +312,14 @@ class ModuleDeploymentReconciler:
 
     # ----------------------------------------------------------------- release: write
 
-    async def _apply_spec(self, key: Key, obj: dict, decision: release.Decision
-                          ) -> tuple[dict, bool]:
-        spec_patch: dict = {}
+    async def _apply_spec(self, key: Key, obj: Obj, decision: release.Decision
+                          ) -> tuple[Obj, bool]:
+        spec_patch: Obj = {}
         if decision.set_pause is not None and decision.set_pause != obj["spec"].get("pause", False):
             spec_patch["pause"] = decision.set_pause
         if decision.reset_confirm:
             spec_patch["confirmBatchNum"] = 0
-        meta_patch: dict = {"resourceVersion": obj["metadata"]["resourceVersion"]}
+        meta_patch: Obj = {"resourceVersion": obj["metadata"]["resourceVersion"]}
         if c.ANNOTATION_ABORT_REVISION in (obj["metadata"].get("annotations") or {}) and \
                 decision.rolled_back != rollback.REASON_ABORTED:
             # Stale (it names no running release) or acted on in an earlier reconcile: gone,
@@ -344,7 +344,7 @@ class ModuleDeploymentReconciler:
             "annotations": {annotation: None}}}, skip=QUEUE)
 
     async def _apply_replicas(self, key: Key, decision: release.Decision,
-                              revisions: list[dict]) -> dict[str, int]:
+                              revisions: list[Obj]) -> dict[str, int]:
         """Write the decided replica counts that differ; the ones written."""
         by_name = {r["metadata"]["name"]: r for r in revisions}
         written = {}
@@ -376,7 +376,7 @@ class ModuleDeploymentReconciler:
 
     # ----------------------------------------------------------------- offline, service
 
-    async def _finish_offline(self, key: Key, obj: dict) -> Result | None:
+    async def _finish_offline(self, key: Key, obj: Obj) -> Result | None:
         """All instances are gone: delete the revisions and the Service, then let go."""
         revisions = self._revisions(key)
         for revision in revisions:

@@ -27,7 +27,7 @@ from ..planning.conditions import set_condition
 from ..planning import replicaset as plan
 from ..planning.module_lifecycle import observed_current, serving
 from ..runtime.queue import Result
-from ..runtime.store import Key, key_of
+from ..runtime.store import Key, Obj, key_of
 from .adoption import adopt_modules
 from .caches import deleting, labels_of, pod_ready
 from .context import Context
@@ -37,7 +37,7 @@ KIND = c.MODULE_REPLICA_SET.kind
 MODULE = c.MODULE.kind
 
 
-def instance(module: dict) -> plan.Instance:
+def instance(module: Obj) -> plan.Instance:
     spec = module.get("spec", {}).get("module", {})
     return plan.Instance(
         name=module["metadata"]["name"],
@@ -83,7 +83,7 @@ class ReplicaSetReconciler:
         await self._write_status(key, model, modules, instances, placed_all)
         return None
 
-    async def _invalid(self, key: Key, obj: dict, message: str) -> None:
+    async def _invalid(self, key: Key, obj: Obj, message: str) -> None:
         """ReplicaFailure (reason InvalidSpec) and one Event name the field and its value; a
         valid spec later clears it (AllPlaced)."""
         now = status_of(obj).get("conditions")
@@ -96,7 +96,7 @@ class ReplicaSetReconciler:
             "conditions": conditions, "observedGeneration": obj["metadata"].get("generation")},
             skip=QUEUE)
 
-    def _owned(self, key: Key, obj: dict) -> list[dict]:
+    def _owned(self, key: Key, obj: Obj) -> list[Obj]:
         """Its Modules: labelled with its name and owned by it (this uid, not a namesake's)."""
         uid = obj["metadata"]["uid"]
         return [m for m in self.ctx.caches.modules.by_label(key[0], c.LABEL_MODULE_REPLICASET, key[1])
@@ -104,7 +104,7 @@ class ReplicaSetReconciler:
 
     # ----------------------------------------------------------------- steps
 
-    async def _ensure_finalizer(self, key: Key, obj: dict) -> dict:
+    async def _ensure_finalizer(self, key: Key, obj: Obj) -> Obj:
         finalizers = obj["metadata"].get("finalizers") or []
         if c.FINALIZER_MODULE_EXISTED in finalizers:
             return obj
@@ -112,7 +112,7 @@ class ReplicaSetReconciler:
             "resourceVersion": obj["metadata"]["resourceVersion"],
             "finalizers": finalizers + [c.FINALIZER_MODULE_EXISTED]}}, skip=QUEUE)
 
-    async def _update_templates(self, obj: dict, model: ModuleReplicaSet, modules: list[dict]) -> int:
+    async def _update_templates(self, obj: Obj, model: ModuleReplicaSet, modules: list[Obj]) -> int:
         """Bring existing Modules to the template: the Module controller upgrades in place.
         How many Modules were patched."""
         wanted = model.spec.template.spec.module.model_dump(by_alias=True, exclude_none=True)
@@ -134,7 +134,7 @@ class ReplicaSetReconciler:
                     "the template changed", module=meta["name"], version=wanted["version"])
         return patched
 
-    async def _scale(self, key: Key, obj: dict, model: ModuleReplicaSet, modules: list[dict],
+    async def _scale(self, key: Key, obj: Obj, model: ModuleReplicaSet, modules: list[Obj],
                      instances: list[plan.Instance]) -> tuple[bool, bool]:
         """Create or delete Modules toward ``replicas``: (False if bases ran out, whether any
         Module was created or deleted)."""
@@ -176,7 +176,8 @@ class ReplicaSetReconciler:
                     bases_replaced=replace_bases or None)
             for victim in order[:-change]:
                 pod = self.ctx.caches.pods.get(key[0], victim.pod) if victim.pod else None
-                if replace_bases and pod is not None and self.ctx.caches.base_deployment_of(pod):
+                if replace_bases and victim.pod and pod is not None and \
+                        self.ctx.caches.base_deployment_of(pod):
                     # scaleup_then_scaledown ("1:1 base"): the base that hosted the replaced
                     # instance is recreated clean by its Deployment (behaviour §2.4); the base pod
                     # reconciler takes its modules off and deletes it.
@@ -198,18 +199,18 @@ class ReplicaSetReconciler:
         return out
 
     @staticmethod
-    def _named(obj: dict) -> str | None:
+    def _named(obj: Obj) -> str | None:
         """The base Deployment this ModuleReplicaSet places on (None: made by hand without the
         label; its selector alone decides)."""
         return labels_of(obj).get(c.LABEL_DEPLOYMENT_NAME)
 
-    def _misplaced(self, key: Key, pod: dict | None) -> bool:
+    def _misplaced(self, key: Key, pod: Obj | None) -> bool:
         obj = self.ctx.caches.replicasets.get(*key)
         return pod is not None and obj is not None and not self.ctx.caches.ownership_pending(pod) \
             and placement.misplaced(
             self.ctx.caches.deployment_name_of(pod), self._named(obj))
 
-    async def _remove_misplaced(self, key: Key, obj: dict, modules: list[dict]) -> int:
+    async def _remove_misplaced(self, key: Key, obj: Obj, modules: list[Obj]) -> int:
         """Instances on pods of another Deployment than the one named (baseDeploymentName was
         changed, or they were placed by labels before placement went by ownership) are taken
         off; :meth:`_scale` places their replacements on the named base in the same pass.
@@ -228,7 +229,7 @@ class ReplicaSetReconciler:
             removed += 1
         return removed
 
-    def _instance(self, key: Key, module: dict) -> plan.Instance:
+    def _instance(self, key: Key, module: Obj) -> plan.Instance:
         """An instance on a base that is being retired, or on a pod of another Deployment than
         the named one, counts as going already."""
         item = instance(module)
@@ -238,7 +239,7 @@ class ReplicaSetReconciler:
             item = plan.Instance(item.name, item.pod, item.available, True, item.version, item.url)
         return item
 
-    def _replaces_bases(self, obj: dict, model: ModuleReplicaSet) -> bool:
+    def _replaces_bases(self, obj: Obj, model: ModuleReplicaSet) -> bool:
         """See :func:`replicaset.replaces_bases`."""
         owner = self.ctx.caches.module_deployments.get(obj["metadata"]["namespace"],
                                                 labels_of(obj).get(c.LABEL_MODULE_DEPLOYMENT) or "")
@@ -253,9 +254,9 @@ class ReplicaSetReconciler:
         await self.ctx.writer.patch_pod_labels(namespace, pod_name,
                                                {c.LABEL_DELETE_POD: c.LABEL_TRUE}, skip=None)
 
-    def _superseded(self, key: Key, modules: list[dict]) -> set[str]:
+    def _superseded(self, key: Key, modules: list[Obj]) -> set[str]:
         """See :func:`replicaset.replaced_in_place`."""
-        def seen(module: dict) -> plan.PodModule:
+        def seen(module: Obj) -> plan.PodModule:
             return plan.PodModule(module["metadata"]["name"], module["spec"]["module"]["name"],
                                   self.ctx.caches.replacement_rank(module),
                                   phase(module) == ModulePhase.AVAILABLE)
@@ -265,7 +266,7 @@ class ReplicaSetReconciler:
         return plan.replaced_in_place(
             ((seen(m), labels_of(m).get(c.LABEL_BASE_INSTANCE_NAME)) for m in modules), on_pod)
 
-    async def _create_module(self, obj: dict, model: ModuleReplicaSet, base: placement.Base) -> None:
+    async def _create_module(self, obj: Obj, model: ModuleReplicaSet, base: placement.Base) -> None:
         namespace = obj["metadata"]["namespace"]
         pod = self.ctx.caches.pods.get(namespace, base.name)
         assert pod is not None
@@ -273,7 +274,7 @@ class ReplicaSetReconciler:
         # Cached at once (no second Module for the same slot); the Module reconciler starts now.
         await self.ctx.writer.create(MODULE, namespace, body, skip=None)
 
-    async def _finalize(self, key: Key, obj: dict, modules: list[dict]) -> Result | None:
+    async def _finalize(self, key: Key, obj: Obj, modules: list[Obj]) -> Result | None:
         if c.FINALIZER_MODULE_EXISTED not in (obj["metadata"].get("finalizers") or []):
             return None
         for module in modules:
@@ -288,7 +289,7 @@ class ReplicaSetReconciler:
         decided(KIND, key, "deleted: finalizer removed", "no Module left")
         return None
 
-    async def _write_status(self, key: Key, model: ModuleReplicaSet, modules: list[dict],
+    async def _write_status(self, key: Key, model: ModuleReplicaSet, modules: list[Obj],
                             instances: list[plan.Instance], placed_all: bool) -> None:
         obj = self.ctx.caches.replicasets.get(*key)
         if obj is None:
@@ -310,7 +311,7 @@ class ReplicaSetReconciler:
         await self.ctx.writer.patch_status(KIND, key[0], key[1], update.status, skip=QUEUE)
 
 
-def owner_replicaset(module: dict) -> Key | None:
+def owner_replicaset(module: Obj) -> Key | None:
     """The ModuleReplicaSet a Module belongs to, from its label."""
     name = labels_of(module).get(c.LABEL_MODULE_REPLICASET)
     return (key_of(module)[0], name) if name else None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Callable
 
 import kopf
 
@@ -60,7 +61,7 @@ class Operator:
         self.readiness = Readiness(leader_election=settings.leader_election)
         self.stop_flag = asyncio.Event()
         self.lost_lease = False
-        self._tasks: list[asyncio.Task] = []
+        self._tasks: list[asyncio.Task[None]] = []
         self.registry = make_registry(self, SOURCES)
 
     # ----------------------------------------------------------------- start
@@ -78,8 +79,7 @@ class Operator:
             listings=listings)
         ctx.events.start()
         self.resync = Resync({
-            kind: ResyncKind(self.caches.store(kind), source.lister(kube),
-                             lambda obj, kind=kind: self.routes.event(kind, DELETED, obj))
+            kind: ResyncKind(self.caches.store(kind), source.lister(kube), self._deleted(kind))
             for kind, source in self.routes.sources.items()}, self.settings.namespaces)
         self.metrics.set_phase_provider(self._phases)
         self.metrics.set_progress_provider(self._progresses)
@@ -101,6 +101,10 @@ class Operator:
             self._tasks.append(election)
         else:
             await self._lead()
+
+    def _deleted(self, kind: str) -> Callable[[Obj], None]:
+        """What a resync that finds an object of ``kind`` missing does: its DELETED path."""
+        return lambda obj: self.routes.event(kind, DELETED, obj)
 
     async def _prime_caches(self) -> None:
         """List everything once before any reconcile runs.
@@ -148,7 +152,7 @@ class Operator:
                                    self.settings.drift_remove_orphans, self.wake.module)
             self._tasks.append(asyncio.create_task(checker.run(), name="drift-check"))
 
-    def _election_ended(self, task: asyncio.Task) -> None:
+    def _election_ended(self, task: asyncio.Task[None]) -> None:
         if task.cancelled():
             return
         if task.exception() is not None:

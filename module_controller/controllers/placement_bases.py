@@ -7,6 +7,7 @@ them see bases the same way.
 
 from __future__ import annotations
 
+from ..runtime.store import Obj
 from ..api import constants as c
 from ..kube.events import WARNING, EventRecorder
 from ..planning import placement
@@ -20,7 +21,7 @@ class PlacementBases:
         self.events = events
         self._reported = Memo()  # (namespace, kind, name, problem) already told
 
-    def max_modules(self, pod: dict) -> int | None:
+    def max_modules(self, pod: Obj) -> int | None:
         deployment = self.caches.deployment_of(pod)
         on_pod = labels_of(pod).get(c.LABEL_MAX_MODULE_COUNT)
         value, problem = placement.parse_max_module_count(
@@ -38,7 +39,7 @@ class PlacementBases:
                 self.events.record(culprit, WARNING, "InvalidMaxModuleCount", problem)
         return value
 
-    def base(self, pod: dict, replacing: tuple[str, str] | None = None) -> placement.Base:
+    def base(self, pod: Obj, replacing: tuple[str, str] | None = None) -> placement.Base:
         """``replacing`` = (ModuleDeployment, ModuleReplicaSet) placing new instances: names whose
         instances here are all of other revisions of that ModuleDeployment are replaceable."""
         meta = pod["metadata"]
@@ -46,7 +47,7 @@ class PlacementBases:
         owner = self.caches.deployment_of(pod)
         replaceable: set[str] = set()
         if replacing is not None:
-            by_name: dict[str, list[dict]] = {}
+            by_name: dict[str, list[Obj]] = {}
             for m in bound:
                 by_name.setdefault(m["spec"]["module"]["name"], []).append(m)
             deployment, replicaset = replacing

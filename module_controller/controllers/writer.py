@@ -17,7 +17,7 @@ the watch reports what follows.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
 from ..kube.io import KubeIO
 from ..runtime.store import Obj
@@ -80,19 +80,20 @@ class Writer:
 
     # ----------------------------------------------------------------- pods, Deployments
 
-    async def patch_pod_labels(self, namespace: str, name: str, labels: dict[str, str | None],
-                               *, skip: str | None) -> Obj | None:
+    async def patch_pod_labels(self, namespace: str, name: str,
+                               labels: Mapping[str, str | None], *,
+                               skip: str | None) -> Obj | None:
         """None: the pod is gone."""
-        updated = await self.kube.patch_pod_labels(namespace, name, labels)
+        updated = await self.kube.patch_pod_labels(namespace, name, dict(labels))
         if updated is not None:
             self.answered(POD, updated, skip=skip)
         return updated
 
     async def patch_deployment_labels(self, namespace: str, name: str,
-                                      labels: dict[str, str | None], *,
+                                      labels: Mapping[str, str | None], *,
                                       skip: str | None) -> Obj | None:
         """None: the Deployment is gone."""
-        updated = await self.kube.patch_deployment_labels(namespace, name, labels)
+        updated = await self.kube.patch_deployment_labels(namespace, name, dict(labels))
         if updated is not None:
             self.answered(DEPLOYMENT, updated, skip=skip)
         return updated

@@ -48,7 +48,7 @@ def _reads() -> AsyncRetrying:
 @dataclass(frozen=True)
 class Listing:
     """A list answer: the objects and the resourceVersion the list was served at."""
-    items: list[dict]
+    items: list[dict[str, Any]]
     resource_version: int
 
     @classmethod

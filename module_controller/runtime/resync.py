@@ -28,8 +28,11 @@ log = logging.getLogger(__name__)
 class Listing(Protocol):
     """A list answer: the objects and the resourceVersion it was served at (``kube.io.Listing``)."""
 
-    items: list[Obj]
-    resource_version: int
+    @property
+    def items(self) -> list[Obj]: ...
+
+    @property
+    def resource_version(self) -> int: ...
 
 
 @dataclass
