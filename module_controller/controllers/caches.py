@@ -57,7 +57,7 @@ def controller_ref(obj: Obj, api_version: str, kind: str) -> Obj | None:
 
 def controller_name(api_version: str, kind: str) -> Callable[[Obj], str | None]:
     """An index by the name of the object's controller of ``api_version``/``kind``: a
-    candidate only; :meth:`Context.deployment_of` checks the uids."""
+    candidate only; :meth:`Caches.deployment_of` checks the uids."""
     def name(obj: Obj) -> str | None:
         ref = controller_ref(obj, api_version, kind)
         return ref.get("name") if ref else None

@@ -19,14 +19,16 @@ from ..kube.io import KubeIO
 from ..planning.placement import Base
 from ..runtime.store import Obj, Store
 from ..settings import Settings
-from .caches import (Caches, deleting, labels_of, pod_ip, pod_ready,  # noqa: F401 - re-exported
-                     skip_uninstall)
+from .caches import Caches, deleting, labels_of, pod_ip, pod_ready, skip_uninstall
 from .listings import Listings
 from .locks import Locks
 from .placement_bases import PlacementBases
 from .preempt import DeletionSignals
 from .wake import MODULES as MODULE_QUEUE, Wake
 from .writer import Writer
+
+#: The object helpers the Module reconciler's files import from here.
+__all__ = ["Context", "deleting", "labels_of", "pod_ip", "pod_ready", "skip_uninstall"]
 
 
 @dataclass

@@ -178,7 +178,7 @@ class ModuleDeploymentReconciler:
 
     def _conflict(self, key: Key, obj: Obj, model: ModuleDeployment,
                   template: ModuleTemplateSpec | None) -> str | None:
-        """Another ModuleDeployment of the namespace holds this module name (context.py,
+        """Another ModuleDeployment of the namespace holds this module name (caches.py,
         ``claim_of``)."""
         if template is None:
             return None
