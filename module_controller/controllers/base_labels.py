@@ -19,7 +19,8 @@ from ..api import constants as c
 from ..kube.events import NORMAL, WARNING
 from ..observability.decisions import decided
 from ..planning.base_pod_rules import count_labels
-from .caches import deleting, labels_of, wants_removal
+from ..planning.base_pod_rules import wants_removal
+from .caches import deleting, labels_of
 from .context import Context
 from ..runtime.memo import Memo
 from ..runtime.queue import Result

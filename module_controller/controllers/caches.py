@@ -3,56 +3,24 @@ shares: which pods are bases, which Modules a release counts, who holds a module
 
 The stores are filled by one path only, :class:`~.routes.Routes` (watch events, resyncs, and the
 answers to our own writes through :class:`~.writer.Writer`); everything here only reads them.
-The rules themselves are pure functions of ``planning`` (``base_pod_rules``,
+The rules themselves are pure functions of ``planning`` (``base_pod_rules``, ``ownership``,
 ``moduledeployment_rules``); these views gather their inputs from the stores.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
 from typing import Callable, Hashable, Mapping
 
 from ..api import ModulePhase, constants as c, objects
 from ..planning.adoption import module_adoption, status_unread
-from ..planning.base_pod_rules import is_base_deployment
+from ..planning.base_pod_rules import is_base_deployment, wants_removal
 from ..planning.module_lifecycle import serving
+from ..planning.ownership import controller_ref, owned_by
 from ..planning.moduledeployment_rules import (Claim, may_route, name_holder,
                                                replacement_rank)
 from ..runtime.store import Obj, Store, label_value, slim
 from .preempt import DeletionSignals
-
-
-
-def pod_ready(pod: Obj) -> bool:
-    status = pod.get("status") or {}
-    if status.get("phase") != "Running" or not status.get("podIP"):
-        return False
-    return any(cond.get("type") == "Ready" and cond.get("status") == "True"
-               for cond in status.get("conditions") or [])
-
-
-def not_ready_since(pod: Obj) -> dt.datetime | None:
-    """When the pod's Ready condition last changed, if it says NotReady (None: no such time)."""
-    for cond in (pod.get("status") or {}).get("conditions") or []:
-        if cond.get("type") == "Ready" and cond.get("status") != "True":
-            try:
-                return objects.parse_time(cond.get("lastTransitionTime"))
-            except ValueError:
-                return None
-    return None
-
-
-def controller_ref(obj: Obj, api_version: str, kind: str) -> Obj | None:
-    """The object's controller owner reference if it is of ``api_version``/``kind`` (None:
-    it has no controller, or another kind controls it)."""
-    for ref in obj["metadata"].get("ownerReferences") or []:
-        if ref.get("controller") is True:
-            if ref.get("apiVersion") == api_version and ref.get("kind") == kind:
-                found: Obj = ref
-                return found
-            return None
-    return None
 
 
 def controller_name(api_version: str, kind: str) -> Callable[[Obj], str | None]:
@@ -64,19 +32,6 @@ def controller_name(api_version: str, kind: str) -> Callable[[Obj], str | None]:
     return name
 
 
-def owned_by(obj: Obj, ref_api: str, kind: str, owner: Obj | None) -> bool:
-    """``obj``'s controller owner reference points at ``owner`` itself: kind, name *and* uid.
-    A reference anyone can write with a made-up uid names an object; only the uid says which."""
-    ref = controller_ref(obj, ref_api, kind)
-    return ref is not None and owner is not None and \
-        ref.get("name") == owner["metadata"].get("name") and \
-        bool(ref.get("uid")) and ref.get("uid") == owner["metadata"].get("uid")
-
-
-def pod_ip(pod: Obj) -> str | None:
-    return (pod.get("status") or {}).get("podIP")
-
-
 def deleting(obj: Obj) -> bool:
     return bool(obj["metadata"].get("deletionTimestamp"))
 
@@ -85,18 +40,7 @@ def labels_of(obj: Obj) -> dict[str, str]:
     return obj["metadata"].get("labels") or {}
 
 
-def wants_removal(pod: Obj) -> bool:
-    """The pod carries delete-pod=true or delete-pod-directly=true (behaviour §6)."""
-    labels = labels_of(pod)
-    return c.LABEL_TRUE in (labels.get(c.LABEL_DELETE_POD), labels.get(c.LABEL_DELETE_POD_DIRECTLY))
-
-
-def skip_uninstall(pod: Obj | None) -> bool:
-    """Modules on a pod labelled delete-pod-directly=true are dropped without asking Arklet."""
-    return pod is not None and labels_of(pod).get(c.LABEL_DELETE_POD_DIRECTLY) == c.LABEL_TRUE
-
-
-#: Store index and tally names (see the stores of :class:`Context`).
+#: Store index and tally names (see the stores of :class:`Caches`).
 OWNER_DEPLOYMENT = "owner-deployment"
 OWNER_REPLICASET = "owner-replicaset"
 OWNER_REVISION = "owner-revision"

@@ -19,7 +19,8 @@ from ..kube.io import KubeIO
 from ..planning.placement import Base
 from ..runtime.store import Obj, Store
 from ..settings import Settings
-from .caches import Caches, deleting, labels_of, pod_ip, pod_ready, skip_uninstall
+from ..planning.base_pod_rules import pod_ip, pod_ready, skip_uninstall
+from .caches import Caches, deleting, labels_of
 from .listings import Listings
 from .locks import Locks
 from .placement_bases import PlacementBases

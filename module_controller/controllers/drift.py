@@ -28,7 +28,8 @@ from ..kube.events import WARNING
 from ..observability.decisions import decided
 from ..planning import drift
 from ..planning.module_lifecycle import serving
-from .caches import deleting, pod_ip, pod_ready
+from ..planning.base_pod_rules import pod_ip, pod_ready
+from .caches import deleting
 from .context import Context
 from .listings import Listings
 from ..runtime.memo import Memo

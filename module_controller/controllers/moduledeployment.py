@@ -29,8 +29,8 @@ from ..planning.conditions import get_condition
 from ..runtime.queue import Result
 from ..runtime.store import Key, Obj
 from .adoption import ReadHolds, adopt_release, read_grace
-from .caches import (FAILED, SERVING, deleting, labels_of, not_ready_since, pod_ready,
-                     wants_removal)
+from ..planning.base_pod_rules import not_ready_since, pod_ready, wants_removal
+from .caches import FAILED, SERVING, deleting, labels_of
 from .context import Context
 from .wake import MODULE_DEPLOYMENTS as QUEUE
 from .module_service import ModuleServices

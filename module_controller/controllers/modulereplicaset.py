@@ -29,7 +29,8 @@ from ..planning.module_lifecycle import observed_current, serving
 from ..runtime.queue import Result
 from ..runtime.store import Key, Obj, key_of
 from .adoption import adopt_modules
-from .caches import deleting, labels_of, pod_ready
+from ..planning.base_pod_rules import pod_ready
+from .caches import deleting, labels_of
 from .context import Context
 from .wake import REPLICASETS as QUEUE
 

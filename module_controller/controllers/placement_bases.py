@@ -12,7 +12,8 @@ from ..api import constants as c
 from ..kube.events import WARNING, EventRecorder
 from ..planning import placement
 from ..runtime.memo import Memo
-from .caches import Caches, deleting, labels_of, pod_ip, pod_ready, wants_removal
+from ..planning.base_pod_rules import pod_ip, pod_ready, wants_removal
+from .caches import Caches, deleting, labels_of
 
 
 class PlacementBases:

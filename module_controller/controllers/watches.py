@@ -32,8 +32,9 @@ from ..planning import placement
 from ..planning.templates import template_refs
 from ..runtime.store import Key, Obj, key_of
 from ..planning.conditions import get_condition
-from .caches import (APPS, BY_HAND, DELETING, OWNER_REPLICASET, Caches, controller_ref,
-                      deleting, labels_of, owned_by, pod_ip, pod_ready, wants_removal)
+from ..planning.base_pod_rules import pod_ip, pod_ready, wants_removal
+from ..planning.ownership import controller_ref, owned_by
+from .caches import APPS, BY_HAND, DELETING, OWNER_REPLICASET, Caches, deleting, labels_of
 from .routes import Change
 
 # Fields whose change means an object needs another look by its own reconciler; status-only

@@ -20,7 +20,8 @@ from ..runtime.store import Key, Obj, key_of
 from . import watches as w
 from . import wake
 from .base_labels import BaseDeploymentCountsReconciler, BasePodReconciler
-from .caches import Caches, wants_removal
+from ..planning.base_pod_rules import wants_removal
+from .caches import Caches
 from .context import Context
 from .module import ModuleReconciler
 from .moduledeployment import ModuleDeploymentReconciler

@@ -1,5 +1,6 @@
-"""Base pods (pure): which Deployments are bases, module counts for the labels on the base
-Deployment (behaviour §1), and how long a NotReady base still counts as a base."""
+"""Base pods (pure): when a pod is usable, which Deployments are bases and which pods their
+owners want removed (behaviour §6), module counts for the labels on the base Deployment
+(behaviour §1), and how long a NotReady base still counts as a base."""
 
 from __future__ import annotations
 
@@ -8,7 +9,49 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..api import constants as c
+from ..api.objects import Obj, parse_time
 from .placement import selector_matches
+
+
+def _labels(obj: Obj) -> Mapping[str, str]:
+    labels: Mapping[str, str] = obj["metadata"].get("labels") or {}
+    return labels
+
+
+def pod_ip(pod: Obj) -> str | None:
+    ip: str | None = (pod.get("status") or {}).get("podIP")
+    return ip
+
+
+def pod_ready(pod: Obj) -> bool:
+    """Running, with an address, and its Ready condition True."""
+    status = pod.get("status") or {}
+    if status.get("phase") != "Running" or not status.get("podIP"):
+        return False
+    return any(cond.get("type") == "Ready" and cond.get("status") == "True"
+               for cond in status.get("conditions") or [])
+
+
+def not_ready_since(pod: Obj) -> dt.datetime | None:
+    """When the pod's Ready condition last changed, if it says NotReady (None: no such time)."""
+    for cond in (pod.get("status") or {}).get("conditions") or []:
+        if cond.get("type") == "Ready" and cond.get("status") != "True":
+            try:
+                return parse_time(cond.get("lastTransitionTime"))
+            except ValueError:
+                return None
+    return None
+
+
+def wants_removal(pod: Obj) -> bool:
+    """The pod carries delete-pod=true or delete-pod-directly=true (behaviour §6)."""
+    labels = _labels(pod)
+    return c.LABEL_TRUE in (labels.get(c.LABEL_DELETE_POD), labels.get(c.LABEL_DELETE_POD_DIRECTLY))
+
+
+def skip_uninstall(pod: Obj | None) -> bool:
+    """Modules on a pod labelled delete-pod-directly=true are dropped without asking Arklet."""
+    return pod is not None and _labels(pod).get(c.LABEL_DELETE_POD_DIRECTLY) == c.LABEL_TRUE
 
 
 def count_labels(per_pod: list[int]) -> dict[str, str]:

@@ -122,7 +122,7 @@ def test_a_base_is_described_with_the_deployment_that_owns_it() -> None:
 def test_not_ready_since_reads_the_ready_condition() -> None:
     import datetime as dt
 
-    from module_controller.controllers.caches import not_ready_since
+    from module_controller.planning.base_pod_rules import not_ready_since
     p = pod("b-1", {}, owner="base")
     p["status"] = {"conditions": [
         {"type": "Ready", "status": "False", "lastTransitionTime": "2026-01-01T12:00:00Z"}]}
