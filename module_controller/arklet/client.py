@@ -118,13 +118,14 @@ class ArkletClient:
     """
 
     def __init__(self, settings: ArkletSettings | None = None, *,
-                 on_call: OnCall | None = None) -> None:
+                 on_call: OnCall | None = None,
+                 on_change: Callable[[str], None] | None = None) -> None:
         self.settings = settings if settings is not None else ArkletSettings()
         self._on_call = on_call
         #: Called with the host (as :func:`protocol.normalise_host` spells it) when an install,
         #: uninstall or switch to it has ended, answered or not: what the base runs may differ
         #: from any listing asked for before (the drift check's listings, controllers/listings.py).
-        self.on_change: Callable[[str], None] | None = None
+        self.on_change = on_change
         self._session: aiohttp.ClientSession | None = None
         self._closed = False
         settings = self.settings

@@ -25,24 +25,25 @@ from ..kube.client import DEFAULT_TIMEOUT
 from ..kube.events import NORMAL
 from ..observability.decisions import decided
 from ..planning import adoption
-from ..planning.deployment import revision_number
-from ..runtime.store import Key
+from ..planning.moduledeployment_rules import revision_number
+from ..runtime.store import Key, Obj
 from ..settings import Settings
-from .context import UNREAD, Context, labels_of
+from .caches import UNREAD, labels_of
+from .context import Context
+from .wake import MODULE_DEPLOYMENTS
 
 
-async def adopt_modules(ctx: Context, key: Key, replicaset: dict) -> int:
+async def adopt_modules(ctx: Context, key: Key, replicaset: Obj) -> int:
     """Adopt the orphaned Modules labelled with the ModuleReplicaSet ``key``; how many."""
     adopted = 0
     if not adoption.adopts(replicaset):
         return adopted  # the common case: no walk over its Modules on every reconcile
-    for module in ctx.modules.by_label(key[0], c.LABEL_MODULE_REPLICASET, key[1]):
+    for module in ctx.caches.modules.by_label(key[0], c.LABEL_MODULE_REPLICASET, key[1]):
         patch = adoption.module_adoption(module, replicaset)
         if patch is None:
             continue
         meta = module["metadata"]
-        updated = await ctx.kube.patch(c.MODULE.plural, key[0], meta["name"], patch)
-        ctx.remember_module(updated, wake_self=True)
+        await ctx.writer.patch(c.MODULE.kind, key[0], meta["name"], patch, skip=None)
         adopted += 1
         decided(c.MODULE_REPLICA_SET.kind, key, "module adopted",
                 "labelled with this ModuleReplicaSet and controlled by nobody",
@@ -50,7 +51,7 @@ async def adopt_modules(ctx: Context, key: Key, replicaset: dict) -> int:
     return adopted
 
 
-async def adopt_release(ctx: Context, key: Key, obj: dict, revisions: list[dict]) -> dict:
+async def adopt_release(ctx: Context, key: Key, obj: Obj, revisions: list[Obj]) -> Obj:
     """``obj`` with upstream's recorded release rewritten into ours (``obj`` itself when it
     records none, or ours)."""
     status = status_of(obj)
@@ -64,8 +65,8 @@ async def adopt_release(ctx: Context, key: Key, obj: dict, revisions: list[dict]
                                      bool(spec.get("pause", False)))
     patch = adoption.adopted_status(status, state, obj["metadata"].get("generation"),
                                     format_time(now()))
-    updated = await ctx.kube.patch_status(c.MODULE_DEPLOYMENT.plural, key[0], key[1], patch)
-    ctx.remember_own(ctx.module_deployments, updated, ctx.wake.module_deployment)
+    updated = await ctx.writer.patch_status(c.MODULE_DEPLOYMENT.kind, key[0], key[1], patch,
+                                            skip=MODULE_DEPLOYMENTS)
     message = adoption.describe(state)
     ctx.events.record(updated, NORMAL, adoption.REASON_ADOPTED, message)
     decided(c.MODULE_DEPLOYMENT.kind, key, "release adopted", message,
@@ -78,7 +79,7 @@ def read_grace(settings: Settings) -> float:
     own bounds: one Module reconcile that reads its base is a queryAllBiz to its longest call
     and one status write to the API request's timeout."""
     arklet = settings.arklet
-    return arklet.longest_call(arklet.timeout) + float(DEFAULT_TIMEOUT.sock_read)
+    return arklet.longest_call(arklet.timeout) + float(DEFAULT_TIMEOUT.sock_read or 0.0)
 
 
 class ReadHolds:
@@ -95,7 +96,7 @@ class ReadHolds:
         """Seconds ``key`` still waits before judging its release (a store tally, no walk);
         None: go on. Each unread Module is reconciled at once (it is new to this controller)
         and its status write wakes the ModuleDeployment."""
-        unread = ctx.modules.tally(UNREAD, key[0], key[1]).get(True, 0)
+        unread = ctx.caches.modules.tally(UNREAD, key[0], key[1]).get(True, 0)
         hold = adoption.hold_for_unread(unread, self._since.get(key), self._clock(), self.grace)
         if hold.since is None:
             self._since.pop(key, None)

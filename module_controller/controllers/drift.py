@@ -28,10 +28,12 @@ from ..kube.events import WARNING
 from ..observability.decisions import decided
 from ..planning import drift
 from ..planning.module_lifecycle import serving
-from .context import Context, deleting, pod_ip, pod_ready
+from ..planning.base_pod_rules import pod_ip, pod_ready
+from .caches import deleting
+from .context import Context
 from .listings import Listings
 from ..runtime.memo import Memo
-from ..runtime.store import Key, key_of
+from ..runtime.store import Key, Obj, key_of
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +44,10 @@ class DriftChecker:
     in flight (``planning.drift.share``): a steady trickle, never a burst that holds up a
     release's installs. One base's failure is logged and does not end the round."""
 
-    def __init__(self, ctx: Context, period: float, remove_orphans: bool,
+    def __init__(self, ctx: Context, listings: Listings, period: float, remove_orphans: bool,
                  reconcile_module: Callable[[Key], None], rng: random.Random | None = None):
+        """``listings``: the ones the Module reconciles fill (the Arklet client reports each
+        command that changes a base to them, see listings.py)."""
         self.ctx = ctx
         self.period = period
         self.remove_orphans = remove_orphans
@@ -51,10 +55,7 @@ class DriftChecker:
         self._rng = rng or random.Random()
         self._slots = asyncio.Semaphore(drift.share(ctx.arklet.settings.concurrency))
         self._reported = Memo()  # (namespace, pod, biz, version) already reported
-        if ctx.listings is None:
-            ctx.listings = Listings()
-            ctx.arklet.on_change = ctx.listings.changed
-        self.listings: Listings = ctx.listings
+        self.listings = listings
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -83,18 +84,18 @@ class DriftChecker:
             for check in checks:
                 check.cancel()
 
-    def _hosting(self) -> list[dict]:
-        return [p for p in self.ctx.pods.list() if self._usable(p)
-                and self.ctx.modules_on_pod(p["metadata"]["namespace"], p["metadata"]["name"],
+    def _hosting(self) -> list[Obj]:
+        return [p for p in self.ctx.caches.pods.list() if self._usable(p)
+                and self.ctx.caches.modules_on_pod(p["metadata"]["namespace"], p["metadata"]["name"],
                                             include_deleting=True)]
 
     @staticmethod
-    def _usable(pod: dict | None) -> bool:
+    def _usable(pod: Obj | None) -> bool:
         return pod is not None and pod_ready(pod) and not deleting(pod)
 
     async def _check_key(self, key: Key) -> None:
         try:
-            pod = self.ctx.pods.get(*key)  # as it is now, not as it was at the round's start
+            pod = self.ctx.caches.pods.get(*key)  # as it is now, not as it was at the round's start
             if self._usable(pod):
                 assert pod is not None
                 await self._check_pod(pod)
@@ -103,9 +104,11 @@ class DriftChecker:
         finally:
             self._slots.release()
 
-    async def _check_pod(self, pod: dict) -> None:
+    async def _check_pod(self, pod: Obj) -> None:
         namespace, name = pod["metadata"]["namespace"], pod["metadata"]["name"]
         ip = pod_ip(pod)
+        if ip is None:
+            return  # not usable (any more): no address to ask
         listing = self.listings.take(pod["metadata"]["uid"])
         if listing is not None and drift.reusable(listing.asked_at, time.time(), self.period):
             asked_at, bizzes = listing.asked_at, list(listing.bizzes)
@@ -120,7 +123,7 @@ class DriftChecker:
                 return
             self.listings.looked(pod["metadata"]["uid"], asked_at)
         running = {(b.name, b.version) for b in bizzes}
-        modules = self.ctx.modules_on_pod(namespace, name, include_deleting=True)
+        modules = self.ctx.caches.modules_on_pod(namespace, name, include_deleting=True)
         known_names = {m["spec"]["module"]["name"] for m in modules}
         for module in modules:
             info = module["spec"]["module"]
@@ -154,7 +157,7 @@ class DriftChecker:
                     return
 
 
-def _available_since(module: dict) -> float | None:
+def _available_since(module: Obj) -> float | None:
     """When the Module's status last changed phase (epoch seconds; None: not written)."""
     try:
         since = objects.phase_since(module)

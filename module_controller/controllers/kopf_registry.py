@@ -9,11 +9,12 @@ update the caches and queue keys for the reconcilers (routes.py).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Awaitable, Callable
+from typing import TYPE_CHECKING, Awaitable, Callable, cast
 
 import kopf
 
 from ..kube.client import connection_info
+from ..runtime.store import Obj
 from .kopf_diffbase import NoDiffBase
 from .routes import Source
 
@@ -64,7 +65,7 @@ def make_registry(op: "Operator", sources: tuple[Source, ...]) -> kopf.OperatorR
     def forward(kind: str) -> Callable[..., Awaitable[None]]:
         # async, so kopf calls it on the event loop (sync handlers go to a thread pool).
         async def on_event(event: kopf.RawEvent, **_: object) -> None:
-            op.watch_event(kind, event.get("type"), event["object"])
+            op.watch_event(kind, event.get("type"), cast(Obj, event["object"]))
         return on_event
 
     for source in sources:

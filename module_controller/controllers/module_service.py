@@ -19,15 +19,15 @@ from ..api.common import ModuleTemplateSpec
 from ..api.objects import status_of
 from ..kube.events import NORMAL, WARNING
 from ..observability.decisions import decided
-from ..planning import deployment, limits
+from ..planning import limits
+from ..planning import moduledeployment_rules as md_rules
 from ..planning.deployment_status import service_conflict_cleared
 from ..runtime.memo import Memo
-from ..runtime.store import Key
+from ..runtime.store import Key, Obj
 from .context import Context
 from .wake import MODULE_DEPLOYMENTS
 
 KIND = c.MODULE_DEPLOYMENT.kind
-PLURAL = c.MODULE_DEPLOYMENT.plural
 
 
 class ModuleServices:
@@ -42,33 +42,33 @@ class ModuleServices:
         # uid -> looks in a row that found the Service name taken (the recheck's backoff).
         self._conflicts: dict[str, int] = {}
 
-    async def ensure(self, key: Key, obj: dict, model: ModuleDeployment,
+    async def ensure(self, key: Key, obj: Obj, model: ModuleDeployment,
                      template: ModuleTemplateSpec | None) -> str | None:
         """The Service the spec asks for, and no other; a problem (a Service of that name that
         is not ours) is returned for a condition."""
         uid = obj["metadata"]["uid"]
         body = None if template is None or self.ctx.settings.module_services == "disabled" \
-            else deployment.service_body(obj, model, template, self.ctx.settings.module_services)
+            else md_rules.service_body(obj, model, template, self.ctx.settings.module_services)
         if body is None:  # none wanted, or refused (restrictions() says so)
             if self._only_service.record(uid, None):
-                await self.ctx.kube.delete_owned_services(key[0], key[1], uid)
+                await self.ctx.writer.delete_owned_services(key[0], key[1], uid)
             await self._conflict_over(key, uid, "no module Service is wanted any more")
             return None
-        problem = await self.ctx.kube.ensure_service(body, uid)
+        problem = await self.ctx.writer.ensure_service(body, uid)
         if problem:
             self._recheck(key, uid)
             return problem
         await self._conflict_over(key, uid, f"Service {body['metadata']['name']} is owned by "
                                             "this ModuleDeployment now")
         if self._only_service.record(uid, body["metadata"]["name"]):
-            await self.ctx.kube.delete_owned_services(key[0], key[1], uid,
-                                                      keep=body["metadata"]["name"])
+            await self.ctx.writer.delete_owned_services(key[0], key[1], uid,
+                                                        keep=body["metadata"]["name"])
             decided(KIND, key, "service ensured", "spec.operationStrategy.serviceStrategy",
                     service=body["metadata"]["name"])
         return None
 
     async def delete(self, key: Key, uid: str) -> None:
-        await self.ctx.kube.delete_owned_services(key[0], key[1], uid)
+        await self.ctx.writer.delete_owned_services(key[0], key[1], uid)
         self._only_service.forget(uid)
         self._conflicts.pop(uid, None)
 
@@ -81,23 +81,21 @@ class ModuleServices:
     async def _conflict_over(self, key: Key, uid: str, why: str) -> None:
         """Clear the ServiceConflict condition, if set, now that nothing conflicts."""
         self._conflicts.pop(uid, None)
-        obj = self.ctx.module_deployments.get(*key)
+        obj = self.ctx.caches.module_deployments.get(*key)
         conditions = service_conflict_cleared(status_of(obj).get("conditions")) \
             if obj is not None else None
         if obj is None or conditions is None:
             return
         decided(KIND, key, "service conflict over", why)
         self.ctx.events.record(obj, NORMAL, "ServiceConflictResolved", why)
-        updated = await self.ctx.kube.patch_status(PLURAL, key[0], key[1], {
-            "conditions": conditions})
-        self.ctx.remember_own(self.ctx.module_deployments, updated,
-                              self.ctx.wake.module_deployment)
+        await self.ctx.writer.patch_status(KIND, key[0], key[1], {"conditions": conditions},
+                                           skip=MODULE_DEPLOYMENTS)
 
     async def restrictions(self, key: Key, model: ModuleDeployment,
                            template: ModuleTemplateSpec | None) -> None:
         """The condition Restricted (and an Event) for what of the spec the operator's switches
         refuse (planning.limits); removed when nothing is."""
-        obj = self.ctx.module_deployments.get(*key)
+        obj = self.ctx.caches.module_deployments.get(*key)
         if obj is None:
             return
         ops = model.spec.operation_strategy
@@ -116,7 +114,5 @@ class ModuleServices:
                                    else limits.REASON_SEVERAL, "; ".join(r.message for r in found))
         decided(KIND, key, "restricted" if found else "no longer restricted",
                 "; ".join(r.message for r in found) or "the operator allows the whole spec")
-        updated = await self.ctx.kube.patch_status(PLURAL, key[0], key[1], {
-            "conditions": conditions})
-        self.ctx.remember_own(self.ctx.module_deployments, updated,
-                              self.ctx.wake.module_deployment)
+        await self.ctx.writer.patch_status(KIND, key[0], key[1], {"conditions": conditions},
+                                           skip=MODULE_DEPLOYMENTS)

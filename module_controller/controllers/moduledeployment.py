@@ -2,7 +2,7 @@
 
 Each reconcile reads (the template, inline or a ModuleTemplate; the revisions and their
 instances; the recorded release status), asks planning what to do (the revision to make or
-update: :mod:`planning.deployment`; the release's next step: :func:`release_machine.plan`; the
+update: :mod:`planning.moduledeployment_rules`; the release's next step: :func:`release_machine.plan`; the
 status: :mod:`planning.deployment_status`) and writes only what differs. The release status
 lives in ``status.releaseStatus`` so any controller instance resumes it.
 """
@@ -22,27 +22,29 @@ from ..api.parsed import parsed
 from ..kube.events import NORMAL, WARNING
 from ..kube.io import not_found
 from ..observability.decisions import decided
-from ..planning import bases, deployment, release, release_machine, rollback
+from ..planning import base_pod_rules, release, release_machine, rollback
+from ..planning import moduledeployment_rules as md_rules
 from ..planning import deployment_status as report
 from ..planning.conditions import get_condition
 from ..runtime.queue import Result
-from ..runtime.store import Key, key_of
+from ..runtime.store import Key, Obj
 from .adoption import ReadHolds, adopt_release, read_grace
-from .context import (FAILED, SERVING, Context, deleting, labels_of,
-                      not_ready_since, pod_ready, wants_removal)
+from ..planning.base_pod_rules import not_ready_since, pod_ready, wants_removal
+from .caches import FAILED, SERVING, deleting, labels_of
+from .context import Context
+from .wake import MODULE_DEPLOYMENTS as QUEUE
 from .module_service import ModuleServices
 from .release_report import ReleaseReport
 
 KIND = c.MODULE_DEPLOYMENT.kind
-PLURAL = c.MODULE_DEPLOYMENT.plural
-MRS = c.MODULE_REPLICA_SET.plural
+MRS = c.MODULE_REPLICA_SET.kind
 
 
-def _number(revision: dict) -> int:
-    return deployment.revision_number(labels_of(revision), c.LABEL_MODULE_REPLICASET_REVISION)
+def _number(revision: Obj) -> int:
+    return md_rules.revision_number(labels_of(revision), c.LABEL_MODULE_REPLICASET_REVISION)
 
 
-def _short_of_bases(revision: dict) -> bool:
+def _short_of_bases(revision: Obj) -> bool:
     """The ModuleReplicaSet could not place all its replicas (its controller says so)."""
     failure = get_condition(status_of(revision).get("conditions"),
                             c.CONDITION_REPLICA_FAILURE)
@@ -50,7 +52,7 @@ def _short_of_bases(revision: dict) -> bool:
                 and failure.get("reason") == c.REASON_INSUFFICIENT_BASES)
 
 
-class DeploymentReconciler:
+class ModuleDeploymentReconciler:
     def __init__(self, ctx: Context):
         self.ctx = ctx
         self._services = ModuleServices(ctx)
@@ -58,7 +60,7 @@ class DeploymentReconciler:
         self._holds = ReadHolds(read_grace(ctx.settings))
 
     async def reconcile(self, key: Key) -> Result | None:
-        obj = self.ctx.module_deployments.get(*key)
+        obj = self.ctx.caches.module_deployments.get(*key)
         if obj is None:
             self._holds.forget(key)
             return None
@@ -80,7 +82,7 @@ class DeploymentReconciler:
                 await self._blocked(key, c.REASON_TEMPLATE_NOT_FOUND, "ModuleTemplate "
                                     f"{model.spec.template_ref.name} not found")  # type: ignore[union-attr]
                 return None
-            if self.ctx.deployments.get(key[0], model.spec.base_deployment_name) is None:
+            if self.ctx.caches.deployments.get(key[0], model.spec.base_deployment_name) is None:
                 # Reported, never guessed (a guessed selector put modules on stray pods). It
                 # waits; the Deployment's creation wakes it (watches.deployment_users).
                 await self._blocked(key, c.REASON_BASE_NOT_FOUND, (
@@ -167,40 +169,38 @@ class DeploymentReconciler:
 
     # ----------------------------------------------------------------- metadata, template
 
-    async def _ensure_metadata(self, key: Key, obj: dict) -> dict:
-        patch = deployment.metadata_patch(obj["metadata"],
+    async def _ensure_metadata(self, key: Key, obj: Obj) -> Obj:
+        patch = md_rules.metadata_patch(obj["metadata"],
                                           (obj.get("spec") or {}).get("baseDeploymentName"))
         if patch is None:
             return obj
-        obj = await self.ctx.kube.patch(PLURAL, key[0], key[1], {"metadata": patch})
-        self._remember(obj)
-        return obj
+        return await self.ctx.writer.patch(KIND, key[0], key[1], {"metadata": patch}, skip=QUEUE)
 
-    def _conflict(self, key: Key, obj: dict, model: ModuleDeployment,
+    def _conflict(self, key: Key, obj: Obj, model: ModuleDeployment,
                   template: ModuleTemplateSpec | None) -> str | None:
-        """Another ModuleDeployment of the namespace holds this module name (context.py,
+        """Another ModuleDeployment of the namespace holds this module name (caches.py,
         ``claim_of``)."""
         if template is None:
             return None
-        mine = self.ctx.claim_of(obj, template.spec.module.name)
-        return deployment.name_conflict(mine, self.ctx.module_name_claims(key[0]))
+        mine = self.ctx.caches.claim_of(obj, template.spec.module.name)
+        return md_rules.name_conflict(mine, self.ctx.caches.module_name_claims(key[0]))
 
-    async def _record_claim(self, key: Key, obj: dict,
+    async def _record_claim(self, key: Key, obj: Obj,
                             template: ModuleTemplateSpec | None) -> None:
         """status.moduleNameClaim: the name it holds and since when, once it holds it."""
         if template is None:
             return
-        claim = self.ctx.claim_of(obj, template.spec.module.name)
+        claim = self.ctx.caches.claim_of(obj, template.spec.module.name)
         wanted = {"module": claim.module, "since": claim.created}
         if not claim.held or status_of(obj).get("moduleNameClaim") == wanted:
             return
-        self._remember(await self.ctx.kube.patch_status(PLURAL, key[0], key[1],
-                                                        {"moduleNameClaim": wanted}))
+        await self.ctx.writer.patch_status(KIND, key[0], key[1], {"moduleNameClaim": wanted},
+                                           skip=QUEUE)
 
     def _template(self, key: Key, model: ModuleDeployment) -> ModuleTemplateSpec | None:
         if model.spec.template is not None:
             return model.spec.template
-        ref = self.ctx.templates.get(key[0], model.spec.template_ref.name)  # type: ignore[union-attr]
+        ref = self.ctx.caches.templates.get(key[0], model.spec.template_ref.name)  # type: ignore[union-attr]
         if ref is None or deleting(ref):
             return None
         try:
@@ -210,86 +210,78 @@ class DeploymentReconciler:
 
     # ----------------------------------------------------------------- revisions
 
-    def _revisions(self, key: Key) -> list[dict]:
+    def _revisions(self, key: Key) -> list[Obj]:
         """Its ModuleReplicaSets, oldest revision first (an index, not a scan)."""
-        return sorted(self.ctx.revisions_of(*key),  # owned (uid), not only labelled
+        return sorted(self.ctx.caches.revisions_of(*key),  # owned (uid), not only labelled
                       key=lambda r: (_number(r), r["metadata"]["name"]))
 
-    async def _ensure_revision(self, key: Key, obj: dict, model: ModuleDeployment,
-                               template: ModuleTemplateSpec, revisions: list[dict]) -> dict:
+    async def _ensure_revision(self, key: Key, obj: Obj, model: ModuleDeployment,
+                               template: ModuleTemplateSpec, revisions: list[Obj]) -> Obj:
         info = template.spec.module
-        base = self.ctx.deployments.get(key[0], model.spec.base_deployment_name)
+        base = self.ctx.caches.deployments.get(key[0], model.spec.base_deployment_name)
         assert base is not None  # checked by reconcile: a missing base is never guessed
-        wanted = deployment.revision_spec(model, template, base["spec"]["selector"])
+        wanted = md_rules.revision_spec(model, template, base["spec"]["selector"])
         for revision in revisions:
-            if not deployment.same_module(revision, info.name, info.version):
+            if not md_rules.same_module(revision, info.name, info.version):
                 continue
             # This is the revision (also a rollback to it): its instances on the old base's
             # pods, if the base changed, are taken off and placed again (modulereplicaset.py).
-            patch = deployment.revision_update(revision, wanted, model.spec.base_deployment_name)
+            patch = md_rules.revision_update(revision, wanted, model.spec.base_deployment_name)
             if patch is None:
                 return revision
-            updated = await self.ctx.kube.patch(MRS, key[0], revision["metadata"]["name"], patch)
-            self._written(updated)
+            updated = await self.ctx.writer.patch(MRS, key[0], revision["metadata"]["name"],
+                                                  patch, skip=QUEUE)
             decided(KIND, key, "revision updated", "template or strategy changed",
                     revision=revision["metadata"]["name"])
             return updated
         number = max((_number(r) for r in revisions), default=0) + 1
-        created = await self.ctx.kube.create(
-            MRS, key[0], deployment.new_revision(obj, model, template, wanted, number))
-        self._written(created)
+        created = await self.ctx.writer.create(
+            MRS, key[0], md_rules.new_revision(obj, model, template, wanted, number), skip=QUEUE)
         message = f"revision {number}: {info.name}:{info.version}"
         self.ctx.events.record(obj, NORMAL, "RevisionCreated", message)
         decided(KIND, key, "revision created", message, revision=created["metadata"]["name"])
         return created
 
-    def _written(self, revision: dict) -> None:
-        self.ctx.replicasets.upsert(revision)
-        self.ctx.wake.replicaset(key_of(revision))
-
-    def _remember(self, obj: dict) -> None:
-        self.ctx.remember_own(self.ctx.module_deployments, obj, self.ctx.wake.module_deployment)
-
-    async def _prune_history(self, key: Key, model: ModuleDeployment, revisions: list[dict],
-                             current: dict | None) -> None:
-        held = [deployment.HeldRevision(
+    async def _prune_history(self, key: Key, model: ModuleDeployment, revisions: list[Obj],
+                             current: Obj | None) -> None:
+        held = [md_rules.HeldRevision(
             name=r["metadata"]["name"], number=_number(r), replicas=r["spec"].get("replicas", 0),
             deleting=deleting(r),
-            has_instances=bool(self.ctx.instances_of(r)))
+            has_instances=bool(self.ctx.caches.instances_of(r)))
             for r in revisions]
         current_name = current["metadata"]["name"] if current is not None else None
-        for name in deployment.to_prune(held, current_name, model.spec.revision_history_limit):
-            await self.ctx.kube.delete(MRS, key[0], name)
+        for name in md_rules.to_prune(held, current_name, model.spec.revision_history_limit):
+            await self.ctx.writer.delete(MRS, key[0], name)
             decided(KIND, key, "revision pruned", "beyond revisionHistoryLimit", revision=name)
 
     # ----------------------------------------------------------------- release: read
 
-    def _observe(self, key: Key, model: ModuleDeployment, revisions: list[dict],
-                 current: dict | None, gone: bool, before: release.ReleaseState
+    def _observe(self, key: Key, model: ModuleDeployment, revisions: list[Obj],
+                 current: Obj | None, gone: bool, before: release.ReleaseState
                  ) -> release.Observed:
         revs = []
         for revision in revisions:
             # Counted as the Modules changed (a store tally), not by a walk over them.
-            states = self.ctx.revision_states(revision)  # owned Modules only
+            states = self.ctx.caches.revision_states(revision)  # owned Modules only
             revs.append(release.Revision(
                 number=_number(revision), name=revision["metadata"]["name"],
                 replicas=int(revision["spec"].get("replicas") or 0),
                 instances=sum(states.values()), available=states[SERVING],
                 failed=states[FAILED], short_of_bases=_short_of_bases(revision),
-                version=deployment.version_of(revision)))
+                version=md_rules.version_of(revision)))
         desired = 0 if gone else self._desired(key, model)
         update = _number(current) if current else 0
         annotations = model.metadata.annotations or {}
         abort = annotations.get(c.ANNOTATION_ABORT_REVISION)
         return release.Observed(
             desired=desired, update_revision=update, revisions=tuple(revs),
-            strategy=deployment.strategy(model, desired),
+            strategy=md_rules.strategy(model, desired),
             pause=model.spec.pause, confirm_batch_num=model.spec.confirm_batch_num,
             deleting=gone,
             # Peer mode scaling its own revision: a new base gets its module at once.
             skip_confirmation=model.spec.is_peer and before.update_revision == (
                 update if current else None) and not gone,
-            update_module=deployment.module_of(current),
+            update_module=md_rules.module_of(current),
             abort=abort is not None and abort == str(before.update_revision),
             retry=annotations.get(c.ANNOTATION_RETRY_REVISION),
             generation=model.metadata.generation)
@@ -300,17 +292,17 @@ class DeploymentReconciler:
     def _peer_bases(self, key: Key, model: ModuleDeployment) -> tuple[int, float | None]:
         """Peer mode: the base pods that count (Ready, or NotReady for less than the grace
         while hosting an instance), and the seconds until such a grace ends (None: none)."""
-        base = self.ctx.deployments.get(key[0], model.spec.base_deployment_name)
+        base = self.ctx.caches.deployments.get(key[0], model.spec.base_deployment_name)
         if base is None:
             return 0, None
         at = now()
         count, recheck = 0, None
-        for pod in self.ctx.pods_of(key[0], model.spec.base_deployment_name):
-            if self.ctx.deployment_of(pod) is not base or deleting(pod) or wants_removal(pod):
+        for pod in self.ctx.caches.pods_of(key[0], model.spec.base_deployment_name):
+            if self.ctx.caches.deployment_of(pod) is not base or deleting(pod) or wants_removal(pod):
                 continue
-            hosts = any(self.ctx.instance_of_release(m, key[1])
-                        for m in self.ctx.modules_on_pod(key[0], pod["metadata"]["name"]))
-            counts, left = bases.not_ready_tolerance(
+            hosts = any(self.ctx.caches.instance_of_release(m, key[1])
+                        for m in self.ctx.caches.modules_on_pod(key[0], pod["metadata"]["name"]))
+            counts, left = base_pod_rules.not_ready_tolerance(
                 pod_ready(pod), not_ready_since(pod), hosts, at,
                 self.ctx.settings.base_not_ready_grace)
             count += counts
@@ -320,14 +312,14 @@ class DeploymentReconciler:
 
     # ----------------------------------------------------------------- release: write
 
-    async def _apply_spec(self, key: Key, obj: dict, decision: release.Decision
-                          ) -> tuple[dict, bool]:
-        spec_patch: dict = {}
+    async def _apply_spec(self, key: Key, obj: Obj, decision: release.Decision
+                          ) -> tuple[Obj, bool]:
+        spec_patch: Obj = {}
         if decision.set_pause is not None and decision.set_pause != obj["spec"].get("pause", False):
             spec_patch["pause"] = decision.set_pause
         if decision.reset_confirm:
             spec_patch["confirmBatchNum"] = 0
-        meta_patch: dict = {"resourceVersion": obj["metadata"]["resourceVersion"]}
+        meta_patch: Obj = {"resourceVersion": obj["metadata"]["resourceVersion"]}
         if c.ANNOTATION_ABORT_REVISION in (obj["metadata"].get("annotations") or {}) and \
                 decision.rolled_back != rollback.REASON_ABORTED:
             # Stale (it names no running release) or acted on in an earlier reconcile: gone,
@@ -336,9 +328,8 @@ class DeploymentReconciler:
         if not spec_patch and len(meta_patch) == 1:
             return obj, False
         # resourceVersion: a user's concurrent pause/confirm is never overwritten.
-        updated = await self.ctx.kube.patch(PLURAL, key[0], key[1], {
-            "metadata": meta_patch, **({"spec": spec_patch} if spec_patch else {})})
-        self._remember(updated)
+        updated = await self.ctx.writer.patch(KIND, key[0], key[1], {
+            "metadata": meta_patch, **({"spec": spec_patch} if spec_patch else {})}, skip=QUEUE)
         if decision.set_pause:
             self.ctx.events.record(updated, NORMAL, "WaitingForConfirmation",
                                    f"group {decision.state.current_batch} done; set "
@@ -346,15 +337,14 @@ class DeploymentReconciler:
         return updated, True
 
     async def _drop_request(self, key: Key, annotation: str) -> None:
-        obj = self.ctx.module_deployments.get(*key)
+        obj = self.ctx.caches.module_deployments.get(*key)
         if obj is None or annotation not in (obj["metadata"].get("annotations") or {}):
             return
-        updated = await self.ctx.kube.patch(PLURAL, key[0], key[1], {"metadata": {
-            "annotations": {annotation: None}}})
-        self._remember(updated)
+        await self.ctx.writer.patch(KIND, key[0], key[1], {"metadata": {
+            "annotations": {annotation: None}}}, skip=QUEUE)
 
     async def _apply_replicas(self, key: Key, decision: release.Decision,
-                              revisions: list[dict]) -> dict[str, int]:
+                              revisions: list[Obj]) -> dict[str, int]:
         """Write the decided replica counts that differ; the ones written."""
         by_name = {r["metadata"]["name"]: r for r in revisions}
         written = {}
@@ -362,15 +352,15 @@ class DeploymentReconciler:
             revision = by_name.get(name)
             if revision is None or int(revision["spec"].get("replicas") or 0) == replicas:
                 continue
-            updated = await self.ctx.kube.patch(MRS, key[0], name, {"spec": {"replicas": replicas}})
-            self._written(updated)
+            await self.ctx.writer.patch(MRS, key[0], name, {"spec": {"replicas": replicas}},
+                                        skip=QUEUE)
             written[name] = replicas
         return written
 
     async def _blocked(self, key: Key, reason: str, message: str,
                        unavailable: bool = False) -> None:
         """Nothing can be released: ReplicaFailure (and an Event) says why."""
-        obj = self.ctx.module_deployments.get(*key)
+        obj = self.ctx.caches.module_deployments.get(*key)
         if obj is None:
             return
         current = status_of(obj)
@@ -380,32 +370,32 @@ class DeploymentReconciler:
         if not changed:
             return
         self.ctx.events.record(obj, WARNING, reason, message)
-        self._remember(await self.ctx.kube.patch_status(PLURAL, key[0], key[1], {
-            "conditions": conditions, "observedGeneration": obj["metadata"].get("generation")}))
+        await self.ctx.writer.patch_status(KIND, key[0], key[1], {
+            "conditions": conditions, "observedGeneration": obj["metadata"].get("generation")},
+            skip=QUEUE)
 
     # ----------------------------------------------------------------- offline, service
 
-    async def _finish_offline(self, key: Key, obj: dict) -> Result | None:
+    async def _finish_offline(self, key: Key, obj: Obj) -> Result | None:
         """All instances are gone: delete the revisions and the Service, then let go."""
         revisions = self._revisions(key)
         for revision in revisions:
             if not deleting(revision):
-                await self.ctx.kube.delete(MRS, key[0], revision["metadata"]["name"])
+                await self.ctx.writer.delete(MRS, key[0], revision["metadata"]["name"])
         if revisions:
             decided(KIND, key, "offline: revisions deleted", "every instance is gone",
                     changed=any(not deleting(r) for r in revisions))
             return None  # their deletion events bring us back
         await self._services.delete(key, obj["metadata"]["uid"])
-        finalizers = deployment.finalizers_left(obj["metadata"])
+        finalizers = md_rules.finalizers_left(obj["metadata"])
         if finalizers is not None:
             try:
-                updated = await self.ctx.kube.patch(PLURAL, key[0], key[1], {"metadata": {
+                await self.ctx.writer.patch(KIND, key[0], key[1], {"metadata": {
                     "resourceVersion": obj["metadata"]["resourceVersion"],
-                    "finalizers": finalizers}})
+                    "finalizers": finalizers}}, skip=QUEUE)
             except Exception as exc:
                 if not_found(exc):
                     return None  # an earlier reconcile let go already: it is gone
                 raise
-            self._remember(updated)
             decided(KIND, key, "offline: finalizers removed", "revisions and Service gone")
         return None

@@ -11,11 +11,12 @@ from ..api.objects import status_of
 from ..kube.io import not_found
 from ..observability.decisions import decided
 from ..planning.templates import template_users
-from .context import Context, deleting
+from .caches import deleting
+from .context import Context
+from .wake import TEMPLATES as QUEUE
 from ..runtime.queue import Result
 from ..runtime.store import Key
 
-PLURAL = c.MODULE_TEMPLATE.plural
 
 
 class TemplateUsageReconciler:
@@ -23,22 +24,21 @@ class TemplateUsageReconciler:
         self.ctx = ctx
 
     async def reconcile(self, key: Key) -> Result | None:
-        template = self.ctx.templates.get(*key)
+        template = self.ctx.caches.templates.get(*key)
         if template is None or deleting(template):
             return None
-        used = template_users(self.ctx.module_deployments.list(key[0]), key[1])
+        used = template_users(self.ctx.caches.module_deployments.list(key[0]), key[1])
         status = status_of(template)
         generation = template["metadata"].get("generation")
         if status.get("usedBy") == used and status.get("observedGeneration") == generation:
             return None
         try:
-            updated = await self.ctx.kube.patch_status(PLURAL, key[0], key[1], {
-                "usedBy": used, "observedGeneration": generation})
+            await self.ctx.writer.patch_status(c.MODULE_TEMPLATE.kind, key[0], key[1], {
+                "usedBy": used, "observedGeneration": generation}, skip=QUEUE)
         except Exception as exc:
             if not_found(exc):
                 return None  # deleted meanwhile
             raise
-        self.ctx.templates.upsert(updated)
         decided(c.MODULE_TEMPLATE.kind, key, "usedBy updated", "ModuleDeployments referencing it "
                 "changed", used_by=",".join(used) or None)
         return None

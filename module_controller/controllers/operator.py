@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Callable
 
 import kopf
 
@@ -26,11 +27,15 @@ from ..runtime.queue import Result, WorkQueue
 from ..runtime.resync import Kind as ResyncKind, Resync
 from ..runtime.store import Key, Obj
 from ..settings import Settings
+from .caches import Caches
 from .context import Context
 from .drift import DriftChecker
 from .kopf_registry import make_registry
+from .listings import Listings
+from .release_events import ReleaseEvents
 from .routes import DELETED, Routes
 from .wake import Wake
+from .writer import Writer
 from .wiring import RECONCILERS, SOURCES, Reconciles, all_watches
 
 log = logging.getLogger(__name__)
@@ -46,39 +51,47 @@ class Operator:
         self.settings = settings
         self.kubeconfig = kubeconfig
         self.ctx: Context | None = None
+        self.caches = Caches()
         self.wake = Wake()
-        self.routes = Routes(self.wake, SOURCES, all_watches())
+        self.routes = Routes(self.caches, self.wake, SOURCES, all_watches())
+        #: The Module reconciles' listings, read by the drift check (only when it runs).
+        self.listings = Listings() if settings.drift_check_period > 0 else None
         self.queues: dict[str, WorkQueue[Key]] = {}
         self.metrics = Metrics()
         self.readiness = Readiness(leader_election=settings.leader_election)
         self.stop_flag = asyncio.Event()
         self.lost_lease = False
-        self._tasks: list[asyncio.Task] = []
+        self._tasks: list[asyncio.Task[None]] = []
         self.registry = make_registry(self, SOURCES)
 
     # ----------------------------------------------------------------- start
 
     async def start(self) -> None:
         api = await make_api_client(self.kubeconfig)
+        kube = KubeIO(api)
+        listings = self.listings
         ctx = self.ctx = Context(
-            settings=self.settings, kube=KubeIO(api),
-            arklet=ArkletClient(self.settings.arklet, on_call=self.metrics.arklet_call),
-            events=EventRecorder(api), wake=self.wake, routes=self.routes)
+            settings=self.settings, kube=kube,
+            arklet=ArkletClient(self.settings.arklet, on_call=self.metrics.arklet_call,
+                                on_change=listings.changed if listings is not None else None),
+            events=EventRecorder(api, summarise=ReleaseEvents(self.caches)),
+            caches=self.caches, writer=Writer(kube, self.routes), wake=self.wake,
+            listings=listings)
         ctx.events.start()
         self.resync = Resync({
-            kind: ResyncKind(ctx.store(kind), source.lister(ctx.kube),
-                             lambda obj, kind=kind: self.routes.event(ctx, kind, DELETED, obj))
+            kind: ResyncKind(self.caches.store(kind), source.lister(kube), self._deleted(kind))
             for kind, source in self.routes.sources.items()}, self.settings.namespaces)
         self.metrics.set_phase_provider(self._phases)
         self.metrics.set_progress_provider(self._progresses)
-        self.metrics.set_release_provider(lambda: release_samples(ctx.module_deployments.list()))
+        self.metrics.set_release_provider(
+            lambda: release_samples(self.caches.module_deployments.list()))
         await self._prime_caches()
         for spec in RECONCILERS:
             self.queues[spec.queue] = self._queue(spec)
             self.wake.register(spec.queue, self.queues[spec.queue])
         for spec in RECONCILERS:
-            for key in spec.initial(ctx):
-                self.wake.add(spec.queue, key)
+            for key in spec.initial(self.caches):
+                self.wake.add(spec.queue, key)  # level-triggered: everything, once, at start
         if self.settings.leader_election:
             self.readiness.set_role("standby")
             election = asyncio.create_task(leader.elect(
@@ -88,6 +101,10 @@ class Operator:
             self._tasks.append(election)
         else:
             await self._lead()
+
+    def _deleted(self, kind: str) -> Callable[[Obj], None]:
+        """What a resync that finds an object of ``kind`` missing does: its DELETED path."""
+        return lambda obj: self.routes.event(kind, DELETED, obj)
 
     async def _prime_caches(self) -> None:
         """List everything once before any reconcile runs.
@@ -101,7 +118,7 @@ class Operator:
                 listing = await spec.list(ns)
                 for item in listing.items:
                     item.setdefault("kind", kind)
-                    spec.store.upsert(item)
+                    self.routes.listed(kind, item)
         for kind in self.resync.kinds:
             self.resync.listed(kind)
 
@@ -129,13 +146,13 @@ class Operator:
         self.readiness.set_role("leader")
         for queue in self.queues.values():
             queue.start()
-        if self.settings.drift_check_period > 0:
+        if self.listings is not None:
             assert self.ctx is not None
-            checker = DriftChecker(self.ctx, self.settings.drift_check_period,
+            checker = DriftChecker(self.ctx, self.listings, self.settings.drift_check_period,
                                    self.settings.drift_remove_orphans, self.wake.module)
             self._tasks.append(asyncio.create_task(checker.run(), name="drift-check"))
 
-    def _election_ended(self, task: asyncio.Task) -> None:
+    def _election_ended(self, task: asyncio.Task[None]) -> None:
         if task.cancelled():
             return
         if task.exception() is not None:
@@ -156,12 +173,12 @@ class Operator:
             return  # not started: the priming list at start covers it
         if type_ is None:
             self.resync.request(kind)  # kopf (re-)listed: deletions may have been missed
-        self.routes.event(self.ctx, kind, type_, obj)
+        self.routes.event(kind, type_, obj)
 
     def _phases(self) -> dict[str, int]:
         assert self.ctx is not None
         counts: dict[str, int] = {}
-        for module in self.ctx.modules.list():
+        for module in self.caches.modules.list():
             phase = objects.phase(module) or "Pending"
             counts[phase] = counts.get(phase, 0) + 1
         return counts
@@ -169,7 +186,7 @@ class Operator:
     def _progresses(self) -> dict[str, int]:
         assert self.ctx is not None
         counts: dict[str, int] = {}
-        for md in self.ctx.module_deployments.list():
+        for md in self.caches.module_deployments.list():
             progress = ((md.get("status") or {}).get("releaseStatus") or {}).get("progress")
             if progress:
                 counts[progress] = counts.get(progress, 0) + 1

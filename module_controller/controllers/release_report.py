@@ -12,10 +12,11 @@ from ..planning import deployment_status as report
 from ..planning import release
 from ..planning.release_table import LEADS_ON, Action
 from ..runtime.store import Key
-from .context import Context, labels_of
+from .caches import labels_of
+from .context import Context
+from .wake import MODULE_DEPLOYMENTS as QUEUE
 
 KIND = c.MODULE_DEPLOYMENT.kind
-PLURAL = c.MODULE_DEPLOYMENT.plural
 # Rows that change the release even when nothing is written in the reconcile (logged at INFO).
 _MOVES = LEADS_ON | {Action.NEXT_GROUP, Action.PAUSE, Action.FINISH}
 
@@ -38,11 +39,11 @@ class ReleaseReport:
 
     async def write_status(self, key: Key, model: ModuleDeployment, decision: release.Decision,
                            observed: release.Observed, before: release.ReleaseState) -> bool:
-        obj = self.ctx.module_deployments.get(*key)
+        obj = self.ctx.caches.module_deployments.get(*key)
         if obj is None:
             return False
         facts = report.Facts(
-            available=self.ctx.serving_pod_count(*key),  # pods, not Modules (context.serving_pod)
+            available=self.ctx.caches.serving_pod_count(*key),  # pods, not Modules (context.serving_pod)
             failing=self._failing(key, observed, report.failing_revision(decision, before)),
             rollback_on_failure=model.spec.operation_strategy.rollback_on_failure,
             deadline_seconds=model.spec.progress_deadline_seconds,
@@ -53,9 +54,7 @@ class ReleaseReport:
             self.ctx.events.record(obj, *event)
         if update.status is None:
             return False
-        updated = await self.ctx.kube.patch_status(PLURAL, key[0], key[1], update.status)
-        self.ctx.remember_own(self.ctx.module_deployments, updated,
-                              self.ctx.wake.module_deployment)
+        await self.ctx.writer.patch_status(KIND, key[0], key[1], update.status, skip=QUEUE)
         return True
 
     def _failing(self, key: Key, observed: release.Observed, revision: int | None) -> str:
@@ -65,6 +64,6 @@ class ReleaseReport:
             return "no instance"
         return report.failing_message([
             f"{m['metadata']['name']} on {labels_of(m).get(c.LABEL_BASE_INSTANCE_NAME)}"
-            for m in self.ctx.instances_of(self.ctx.replicasets.get(key[0], rev.name)
+            for m in self.ctx.caches.instances_of(self.ctx.caches.replicasets.get(key[0], rev.name)
                                            or {"metadata": {"namespace": key[0]}})
             if phase(m) == ModulePhase.FAILED])

@@ -6,6 +6,8 @@ declarations are in :mod:`.wiring`, the functions in :mod:`.watches`). :class:`R
 those declarations and is the one path every change takes, whether a watch event, a deletion a
 resync found, or the answer to one of our own writes brought it: cache it, drop it if it is no
 news, then ask every watcher of its kind for keys and queue them through :class:`~.wake.Wake`.
+Nothing else fills a cache or queues a key after a write: the answers come here through
+:class:`~.writer.Writer` (a unit test scans the package for other callers).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from ..runtime.store import Key, Obj, key_of
 from .wake import Wake
 
 if TYPE_CHECKING:
-    from .context import Context
+    from .caches import Caches
 
 DELETED = "DELETED"
 
@@ -42,7 +44,7 @@ class Watch:
     kind may affect (the fewer, the fewer reconciles)."""
 
     kind: str
-    keys: Callable[["Context", Change], Iterable[Key]]
+    keys: Callable[["Caches", Change], Iterable[Key]]
     delay: float = 0.0  # seconds: folds a burst of changes into one reconcile
 
 
@@ -53,7 +55,7 @@ def any_new_version(old: Obj | None, new: Obj) -> bool:
 @dataclass(frozen=True)
 class Source:
     """A watched kind: where kopf watches it, how it is listed (priming, resync), and which of
-    its new versions are news to anyone. Its cache is ``Context.store(kind)``."""
+    its new versions are news to anyone. Its cache is ``Caches.store(kind)``."""
 
     kind: str
     group: str
@@ -64,7 +66,7 @@ class Source:
     #: heartbeat-like status updates do not).
     significant: Callable[[Obj | None, Obj], bool] = any_new_version
     #: Done for every change before any key is queued (e.g. pre-empting an Arklet call).
-    observe: Callable[["Context", Change], None] | None = None
+    observe: Callable[["Caches", Change], None] | None = None
 
 
 def same_version(old: Obj | None, new: Obj) -> bool:
@@ -72,10 +74,26 @@ def same_version(old: Obj | None, new: Obj) -> bool:
         and old["metadata"].get("resourceVersion") == new["metadata"].get("resourceVersion")
 
 
+def news_in_answer(old: Obj | None, new: Obj) -> bool:
+    """The answer to our own write shows a change this process did not make: a deletion that
+    began, or a new spec (generation) since the copy we had.
+
+    Such news arrives first with our answer, which is cached; its own watch event is then older
+    than the cache and wakes nobody. So the writer's own reconciler is woken for it too (a
+    deletion in the same instant as one of our status writes must not wait for a restart).
+    """
+    if old is None:
+        return False
+    old_meta, new_meta = old.get("metadata", {}), new.get("metadata", {})
+    return ((not old_meta.get("deletionTimestamp") and bool(new_meta.get("deletionTimestamp")))
+            or old_meta.get("generation") != new_meta.get("generation"))
+
+
 class Routes:
-    def __init__(self, wake: Wake, sources: Iterable[Source] = (),
-                 watches: Iterable[tuple[str, Watch]] = ()) -> None:
+    def __init__(self, caches: "Caches", wake: Wake, sources: Iterable[Source],
+                 watches: Iterable[tuple[str, Watch]]) -> None:
         """``watches``: (work queue of the reconciler, what it watches)."""
+        self.caches = caches
         self.wake = wake
         self.sources = {s.kind: s for s in sources}
         self._watchers: dict[str, list[tuple[str, Watch]]] = {}
@@ -84,32 +102,49 @@ class Routes:
                 raise ValueError(f"{queue} watches {watch.kind}, which nothing lists")
             self._watchers.setdefault(watch.kind, []).append((queue, watch))
 
-    def event(self, ctx: "Context", kind: str, type_: str | None, obj: Obj) -> None:
+    def listed(self, kind: str, obj: Obj) -> None:
+        """Priming: a listed object goes into the cache before any reconciler runs (every
+        object is looked at then anyway)."""
+        self.caches.store(kind).upsert(obj)
+
+    def event(self, kind: str, type_: str | None, obj: Obj) -> None:
         """A watch event (``type_`` None: kopf listed the object) or a deletion found by a
-        resync or by a reconciler (:meth:`Context.gone`)."""
+        resync or seen first by a reconciler (:meth:`.writer.Writer.gone`)."""
         source = self.sources[kind]
-        store = ctx.store(kind)
+        store = self.caches.store(kind)
         if type_ == DELETED:
             if store.is_deleted(obj["metadata"].get("uid")):
                 return  # its deletion was routed already (a reconciler, or a resync, saw it)
             store.remove(obj)
-            self.changed(ctx, kind, Change(None, obj, gone=True))
+            self._changed(kind, Change(None, obj, gone=True))
             return
         old, stored = store.upsert(obj)
         if not stored or same_version(old, obj):
             return  # older than the cache, or the echo of our own write (already routed)
         if source.significant(old, obj):
-            self.changed(ctx, kind, Change(old, obj))
+            self._changed(kind, Change(old, obj))
 
-    def changed(self, ctx: "Context", kind: str, change: Change, *,
-                skip: str | None = None) -> None:
+    def answer(self, kind: str, obj: Obj, *, skip: str | None) -> None:
+        """The API server's answer to our own write of ``obj``: routed as the watch event of
+        that version will be (which is then an echo, and ignored), at once. ``skip``: the queue
+        of the reconciler that wrote it and needs no second look, unless the answer carries news
+        it did not make (:func:`news_in_answer`)."""
+        source = self.sources[kind]
+        old, stored = self.caches.store(kind).upsert(obj)
+        if not stored or same_version(old, obj):
+            return  # older than the cache, or its watch event came first and was routed
+        if source.significant(old, obj):
+            self._changed(kind, Change(old, obj),
+                          skip=None if news_in_answer(old, obj) else skip)
+
+    def _changed(self, kind: str, change: Change, *, skip: str | None = None) -> None:
         """Queue what ``change`` wakes; ``skip``: a reconciler that made the change itself and
         needs no second look."""
         source = self.sources.get(kind)
         if source is not None and source.observe is not None:
-            source.observe(ctx, change)
+            source.observe(self.caches, change)
         for queue, watch in self._watchers.get(kind, ()):
             if queue == skip:
                 continue
-            for key in watch.keys(ctx, change):
+            for key in watch.keys(self.caches, change):
                 self.wake.add(queue, key, watch.delay)

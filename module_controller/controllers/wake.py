@@ -1,10 +1,9 @@
-"""The enqueue interface: how anything asks a reconciler to look at an object again.
+"""The enqueue interface: the reconcilers' work queues by name.
 
-Created before the reconcilers and handed to them (through :class:`~.context.Context`), so a
-reconciler that wrote an object of another kind wakes that kind's reconciler with
-``ctx.wake.replicaset(key)`` instead of calling a callback the operator patched in later. The
-operator registers one work queue per reconciler under the reconciler's queue name; waking a
-queue nobody registered is a wiring bug and raises.
+Created before the reconcilers; the operator registers one work queue per reconciler under the
+reconciler's queue name, and the routes (:mod:`.routes`) queue into them what each change wakes,
+whether a watch event brought it or the answer to one of our own writes (:mod:`.writer`).
+Waking a queue nobody registered is a wiring bug and raises.
 """
 
 from __future__ import annotations
@@ -39,16 +38,6 @@ class Wake:
         queue = self._queues.get(name)
         return queue.failures(key) if queue is not None else 0
 
-    # The reconcilers' own calls, named for what they wake.
-
     def module(self, key: Key) -> None:
+        """A Module looks again (the drift check found its biz missing on its base)."""
         self.add(MODULES, key)
-
-    def replicaset(self, key: Key) -> None:
-        self.add(REPLICASETS, key)
-
-    def module_deployment(self, key: Key) -> None:
-        self.add(MODULE_DEPLOYMENTS, key)
-
-    def base_pod(self, key: Key) -> None:
-        self.add(BASE_PODS, key)

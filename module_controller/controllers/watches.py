@@ -8,7 +8,7 @@ pairs them with reconcilers is :mod:`.wiring`.
 A base pod is deleted (the whole path; the pod's watchers are the ``pod_*`` functions below):
 
 1. The pod's DELETED event (or a resync that finds it missing, or a Module reconciler that
-   confirmed it gone with a live read: :meth:`Context.gone`) removes it from the cache and wakes
+   confirmed it gone with a live read: :meth:`.writer.Writer.gone`) removes it from the cache and wakes
    the Modules bound to it, the ModuleReplicaSets and ModuleDeployments that own those Modules
    or place on the pod's Deployment, and that Deployment's count labels.
 2. Each bound Module sees its base gone (``module_removal.py``, ``base_gone``): it reads the
@@ -20,7 +20,7 @@ A base pod is deleted (the whole path; the pod's watchers are the ``pod_*`` func
    ``_create_module``, ``module_writes.py`` ``bind``); their finalizer still runs step 3.
 5. Each Module's deletion wakes its ModuleReplicaSet, which places a replacement on another base
    of the Deployment (``modulereplicaset.py``, ``_scale``); in peer mode the ModuleDeployment
-   counts the Deployment's pods again (``planning/bases.not_ready_tolerance``).
+   counts the Deployment's pods again (``planning/base_pod_rules.not_ready_tolerance``).
 """
 
 from __future__ import annotations
@@ -32,8 +32,9 @@ from ..planning import placement
 from ..planning.templates import template_refs
 from ..runtime.store import Key, Obj, key_of
 from ..planning.conditions import get_condition
-from .context import (APPS, BY_HAND, DELETING, OWNER_REPLICASET, Context, controller_ref,
-                      deleting, labels_of, owned_by, pod_ip, pod_ready, wants_removal)
+from ..planning.base_pod_rules import pod_ip, pod_ready, wants_removal
+from ..planning.ownership import controller_ref, owned_by
+from .caches import APPS, BY_HAND, DELETING, OWNER_REPLICASET, Caches, deleting, labels_of
 from .routes import Change
 
 # Fields whose change means an object needs another look by its own reconciler; status-only
@@ -46,7 +47,7 @@ def meta_changed(old: Obj, new: Obj, fields: tuple[str, ...] = META_TRIGGERS) ->
     return any(old["metadata"].get(f) != new["metadata"].get(f) for f in fields)
 
 
-def itself_when_meta_changed(ctx: Context, change: Change) -> Iterable[Key]:
+def itself_when_meta_changed(caches: Caches, change: Change) -> Iterable[Key]:
     """The object's own reconciler: when it is new, or its spec or metadata changed."""
     if not change.gone and (change.old is None or meta_changed(change.old, change.new)):
         yield change.key
@@ -58,51 +59,51 @@ def _labelled(obj: Obj, label: str) -> Iterable[Key]:
         yield key_of(obj)[0], name
 
 
-def _unbound_modules(ctx: Context, namespace: str) -> Iterable[Obj]:
-    return ctx.modules.list(namespace,
+def _unbound_modules(caches: Caches, namespace: str) -> Iterable[Obj]:
+    return caches.modules.list(namespace,
                             lambda m: not labels_of(m).get(c.LABEL_BASE_INSTANCE_NAME))
 
 
 # ----------------------------------------------------------------- a Module changed
 
 
-def module_owner_replicaset(ctx: Context, change: Change) -> Iterable[Key]:
+def module_owner_replicaset(caches: Caches, change: Change) -> Iterable[Key]:
     """Any change, status included, may move the owner's counts."""
     return _labelled(change.new, c.LABEL_MODULE_REPLICASET)
 
 
-def module_owner_deployment(ctx: Context, change: Change) -> Iterable[Key]:
+def module_owner_deployment(caches: Caches, change: Change) -> Iterable[Key]:
     """The release reads its instances' phases."""
     return _labelled(change.new, c.LABEL_MODULE_DEPLOYMENT)
 
 
-def _bound_pod(ctx: Context, change: Change) -> Obj | None:
+def _bound_pod(caches: Caches, change: Change) -> Obj | None:
     """The pod of a Module that was bound to it, left it or changed there."""
     if change.old is not None and not meta_changed(change.old, change.new):
         return None
     name = labels_of(change.new).get(c.LABEL_BASE_INSTANCE_NAME)
-    return ctx.pods.get(change.key[0], name) if name else None
+    return caches.pods.get(change.key[0], name) if name else None
 
 
-def module_base_pod(ctx: Context, change: Change) -> Iterable[Key]:
+def module_base_pod(caches: Caches, change: Change) -> Iterable[Key]:
     """A pod labelled for removal waits for its Modules to go."""
-    pod = _bound_pod(ctx, change)
+    pod = _bound_pod(caches, change)
     if pod is not None and wants_removal(pod):
         yield key_of(pod)
 
 
-def module_base_deployment(ctx: Context, change: Change) -> Iterable[Key]:
+def module_base_deployment(caches: Caches, change: Change) -> Iterable[Key]:
     """The count labels of the pod's Deployment follow its Modules."""
-    pod = _bound_pod(ctx, change)
-    deployment = ctx.deployment_of(pod) if pod is not None else None
+    pod = _bound_pod(caches, change)
+    deployment = caches.deployment_of(pod) if pod is not None else None
     if deployment is not None:
         yield key_of(deployment)
 
 
-def _freed_pod(ctx: Context, change: Change) -> Obj | None:
+def _freed_pod(caches: Caches, change: Change) -> Obj | None:
     """The pod a Module stopped taking room on: it is gone, its deletion began (a live copy
     before, a deleting one now), or it was bound to another pod. Placement counts only live
-    Modules (``Context.base``), so each of these frees a slot there."""
+    Modules (``PlacementBases.base``), so each of these frees a slot there."""
     old = change.old
     if change.gone:
         left = change.new
@@ -113,13 +114,13 @@ def _freed_pod(ctx: Context, change: Change) -> Obj | None:
     else:
         return None
     name = labels_of(left).get(c.LABEL_BASE_INSTANCE_NAME)
-    return ctx.pods.get(change.key[0], name) if name else None
+    return caches.pods.get(change.key[0], name) if name else None
 
 
-def _waits_for_room(ctx: Context, mrs: Obj) -> bool:
+def _waits_for_room(caches: Caches, mrs: Obj) -> bool:
     """A ModuleReplicaSet with fewer live Modules than ``replicas``, or that reported it could
     not place them all (ReplicaFailure): room on a base may let it place one."""
-    states = ctx.revision_states(mrs)
+    states = caches.revision_states(mrs)
     live = sum(states.values()) - states.get(DELETING, 0)
     wanted = (mrs.get("spec") or {}).get("replicas")
     failure = get_condition((mrs.get("status") or {}).get("conditions"), "ReplicaFailure")
@@ -127,23 +128,23 @@ def _waits_for_room(ctx: Context, mrs: Obj) -> bool:
         (failure is not None and failure.get("status") == "True")
 
 
-def module_freed_room(ctx: Context, change: Change) -> Iterable[Key]:
+def module_freed_room(caches: Caches, change: Change) -> Iterable[Key]:
     """A Module left a pod (deleted, or bound elsewhere): every ModuleReplicaSet that may place
     on that pod's Deployment and waits for room looks again, not only the Module's own owner.
     Without this, a revision short of bases stayed unplaced until something else woke it (the
     pod's instance-count label is our own write and wakes nobody: ``pod_signature``)."""
-    pod = _freed_pod(ctx, change)
+    pod = _freed_pod(caches, change)
     if pod is None:
         return
     namespace = change.key[0]
-    owner = ctx.deployment_name_of(pod)
-    named = ctx.replicasets.by_label(namespace, c.LABEL_DEPLOYMENT_NAME, owner) if owner else []
-    for mrs in [*named, *ctx.replicasets.by_index(BY_HAND, namespace, "")]:
-        if _may_place_on(mrs, owner, [pod]) and not deleting(mrs) and _waits_for_room(ctx, mrs):
+    owner = caches.deployment_name_of(pod)
+    named = caches.replicasets.by_label(namespace, c.LABEL_DEPLOYMENT_NAME, owner) if owner else []
+    for mrs in [*named, *caches.replicasets.by_index(BY_HAND, namespace, "")]:
+        if _may_place_on(mrs, owner, [pod]) and not deleting(mrs) and _waits_for_room(caches, mrs):
             yield key_of(mrs)
 
 
-def module_pod_siblings(ctx: Context, change: Change) -> Iterable[Key]:
+def module_pod_siblings(caches: Caches, change: Change) -> Iterable[Key]:
     """The other Modules of the same module on the same pod: one installed there (another
     revision, in place) deactivates their version, and one taken off may leave theirs to switch
     back; without this wake they would read Available until a drift check looked."""
@@ -152,37 +153,37 @@ def module_pod_siblings(ctx: Context, change: Change) -> Iterable[Key]:
         name = ((obj.get("spec") or {}).get("module") or {}).get("name")
         if not pod or not name:
             continue
-        for other in ctx.modules_on_pod(change.key[0], pod, include_deleting=True):
+        for other in caches.modules_on_pod(change.key[0], pod, include_deleting=True):
             if key_of(other) != change.key and \
                     ((other.get("spec") or {}).get("module") or {}).get("name") == name:
                 yield key_of(other)
 
 
-def preempt_deleted_module(ctx: Context, change: Change) -> None:
+def preempt_deleted_module(caches: Caches, change: Change) -> None:
     """Before anything else: an Arklet call in flight for a Module being deleted is abandoned
     now (preempt.py), not when its reconcile next looks."""
     if deleting(change.new):
-        ctx.deletions.seen(change.key)
+        caches.deletions.seen(change.key)
 
 
 # ----------------------------------------------------------------- a ModuleReplicaSet changed
 
 
-def replicaset_owner_deployment(ctx: Context, change: Change) -> Iterable[Key]:
+def replicaset_owner_deployment(caches: Caches, change: Change) -> Iterable[Key]:
     return _labelled(change.new, c.LABEL_MODULE_DEPLOYMENT)
 
 
 # ----------------------------------------------------------------- a ModuleDeployment changed
 
 
-def module_deployment_itself(ctx: Context, change: Change) -> Iterable[Key]:
-    yield from itself_when_meta_changed(ctx, change)
+def module_deployment_itself(caches: Caches, change: Change) -> Iterable[Key]:
+    yield from itself_when_meta_changed(caches, change)
     if change.old is not None and change.old.get("spec") != change.new.get("spec"):
         # Another ModuleDeployment may be waiting on this one for its module name.
-        yield from (key_of(md) for md in ctx.module_deployments.list(change.key[0]))
+        yield from (key_of(md) for md in caches.module_deployments.list(change.key[0]))
 
 
-def module_deployment_templates(ctx: Context, change: Change) -> Iterable[Key]:
+def module_deployment_templates(caches: Caches, change: Change) -> Iterable[Key]:
     """``status.usedBy`` of the templates it named before and names now."""
     if change.gone:
         names = template_refs(change.new)
@@ -196,32 +197,32 @@ def module_deployment_templates(ctx: Context, change: Change) -> Iterable[Key]:
 # ----------------------------------------------------------------- a ModuleTemplate changed
 
 
-def template_itself(ctx: Context, change: Change) -> Iterable[Key]:
+def template_itself(caches: Caches, change: Change) -> Iterable[Key]:
     if not change.gone and (change.old is None
                             or meta_changed(change.old, change.new, ("generation",))):
         yield change.key
 
 
-def template_users(ctx: Context, change: Change) -> Iterable[Key]:
+def template_users(caches: Caches, change: Change) -> Iterable[Key]:
     namespace, name = change.key
-    return (key_of(md) for md in ctx.module_deployments.list(namespace)
+    return (key_of(md) for md in caches.module_deployments.list(namespace)
             if ((md.get("spec") or {}).get("templateRef") or {}).get("name") == name)
 
 
 # ----------------------------------------------------------------- a Deployment changed
 
 
-def _based_on(ctx: Context, namespace: str, deployment: str) -> Iterable[Key]:
-    return (key_of(md) for md in ctx.module_deployments.list(namespace)
+def _based_on(caches: Caches, namespace: str, deployment: str) -> Iterable[Key]:
+    return (key_of(md) for md in caches.module_deployments.list(namespace)
             if (md.get("spec") or {}).get("baseDeploymentName") == deployment)
 
 
-def deployment_users(ctx: Context, change: Change) -> Iterable[Key]:
+def deployment_users(caches: Caches, change: Change) -> Iterable[Key]:
     """The ModuleDeployments that name it as their base (BaseNotFound resumes on its creation)."""
-    return _based_on(ctx, *change.key)
+    return _based_on(caches, *change.key)
 
 
-def deployment_itself(ctx: Context, change: Change) -> Iterable[Key]:
+def deployment_itself(caches: Caches, change: Change) -> Iterable[Key]:
     """A new Deployment may be a base whose count labels are due."""
     if not change.gone and change.old is None:
         yield change.key
@@ -244,25 +245,25 @@ def _may_place_on(obj: Obj, deployment: str | None, pods: list[Obj]) -> bool:
     return any(placement.selector_matches(selector, labels_of(p)) for p in pods)
 
 
-def _capacity_waiters(ctx: Context, change: Change, candidates: Iterable[Obj]) -> Iterable[Key]:
+def _capacity_waiters(caches: Caches, change: Change, candidates: Iterable[Obj]) -> Iterable[Key]:
     """The room on its pods changed: the candidates that may place on those pods look again.
     No pod, no room to change: a pod that comes later wakes them itself (``pod_*`` below)."""
     if not _capacity_changed(change):
         return
     namespace, name = change.key
-    pods = ctx.pods_of(namespace, name)
+    pods = caches.pods_of(namespace, name)
     if pods:
         yield from (key_of(obj) for obj in candidates if _may_place_on(obj, name, pods))
 
 
-def capacity_unbound_modules(ctx: Context, change: Change) -> Iterable[Key]:
+def capacity_unbound_modules(caches: Caches, change: Change) -> Iterable[Key]:
     """The unbound Modules that wait for room on its pods (bound ones keep their place)."""
-    return _capacity_waiters(ctx, change, _unbound_modules(ctx, change.key[0]))
+    return _capacity_waiters(caches, change, _unbound_modules(caches, change.key[0]))
 
 
-def capacity_replicasets(ctx: Context, change: Change) -> Iterable[Key]:
+def capacity_replicasets(caches: Caches, change: Change) -> Iterable[Key]:
     """The revisions that place on its pods."""
-    return _capacity_waiters(ctx, change, ctx.replicasets.list(change.key[0]))
+    return _capacity_waiters(caches, change, caches.replicasets.list(change.key[0]))
 
 
 # ----------------------------------------------------------------- a pod changed
@@ -288,62 +289,62 @@ def _copies(change: Change) -> list[Obj]:
     return [p for p in (change.old, change.new) if p is not None]
 
 
-def _modules_on(ctx: Context, change: Change) -> list[Obj]:
-    return ctx.modules_on_pod(*change.key, include_deleting=True)
+def _modules_on(caches: Caches, change: Change) -> list[Obj]:
+    return caches.modules_on_pod(*change.key, include_deleting=True)
 
 
-def pod_modules(ctx: Context, change: Change) -> Iterable[Key]:
+def pod_modules(caches: Caches, change: Change) -> Iterable[Key]:
     """The Modules bound to it (their base came, went, or changed readiness), and, when it
     became usable, the unbound Modules whose selector it matches (they may be placed there)."""
-    yield from (key_of(m) for m in _modules_on(ctx, change))
+    yield from (key_of(m) for m in _modules_on(caches, change))
     pod = change.new
     if not change.gone and pod_ready(pod) and not deleting(pod):
-        for module in _unbound_modules(ctx, change.key[0]):
+        for module in _unbound_modules(caches, change.key[0]):
             selector = (module.get("spec") or {}).get("selector")
             if placement.selector_matches(selector, labels_of(pod)):
                 yield key_of(module)
 
 
-def pod_replicasets(ctx: Context, change: Change) -> Iterable[Key]:
+def pod_replicasets(caches: Caches, change: Change) -> Iterable[Key]:
     """The revisions with an instance on it (counts, ``_leaving``, base retirement) and those
     that may place on it: the ones naming its Deployment, or, made by hand without that name,
     whose selector matches it (``planning.placement.eligible``)."""
     namespace = change.key[0]
-    for module in _modules_on(ctx, change):
+    for module in _modules_on(caches, change):
         yield from _labelled(module, c.LABEL_MODULE_REPLICASET)
-    owner = ctx.deployment_name_of(change.new)
+    owner = caches.deployment_name_of(change.new)
     copies = _copies(change)
-    for mrs in ctx.replicasets.list(namespace):
+    for mrs in caches.replicasets.list(namespace):
         if _may_place_on(mrs, owner, copies):
             yield key_of(mrs)
 
 
-def pod_module_deployments(ctx: Context, change: Change) -> Iterable[Key]:
+def pod_module_deployments(caches: Caches, change: Change) -> Iterable[Key]:
     """The ModuleDeployments with an instance on it, and those whose base Deployment owns it
     (peer mode counts that Deployment's pods)."""
-    for module in _modules_on(ctx, change):
+    for module in _modules_on(caches, change):
         yield from _labelled(module, c.LABEL_MODULE_DEPLOYMENT)
-    owner = ctx.deployment_name_of(change.new)
+    owner = caches.deployment_name_of(change.new)
     if owner is not None:
-        yield from _based_on(ctx, change.key[0], owner)
+        yield from _based_on(caches, change.key[0], owner)
 
 
-def pod_retirement(ctx: Context, change: Change) -> Iterable[Key]:
+def pod_retirement(caches: Caches, change: Change) -> Iterable[Key]:
     """A delete-pod label: its modules are taken off, then it is deleted (bases.py)."""
     if not change.gone and wants_removal(change.new):
         yield change.key
 
 
-def pod_deployment(ctx: Context, change: Change) -> Iterable[Key]:
+def pod_deployment(caches: Caches, change: Change) -> Iterable[Key]:
     """The count labels of its Deployment."""
-    deployment = ctx.deployment_of(change.new)
+    deployment = caches.deployment_of(change.new)
     if deployment is not None:
         yield key_of(deployment)
 
 
 # ----------------------------------------------------------------- an apps/v1 ReplicaSet changed
 #
-# A pod is a base only through its ReplicaSet's uid (Context.deployment_of), and the pod's watch
+# A pod is a base only through its ReplicaSet's uid (Caches.deployment_of), and the pod's watch
 # event may come before its new ReplicaSet's: the ReplicaSet's arrival (or a change of its
 # owner) wakes what its Deployment's pods would wake.
 
@@ -354,36 +355,36 @@ def pod_replicaset_significant(old: Obj | None, new: Obj) -> bool:
         new["metadata"].get("ownerReferences")
 
 
-def _replicaset_deployment(ctx: Context, change: Change) -> Obj | None:
+def _replicaset_deployment(caches: Caches, change: Change) -> Obj | None:
     ref = controller_ref(change.new, APPS, "Deployment")
-    deployment = ctx.deployments.get(change.key[0], ref["name"]) if ref else None
+    deployment = caches.deployments.get(change.key[0], ref["name"]) if ref else None
     return deployment if owned_by(change.new, APPS, "Deployment", deployment) else None
 
 
-def _replicaset_pods(ctx: Context, change: Change) -> list[Obj]:
-    return ctx.pods.by_index(OWNER_REPLICASET, change.key[0], change.key[1])
+def _replicaset_pods(caches: Caches, change: Change) -> list[Obj]:
+    return caches.pods.by_index(OWNER_REPLICASET, change.key[0], change.key[1])
 
 
-def pod_replicaset_module_deployments(ctx: Context, change: Change) -> Iterable[Key]:
-    deployment = _replicaset_deployment(ctx, change)
+def pod_replicaset_module_deployments(caches: Caches, change: Change) -> Iterable[Key]:
+    deployment = _replicaset_deployment(caches, change)
     if deployment is not None:
-        yield from _based_on(ctx, *key_of(deployment))
+        yield from _based_on(caches, *key_of(deployment))
 
 
-def pod_replicaset_replicasets(ctx: Context, change: Change) -> Iterable[Key]:
-    deployment = _replicaset_deployment(ctx, change)
-    pods = _replicaset_pods(ctx, change)
+def pod_replicaset_replicasets(caches: Caches, change: Change) -> Iterable[Key]:
+    deployment = _replicaset_deployment(caches, change)
+    pods = _replicaset_pods(caches, change)
     if deployment is not None and pods:
         name = deployment["metadata"]["name"]
-        yield from (key_of(mrs) for mrs in ctx.replicasets.list(change.key[0])
+        yield from (key_of(mrs) for mrs in caches.replicasets.list(change.key[0])
                     if _may_place_on(mrs, name, pods))
 
 
-def pod_replicaset_retirements(ctx: Context, change: Change) -> Iterable[Key]:
-    return (key_of(pod) for pod in _replicaset_pods(ctx, change) if wants_removal(pod))
+def pod_replicaset_retirements(caches: Caches, change: Change) -> Iterable[Key]:
+    return (key_of(pod) for pod in _replicaset_pods(caches, change) if wants_removal(pod))
 
 
-def pod_replicaset_deployment(ctx: Context, change: Change) -> Iterable[Key]:
-    deployment = _replicaset_deployment(ctx, change)
+def pod_replicaset_deployment(caches: Caches, change: Change) -> Iterable[Key]:
+    deployment = _replicaset_deployment(caches, change)
     if deployment is not None:
         yield key_of(deployment)

@@ -19,10 +19,12 @@ from ..runtime.queue import Result
 from ..runtime.store import Key, Obj, key_of
 from . import watches as w
 from . import wake
-from .bases import BaseDeploymentReconciler, BasePodReconciler
-from .context import Context, wants_removal
+from .base_labels import BaseDeploymentCountsReconciler, BasePodReconciler
+from ..planning.base_pod_rules import wants_removal
+from .caches import Caches
+from .context import Context
 from .module import ModuleReconciler
-from .moduledeployment import DeploymentReconciler
+from .moduledeployment import ModuleDeploymentReconciler
 from .modulereplicaset import ReplicaSetReconciler
 from .moduletemplate import TemplateUsageReconciler
 from .routes import Change, Source, Watch
@@ -37,7 +39,7 @@ POD_REPLICASET = "ReplicaSet"  # apps/v1: links a base pod to its Deployment by 
 
 
 def _custom(kind: str, plural: str,
-            observe: Callable[[Context, Change], None] | None = None) -> Source:
+            observe: Callable[[Caches, Change], None] | None = None) -> Source:
     """One of our own kinds (group serverless.alipay.com)."""
     return Source(kind, c.GROUP, c.VERSION, plural,
                   lambda kube: lambda ns: kube.list(plural, ns), observe=observe)
@@ -69,7 +71,7 @@ class Reconciles:
     make: Callable[[Context], Reconciler]
     workers: Callable[[Settings], int]
     watches: tuple[Watch, ...]
-    initial: Callable[[Context], Iterable[Key]]
+    initial: Callable[[Caches], Iterable[Key]]
 
 
 def _keys(objects: Iterable[Obj]) -> list[Key]:
@@ -86,7 +88,7 @@ LABEL_FOLD = 1.0
 
 RECONCILERS: tuple[Reconciles, ...] = (
     Reconciles(
-        wake.MODULE_DEPLOYMENTS, DeploymentReconciler, lambda s: 4,
+        wake.MODULE_DEPLOYMENTS, ModuleDeploymentReconciler, lambda s: 4,
         (Watch(MODULE_DEPLOYMENT, w.module_deployment_itself),
          Watch(REPLICASET, w.replicaset_owner_deployment),
          Watch(MODULE, w.module_owner_deployment),
@@ -94,19 +96,19 @@ RECONCILERS: tuple[Reconciles, ...] = (
          Watch(DEPLOYMENT, w.deployment_users),
          Watch(POD_REPLICASET, w.pod_replicaset_module_deployments),
          Watch(TEMPLATE, w.template_users)),
-        lambda ctx: _keys(ctx.module_deployments.list())),
+        lambda caches: _keys(caches.module_deployments.list())),
     Reconciles(
         wake.TEMPLATES, TemplateUsageReconciler, lambda s: 1,
         (Watch(TEMPLATE, w.template_itself),
          Watch(MODULE_DEPLOYMENT, w.module_deployment_templates)),
-        lambda ctx: _keys(ctx.templates.list())),
+        lambda caches: _keys(caches.templates.list())),
     Reconciles(
         wake.MODULES, _module_reconciler, lambda s: s.module_workers,
         (Watch(MODULE, w.itself_when_meta_changed),
          Watch(MODULE, w.module_pod_siblings),
          Watch(POD, w.pod_modules),
          Watch(DEPLOYMENT, w.capacity_unbound_modules)),
-        lambda ctx: _keys(ctx.modules.list())),
+        lambda caches: _keys(caches.modules.list())),
     Reconciles(
         wake.REPLICASETS, ReplicaSetReconciler, lambda s: 4,
         (Watch(REPLICASET, w.itself_when_meta_changed),
@@ -115,20 +117,20 @@ RECONCILERS: tuple[Reconciles, ...] = (
          Watch(POD, w.pod_replicasets),
          Watch(POD_REPLICASET, w.pod_replicaset_replicasets),
          Watch(DEPLOYMENT, w.capacity_replicasets)),
-        lambda ctx: _keys(ctx.replicasets.list())),
+        lambda caches: _keys(caches.replicasets.list())),
     Reconciles(
         wake.BASE_PODS, BasePodReconciler, lambda s: 2,
         (Watch(POD, w.pod_retirement),
          Watch(POD_REPLICASET, w.pod_replicaset_retirements),
          Watch(MODULE, w.module_base_pod)),
-        lambda ctx: _keys(ctx.pods.list(where=wants_removal))),
+        lambda caches: _keys(caches.pods.list(where=wants_removal))),
     Reconciles(
-        wake.BASE_DEPLOYMENTS, BaseDeploymentReconciler, lambda s: 2,
+        wake.BASE_DEPLOYMENTS, BaseDeploymentCountsReconciler, lambda s: 2,
         (Watch(DEPLOYMENT, w.deployment_itself, LABEL_FOLD),
          Watch(POD, w.pod_deployment, LABEL_FOLD),
          Watch(POD_REPLICASET, w.pod_replicaset_deployment, LABEL_FOLD),
          Watch(MODULE, w.module_base_deployment, LABEL_FOLD)),
-        lambda ctx: _keys(ctx.deployments.list())),
+        lambda caches: _keys(caches.deployments.list())),
 )
 
 

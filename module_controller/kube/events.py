@@ -14,8 +14,8 @@ nowhere to fold goes with a log line. A release of 10,000 Modules records about 
 Events in a few minutes; none is lost, and what a person reads is one line per owner.
 
 An Event that is one of many alike (a release's Modules each reaching Installed) may instead
-be *summarised*: the recorder's ``summarise`` hook (set by the controller, which knows what a
-group is) names a target object and a series; the Event becomes one Event per target, type,
+be *summarised*: the recorder's ``summarise`` function (given by the controller, which knows what
+a group is) names a target object and a series; the Event becomes one Event per target, type,
 reason and series, whose ``count`` is the number of objects and whose message says it ("revision
 3, group 2/4: 250 Modules Installed; latest ..."), patched as the count grows. Failures are
 never summarised by the controller: each stays on its own object.
@@ -112,7 +112,8 @@ def _controller_owner(meta: Obj) -> Obj | None:
 
 
 class EventRecorder:
-    def __init__(self, api: client.ApiClient, capacity: int = 1000, posters: int = 4):
+    def __init__(self, api: client.ApiClient, capacity: int = 1000, posters: int = 4, *,
+                 summarise: Summarise | None = None):
         self.core = client.CoreV1Api(api)
         self._capacity = capacity
         self._pending: OrderedDict[EventKey, _Pending] = OrderedDict()
@@ -124,8 +125,8 @@ class EventRecorder:
         self._posters = posters
         self._tasks: list[asyncio.Task[None]] = []
         self._instance = socket.gethostname()
-        #: Set by the controller (see :class:`Summary`); None: every Event on its own object.
-        self.summarise: Summarise | None = None
+        #: The controller's (see :class:`Summary`); None: every Event on its own object.
+        self.summarise = summarise
 
     def start(self) -> None:
         if not self._tasks:

@@ -9,7 +9,7 @@ from ours in three ways this module decides about; the reconcilers write what it
   ModuleReplicaSet adopts the Modules labelled with its name that have no controlling owner
   (:func:`module_adoption`), before it counts them, so it never places a second instance for a
   Module that runs. (The ModuleDeployment's owner reference to its base Deployment goes with
-  :func:`planning.deployment.metadata_patch`.)
+  :func:`planning.moduledeployment_rules.metadata_patch`.)
 * **the release**: its ``status.releaseStatus`` has no ``updateRevision`` (a string in its
   schema), and its ``currentBatch`` counts the group to start next, so a release it paused after
   group 1 of 2 reads ``currentBatch: 2``. :func:`adopted_release` reads that as the state of our

@@ -7,7 +7,8 @@ import pytest
 
 from module_controller.api import constants as c
 from module_controller.controllers.context import Context
-from module_controller.settings import Settings
+
+from helpers.wired import offline_context
 
 NS = "ns"
 
@@ -54,13 +55,13 @@ def module_deployment(name: str, base: str) -> dict:
 
 
 def context(*objects: dict) -> Context:
-    ctx = Context(settings=Settings(), kube=None, arklet=None, events=None)  # type: ignore[arg-type]
-    stores = {"Deployment": ctx.deployments, "Pod": ctx.pods, "ModuleReplicaSet": ctx.replicasets,
-              "ModuleDeployment": ctx.module_deployments, "ReplicaSet": ctx.pod_replicasets}
+    ctx = offline_context()
+    stores = {kind: ctx.caches.store(kind) for kind in (
+        "Deployment", "Pod", "ModuleReplicaSet", "ModuleDeployment", "ReplicaSet")}
     for obj in objects:
         stores[obj["kind"]].upsert(obj)
         if obj["kind"] == "Deployment":
-            ctx.pod_replicasets.upsert(pod_replicaset(obj))
+            ctx.caches.pod_replicasets.upsert(pod_replicaset(obj))
     return ctx
 
 
@@ -76,8 +77,8 @@ OTHER = deployment("other", "other")
 def test_pod_of_a_named_base_deployment_is_a_base_pod(namer: dict) -> None:
     base_pod = pod("b-1", {"app": "dynamic-stock"}, owner="base")
     ctx = context(BASE, OTHER, namer, base_pod)
-    assert ctx.base_deployment_of(base_pod) is ctx.deployments.get(NS, "base")
-    assert ctx.retiring(base_pod)
+    assert ctx.caches.base_deployment_of(base_pod) is ctx.caches.deployments.get(NS, "base")
+    assert ctx.caches.retiring(base_pod)
 
 
 @pytest.mark.parametrize("victim", [
@@ -91,8 +92,8 @@ def test_pod_of_a_named_base_deployment_is_a_base_pod(namer: dict) -> None:
 def test_other_pods_are_not_base_pods(victim: dict) -> None:
     ctx = context(BASE, OTHER, module_deployment("md", "base"),
                   replicaset("rs", {"matchLabels": {"app": "dynamic-stock"}}), victim)
-    assert ctx.base_deployment_of(victim) is None
-    assert not ctx.retiring(victim)
+    assert ctx.caches.base_deployment_of(victim) is None
+    assert not ctx.caches.retiring(victim)
 
 
 def test_labelled_replicaset_names_only_its_deployment_and_empty_selector_names_none() -> None:
@@ -100,7 +101,7 @@ def test_labelled_replicaset_names_only_its_deployment_and_empty_selector_names_
     # The label wins over the selector; an empty selector names nothing.
     ctx = context(BASE, OTHER, replicaset("a", {"matchLabels": {"app": "other"}}, "base"),
                   replicaset("b", {}), replicaset("c", None), other_pod)
-    assert ctx.base_deployment_of(other_pod) is None
+    assert ctx.caches.base_deployment_of(other_pod) is None
 
 
 def test_a_base_is_described_with_the_deployment_that_owns_it() -> None:
@@ -108,19 +109,20 @@ def test_a_base_is_described_with_the_deployment_that_owns_it() -> None:
                          pod("o-1", {"app": "dynamic-stock"}, owner="other"),
                          pod("bare", {"app": "dynamic-stock"}))
     ctx = context(BASE, OTHER, mine, other, bare)
-    assert [ctx.base(p).deployment for p in (mine, other, bare)] == ["base", "other", None]
+    bases = ctx.placement
+    assert [bases.base(p).deployment for p in (mine, other, bare)] == ["base", "other", None]
     # Ownership is a chain of uids through cached objects: a ReplicaSet the cache does not know
     # (yet) makes no base, and neither does a forged uid.
     unknown = pod("u-1", {"app": "dynamic-stock"}, owner="not-cached")
     forged = pod("f-1", {"app": "dynamic-stock"}, owner="base", rs_uid="made-up")
-    assert ctx.base(unknown).deployment is None and ctx.base(forged).deployment is None
-    assert not ctx.ownership_pending(forged) and ctx.ownership_pending(unknown)
+    assert bases.base(unknown).deployment is None and bases.base(forged).deployment is None
+    assert not ctx.caches.ownership_pending(forged) and ctx.caches.ownership_pending(unknown)
 
 
 def test_not_ready_since_reads_the_ready_condition() -> None:
     import datetime as dt
 
-    from module_controller.controllers.context import not_ready_since
+    from module_controller.planning.base_pod_rules import not_ready_since
     p = pod("b-1", {}, owner="base")
     p["status"] = {"conditions": [
         {"type": "Ready", "status": "False", "lastTransitionTime": "2026-01-01T12:00:00Z"}]}

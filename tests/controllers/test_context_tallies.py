@@ -1,4 +1,4 @@
-"""The Module cache's tallies (controllers/context.module_store) against the walks they replace:
+"""The Module cache's tallies (controllers/caches.module_store) against the walks they replace:
 after any sequence of Module changes, a tally read equals counting over every cached Module."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from collections import Counter
 import pytest
 
 from module_controller.api import constants as c
-from module_controller.controllers.context import (POD_LOAD, REVISION_STATES, SERVING_PODS,
-                                                   instance_state, module_store)
+from module_controller.controllers.caches import (POD_LOAD, REVISION_STATES, SERVING_PODS,
+                                                  instance_state, module_store)
 from module_controller.planning.module_lifecycle import serving
 
 

@@ -13,12 +13,14 @@ import pytest
 from module_controller.api import constants as c
 from module_controller.api import objects
 from module_controller.arklet import ArkletClient, ArkletSettings, BizInfo
-from module_controller.controllers.context import Context
 from module_controller.controllers.drift import DriftChecker
+from module_controller.controllers.listings import Listings
 from module_controller.controllers.module_calls import ModuleCalls
 from module_controller_dev.fakearklet.server import FakeArklet
 from module_controller.planning.arklet_answers import Call
 from module_controller.settings import Settings
+
+from helpers.wired import offline_context
 
 NS = "ns"
 PERIOD = 60.0
@@ -68,13 +70,14 @@ async def checked(fake):
     settings = Settings(arklet=ArkletSettings(port=fake.port, connect_timeout=0.5, timeout=2.0,
                                               attempts=1))
     events = Recorded()
-    async with ArkletClient(settings.arklet) as client:
-        ctx = Context(settings=settings, kube=None, arklet=client,  # type: ignore[arg-type]
-                      events=events)  # type: ignore[arg-type]
+    listings = Listings()
+    async with ArkletClient(settings.arklet, on_change=listings.changed) as client:
+        ctx = offline_context(settings, arklet=client, events=events, listings=listings)
         ctx.pods.upsert(base_pod())
         ctx.modules.upsert(available_module("m", time.time() - 3600))
         woken: list[tuple[str, str]] = []
-        checker = DriftChecker(ctx, PERIOD, remove_orphans=False, reconcile_module=woken.append)
+        checker = DriftChecker(ctx, listings, PERIOD, remove_orphans=False,
+                               reconcile_module=woken.append)
         yield checker, events, woken
 
 

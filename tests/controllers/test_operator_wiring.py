@@ -10,11 +10,10 @@ import pytest
 
 from module_controller.api import constants as c
 from module_controller.controllers import wake as q
-from module_controller.controllers.context import Context
+from module_controller.controllers.caches import Caches
 from module_controller.controllers.routes import Routes
 from module_controller.controllers.wake import Wake
 from module_controller.controllers.wiring import RECONCILERS, SOURCES, all_watches
-from module_controller.settings import Settings
 
 NS = "ns"
 
@@ -32,14 +31,24 @@ class Recorder:
         return 0
 
 
-def world() -> tuple[Context, dict[str, Recorder]]:
+class Wired:
+    """The caches and the routing table as the operator wires them; what a writer's answer
+    does is :meth:`Routes.answer`, what a watch event does :meth:`Routes.event`."""
+
+    def __init__(self, wake: Wake) -> None:
+        self.caches = Caches()
+        self.routes = Routes(self.caches, wake, SOURCES, all_watches())
+
+    def gone(self, kind: str, obj: dict) -> None:
+        self.routes.event(kind, "DELETED", obj)
+
+
+def world() -> tuple[Wired, dict[str, Recorder]]:
     wake = Wake()
     queues = {spec.queue: Recorder() for spec in RECONCILERS}
     for name, recorder in queues.items():
         wake.register(name, recorder)  # type: ignore[arg-type]
-    ctx = Context(settings=Settings(), kube=None, arklet=None, events=None,  # type: ignore[arg-type]
-                  wake=wake, routes=Routes(wake, SOURCES, all_watches()))
-    return ctx, queues
+    return Wired(wake), queues
 
 
 def woken(queues: dict[str, Recorder]) -> dict[str, set[str]]:
@@ -111,31 +120,31 @@ def module(name: str, *, on: str | None = None, mrs: str | None = None, md: str 
     return obj
 
 
-def two_releases() -> tuple[Context, dict[str, Recorder]]:
+def two_releases() -> tuple[Wired, dict[str, Recorder]]:
     """ModuleDeployments a and b on base Deployments base-a and base-b, one instance each, an
     unbound hand-made Module per app and a hand-made revision without a Deployment name."""
     ctx, queues = world()
     for obj in (deployment("base-a", "a"), deployment("base-b", "b")):
-        ctx.deployments.upsert(obj)
-        ctx.pod_replicasets.upsert(pod_replicaset(obj["metadata"]["name"]))
+        ctx.caches.deployments.upsert(obj)
+        ctx.caches.pod_replicasets.upsert(pod_replicaset(obj["metadata"]["name"]))
     for obj in (pod("a-1", "base-a", "a"), pod("b-1", "base-b", "b")):
-        ctx.pods.upsert(obj)
+        ctx.caches.pods.upsert(obj)
     for obj in (module_deployment("a", "base-a"), module_deployment("b", "base-b")):
-        ctx.module_deployments.upsert(obj)
+        ctx.caches.module_deployments.upsert(obj)
     for obj in (replicaset("a-1", "a", "base-a", "a"), replicaset("b-1", "b", "base-b", "b"),
                 replicaset("hand-a", None, None, "a"), replicaset("hand-b", None, None, "b")):
-        ctx.replicasets.upsert(obj)
+        ctx.caches.replicasets.upsert(obj)
     for obj in (module("ma", on="a-1", mrs="a-1", md="a"), module("mb", on="b-1", mrs="b-1", md="b"),
                 module("loose-a", app="a"), module("loose-b", app="b")):
-        ctx.modules.upsert(obj)
-    ctx.templates.upsert({"metadata": {"name": "t", "namespace": NS, "uid": "t",
+        ctx.caches.modules.upsert(obj)
+    ctx.caches.templates.upsert({"metadata": {"name": "t", "namespace": NS, "uid": "t",
                                        "resourceVersion": "1"}})
     return ctx, queues
 
 
 def test_a_pod_turning_not_ready_wakes_only_what_it_can_affect() -> None:
     ctx, queues = two_releases()
-    ctx.routes.event(ctx, "Pod", "MODIFIED", pod("a-1", "base-a", "a", ready=False, rv=2))
+    ctx.routes.event("Pod", "MODIFIED", pod("a-1", "base-a", "a", ready=False, rv=2))
     assert woken(queues) == {
         q.MODULES: {"ma"},  # bound there; the unbound ones cannot use a NotReady pod
         q.REPLICASETS: {"a-1", "hand-a"},  # owns ma and names base-a; selector matches
@@ -146,7 +155,7 @@ def test_a_pod_turning_not_ready_wakes_only_what_it_can_affect() -> None:
 
 def test_a_new_ready_base_wakes_the_unbound_modules_it_may_take() -> None:
     ctx, queues = two_releases()
-    ctx.routes.event(ctx, "Pod", None, pod("a-2", "base-a", "a"))
+    ctx.routes.event("Pod", None, pod("a-2", "base-a", "a"))
     assert woken(queues) == {
         q.MODULES: {"loose-a"},
         q.REPLICASETS: {"a-1", "hand-a"},
@@ -154,7 +163,7 @@ def test_a_new_ready_base_wakes_the_unbound_modules_it_may_take() -> None:
         q.BASE_DEPLOYMENTS: {"base-a"},
     }
     # Delays: the count labels of a Deployment fold a burst into one update.
-    ctx.routes.event(ctx, "Pod", None, pod("a-3", "base-a", "a"))
+    ctx.routes.event("Pod", None, pod("a-3", "base-a", "a"))
     assert (("ns", "base-a"), 1.0) in queues[q.BASE_DEPLOYMENTS].keys
 
 
@@ -166,10 +175,10 @@ def test_a_replicaset_arriving_after_its_pods_wakes_what_those_bases_wake() -> N
     late["metadata"].update(name="base-a-h2", uid="base-a-h2")
     newcomer = pod("a-2", "base-a", "a", extra={c.LABEL_DELETE_POD: "true"})
     newcomer["metadata"]["ownerReferences"][0].update(name="base-a-h2", uid="base-a-h2")
-    ctx.pods.upsert(newcomer)
-    assert ctx.deployment_of(newcomer) is None
-    ctx.routes.event(ctx, "ReplicaSet", None, late)
-    assert ctx.deployment_of(newcomer) is ctx.deployments.get(NS, "base-a")
+    ctx.caches.pods.upsert(newcomer)
+    assert ctx.caches.deployment_of(newcomer) is None
+    ctx.routes.event("ReplicaSet", None, late)
+    assert ctx.caches.deployment_of(newcomer) is ctx.caches.deployments.get(NS, "base-a")
     assert woken(queues) == {
         q.REPLICASETS: {"a-1", "hand-a"},
         q.MODULE_DEPLOYMENTS: {"a"},
@@ -179,20 +188,20 @@ def test_a_replicaset_arriving_after_its_pods_wakes_what_those_bases_wake() -> N
     # Its status counts change all the time: that wakes nobody.
     counted = {**late, "metadata": {**late["metadata"], "resourceVersion": "2"},
                "status": {"replicas": 2}}
-    ctx.routes.event(ctx, "ReplicaSet", "MODIFIED", counted)
+    ctx.routes.event("ReplicaSet", "MODIFIED", counted)
     assert woken(queues) == {}
 
 
 def test_a_relabelled_pod_wakes_the_selectors_it_left_and_the_ones_it_joined() -> None:
     ctx, queues = two_releases()
-    ctx.routes.event(ctx, "Pod", "MODIFIED", pod("a-1", "base-a", "b", rv=2))
+    ctx.routes.event("Pod", "MODIFIED", pod("a-1", "base-a", "b", rv=2))
     assert woken(queues)[q.REPLICASETS] == {"a-1", "hand-a", "hand-b"}
 
 
 def test_a_deleted_base_pod_wakes_its_modules_their_owners_and_its_deployment() -> None:
     ctx, queues = two_releases()
-    ctx.routes.event(ctx, "Pod", "DELETED", pod("b-1", "base-b", "b", rv=2))
-    assert ctx.pods.get(NS, "b-1") is None
+    ctx.routes.event("Pod", "DELETED", pod("b-1", "base-b", "b", rv=2))
+    assert ctx.caches.pods.get(NS, "b-1") is None
     assert woken(queues) == {
         q.MODULES: {"mb"},
         q.REPLICASETS: {"b-1", "hand-b"},
@@ -203,46 +212,46 @@ def test_a_deleted_base_pod_wakes_its_modules_their_owners_and_its_deployment() 
 
 def test_a_deletion_seen_by_a_reconciler_is_routed_once() -> None:
     ctx, queues = two_releases()
-    last = ctx.pods.get(NS, "b-1")
+    last = ctx.caches.pods.get(NS, "b-1")
     assert last is not None
     ctx.gone("Pod", last)  # the Module reconciler's live read found no pod
     assert woken(queues)[q.MODULES] == {"mb"}
-    ctx.routes.event(ctx, "Pod", "DELETED", last)  # the watch says so later
+    ctx.routes.event("Pod", "DELETED", last)  # the watch says so later
     assert woken(queues) == {}
 
 
 def test_our_own_pod_labels_wake_nobody() -> None:
     ctx, queues = two_releases()
-    ctx.routes.event(ctx, "Pod", "MODIFIED", pod(
+    ctx.routes.event("Pod", "MODIFIED", pod(
         "a-1", "base-a", "a", rv=2, extra={f"{c.MODULE_LABEL_PREFIX}x": "true"}))
     assert woken(queues) == {}
 
 
 def test_a_modules_own_status_write_wakes_its_owners_not_itself() -> None:
     ctx, queues = two_releases()
-    ctx.remember_module(module("ma", on="a-1", mrs="a-1", md="a", rv=2, phase="Available"),
-                        wake_self=False)
+    ctx.routes.answer("Module", module("ma", on="a-1", mrs="a-1", md="a", rv=2,
+                                       phase="Available"), skip=q.MODULES)
     assert woken(queues) == {q.REPLICASETS: {"a-1"}, q.MODULE_DEPLOYMENTS: {"a"}}
     # Another reconciler changed its spec: the Module's own reconciler looks too.
-    ctx.remember_module(module("ma", on="a-1", mrs="a-1", md="a", rv=3, generation=2),
-                        wake_self=True)
+    ctx.routes.answer("Module", module("ma", on="a-1", mrs="a-1", md="a", rv=3, generation=2),
+                      skip=None)
     assert woken(queues)[q.MODULES] == {"ma"}
 
 
 def test_a_base_deployment_appearing_wakes_the_module_deployments_naming_it() -> None:
     ctx, queues = world()
-    ctx.module_deployments.upsert(module_deployment("a", "base-a"))
-    ctx.module_deployments.upsert(module_deployment("b", "base-b"))
-    ctx.routes.event(ctx, "Deployment", "ADDED", deployment("base-a", "a"))
+    ctx.caches.module_deployments.upsert(module_deployment("a", "base-a"))
+    ctx.caches.module_deployments.upsert(module_deployment("b", "base-b"))
+    ctx.routes.event("Deployment", "ADDED", deployment("base-a", "a"))
     assert woken(queues) == {q.MODULE_DEPLOYMENTS: {"a"}, q.BASE_DEPLOYMENTS: {"base-a"}}
 
 
 @pytest.mark.parametrize("kind", [s.kind for s in SOURCES])
 def test_an_older_copy_or_an_echo_wakes_nobody(kind: str) -> None:
     ctx, queues = two_releases()
-    store = ctx.store(kind)
+    store = ctx.caches.store(kind)
     current = next(iter(store.list()))
-    ctx.routes.event(ctx, kind, "MODIFIED", current)
+    ctx.routes.event(kind, "MODIFIED", current)
     assert woken(queues) == {}
 
 
@@ -263,9 +272,9 @@ def test_our_own_count_labels_on_a_base_wake_the_module_deployments_on_it() -> N
     labelled = deployment("base-a", "a")
     labelled["metadata"].update(resourceVersion="2", labels={
         c.LABEL_MAX_MODULE_INSTANCE_COUNT_ON_BASE: "1"})
-    ctx.remember("Deployment", labelled, writer=q.BASE_DEPLOYMENTS)
+    ctx.routes.answer("Deployment", labelled, skip=q.BASE_DEPLOYMENTS)
     assert woken(queues) == {q.MODULE_DEPLOYMENTS: {"a"}}
-    ctx.routes.event(ctx, "Deployment", "MODIFIED", labelled)  # the echo
+    ctx.routes.event("Deployment", "MODIFIED", labelled)  # the echo
     assert woken(queues) == {}
 
 
@@ -275,21 +284,21 @@ def test_a_capacity_change_wakes_only_what_waits_for_room_on_that_deployments_po
     ctx, queues = two_releases()
     named_elsewhere = module("loose-a-on-b", app="a")
     named_elsewhere["metadata"]["labels"][c.LABEL_DEPLOYMENT_NAME] = "base-b"
-    ctx.modules.upsert(named_elsewhere)
+    ctx.caches.modules.upsert(named_elsewhere)
     relabelled = deployment("base-a", "a")
     relabelled["metadata"].update(resourceVersion="2", labels={c.LABEL_MAX_MODULE_COUNT: "3"})
-    ctx.routes.event(ctx, "Deployment", "MODIFIED", relabelled)
+    ctx.routes.event("Deployment", "MODIFIED", relabelled)
     assert woken(queues) == {
         q.MODULES: {"loose-a"},  # not ma (bound), loose-b (selector), loose-a-on-b (named)
         q.REPLICASETS: {"a-1", "hand-a"},
         q.MODULE_DEPLOYMENTS: {"a"},  # names base-a (deployment_users: any change)
     }
     # A Deployment with no pod has no room to change: nobody waits on it.
-    ctx.deployments.upsert(deployment("empty", "a"))
-    ctx.pod_replicasets.upsert(pod_replicaset("empty"))
+    ctx.caches.deployments.upsert(deployment("empty", "a"))
+    ctx.caches.pod_replicasets.upsert(pod_replicaset("empty"))
     emptied = deployment("empty", "a")
     emptied["metadata"].update(resourceVersion="2", labels={c.LABEL_MAX_MODULE_COUNT: "3"})
-    ctx.routes.event(ctx, "Deployment", "MODIFIED", emptied)
+    ctx.routes.event("Deployment", "MODIFIED", emptied)
     assert q.MODULES not in woken(queues)
 
 
@@ -308,19 +317,19 @@ def test_a_module_leaving_a_pod_wakes_the_revisions_waiting_for_room_there() -> 
     full = replicaset("full-a", "e", "base-a", "a")
     full["spec"]["replicas"] = 1
     for obj in (short, failing, other, full):
-        ctx.replicasets.upsert(obj)
+        ctx.caches.replicasets.upsert(obj)
     full_instance = module("me", on="a-1", mrs="full-a", md="e")
     # Counted as full-a's instance by its controller reference (uid), not by its labels.
     full_instance["metadata"]["ownerReferences"] = [
         {"apiVersion": "serverless.alipay.com/v1alpha1", "kind": "ModuleReplicaSet",
          "name": "full-a", "uid": "full-a", "controller": True}]
-    ctx.modules.upsert(full_instance)
+    ctx.caches.modules.upsert(full_instance)
 
     going = module("ma", on="a-1", mrs="a-1", md="a", rv=3, phase="Available")
     going["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
-    ctx.routes.event(ctx, "Module", "MODIFIED", going)
+    ctx.routes.event("Module", "MODIFIED", going)
     assert woken(queues)[q.REPLICASETS] == {"a-1", "short-a", "hand-failing"}
-    ctx.routes.event(ctx, "Module", "DELETED", going)
+    ctx.routes.event("Module", "DELETED", going)
     assert woken(queues)[q.REPLICASETS] == {"a-1", "short-a", "hand-failing"}
 
 
@@ -328,8 +337,8 @@ def test_a_status_change_of_a_module_wakes_only_its_own_revision() -> None:
     ctx, queues = two_releases()
     short = replicaset("short-a", "c", "base-a", "a")
     short["spec"]["replicas"] = 1
-    ctx.replicasets.upsert(short)
-    ctx.routes.event(ctx, "Module", "MODIFIED",
+    ctx.caches.replicasets.upsert(short)
+    ctx.routes.event("Module", "MODIFIED",
                      module("ma", on="a-1", mrs="a-1", md="a", rv=2, phase="Available"))
     assert woken(queues)[q.REPLICASETS] == {"a-1"}
 
@@ -341,12 +350,12 @@ def test_a_module_changing_on_a_pod_wakes_the_other_versions_of_its_module_there
     ctx, queues = two_releases()
     old = module("ma", on="a-1", mrs="a-1", md="a", rv=2, phase="Available")
     old["spec"]["module"] = {"name": "provider", "version": "1.0.0"}
-    ctx.modules.upsert(old)
+    ctx.caches.modules.upsert(old)
     new = module("ma2", on="a-1", mrs="a-2", md="a", rv=2, phase="Available")
     new["spec"]["module"] = {"name": "provider", "version": "2.0.0"}
-    ctx.remember_module(new, wake_self=True)
+    ctx.routes.answer("Module", new, skip=None)
     assert woken(queues)[q.MODULES] == {"ma", "ma2"}
-    ctx.remember_module({**new, "metadata": {**new["metadata"], "resourceVersion": "3",
-                                             "deletionTimestamp": "2026-01-01T00:00:00Z"}},
-                        wake_self=True)
+    ctx.routes.answer("Module", {**new, "metadata": {
+        **new["metadata"], "resourceVersion": "3", "deletionTimestamp": "2026-01-01T00:00:00Z"}},
+        skip=None)
     assert "ma" in woken(queues)[q.MODULES]

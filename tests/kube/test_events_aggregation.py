@@ -88,9 +88,8 @@ async def test_a_summary_is_one_event_whose_count_and_message_follow_what_it_cou
     members = [{"apiVersion": "v1", "kind": "Secret",
                 "metadata": {"name": f"s{i}", "namespace": namespace, "uid": f"s{i}-uid"}}
                for i in range(5)]
-    recorder = EventRecorder(api)
-    recorder.summarise = lambda obj, type_, reason, message: (
-        Summary(target_obj, "group 1/2") if obj["kind"] == "Secret" and type_ == NORMAL else None)
+    recorder = EventRecorder(api, summarise=lambda obj, type_, reason, message: (
+        Summary(target_obj, "group 1/2") if obj["kind"] == "Secret" and type_ == NORMAL else None))
     recorder.start()
     try:
         uid = target.metadata.uid

@@ -11,7 +11,8 @@ from pydantic import ValidationError
 from module_controller.api import Module, ModuleDeployment, ModuleReplicaSet
 from module_controller.api.errors import describe
 from module_controller.api.moduledeployment import ReleaseProgress as P
-from module_controller.planning import adoption, deployment, release_machine
+from module_controller.planning import adoption, release_machine
+from module_controller.planning import moduledeployment_rules as md_rules
 from module_controller.planning.release import Observed, Revision
 
 from migration_data import COMPLETED, PAUSED, objects, of_kind, served
@@ -54,7 +55,7 @@ def _observed(recording: str, pause: bool) -> tuple[Observed, str]:
     rev = Revision(number=1, name=name, replicas=mrs["spec"]["replicas"], instances=modules,
                    available=modules)
     return Observed(desired=md.spec.replicas, update_revision=1, revisions=(rev,),
-                    strategy=deployment.strategy(md, md.spec.replicas), pause=pause,
+                    strategy=md_rules.strategy(md, md.spec.replicas), pause=pause,
                     confirm_batch_num=0), name
 
 
@@ -135,7 +136,7 @@ def test_a_replicaset_being_deleted_adopts_nothing():
 def test_base_deployment_owner_reference_of_upstream_goes():
     md = of_kind(COMPLETED, "ModuleDeployment")[0]
     md["metadata"]["resourceVersion"] = "1"
-    patch = deployment.metadata_patch(md["metadata"], md["spec"]["baseDeploymentName"])
+    patch = md_rules.metadata_patch(md["metadata"], md["spec"]["baseDeploymentName"])
     assert patch is not None and patch["ownerReferences"] == []
     assert "finalizers" not in patch  # upstream's finalizers are this project's names
 
@@ -145,13 +146,13 @@ def test_the_adopted_revision_is_brought_to_the_spec_once():
     into: after the patch the revision compares equal, so it is not patched on every reconcile."""
     md = ModuleDeployment.from_api(of_kind(COMPLETED, "ModuleDeployment")[0])
     mrs = of_kind(COMPLETED, "ModuleReplicaSet")[0]
-    wanted = deployment.revision_spec(md, md.spec.template, mrs["spec"]["selector"])
-    patch = deployment.revision_update(mrs, wanted, md.spec.base_deployment_name)
+    wanted = md_rules.revision_spec(md, md.spec.template, mrs["spec"]["selector"])
+    patch = md_rules.revision_update(mrs, wanted, md.spec.base_deployment_name)
     assert patch["spec"]["operationStrategy"]["serviceStrategy"]["targetPort"] is None
     assert patch["spec"]["template"]["spec"]["selector"] is None
     applied = _merge(mrs["spec"], patch["spec"])
     mrs = {**mrs, "spec": applied, "metadata": {**mrs["metadata"], **patch["metadata"]}}
-    assert deployment.revision_update(mrs, wanted, md.spec.base_deployment_name) is None
+    assert md_rules.revision_update(mrs, wanted, md.spec.base_deployment_name) is None
 
 
 def _merge(target, patch):

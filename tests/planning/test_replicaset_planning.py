@@ -7,7 +7,7 @@ from module_controller.api import constants as c
 from module_controller.api.common import SchedulingPolicy as S
 from module_controller.api.common import UpgradePolicy as U
 from module_controller.planning import replicaset as rs
-from module_controller.planning.bases import count_labels
+from module_controller.planning.base_pod_rules import count_labels
 from module_controller.planning.replicaset import Instance, counts, delta, scale_down_order
 
 LOAD = {"p1": 1, "p2": 2, "p3": 3}

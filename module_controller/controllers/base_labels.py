@@ -2,7 +2,7 @@
 
 * A pod labelled ``delete-pod=true`` has its Modules taken off (uninstalled), then is deleted;
   ``delete-pod-directly=true`` does the same without uninstalling (the Module reconciler skips
-  Arklet for Modules on such a pod). Only base pods (:meth:`Context.base_deployment_of`): on any
+  Arklet for Modules on such a pod). Only base pods (:meth:`Caches.base_deployment_of`): on any
   other pod the labels are ignored with one Event, since whoever may label a pod must not get
   the controller to delete it (docs/security.md).
 * With ``--no-pod-deletion`` the modules are still taken off, but the pod is left (one Event):
@@ -13,15 +13,18 @@
 
 from __future__ import annotations
 
+from typing import Any
 
 from ..api import constants as c
 from ..kube.events import NORMAL, WARNING
 from ..observability.decisions import decided
-from ..planning.bases import count_labels
-from .context import Context, deleting, labels_of, wants_removal
+from ..planning.base_pod_rules import count_labels
+from ..planning.base_pod_rules import wants_removal
+from .caches import deleting, labels_of
+from .context import Context
 from ..runtime.memo import Memo
 from ..runtime.queue import Result
-from ..runtime.store import Key
+from ..runtime.store import Key, Obj
 from .wake import BASE_DEPLOYMENTS
 
 
@@ -33,18 +36,18 @@ class BasePodReconciler:
         self._kept = Memo()  # pod uids already told that they are not deleted
 
     async def reconcile(self, key: Key) -> Result | None:
-        pod = self.ctx.pods.get(*key)
+        pod = self.ctx.caches.pods.get(*key)
         if pod is None or deleting(pod) or not wants_removal(pod):
             return None
-        if self.ctx.base_deployment_of(pod) is None:
+        if self.ctx.caches.base_deployment_of(pod) is None:
             self._ignore(pod)
             return None
-        modules = self.ctx.modules_on_pod(key[0], key[1], include_deleting=True)
+        modules = self.ctx.caches.modules_on_pod(key[0], key[1], include_deleting=True)
         for module in modules:
             if not deleting(module):
                 decided("BasePod", key, "delete module", "the pod is labelled for removal",
                         module=module["metadata"]["name"])
-                await self.ctx.kube.delete(c.MODULE.plural, key[0], module["metadata"]["name"])
+                await self.ctx.writer.delete(c.MODULE.kind, key[0], module["metadata"]["name"])
         if modules:
             decided("BasePod", key, "wait", "its Modules are being taken off", changed=False,
                     modules=len(modules))
@@ -57,10 +60,10 @@ class BasePodReconciler:
         decided("BasePod", key, "delete pod", "modules taken off as the delete-pod label asked")
         self.ctx.events.record(pod, NORMAL, "BaseRemoved",
                                "modules taken off as the delete-pod label asked; deleting the pod")
-        await self.ctx.kube.delete_pod(key[0], key[1])
+        await self.ctx.writer.delete_pod(key[0], key[1])
         return None
 
-    def _keep(self, pod: dict) -> None:
+    def _keep(self, pod: Obj) -> None:
         """--no-pod-deletion: the modules are off, the pod is its owner's to delete (once)."""
         if not self._kept.record(pod["metadata"].get("uid") or pod["metadata"]["name"]):
             return
@@ -68,7 +71,7 @@ class BasePodReconciler:
                                "modules taken off as the delete-pod label asked; the pod is not "
                                "deleted: the operator disabled pod deletion (--no-pod-deletion)")
 
-    def _ignore(self, pod: dict) -> None:
+    def _ignore(self, pod: Obj) -> None:
         if not self._ignored.record(pod["metadata"].get("uid") or pod["metadata"]["name"]):
             return
         decided("BasePod", (pod["metadata"]["namespace"], pod["metadata"]["name"]),
@@ -78,17 +81,17 @@ class BasePodReconciler:
                                "that a ModuleDeployment or ModuleReplicaSet names")
 
 
-class BaseDeploymentReconciler:
+class BaseDeploymentCountsReconciler:
     def __init__(self, ctx: Context):
         self.ctx = ctx
 
     async def reconcile(self, key: Key) -> Result | None:
-        deployment = self.ctx.deployments.get(*key)
+        deployment = self.ctx.caches.deployments.get(*key)
         if deployment is None or deleting(deployment):
             return None
         per_pod = [
-            self.ctx.live_module_count(key[0], pod["metadata"]["name"])
-            for pod in self.ctx.pods_of(*key) if not deleting(pod)
+            self.ctx.caches.live_module_count(key[0], pod["metadata"]["name"])
+            for pod in self.ctx.caches.pods_of(*key) if not deleting(pod)
         ]
         current = labels_of(deployment)
         if not any(per_pod) and c.LABEL_MAX_MODULE_INSTANCE_COUNT_ON_BASE not in current:
@@ -96,9 +99,9 @@ class BaseDeploymentReconciler:
         wanted = count_labels(per_pod)
         if all(current.get(k) == v for k, v in wanted.items()):
             return None
+        counts: dict[str, Any] = {k.rsplit("/", 1)[-1]: v for k, v in wanted.items()}
         decided("BaseDeployment", key, "label counts", "module counts over its pods changed",
-                **{k.rsplit("/", 1)[-1]: v for k, v in wanted.items()})
-        updated = await self.ctx.kube.patch_deployment_labels(key[0], key[1], wanted)
-        if updated is not None:
-            self.ctx.remember("Deployment", updated, writer=BASE_DEPLOYMENTS)
+                **counts)
+        await self.ctx.writer.patch_deployment_labels(key[0], key[1], wanted,
+                                                      skip=BASE_DEPLOYMENTS)
         return None

@@ -1,4 +1,4 @@
-"""The ModuleDeployment controller's decisions besides the release (planning.deployment) and
+"""The ModuleDeployment controller's decisions besides the release (planning.moduledeployment_rules) and
 its status (planning.deployment_status), without a cluster."""
 
 from __future__ import annotations
@@ -8,7 +8,8 @@ import datetime as dt
 from module_controller.api import ModuleDeployment
 from module_controller.api import constants as c
 from module_controller.api.moduledeployment import ReleaseProgress as P
-from module_controller.planning import deployment, deployment_status as report
+from module_controller.planning import deployment_status as report
+from module_controller.planning import moduledeployment_rules as md_rules
 from module_controller.planning.release import Decision, Observed, ReleaseState, Revision, Strategy
 from module_controller.planning.rollback import REASON_ABORTED
 
@@ -16,27 +17,27 @@ T0 = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
 
 
 def _claim(name: str, created: str, base: str = "base", module: str = "m",
-           held: bool = False) -> deployment.Claim:
-    return deployment.Claim(deployment=name, created=created, base=base, module=module, held=held)
+           held: bool = False) -> md_rules.Claim:
+    return md_rules.Claim(deployment=name, created=created, base=base, module=module, held=held)
 
 
 def test_the_older_claim_keeps_the_module_name():
     mine = _claim("b", "2026-01-02T00:00:00Z")
     older = _claim("a", "2026-01-01T00:00:00Z")
-    assert deployment.name_conflict(mine, [mine, older]).startswith(
+    assert md_rules.name_conflict(mine, [mine, older]).startswith(
         "module m already belongs to ModuleDeployment a (base base, claimed 2026-01-01")
-    assert deployment.name_conflict(older, [mine, older]) is None
+    assert md_rules.name_conflict(older, [mine, older]) is None
 
 
 def test_same_age_goes_by_name_and_a_name_is_claimed_namespace_wide():
     same = "2026-01-01T00:00:00Z"
-    assert deployment.name_conflict(_claim("b", same), [_claim("a", same)]) is not None
-    assert deployment.name_conflict(_claim("a", same), [_claim("b", same)]) is None
+    assert md_rules.name_conflict(_claim("b", same), [_claim("a", same)]) is not None
+    assert md_rules.name_conflict(_claim("a", same), [_claim("b", same)]) is None
     # Another base Deployment does not make the same name another's: its Service and the pod
     # label its Service selects are one per namespace.
-    assert deployment.name_conflict(_claim("b", same), [_claim("a", same, base="other")]) \
+    assert md_rules.name_conflict(_claim("b", same), [_claim("a", same, base="other")]) \
         is not None
-    assert deployment.name_conflict(_claim("b", same), [_claim("a", same, module="n")]) is None
+    assert md_rules.name_conflict(_claim("b", same), [_claim("a", same, module="n")]) is None
 
 
 def test_a_held_name_beats_an_older_moduledeployment_renamed_to_it():
@@ -44,32 +45,32 @@ def test_a_held_name_beats_an_older_moduledeployment_renamed_to_it():
     holds the name (it has a revision of it), the squatter only asks."""
     squatter = _claim("teamb", "2026-01-01T00:00:00Z", base="teamb")
     victim = _claim("teama", "2026-01-05T00:00:00Z", base="teama", held=True)
-    assert deployment.name_conflict(squatter, [squatter, victim]) is not None
-    assert deployment.name_conflict(victim, [squatter, victim]) is None
+    assert md_rules.name_conflict(squatter, [squatter, victim]) is not None
+    assert md_rules.name_conflict(victim, [squatter, victim]) is None
     # Two that hold it (from before names were claimed per namespace): the older revision.
-    assert deployment.name_conflict(_claim("x", "2026-01-02T00:00:00Z", held=True),
+    assert md_rules.name_conflict(_claim("x", "2026-01-02T00:00:00Z", held=True),
                                     [_claim("y", "2026-01-03T00:00:00Z", held=True)]) is None
 
 
 def _held(name: str, number: int, replicas: int = 0, deleting: bool = False,
-          instances: bool = False) -> deployment.HeldRevision:
-    return deployment.HeldRevision(name, number, replicas, deleting, instances)
+          instances: bool = False) -> md_rules.HeldRevision:
+    return md_rules.HeldRevision(name, number, replicas, deleting, instances)
 
 
 def test_pruning_keeps_the_limit_of_idle_revisions_and_never_one_that_holds_something():
     revisions = [_held("r1", 1), _held("r2", 2), _held("r3", 3, instances=True),
                  _held("r4", 4, replicas=1), _held("r5", 5), _held("r6", 6, deleting=True),
                  _held("r7", 7)]
-    assert deployment.to_prune(revisions, "r7", limit=1) == ["r1", "r2"]
-    assert deployment.to_prune(revisions, "r7", limit=0) == ["r1", "r2", "r5"]
-    assert deployment.to_prune(revisions, "r7", limit=5) == []
+    assert md_rules.to_prune(revisions, "r7", limit=1) == ["r1", "r2"]
+    assert md_rules.to_prune(revisions, "r7", limit=0) == ["r1", "r2", "r5"]
+    assert md_rules.to_prune(revisions, "r7", limit=5) == []
 
 
 def test_revision_number_of_a_missing_or_malformed_label_is_zero():
     key = c.LABEL_MODULE_REPLICASET_REVISION
-    assert deployment.revision_number({key: "12"}, key) == 12
-    assert deployment.revision_number({key: "x"}, key) == 0
-    assert deployment.revision_number({}, key) == 0
+    assert md_rules.revision_number({key: "12"}, key) == 12
+    assert md_rules.revision_number({key: "x"}, key) == 0
+    assert md_rules.revision_number({}, key) == 0
 
 
 def test_metadata_patch_adds_finalizers_and_drops_the_base_owner():
@@ -77,15 +78,15 @@ def test_metadata_patch_adds_finalizers_and_drops_the_base_owner():
     users = {"apiVersion": "apps/v1", "kind": "Deployment", "name": "mine", "uid": "m"}
     meta = {"resourceVersion": "7", "finalizers": ["other"],
             "ownerReferences": [base_ref, users]}
-    patch = deployment.metadata_patch(meta, "base")
+    patch = md_rules.metadata_patch(meta, "base")
     # Only the base's reference goes: an owner the user chose is not ours to drop.
-    assert patch == {"finalizers": ["other", *deployment.FINALIZERS], "ownerReferences": [users],
+    assert patch == {"finalizers": ["other", *md_rules.FINALIZERS], "ownerReferences": [users],
                      "resourceVersion": "7"}
-    done = {"resourceVersion": "8", "finalizers": list(deployment.FINALIZERS),
+    done = {"resourceVersion": "8", "finalizers": list(md_rules.FINALIZERS),
             "ownerReferences": [users]}
-    assert deployment.metadata_patch(done, "base") is None
-    assert deployment.finalizers_left(done) == []
-    assert deployment.finalizers_left({"finalizers": ["other"]}) is None
+    assert md_rules.metadata_patch(done, "base") is None
+    assert md_rules.finalizers_left(done) == []
+    assert md_rules.finalizers_left({"finalizers": ["other"]}) is None
 
 
 def _model(**spec) -> tuple[dict, ModuleDeployment]:
@@ -99,25 +100,25 @@ def _model(**spec) -> tuple[dict, ModuleDeployment]:
 def test_a_new_revision_is_owned_labelled_and_empty():
     obj, model = _model()
     assert model.spec.template is not None
-    wanted = deployment.revision_spec(model, model.spec.template, {"matchLabels": {"a": "b"}})
-    body = deployment.new_revision(obj, model, model.spec.template, wanted, 3)
+    wanted = md_rules.revision_spec(model, model.spec.template, {"matchLabels": {"a": "b"}})
+    body = md_rules.new_revision(obj, model, model.spec.template, wanted, 3)
     assert body["metadata"]["name"] == c.replicaset_name("md", 3)
     assert body["metadata"]["labels"][c.LABEL_MODULE_REPLICASET_REVISION] == "3"
     assert body["metadata"]["ownerReferences"][0]["uid"] == "uid-1"
     assert body["spec"]["replicas"] == 0 and body["spec"]["selector"] == {"matchLabels": {"a": "b"}}
     # The same revision, current: nothing to patch; another base: the label follows.
     existing = {"metadata": {"labels": {c.LABEL_DEPLOYMENT_NAME: "base"}}, "spec": dict(wanted)}
-    assert deployment.revision_update(existing, wanted, "base") is None
-    assert deployment.revision_update(existing, wanted, "other")["metadata"]["labels"] == {
+    assert md_rules.revision_update(existing, wanted, "base") is None
+    assert md_rules.revision_update(existing, wanted, "other")["metadata"]["labels"] == {
         c.LABEL_DEPLOYMENT_NAME: "other"}
 
 
 def test_service_only_when_asked():
     obj, model = _model()
-    assert deployment.service_body(obj, model, model.spec.template, "nodeport") is None
+    assert md_rules.service_body(obj, model, model.spec.template, "nodeport") is None
     obj, model = _model(operationStrategy={"serviceStrategy": {
         "enableModuleService": True, "port": 8080}})
-    body = deployment.service_body(obj, model, model.spec.template, "clusterip")
+    body = md_rules.service_body(obj, model, model.spec.template, "clusterip")
     assert body["spec"]["type"] == "ClusterIP"
     assert body["spec"]["ports"][0]["targetPort"] == 8080
 

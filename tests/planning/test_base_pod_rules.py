@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 
-from module_controller.planning.bases import not_ready_tolerance
+from module_controller.planning.base_pod_rules import not_ready_tolerance
 from module_controller.planning.replicaset import follows_template
 
 NOW = dt.datetime(2026, 1, 1, 12, 0, 0, tzinfo=dt.timezone.utc)

@@ -239,3 +239,31 @@ def service_body(owner: Obj, model: ModuleDeployment, template: ModuleTemplateSp
                  "ports": [{"name": "http", "protocol": "TCP", "port": strategy.port,
                             "targetPort": target}]},
     }
+
+
+def name_holder(claims: Iterable[Claim], module_name: str) -> str | None:
+    """The ModuleDeployment that holds ``module_name`` among the namespace's ``claims`` (None:
+    none claims it): the first claim of that name no other claim wins against."""
+    rivals = [claim for claim in claims if claim.module == module_name]
+    for claim in rivals:
+        if name_conflict(claim, rivals) is None:
+            return claim.deployment
+    return None
+
+
+def may_route(holder: str | None, release: str | None) -> bool:
+    """A Module may carry the pod label of its module name's Service: it is an instance of the
+    release (``release``: the ModuleDeployment it is an instance of, None: made by hand) that
+    holds the name (``holder``), or nobody holds the name and it is no release's instance."""
+    return release is None if holder is None else release == holder
+
+
+def replacement_rank(labels: Mapping[str, str], update_revision: object | None,
+                     created: str, name: str) -> tuple[bool, str, str]:
+    """How two Modules of one name on one pod are ranked (the higher wins, see
+    ``planning.module_lifecycle.supersedes``): the one of its release's update revision first
+    (also on a rollback, where that revision is an older one), then the newer, then by name.
+    ``update_revision``: its release's ``releaseStatus.updateRevision`` (None: no release)."""
+    target = update_revision is not None and \
+        labels.get(c.LABEL_MODULE_REPLICASET_REVISION) == str(update_revision)
+    return target, created, name
