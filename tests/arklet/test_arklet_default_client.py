@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from module_controller.arklet import ArkletClient, ArkletSettings
-from module_controller.fakearklet import FakeArklet
+from module_controller_dev.fakearklet import FakeArklet
 from module_controller.observability.metrics import Metrics
 
 

@@ -16,7 +16,7 @@ import pytest
 from module_controller.api import constants as c
 from module_controller.controllers import wake as q
 from module_controller.controllers.modulereplicaset import ReplicaSetReconciler
-from module_controller.devcluster import bootstrap, testing as kt
+from module_controller_dev.devcluster import bootstrap, testing as kt
 from module_controller.kube.io import KubeIO
 
 from helpers.wired import offline_context, recording_wake
