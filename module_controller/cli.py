@@ -140,6 +140,9 @@ def _run(args: argparse.Namespace) -> int:
               f"  export KUBECONFIG={state.kubeconfig}\n"
               f"  kubectl apply -f config/samples/seed003_moduledeployment.yaml\n"
               f"  kubectl get mddeploy,mdrs,md,pods -o wide\n"
+              f"  export PATH={Path(sys.executable).parent}:$PATH  # `kubectl module` (the "
+              "plugin kubectl-module); or once: pipx install .\n"
+              f"  kubectl module status moduledeployment-sample\n"
               "Stop the dev cluster with: make dev-down", file=sys.stderr)
     settings = Settings(
         arklet=ArkletSettings(port=args.arklet_port, timeout=args.arklet_timeout,
