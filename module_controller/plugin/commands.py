@@ -84,10 +84,10 @@ async def list_(io: PluginIO, args: argparse.Namespace, out: Output) -> int:
 
 
 async def _then(io: PluginIO, name: str, written: dict[str, Any], patch: dict[str, Any] | None,
-                wait: float) -> str | None:
+                wait: float) -> list[str] | None:
     """What the controller did with our write, once it acted (the spec's generation observed,
-    the request annotation read) or ``wait`` seconds passed: progress, revision, what is given
-    up, and the Events it posted since."""
+    the request annotation read) or ``wait`` seconds passed: a line with progress, revision and
+    what is given up, then one line per Event it posted since."""
     meta = written.get("metadata") or {}
     generation = meta.get("generation")
     if generation is None or wait <= 0:
@@ -101,7 +101,7 @@ async def _then(io: PluginIO, name: str, written: dict[str, Any], patch: dict[st
             md = await io.get_deployment(name)
         except NotFound:
             # The write let a deletion finish (promote during an offline): that is what it did.
-            return "the ModuleDeployment is gone (its offline finished)"
+            return ["the ModuleDeployment is gone (its offline finished)"]
         status = md.get("status") or {}
         acted = (status.get("observedGeneration") or 0) >= generation and not any(
             k in ((md.get("metadata") or {}).get("annotations") or {}) for k in asked)
@@ -109,17 +109,16 @@ async def _then(io: PluginIO, name: str, written: dict[str, Any], patch: dict[st
             break
         await asyncio.sleep(min(THEN_POLL_SECONDS, max(0.0, deadline - time.monotonic())))
     if not acted:
-        return (f"the controller has not acted on it within {wait:g}s (is it running? see "
-                f"kubectl module status {name})")
+        return [f"the controller has not acted on it within {wait:g}s (is it running? see "
+                f"kubectl module status {name})"]
     current = view.status_view(md, await io.replicasets(name), [],
                                await io.events(name, meta.get("uid")), now=_now(),
                                event_limit=20)
-    parts = [f"{current.where}, revision {current.update_revision}"]
+    summary = f"{current.where}, revision {current.update_revision}"
     if current.given_up:
-        parts.append(current.given_up)
-    parts += [f"{e.reason}: {e.message}" for e in current.events
-              if e.last_seen is not None and e.last_seen >= since]
-    return "; ".join(parts)
+        summary += f"; {current.given_up}"
+    return [summary] + [f"event {e.reason}: {e.message}" for e in current.events
+                        if e.last_seen is not None and e.last_seen >= since]
 
 
 async def _write(io: PluginIO, args: argparse.Namespace, out: Output,
@@ -149,7 +148,7 @@ async def _write(io: PluginIO, args: argparse.Namespace, out: Output,
             out.flush()  # what was written shows at once; what happened follows
         then = await _then(io, name, written, change.patch, args.wait) if written else None
         if args.output in ("table", "wide") and then:
-            out.write(f"then: {then}\n")
+            out.write(f"then: {then[0]}\n" + "".join(f"  {line}\n" for line in then[1:]))
         elif args.output in ("json", "yaml"):
             out.write(render.data({"name": name, "namespace": io.namespace,
                                    "changed": change.patch is not None,

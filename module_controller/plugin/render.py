@@ -3,8 +3,9 @@ scripts (``-o name``, as kubectl's ``resource.group/name``).
 
 JSON and YAML print :func:`.view.to_data` of the same view the table is made from, so the two
 always carry the same facts. Times in tables are ages (``12s``, ``3m4s``) like kubectl's, a gray
-time a countdown. The default table stays within :data:`WIDTH` columns: it leaves out what
-``-o wide`` adds, and cuts the free text of its last column (a message) with ``…``.
+time a countdown. The default tables are meant to fit :data:`WIDTH` columns with the names
+this controller makes: they leave out what ``-o wide`` adds, and a message (the free text of a
+condition or an Event) longer than the line allows is cut with ``…``.
 """
 
 from __future__ import annotations
@@ -39,8 +40,9 @@ def age(when: dt.datetime | None, now: dt.datetime) -> str:
 
 def table(header: Sequence[str], rows: Iterable[Sequence[Any]], indent: str = "",
           width: int | None = None) -> str:
-    """Columns aligned like ``kubectl get``: upper-case header, three spaces apart. ``width``:
-    lines longer than it have their last column cut with ``…``."""
+    """Columns aligned like ``kubectl get``: upper-case header, three spaces apart. ``width``
+    (for a table whose last column is free text, a message): lines longer than it have that
+    text cut with ``…``."""
     cells = [[str(h) for h in header]] + [["-" if v is None or v == "" else str(v) for v in row]
                                           for row in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
@@ -114,20 +116,20 @@ def status_table(view: StatusView, now: dt.datetime, wide: bool = False) -> str:
         "Revisions", ("REVISION", "ROLE", "VERSION", "DESIRED", "CURRENT", "AVAILABLE", "AGE")
         + (("URL",) if wide else ()),
         [(r.revision, ",".join(r.roles), r.version, r.desired, r.current, r.available,
-          age(r.created, now)) + ((r.url,) if wide else ()) for r in view.revisions], width))
+          age(r.created, now)) + ((r.url,) if wide else ()) for r in view.revisions], None))
     gray = any(g.not_before for g in view.groups)  # the column only while a gray time runs
     out.append(_section(
         "Groups", ("GROUP", "SIZE", "STATE", "SINCE") + (("STARTS-IN",) if gray else ()),
         [(g.number, g.size, g.state, age(g.since, now) if g.since else None)
          + ((countdown(g.not_before, now) if g.not_before else None,) if gray else ())
-         for g in view.groups], width))
+         for g in view.groups], None))
     out.append(_section(
         "Instances", ("NAME", "REVISION", "VERSION", "PHASE", "BASE-IP", "AGE")
         + (("INSTALLED", "BASE-POD") if wide else ()),
         [(i.name, i.revision, _version(i.version, i.installed_version, wide),
           (i.phase or "-") + (" (deleting)" if i.deleting else ""), i.base_ip,
           age(i.created, now)) + ((i.installed_version, i.base_pod) if wide else ())
-         for i in view.instances], width))
+         for i in view.instances], None))
     out.append(_section(
         "Conditions", ("TYPE", "STATUS", "REASON", "AGE", "MESSAGE"),
         [(x.type, x.status, x.reason, age(x.last_transition, now), x.message)
@@ -166,8 +168,7 @@ def deployments(rows: Sequence[DeploymentRow], output: str, now: dt.datetime,
                  [((r.namespace,) if all_namespaces else ())
                   + (r.name, r.module or f"template {r.template_ref}", r.version,
                      r.running_version, r.progress, r.desired, r.available, age(r.created, now))
-                  + ((r.updated, r.revision, r.url) if wide else ()) for r in rows],
-                 width=None if wide else WIDTH)
+                  + ((r.updated, r.revision, r.url) if wide else ()) for r in rows])
 
 
 def history(rows: Sequence[HistoryRow], output: str, now: dt.datetime) -> str:
@@ -179,8 +180,7 @@ def history(rows: Sequence[HistoryRow], output: str, now: dt.datetime) -> str:
     return table(("REVISION", "MODULE", "VERSION", "CREATED", "CURRENT", "STATE")
                  + (("NAME", "URL") if wide else ()),
                  [(r.revision, r.module, r.version, age(r.created, now), "*" if r.current else "",
-                   r.state) + ((r.name, r.url) if wide else ()) for r in rows],
-                 width=None if wide else WIDTH)
+                   r.state) + ((r.name, r.url) if wide else ()) for r in rows])
 
 
 def base_modules(rows: Sequence[BaseModuleRow], output: str, now: dt.datetime) -> str:
@@ -189,8 +189,8 @@ def base_modules(rows: Sequence[BaseModuleRow], output: str, now: dt.datetime) -
     if output in ("json", "yaml"):
         return data({"items": rows}, output)
     wide = output == "wide"
-    return table(("NAME", "VERSION", "INSTALLED", "STATUS", "MODULEDEPLOYMENT", "REVISION", "AGE")
-                 + (("MODULE", "BASE-POD", "BASE-IP") if wide else ()),
-                 [(r.name, r.version, r.installed_version, r.phase, r.deployment, r.revision,
-                   age(r.created, now)) + ((r.module, r.base_pod, r.base_ip) if wide else ())
-                  for r in rows], width=None if wide else WIDTH)
+    return table(("NAME", "VERSION", "INSTALLED", "STATUS", "REVISION", "AGE")
+                 + (("MODULEDEPLOYMENT", "MODULE", "BASE-POD", "BASE-IP") if wide else ()),
+                 [(r.name, r.version, r.installed_version, r.phase, r.revision, age(r.created, now))
+                  + ((r.deployment, r.module, r.base_pod, r.base_ip) if wide else ())
+                  for r in rows])

@@ -40,12 +40,12 @@ def normalise(text: str, namespace: str) -> list[str]:
     lines = []
     in_events = False
     for line in text.splitlines():
-        if line.startswith("Events:"):
-            in_events = True
+        if line.startswith(("Events:", "then: ")):
+            in_events = True  # a then: line and its Events since the write: the same caveat
         elif line and not line.startswith(" "):
             in_events = False
-        if in_events or line.startswith("then: "):
-            continue  # a then: line names the Events posted since the write: same caveat
+        if in_events:
+            continue
         line = line.replace(namespace, "NS") if namespace else line
         line = re.sub(r"^Namespace:\s+\S+", "Namespace: NS", line)
         line = re.sub(r"dynamic-stock-deployment-[a-z0-9]+-[a-z0-9]+", "POD", line)

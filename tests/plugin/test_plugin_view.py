@@ -285,8 +285,8 @@ def test_history_and_base_tables():
     base = view.base_modules([module("m1", 1, "1.0.2", "base-a", "127.0.0.2", "Available", "1.0.2")])
     assert render.base_modules(base, "table", NOW).splitlines()[1].split()[:4] == [
         "m1", "1.0.2", "1.0.2", "Available"]
-    assert render.base_modules(base, "wide", NOW).splitlines()[1].split()[-3:] == [
-        "provider", "base-a", "127.0.0.2"]
+    assert render.base_modules(base, "wide", NOW).splitlines()[1].split()[-4:] == [
+        "sample", "provider", "base-a", "127.0.0.2"]
     assert render.base_modules(base, "name", NOW) == "module.serverless.alipay.com/m1\n"
 
 
