@@ -74,11 +74,11 @@ def main() -> None:
     p.add_argument("--name", help="a ModuleDeployment to run `status` on")
     p.add_argument("--out", type=Path)
     a = p.parse_args()
-    pythons = a.python or [sys.executable]
+    pythons = [os.path.abspath(py) for py in a.python or [sys.executable]]
     cases = {"interpreter": ["-c", "pass"], "help": ["-m", MAIN, "--help"],
              "reach_status": ["-c", "import module_controller.plugin.commands"]}
     if a.kubeconfig and a.name:
-        cases["status"] = ["-m", MAIN, "--kubeconfig", a.kubeconfig, "-n", a.namespace,
+        cases["status"] = ["-m", MAIN, "--kubeconfig", os.path.abspath(a.kubeconfig), "-n", a.namespace,
                            "status", a.name]
     samples: dict[str, dict[str, list[tuple[float, float]]]] = {
         py: {c: [] for c in cases} for py in pythons}
