@@ -76,6 +76,9 @@ def _run(argv: list[str]) -> int:
               f"  export KUBECONFIG={state.kubeconfig}\n"
               f"  kubectl apply -f config/samples/seed003_moduledeployment.yaml\n"
               f"  kubectl get mddeploy,mdrs,md,pods -o wide\n"
+              f"  export PATH={Path(sys.executable).parent}:$PATH  # `kubectl module` (the "
+              "plugin kubectl-module); or once: pipx install .\n"
+              f"  kubectl module status moduledeployment-sample\n"
               "Stop the dev cluster with: make dev-down", file=sys.stderr)
     return controller_main(["run", *argv])
 

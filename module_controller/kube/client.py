@@ -29,13 +29,15 @@ import ipaddress
 import os
 import ssl
 import time
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 from urllib.parse import urlsplit
 
 import aiohttp
-import kopf
 from kubernetes_asyncio import client, config
 from kubernetes_asyncio.client import rest
+
+if TYPE_CHECKING:  # kopf only for the controller's login: `kubectl module` starts without it
+    import kopf
 
 # sock_connect, not connect: aiohttp's ``connect`` also counts the wait for a free connection of
 # the pool (100), which under a burst of reconciles is queueing, not a network failure.
@@ -202,20 +204,12 @@ async def make_api_client(kubeconfig: str | None = None, context: str | None = N
     return with_rest_client(client.ApiClient(await load_configuration(kubeconfig, context)))
 
 
-# The names the plugin's client (plugin/kube.py) was built with: the same client, by the same
-# supported means.
-def _with_default_timeout(api: client.ApiClient) -> client.ApiClient:
-    return with_rest_client(api)
-
-
-def _without_env_lookups(api: client.ApiClient) -> client.ApiClient:
-    return with_rest_client(api)
-
-
 # ---------------------------------------------------------------------------- kopf's login
 
 async def connection_info(kubeconfig: str | None = None) -> kopf.ConnectionInfo:
     """kopf's credentials for its watches: the same configuration as :func:`make_api_client`."""
+    import kopf
+
     cfg = await load_configuration(kubeconfig)
     if not cfg.host:
         raise ValueError("the Kubernetes configuration names no API server (host)")

@@ -10,6 +10,8 @@ later release that started in the meantime, and the controller removes the annot
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..api import ReleaseProgress as P
 from ..api import constants as c
 from .view import Change, ViewError, name_of
@@ -17,7 +19,7 @@ from .view import Change, ViewError, name_of
 NOT_RUNNING = (None, P.COMPLETED.value, P.ABORTED.value, P.TERMINATING.value, P.TERMINATED.value)
 
 
-def abort(md: dict) -> Change:
+def abort(md: dict[str, Any]) -> Change:
     name = name_of(md)
     rs = ((md.get("status") or {}).get("releaseStatus")) or {}
     update, stable = rs.get("updateRevision"), rs.get("stableRevision")
@@ -33,6 +35,6 @@ def abort(md: dict) -> Change:
     return Change(
         {"metadata": {"resourceVersion": (md.get("metadata") or {}).get("resourceVersion"),
                       "annotations": {c.ANNOTATION_ABORT_REVISION: str(update)}}},
-        f"moduledeployment {name}: release of revision {update} aborted (wrote "
-        f"{c.ANNOTATION_ABORT_REVISION}={update}); the controller returns to revision {stable} in "
-        "groups, then reads Aborted until you retry, apply a new spec or undo")
+        f"moduledeployment {name}: wrote {c.ANNOTATION_ABORT_REVISION}={update} (asks the "
+        f"controller to give the release of revision {update} up and return to revision "
+        f"{stable} in groups; it then reads Aborted until you retry, apply a new spec or undo)")

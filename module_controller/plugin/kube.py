@@ -1,38 +1,43 @@
-"""The plugin's I/O: which cluster (kubeconfig like kubectl), reads and the one kind of write.
+"""The plugin's I/O: which cluster (kubeconfig like kubectl), reads, watches and the one kind of
+write (a merge patch of the ModuleDeployment).
 
 Cluster selection follows kubectl, not ``module-controller run``: ``--kubeconfig``, else
 ``$KUBECONFIG`` (a ``:``-separated list is merged), else the in-cluster service account, else
 ``~/.kube/config``; ``--context`` picks a context, and the namespace is ``-n``, else the
-context's namespace, else ``default``. The API client gets the same request timeouts and
-proxy-environment handling as the controller's (``kube/client.py``). The kubeconfig is never
-written back (no token refresh persisted), unlike kubernetes_asyncio's default.
+context's namespace, else ``default``. The client is the controller's
+(:func:`..kube.client.make_api_client`): exec credential plugins, OIDC, proxies from the
+environment, a timeout on every request; the kubeconfig is never written back.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, AsyncIterator, Awaitable, Callable
 
-from kubernetes_asyncio import client, config
+import aiohttp
+from kubernetes_asyncio import client, config, watch
 from kubernetes_asyncio.client.exceptions import ApiException
 from kubernetes_asyncio.config.config_exception import ConfigException
 
 from ..api import constants as c
-from ..kube.client import _with_default_timeout, _without_env_lookups
+from ..kube.client import make_api_client
 from ..kube.io import KubeIO, response_json
+from .errors import Conflict, NotFound, PluginError
+
+__all__ = ["Conflict", "NotFound", "PluginError", "PluginIO", "Target", "api_error", "connect",
+           "resolve"]
 
 MD = c.MODULE_DEPLOYMENT
 MRS = c.MODULE_REPLICA_SET
 MODULE = c.MODULE
-
-
-class PluginError(Exception):
-    """Exit code 1 with this one-line message (prefixed ``error: ``)."""
-
-
-class NotFound(PluginError):
-    """The ModuleDeployment asked for does not exist (any more)."""
+#: A watch request ends on the server after this long (it is then made again from the last
+#: resourceVersion seen); the client gives up on a silent connection a little later.
+WATCH_SECONDS = 50
+WATCH_TIMEOUT = aiohttp.ClientTimeout(total=WATCH_SECONDS + 20, sock_connect=5,
+                                      sock_read=WATCH_SECONDS + 15)
 
 
 @dataclass(frozen=True)
@@ -76,27 +81,29 @@ def resolve(kubeconfig: str | None, context: str | None, namespace: str | None) 
 
 
 async def connect(target: Target) -> client.ApiClient:
+    """The project's API client for the target (in-cluster when it names no kubeconfig)."""
     try:
-        if target.kubeconfig is None:
-            config.load_incluster_config()
-            api = client.ApiClient()
-        else:
-            api = await config.new_client_from_config(config_file=target.kubeconfig,
-                                                      context=target.context,
-                                                      persist_config=False)
+        return await make_api_client(target.kubeconfig, target.context)
     except (ConfigException, OSError) as exc:
         raise PluginError(f"cannot load kubeconfig: {exc}") from None
-    return _without_env_lookups(_with_default_timeout(api))
 
 
 def api_error(exc: ApiException) -> str:
     """The API server's own message of a failed request (its JSON body), else its reason."""
-    import json
-
     try:
         return json.loads(exc.body or "{}").get("message") or str(exc.reason)
     except (ValueError, AttributeError):
         return str(exc.reason)
+
+
+@dataclass(frozen=True)
+class Listing:
+    items: list[dict[str, Any]]
+    resource_version: str | None
+
+
+#: A list call of the API (namespace, selectors bound), as a watch needs it.
+ListCall = Callable[..., Awaitable[Any]]
 
 
 class PluginIO:
@@ -106,9 +113,9 @@ class PluginIO:
         self.custom = self.io.custom
         self.core = self.io.core
 
-    async def get_deployment(self, name: str) -> dict:
+    async def get_deployment(self, name: str) -> dict[str, Any]:
         try:
-            return await self.custom.get_namespaced_custom_object(
+            md: dict[str, Any] = await self.custom.get_namespaced_custom_object(
                 c.GROUP, c.VERSION, self.namespace, MD.plural, name)
         except ApiException as exc:
             if exc.status == 404:
@@ -116,36 +123,85 @@ class PluginIO:
                                f'"{self.namespace}"') from None
             raise PluginError(f'moduledeployment "{name}" in namespace "{self.namespace}": '
                               f"{api_error(exc)}") from None
+        return md
 
-    async def _list(self, plural: str, selector: str) -> list[dict]:
+    async def deployments(self, all_namespaces: bool) -> list[dict[str, Any]]:
+        where = "all namespaces" if all_namespaces else f'namespace "{self.namespace}"'
         try:
-            result = await self.custom.list_namespaced_custom_object(
-                c.GROUP, c.VERSION, self.namespace, plural, label_selector=selector)
+            if all_namespaces:
+                result = await self.custom.list_cluster_custom_object(c.GROUP, c.VERSION,
+                                                                      MD.plural)
+            else:
+                result = await self.custom.list_namespaced_custom_object(
+                    c.GROUP, c.VERSION, self.namespace, MD.plural)
         except ApiException as exc:
-            raise PluginError(f'cannot list {plural} in namespace "{self.namespace}": '
+            raise PluginError(f"cannot list moduledeployments in {where}: "
                               f"{api_error(exc)}") from None
-        return result.get("items") or []
+        return list(result.get("items") or [])
 
-    async def replicasets(self, name: str) -> list[dict]:
-        return await self._list(MRS.plural, f"{c.LABEL_MODULE_DEPLOYMENT}={name}")
+    # ---- lists as a watch starts from them (items and the list's resourceVersion)
 
-    async def modules(self, selector: str) -> list[dict]:
-        return await self._list(MODULE.plural, selector)
+    def list_call(self, plural: str, **selectors: Any) -> ListCall:
+        """The list (or, given ``watch=True``, watch) request of ``plural`` in the namespace."""
+        custom = self.custom
 
-    async def events(self, name: str, uid: str | None = None) -> list[dict]:
+        async def call(**kwargs: Any) -> Any:
+            return await custom.list_namespaced_custom_object(
+                c.GROUP, c.VERSION, self.namespace, plural, **selectors, **kwargs)
+        return call
+
+    def event_call(self, selector: str) -> ListCall:
+        core = self.core
+
+        async def call(**kwargs: Any) -> Any:
+            return await core.list_namespaced_event(self.namespace, field_selector=selector,
+                                                    **kwargs)
+        return call
+
+    async def listing(self, call: ListCall, what: str) -> Listing:
+        try:
+            resp = await call(_preload_content=False)
+            body = await response_json(resp)
+        except ApiException as exc:
+            raise PluginError(f'cannot list {what} in namespace "{self.namespace}": '
+                              f"{api_error(exc)}") from None
+        return Listing(list(body.get("items") or []),
+                       (body.get("metadata") or {}).get("resourceVersion"))
+
+    async def changes(self, call: ListCall, resource_version: str | None
+                      ) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+        """(type, object) of one watch request from ``resource_version``, until the server ends
+        it (:data:`WATCH_SECONDS`); an expired version raises ApiException 410."""
+        stream = watch.Watch(return_type="object")
+        try:
+            async for event in stream.stream(call, resource_version=resource_version,
+                                             timeout_seconds=WATCH_SECONDS,
+                                             allow_watch_bookmarks=True,
+                                             _request_timeout=WATCH_TIMEOUT):
+                yield event["type"], event["raw_object"]
+        finally:
+            await stream.close()
+
+    # ---- the reads of one ModuleDeployment's release
+
+    async def replicasets(self, name: str) -> list[dict[str, Any]]:
+        return (await self.listing(self.list_call(
+            MRS.plural, label_selector=f"{c.LABEL_MODULE_DEPLOYMENT}={name}"), MRS.plural)).items
+
+    async def modules(self, selector: str) -> list[dict[str, Any]]:
+        return (await self.listing(self.list_call(MODULE.plural, label_selector=selector),
+                                   MODULE.plural)).items
+
+    async def events(self, name: str, uid: str | None = None) -> list[dict[str, Any]]:
         """Events about the ModuleDeployment (this one, by uid: not an earlier one of the same
         name); an empty list if they may not be read."""
-        selector = f"involvedObject.kind={MD.kind},involvedObject.name={name}"
-        if uid:
-            selector += f",involvedObject.uid={uid}"
         try:
-            resp = await self.core.list_namespaced_event(
-                self.namespace, field_selector=selector, _preload_content=False)
-            return (await response_json(resp)).get("items") or []
-        except ApiException:
+            return (await self.listing(self.event_call(event_selector(name, uid)),
+                                       "events")).items
+        except PluginError:
             return []
 
-    async def patch_deployment(self, name: str, patch: dict) -> dict:
+    async def patch_deployment(self, name: str, patch: dict[str, Any]) -> dict[str, Any]:
         try:
             return await self.io.patch(MD.plural, self.namespace, name, patch)
         except ApiException as exc:
@@ -158,5 +214,6 @@ class PluginIO:
                               f"{api_error(exc)}") from None
 
 
-class Conflict(Exception):
-    """The object changed between read and write (resourceVersion); read again and retry."""
+def event_selector(name: str, uid: str | None) -> str:
+    selector = f"involvedObject.kind={MD.kind},involvedObject.name={name}"
+    return selector + (f",involvedObject.uid={uid}" if uid else "")

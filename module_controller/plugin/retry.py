@@ -11,11 +11,13 @@ annotation once read.
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..api import constants as c
 from .view import Change, name_of
 
 
-def retry(md: dict) -> Change:
+def retry(md: dict[str, Any]) -> Change:
     name = name_of(md)
     rs = ((md.get("status") or {}).get("releaseStatus")) or {}
     aborted = rs.get("abortedRevision")
@@ -25,5 +27,6 @@ def retry(md: dict) -> Change:
     return Change(
         {"metadata": {"resourceVersion": (md.get("metadata") or {}).get("resourceVersion"),
                       "annotations": {c.ANNOTATION_RETRY_REVISION: str(aborted)}}},
-        f"moduledeployment {name}: wrote {c.ANNOTATION_RETRY_REVISION}={aborted}: the "
-        f"controller releases revision {aborted} ({rs.get('abortedModule')}) again, in groups")
+        f"moduledeployment {name}: wrote {c.ANNOTATION_RETRY_REVISION}={aborted} (asks the "
+        f"controller to release revision {aborted} ({rs.get('abortedModule')}) again, in "
+        "groups)")

@@ -67,14 +67,14 @@ async def test_seed_flow_driven_by_the_plugin(api, namespace, controller, user):
         (1, 1, "done"), (2, 1, "waiting-for-confirmation")]
     table = user.ok("status", NAME)
     assert f"group 2 of 2 waits for confirmation: kubectl module promote {NAME}" in table
-    # The table carries the JSON's facts: every instance with its pod, IP, versions and phase.
-    table = user.ok("status", NAME)
+    # The wide table carries the JSON's facts: every instance with its pod, IP, versions, phase.
+    table = user.ok("status", NAME, "-o", "wide")
     data = await status_json(user)
     if data["waitingGroup"] == 2:  # (nothing moves while it waits)
         for inst in data["instances"]:
-            assert any(line.split()[:7] == [inst["name"], str(inst["revision"]), inst["version"],
-                                            inst["installedVersion"], inst["phase"],
-                                            inst["basePod"], inst["baseIp"]]
+            assert any(line.split()[:5] + line.split()[6:8] == [
+                inst["name"], str(inst["revision"]), inst["version"], inst["phase"],
+                inst["baseIp"], inst["installedVersion"], inst["basePod"]]
                        for line in table.splitlines()), (inst, table)
         for group in data["groups"]:
             assert any(line.split()[:3] == [str(group["number"]), str(group["size"]), group["state"]]
@@ -87,7 +87,8 @@ async def test_seed_flow_driven_by_the_plugin(api, namespace, controller, user):
 
     # promote confirms exactly group 1's pause; a second promote changes nothing.
     out = user.ok("promote", NAME)
-    assert "promoted: group 2 of 2 starts (confirmBatchNum=1)" in out
+    assert out.startswith(f"moduledeployment {NAME}: wrote spec.confirmBatchNum=1 (confirms the "
+                          "pause after group 1 of 2: group 2 may start)\nthen: "), out
     again = user.ok("promote", NAME, "-o", "json")
     assert json.loads(again)["changed"] is False
     done = until_done(user)
@@ -120,7 +121,8 @@ async def test_seed_flow_driven_by_the_plugin(api, namespace, controller, user):
 
     # undo goes back to revision 1 (1.0.2), released in groups with confirmation again.
     out = user.ok("undo", NAME)
-    assert "rolled back to revision 1 (provider:1.0.2)" in out
+    assert f"{NAME}: wrote the template of revision 1 (provider:1.0.2) into the spec" in out
+    assert "rolled back" not in out
     await wait_status(user, lambda d: waiting(d) and d["updateRevision"] == 1,
                       "the rollback waits after group 1")
     user.ok("promote", NAME)
@@ -156,8 +158,8 @@ async def test_pause_resume_and_kubectl_finds_the_plugin(api, namespace, control
     assert "kubectl-module" in user.shell("kubectl plugin list").out
     assert "already resumed" not in user.ok("resume", NAME)
     until_done(user)
-    assert user.ok("resume", NAME).strip().endswith("already resumed")
-    assert user.ok("pause", NAME).splitlines()[0].endswith("paused")
+    assert user.ok("resume", NAME).strip().endswith("spec.pause is false already; nothing to write")
+    assert "wrote spec.pause=true" in user.ok("pause", NAME).splitlines()[0]
     md = await kt.get_deployment(api, namespace, NAME)
     assert md["spec"]["pause"] is True
 
@@ -189,7 +191,7 @@ async def test_abort_mid_release_returns_to_the_completed_revision(api, namespac
     await wait_status(user, lambda d: waiting(d) and d["updateRevision"] == 2,
                       "the 2.0.0 release waits after group 1")
     out = user.ok("abort", NAME)
-    assert "release of revision 2 aborted" in out and "revision 1" in out, out
+    assert "wrote serverless.alipay.com/abort-revision=2" in out and "revision 1" in out, out
     await wait_status(user, lambda d: d["progress"] == "Aborted"
                       and d["updateRevision"] == 1 and d["available"] == 2,
                       "back on revision 1, Aborted (the spec's 2.0.0 does not run)")

@@ -131,7 +131,8 @@ def test_gray_time_and_beta_group_sizes():
     obj["status"]["releaseStatus"]["nextReconcileTime"] = "2026-01-01T12:01:00Z"
     v = view.status_view(obj, [], [], now=NOW)
     assert [(g.size, g.state) for g in v.groups] == [(1, "done"), (2, "gray-time"), (2, "pending")]
-    assert any("after the gray time, at 12:01:00Z" in s for s in v.next_steps)
+    assert any(s.startswith("next group in ") and "group 2 of 3 starts when the gray time ends"
+               in s for s in v.next_steps)
 
 
 def test_group_sizes_unknown_when_the_spec_changed_since():
@@ -244,12 +245,15 @@ def _paused_view():
 
 def test_table_shows_the_facts():
     text = render.status_table(_paused_view(), NOW)
-    assert "Progress:   Paused, group 1/2, revision 1 (spec.pause true)" in text
+    assert "Progress:   Paused after group 1 of 2, revision 1 (spec.pause true)" in text
     assert "  group 2 of 2 waits for confirmation: kubectl module promote sample" in text
     lines = text.splitlines()
     assert any(line.split() == ["2", "1", "waiting-for-confirmation", "30s"] for line in lines)
-    assert any(line.split()[:7] == ["m1", "1", "1.0.2", "1.0.2", "Available", "base-a",
-                                    "127.0.0.2"] for line in lines)
+    assert any(line.split()[:5] == ["m1", "1", "1.0.2", "Available", "127.0.0.2"]
+               for line in lines)
+    wide = render.status_table(_paused_view(), NOW, wide=True).splitlines()
+    assert any(line.split()[:8] == ["m1", "1", "1.0.2", "Available", "127.0.0.2", "30s", "1.0.2",
+                                    "base-a"] for line in wide)
     assert any(line.split()[:3] == ["30s", "Normal", "ReleasePaused"] for line in lines)
 
 
@@ -270,13 +274,20 @@ def test_history_and_base_tables():
     rows = view.history(md("Completed", update=1), [mrs(1, "1.0.2", URL1, 2, 2)])
     text = render.history(rows, "table", NOW)
     assert text.splitlines()[0].split() == ["REVISION", "MODULE", "VERSION", "CREATED", "CURRENT",
-                                            "STATE", "URL"]
-    assert text.splitlines()[1].split() == ["1", "provider", "1.0.2", "30s", "*", "completed", URL1]
+                                            "STATE"]
+    assert text.splitlines()[1].split() == ["1", "provider", "1.0.2", "30s", "*", "completed"]
+    wide = render.history(rows, "wide", NOW).splitlines()
+    assert wide[1].split()[-1] == URL1
+    assert render.history(rows, "name", NOW) == \
+        "modulereplicaset.serverless.alipay.com/sample-replicas-1\n"
     data = json.loads(render.history(rows, "json", NOW))
     assert data["revisions"][0]["completed"] is True
     base = view.base_modules([module("m1", 1, "1.0.2", "base-a", "127.0.0.2", "Available", "1.0.2")])
-    assert render.base_modules(base, "table", NOW).splitlines()[1].split()[:5] == [
-        "m1", "provider", "1.0.2", "1.0.2", "Available"]
+    assert render.base_modules(base, "table", NOW).splitlines()[1].split()[:4] == [
+        "m1", "1.0.2", "1.0.2", "Available"]
+    assert render.base_modules(base, "wide", NOW).splitlines()[1].split()[-4:] == [
+        "sample", "provider", "base-a", "127.0.0.2"]
+    assert render.base_modules(base, "name", NOW) == "module.serverless.alipay.com/m1\n"
 
 
 def test_ages_like_kubectl():
@@ -300,7 +311,7 @@ def test_flags_before_and_after_the_subcommand():
 
 
 @pytest.mark.parametrize("argv", [[], ["status"], ["undo", "s", "--to-revision", "0"],
-                                  ["get", "modules"], ["status", "s", "-o", "wide"], ["abort"],
+                                  ["get", "modules"], ["status", "s", "-o", "xml"], ["abort"],
                                   ["retry"]])
 def test_usage_errors_exit_2(argv, capsys):
     with pytest.raises(SystemExit) as exc:
@@ -315,7 +326,8 @@ def test_abort_names_the_running_revision_and_refuses_without_a_stable_one():
     running["status"]["releaseStatus"]["stableRevision"] = 1
     change = abort(running)
     assert change.patch["metadata"]["annotations"] == {c.ANNOTATION_ABORT_REVISION: "2"}
-    assert "returns to revision 1" in change.message
+    assert "wrote serverless.alipay.com/abort-revision=2" in change.message
+    assert "return to revision 1" in change.message
     running["status"]["releaseStatus"]["abortedRevision"] = 2
     assert abort(running).patch is None, "aborted already: nothing written"
     assert abort(md("Completed", update=1)).patch is None
@@ -378,7 +390,8 @@ def test_retry_names_the_given_up_revision_and_undo_to_it_is_a_retry():
 
     change = retry(_aborted())
     assert change.patch["metadata"]["annotations"] == {c.ANNOTATION_RETRY_REVISION: "2"}
-    assert "releases revision 2" in change.message
+    assert "wrote serverless.alipay.com/retry-revision=2" in change.message
+    assert "release revision 2" in change.message
     assert retry(md("Completed")).patch is None
     revisions = [mrs(2, "2.0.0", URL2, 0, 0), mrs(1, "1.0.2", URL1, 2, 2)]
     undo = view.undo(_aborted(), revisions, 2)

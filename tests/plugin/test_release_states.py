@@ -81,7 +81,7 @@ async def test_abort_reads_aborted_until_the_user_acts(api, namespace, controlle
     assert ran.code == 1 and "will not complete until you act" in ran.err, ran
 
     out = user.ok("undo", NAME, "--to-revision", "2")
-    assert "releases it again" in out, out
+    assert "(asks the controller to release it again)" in out, out
     await wait_status(user, lambda d: honest(d) and waiting(d) and d["updateRevision"] == 2,
                       "2.0.0 released again, waits after group 1")
     user.ok("promote", NAME)
@@ -97,7 +97,7 @@ async def test_retry_releases_the_aborted_revision_and_a_stale_one_is_refused(
         api, namespace, controller, user):
     await aborted_at_2(api, namespace, user)
     out = user.ok("retry", NAME)
-    assert "releases revision 2" in out and "then: " in out, out
+    assert "asks the controller to release revision 2" in out and "then: " in out, out
     await wait_status(user, lambda d: honest(d) and waiting(d) and d["updateRevision"] == 2,
                       "2.0.0 released again, waits after group 1")
     assert user.ok("retry", NAME).strip().endswith("nothing to retry")
@@ -117,7 +117,7 @@ async def test_aborted_version_applied_again_after_an_undo_is_released(
     write apart (it is down meanwhile): 2.0.0 is released, never Completed on revision 1."""
     with running_controller(dev_cluster, namespace, tmp_path / "controller-1.log", FAST):
         await aborted_at_2(api, namespace, user)
-    assert "rolled back to revision 1" in user.ok("undo", NAME, "--to-revision", "1",
+    assert "wrote the template of revision 1" in user.ok("undo", NAME, "--to-revision", "1",
                                                   "--wait", "0")
     kubectl_apply(user, upgraded_sample())
     with running_controller(dev_cluster, namespace, tmp_path / "controller-2.log", FAST):

@@ -9,7 +9,7 @@ from typing import Any
 from ...api import constants as c
 from ...api.moduledeployment import ReleaseProgress as P
 from .reading import ViewError, current_revision, module_of_template, name_of, revision_of
-from .status import waiting_group
+from .status import progress_phrase, waiting_group
 
 
 @dataclass(frozen=True)
@@ -17,40 +17,92 @@ class Change:
     """What a writing command does: a merge patch for the ModuleDeployment (None: nothing to
     change) and the line to print."""
 
-    patch: dict | None
+    patch: dict[str, Any] | None
     message: str
 
 
-def promote(md: dict) -> Change:
+def _rv(md: dict[str, Any]) -> dict[str, Any]:
+    return {"resourceVersion": (md.get("metadata") or {}).get("resourceVersion")}
+
+
+def promote(md: dict[str, Any], full: bool = False) -> Change:
     """Confirm exactly the group that waits, through ``spec.confirmBatchNum`` (idempotent: a
-    second promote of the same pause finds it confirmed and changes nothing)."""
+    second promote of the same pause finds it confirmed and changes nothing). With group k done
+    and group k+1 waiting, ``confirmBatchNum = k`` (behaviour §2.3.4). ``full``: confirm every
+    pause still to come as well (``confirmBatchNum`` = the last group that can pause) and clear
+    ``spec.pause``, so the release runs to its end; the controller sets ``confirmBatchNum``
+    back to 0 when it completes."""
     name = name_of(md)
     waiting = waiting_group(md)
+    spec = md.get("spec") or {}
     rs = ((md.get("status") or {}).get("releaseStatus")) or {}
+    total = int(rs.get("realBatchCount") or 0)
+    where = progress_phrase(rs.get("progress"), rs.get("currentBatch"), total)
+    if full:
+        running = rs.get("progress") not in (None, P.COMPLETED.value, P.TERMINATED.value,
+                                             P.ABORTED.value)
+        confirm = max(total - 1, int(spec.get("confirmBatchNum") or 0))
+        if not running or total < 1:
+            return Change(None, f"moduledeployment {name}: no release is running ({where}); "
+                          "nothing to promote")
+        if not spec.get("pause") and int(spec.get("confirmBatchNum") or 0) >= total - 1:
+            return Change(None, f"moduledeployment {name}: every pause of the release is "
+                          f"confirmed already ({where}); nothing to promote")
+        return Change({"metadata": _rv(md), "spec": {"confirmBatchNum": confirm, "pause": False}},
+                      f"moduledeployment {name}: wrote spec.confirmBatchNum={confirm} and "
+                      f"spec.pause=false (confirms the pauses after groups 1 to {confirm} of "
+                      f"{total}; {where})")
     if waiting is None:
         if rs.get("progress") == P.PAUSED.value:
             return Change(None, f"moduledeployment {name}: the pause after group "
                           f"{rs.get('currentBatch')} is already confirmed; nothing to promote")
-        where = f" (progress {rs.get('progress')}, group {rs.get('batchProgress')})" \
-            if rs.get("progress") else ""
-        return Change(None, f"moduledeployment {name}: no group waits for confirmation{where}; "
+        return Change(None, f"moduledeployment {name}: no group waits for confirmation ({where}); "
                       "nothing to promote")
-    total = rs.get("realBatchCount")
     done = waiting - 1
     return Change(
-        {"metadata": {"resourceVersion": (md.get("metadata") or {}).get("resourceVersion")},
-         "spec": {"confirmBatchNum": done}},
-        f"moduledeployment {name} promoted: group {waiting} of {total} starts "
-        f"(confirmBatchNum={done})")
+        {"metadata": _rv(md), "spec": {"confirmBatchNum": done}},
+        f"moduledeployment {name}: wrote spec.confirmBatchNum={done} (confirms the pause after "
+        f"group {done} of {total}: group {waiting} may start)")
 
 
-def set_pause(md: dict, pause: bool) -> Change:
+def set_pause(md: dict[str, Any], pause: bool) -> Change:
     name = name_of(md)
     if bool((md.get("spec") or {}).get("pause")) == pause:
-        return Change(None, f"moduledeployment {name} is already {'paused' if pause else 'resumed'}")
-    return Change({"metadata": {"resourceVersion": (md.get("metadata") or {}).get("resourceVersion")},
-                   "spec": {"pause": pause}},
-                  f"moduledeployment {name} {'paused' if pause else 'resumed'}")
+        return Change(None, f"moduledeployment {name}: spec.pause is {str(pause).lower()} "
+                      "already; nothing to write")
+    what = "the release stops after the running group" if pause else "the release may go on"
+    return Change({"metadata": _rv(md), "spec": {"pause": pause}},
+                  f"moduledeployment {name}: wrote spec.pause={str(pause).lower()} ({what})")
+
+
+def set_version(md: dict[str, Any], version: str, url: str | None, keep_url: bool) -> Change:
+    """Write the inline template's module version (and url). A url that names the old version
+    is not kept silently: the jar it points at is the old one."""
+    name = name_of(md)
+    spec = md.get("spec") or {}
+    if spec.get("templateRef"):
+        raise ViewError(f'moduledeployment "{name}" uses moduletemplate '
+                        f'"{spec["templateRef"].get("name")}": change the version in the '
+                        "ModuleTemplate")
+    module = module_of_template(spec.get("template"))
+    old_version, old_url = module.get("version"), module.get("url") or ""
+    new_url = url if url is not None else old_url
+    if url is None and not keep_url and old_version and old_version != version \
+            and old_version in old_url:
+        raise ViewError(f'moduledeployment "{name}": spec.template.spec.module.url '
+                        f'"{old_url}" names version {old_version}: pass --url with the jar of '
+                        f"{version}, or --keep-url to keep it")
+    if old_version == version and new_url == old_url:
+        return Change(None, f"moduledeployment {name}: the spec's module is "
+                      f"{module.get('name')}:{version} already; nothing to write")
+    changed: dict[str, Any] = {"version": version}
+    wrote = f"spec.template.spec.module.version={version}"
+    if new_url != old_url:
+        changed["url"] = new_url
+        wrote += f" and url={new_url}"
+    return Change({"metadata": _rv(md),
+                   "spec": {"template": {"spec": {"module": changed}}}},
+                  f"moduledeployment {name}: wrote {wrote} (was {old_version})")
 
 
 def merge_patch(old: Any, new: Any) -> Any:
@@ -66,7 +118,7 @@ def merge_patch(old: Any, new: Any) -> Any:
     return patch
 
 
-def undo(md: dict, replicasets: list[dict], to_revision: int | None = None) -> Change:
+def undo(md: dict[str, Any], replicasets: list[dict[str, Any]], to_revision: int | None = None) -> Change:
     """Put the template of revision ``to_revision`` (default: the highest revision other than the
     current one, which is where ``kubectl rollout undo`` goes too) back into the spec."""
     name = name_of(md)
@@ -78,7 +130,11 @@ def undo(md: dict, replicasets: list[dict], to_revision: int | None = None) -> C
                         "only; change the ModuleTemplate instead")
     current = current_revision(md, replicasets)
     current_number = revision_of(current) if current is not None else None
-    by_number = {revision_of(m): m for m in replicasets if revision_of(m) is not None}
+    by_number: dict[int, dict[str, Any]] = {}
+    for mrs in replicasets:
+        number = revision_of(mrs)
+        if number is not None:
+            by_number[number] = mrs
     if to_revision is None:
         older = sorted(n for n in by_number if n != current_number)
         if not older:
@@ -100,12 +156,14 @@ def undo(md: dict, replicasets: list[dict], to_revision: int | None = None) -> C
                           "annotations": {c.ANNOTATION_RETRY_REVISION: str(to_revision)}}},
             f"moduledeployment {name}: revision {to_revision} ({module.get('version')}) is the "
             f"spec's but was given up (revision {rs.get('stableRevision')} runs); wrote "
-            f"{c.ANNOTATION_RETRY_REVISION}={to_revision}: the controller releases it again")
+            f"{c.ANNOTATION_RETRY_REVISION}={to_revision} (asks the controller to release it "
+            "again)")
     if to_revision == current_number and spec.get("template") == template:
-        return Change(None, f"moduledeployment {name} is already at revision {to_revision} "
-                      f"({module.get('version')}); nothing to undo")
+        return Change(None, f"moduledeployment {name}: the spec names revision {to_revision} "
+                      f"({module.get('version')}) already; nothing to undo")
     return Change(
         {"metadata": {"resourceVersion": (md.get("metadata") or {}).get("resourceVersion")},
          "spec": {"template": merge_patch(spec.get("template") or {}, template)}},
-        f"moduledeployment {name} rolled back to revision {to_revision} "
-        f"({module.get('name')}:{module.get('version')})")
+        f"moduledeployment {name}: wrote the template of revision {to_revision} "
+        f"({module.get('name')}:{module.get('version')}) into the spec (the controller rolls "
+        "back to it in groups)")

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import datetime as dt
 import ipaddress
 from dataclasses import dataclass
@@ -10,6 +12,7 @@ from dataclasses import dataclass
 from ...api import constants as c
 from ...api import objects
 from ...api.moduledeployment import ReleaseProgress as P
+from .status import progress_phrase
 from .reading import current_revision, labels_of, module_of_template, name_of, parse_time, revision_of
 
 
@@ -28,7 +31,7 @@ class HistoryRow:
     state: str
 
 
-def history(md: dict, replicasets: list[dict]) -> tuple[HistoryRow, ...]:
+def history(md: dict[str, Any], replicasets: list[dict[str, Any]]) -> tuple[HistoryRow, ...]:
     rs = ((md.get("status") or {}).get("releaseStatus")) or {}
     update = rs.get("updateRevision")
     current = current_revision(md, replicasets)
@@ -40,7 +43,7 @@ def history(md: dict, replicasets: list[dict]) -> tuple[HistoryRow, ...]:
         completed: bool | None = None
         if number is not None and number == rs.get("abortedRevision"):
             # Given up: by the user (abort) or by the controller (rollbackOnFailure).
-            rolled = next((x for x in (md.get("status") or {}).get("conditions") or []
+            rolled: dict[str, Any] = next((x for x in (md.get("status") or {}).get("conditions") or []
                            if x.get("type") == "RolledBack"), {})
             completed = False
             state = "aborted" if rolled.get("reason") == "Aborted" else "failed, rolled back"
@@ -59,6 +62,44 @@ def history(md: dict, replicasets: list[dict]) -> tuple[HistoryRow, ...]:
                                parse_time((mrs.get("metadata") or {}).get("creationTimestamp")),
                                number == current_number, completed, state))
     return tuple(rows)
+
+
+@dataclass(frozen=True)
+class DeploymentRow:
+    """One line of ``kubectl module list``."""
+
+    namespace: str
+    name: str
+    module: str | None           # None: the module comes from a ModuleTemplate
+    version: str | None          # the spec's
+    running_version: str | None  # what the Available instances run (status.version)
+    progress: str                # progress_phrase
+    desired: int | None
+    available: int | None
+    updated: int | None
+    revision: int | None         # releaseStatus.updateRevision
+    template_ref: str | None
+    url: str | None
+    created: dt.datetime | None
+
+
+def deployments(items: list[dict[str, Any]]) -> tuple[DeploymentRow, ...]:
+    rows = []
+    for md in items:
+        meta = md.get("metadata") or {}
+        spec = md.get("spec") or {}
+        status = md.get("status") or {}
+        rs = status.get("releaseStatus") or {}
+        module = module_of_template(spec.get("template"))
+        rows.append(DeploymentRow(
+            meta.get("namespace") or "", meta.get("name") or "", module.get("name"),
+            module.get("version"), status.get("version"),
+            progress_phrase(rs.get("progress"), rs.get("currentBatch"), rs.get("realBatchCount")),
+            status.get("desiredReplicas", spec.get("replicas")), status.get("availableReplicas"),
+            status.get("updatedAvailableReplicas"), rs.get("updateRevision"),
+            (spec.get("templateRef") or {}).get("name"), module.get("url"),
+            parse_time(meta.get("creationTimestamp"))))
+    return tuple(sorted(rows, key=lambda r: (r.namespace, r.name)))
 
 
 @dataclass(frozen=True)
@@ -84,7 +125,7 @@ def base_selector(base: str) -> str:
     return f"{c.LABEL_BASE_INSTANCE_IP}={base}"
 
 
-def base_modules(modules: list[dict]) -> tuple[BaseModuleRow, ...]:
+def base_modules(modules: list[dict[str, Any]]) -> tuple[BaseModuleRow, ...]:
     rows = []
     for m in modules:
         spec_module = ((m.get("spec") or {}).get("module")) or {}

@@ -26,11 +26,11 @@ def parse_time(value: Any) -> dt.datetime | None:
         return None
 
 
-def labels_of(obj: dict) -> dict[str, str]:
+def labels_of(obj: dict[str, Any]) -> dict[str, str]:
     return (obj.get("metadata") or {}).get("labels") or {}
 
 
-def revision_of(obj: dict) -> int | None:
+def revision_of(obj: dict[str, Any]) -> int | None:
     """The revision number of a ModuleReplicaSet or Module (label module-replicaset-revision)."""
     try:
         return int(labels_of(obj).get(c.LABEL_MODULE_REPLICASET_REVISION) or "")
@@ -38,15 +38,15 @@ def revision_of(obj: dict) -> int | None:
         return None
 
 
-def module_of_template(template: dict | None) -> dict:
+def module_of_template(template: dict[str, Any] | None) -> dict[str, Any]:
     return (((template or {}).get("spec") or {}).get("module")) or {}
 
 
-def name_of(obj: dict) -> str:
+def name_of(obj: dict[str, Any]) -> str:
     return (obj.get("metadata") or {}).get("name") or ""
 
 
-def current_revision(md: dict, replicasets: list[dict]) -> dict | None:
+def current_revision(md: dict[str, Any], replicasets: list[dict[str, Any]]) -> dict[str, Any] | None:
     """The ModuleReplicaSet of the spec's module name and version (the controller keys
     revisions by them), else the release's update revision."""
     module = module_of_template((md.get("spec") or {}).get("template"))

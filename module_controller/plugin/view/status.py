@@ -3,6 +3,8 @@ of its release, its instances, conditions and Events, and what to do next."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import datetime as dt
 from dataclasses import dataclass, field
 
@@ -93,7 +95,7 @@ class StatusView:
     desired: int | None            # status.desiredReplicas
     available: int | None
     progress: str | None
-    batch: str | None              # "current/total"
+    batch: str | None              # "current/total" (releaseStatus.batchProgress)
     update_revision: int | None
     pause: bool
     confirm_batch_num: int
@@ -114,6 +116,14 @@ class StatusView:
     #: spec as it is now): "Reason: message"; None when it does not.
     refused: str | None = None
     next_steps: tuple[str, ...] = field(default=())
+    #: releaseStatus.currentBatch and realBatchCount: while Paused, the group that is done.
+    current_group: int | None = None
+    group_count: int | None = None
+
+    @property
+    def where(self) -> str:
+        """Where the release stands, in the one group numbering: "Paused after group 1 of 2"."""
+        return progress_phrase(self.progress, self.current_group, self.group_count)
 
     @property
     def done(self) -> bool:
@@ -130,7 +140,35 @@ class StatusView:
         return None
 
 
-def _strategy_line(spec: dict) -> str:
+def progress_phrase(progress: str | None, current: int | None, total: int | None) -> str:
+    """The release's progress and group, numbered as the contract does (groups 1..N in the
+    order they run; while Paused, ``current`` is the group that is done)."""
+    if not progress:
+        return "no release status yet"
+    if not total or not current:
+        return progress
+    if progress == P.PAUSED.value:
+        return f"Paused after group {current} of {total}"
+    if progress in (P.COMPLETED.value, P.TERMINATED.value):
+        return f"{progress} ({total} group{'s' if total != 1 else ''})"
+    if progress == P.ABORTED.value:
+        return progress
+    return f"{progress}, group {current} of {total}"
+
+
+def countdown(until: dt.datetime, now: dt.datetime) -> str:
+    """Seconds left as a short duration: 42s, 3m5s, 1h2m."""
+    seconds = max(0, int((until - now).total_seconds() + 0.999))
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, s = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m{s}s" if s else f"{minutes}m"
+    hours, m = divmod(minutes, 60)
+    return f"{hours}h{m}m" if m else f"{hours}h"
+
+
+def _strategy_line(spec: dict[str, Any]) -> str:
     ops = spec.get("operationStrategy") or {}
     parts = [f"batchCount {ops.get('batchCount', 1)}"]
     if ops.get("useBeta"):
@@ -143,7 +181,7 @@ def _strategy_line(spec: dict) -> str:
     return ", ".join(parts)
 
 
-def _revisions(replicasets: list[dict], modules: list[dict], update: int | None,
+def _revisions(replicasets: list[dict[str, Any]], modules: list[dict[str, Any]], update: int | None,
                completed: bool) -> tuple[RevisionView, ...]:
     out = []
     for mrs in sorted(replicasets, key=lambda m: revision_of(m) or 0, reverse=True):
@@ -169,7 +207,7 @@ def _revisions(replicasets: list[dict], modules: list[dict], update: int | None,
     return tuple(out)
 
 
-def _group_sizes(spec: dict, rs: dict) -> list[int | None]:
+def _group_sizes(spec: dict[str, Any], rs: dict[str, Any]) -> list[int | None]:
     total = int(rs.get("realBatchCount") or 0)
     delta = int(rs.get("originalDeltaReplicas") or 0)
     ops = spec.get("operationStrategy") or {}
@@ -181,7 +219,7 @@ def _group_sizes(spec: dict, rs: dict) -> list[int | None]:
     return [None] * total
 
 
-def waiting_group(md: dict) -> int | None:
+def waiting_group(md: dict[str, Any]) -> int | None:
     """The group that waits for a confirmation to start, or None. ``promote`` confirms it by
     setting ``spec.confirmBatchNum`` to the group before it (the one that is done)."""
     spec = md.get("spec") or {}
@@ -197,7 +235,7 @@ def waiting_group(md: dict) -> int | None:
     return current + 1
 
 
-def _groups(md: dict, now: dt.datetime) -> tuple[GroupView, ...]:
+def _groups(md: dict[str, Any], now: dt.datetime) -> tuple[GroupView, ...]:
     spec = md.get("spec") or {}
     rs = ((md.get("status") or {}).get("releaseStatus")) or {}
     progress = rs.get("progress")
@@ -234,7 +272,7 @@ def _groups(md: dict, now: dt.datetime) -> tuple[GroupView, ...]:
     return tuple(groups)
 
 
-def _instances(modules: list[dict]) -> tuple[InstanceView, ...]:
+def _instances(modules: list[dict[str, Any]]) -> tuple[InstanceView, ...]:
     out = []
     for m in modules:
         meta = m.get("metadata") or {}
@@ -251,22 +289,22 @@ def _instances(modules: list[dict]) -> tuple[InstanceView, ...]:
     return tuple(sorted(out, key=lambda i: (-(i.revision or 0), i.base_pod or "~", i.name)))
 
 
-def _conditions(status: dict) -> tuple[ConditionView, ...]:
+def _conditions(status: dict[str, Any]) -> tuple[ConditionView, ...]:
     return tuple(ConditionView(x.get("type") or "", x.get("status") or "", x.get("reason"),
                                x.get("message"), parse_time(x.get("lastTransitionTime")))
                  for x in status.get("conditions") or [])
 
 
-def event_time(event: dict) -> dt.datetime | None:
+def event_time(event: dict[str, Any]) -> dt.datetime | None:
     return (parse_time(event.get("lastTimestamp")) or parse_time(event.get("eventTime"))
             or parse_time(event.get("firstTimestamp"))
             or parse_time((event.get("metadata") or {}).get("creationTimestamp")))
 
 
-def _events(events: list[dict], limit: int) -> tuple[EventView, ...]:
+def _events(events: list[dict[str, Any]], limit: int) -> tuple[EventView, ...]:
     epoch = dt.datetime.min.replace(tzinfo=dt.timezone.utc)
 
-    def version(e: dict) -> int:  # creation order within one second (Event times are whole)
+    def version(e: dict[str, Any]) -> int:  # creation order within one second (Event times are whole)
         rv = (e.get("metadata") or {}).get("resourceVersion") or ""
         return int(rv) if rv.isdigit() else 0
 
@@ -276,7 +314,7 @@ def _events(events: list[dict], limit: int) -> tuple[EventView, ...]:
                  for e in ordered[-limit:]) if limit > 0 else ()
 
 
-def _given_up(rs: dict, replicasets: list[dict]) -> str | None:
+def _given_up(rs: dict[str, Any], replicasets: list[dict[str, Any]]) -> str | None:
     aborted, stable = rs.get("abortedRevision"), rs.get("stableRevision")
     if aborted is None:
         return None
@@ -287,7 +325,7 @@ def _given_up(rs: dict, replicasets: list[dict]) -> str | None:
             f"revision {stable} ({versions.get(stable) or '?'}) runs")
 
 
-def _refused(status: dict) -> str | None:
+def _refused(status: dict[str, Any]) -> str | None:
     """A ReplicaFailure the controller sets when it cannot release the spec at all."""
     for x in status.get("conditions") or []:
         if x.get("type") == c.CONDITION_REPLICA_FAILURE and x.get("status") == "True" and \
@@ -296,7 +334,7 @@ def _refused(status: dict) -> str | None:
     return None
 
 
-def _next_steps(view: StatusView, md: dict) -> tuple[str, ...]:
+def _next_steps(view: StatusView, md: dict[str, Any], now: dt.datetime) -> tuple[str, ...]:
     name = view.name
     steps: list[str] = []
     failure = next((x for x in view.conditions
@@ -341,8 +379,8 @@ def _next_steps(view: StatusView, md: dict) -> tuple[str, ...]:
     elif view.progress in (P.EXECUTING.value, P.TERMINATING.value) and not failed:
         group = next((g for g in view.groups if g.state in ("running", "gray-time")), None)
         if group is not None and group.state == "gray-time" and group.not_before is not None:
-            steps.append(f"group {group.number} of {total} starts after the gray time, at "
-                         f"{group.not_before.strftime('%H:%M:%SZ')}")
+            steps.append(f"next group in {countdown(group.not_before, now)}: group "
+                         f"{group.number} of {total} starts when the gray time ends")
         elif group is not None:
             steps.append(f"group {group.number} of {total} is running; wait "
                          f"({PLUGIN} status {name} --watch)")
@@ -352,8 +390,8 @@ def _next_steps(view: StatusView, md: dict) -> tuple[str, ...]:
     return tuple(steps)
 
 
-def status_view(md: dict, replicasets: list[dict], modules: list[dict],
-                events: list[dict] | None = None, *, now: dt.datetime | None = None,
+def status_view(md: dict[str, Any], replicasets: list[dict[str, Any]], modules: list[dict[str, Any]],
+                events: list[dict[str, Any]] | None = None, *, now: dt.datetime | None = None,
                 event_limit: int = 5) -> StatusView:
     """The facts ``kubectl module status`` shows for one ModuleDeployment."""
     now = now or objects.now()
@@ -381,5 +419,13 @@ def status_view(md: dict, replicasets: list[dict], modules: list[dict],
         groups=_groups(md, now), instances=_instances(modules),
         conditions=_conditions(status), events=_events(events or [], event_limit),
         running_version=status.get("version"), given_up=_given_up(rs, replicasets),
-        refused=_refused(status))
-    return StatusView(**{**view.__dict__, "next_steps": _next_steps(view, md)})
+        refused=_refused(status), current_group=_int(rs.get("currentBatch")),
+        group_count=_int(rs.get("realBatchCount")))
+    return StatusView(**{**view.__dict__, "next_steps": _next_steps(view, md, now)})
+
+
+def _int(value: object) -> int | None:
+    try:
+        return int(value) if value is not None else None  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return None
