@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from module_controller.devcluster import testing as kt
+from module_controller_dev.devcluster import testing as kt
 
 from helpers.cluster import bases
 from test_plugin_cluster import (NAME, URL_2, SAMPLE, kubectl_apply, until_done,
