@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from .operator import Operator
 
 
-KOPF_WORKER_IDLE = 1.0  # seconds; kopf's default is 5 (issue 17, memory)
+KOPF_WORKER_IDLE = 1.0  # seconds; kopf's default is 5 (memory: docs/performance.md)
 
 
 def make_registry(op: "Operator", sources: tuple[Source, ...]) -> kopf.OperatorRegistry:

@@ -1,4 +1,4 @@
-"""Deletion pre-empts in-flight work (docs/security.md, issue 14 item 9).
+"""Deletion pre-empts in-flight work (docs/security.md).
 
 A Module's install can wait on Arklet for up to the install timeout (minutes on a real base).
 The work queue runs one reconcile per key at a time, so without this a deletion that arrives

@@ -1,5 +1,5 @@
 """Loops against hostile or broken Arklet answers are bounded, and deletion pre-empts them
-(issue 14, items 9 and 10; docs/security.md). Fake Arklets with injected faults, real cluster."""
+(docs/security.md). Fake Arklets with injected faults, real cluster."""
 
 from __future__ import annotations
 

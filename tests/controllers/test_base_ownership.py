@@ -1,4 +1,4 @@
-"""Which pods are base pods, on the dev cluster (issue 14, items 12 and 14): placement goes by
+"""Which pods are base pods, on the dev cluster: placement goes by
 ownership (pod -> ReplicaSet -> the named Deployment), a missing base Deployment is reported
 and never guessed, the ModuleDeployment outlives its base Deployment, and a change of
 baseDeploymentName moves every instance to the new base.

@@ -1,4 +1,4 @@
-"""Which pods are base pods, i.e. which the delete-pod labels act on (issue 14, item 3); pure,
+"""Which pods are base pods, i.e. which the delete-pod labels act on; pure,
 on the controller's caches alone."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""NotReady is not gone (issue 14, item 13): in peer mode a base that turns NotReady keeps its
+"""NotReady is not gone: in peer mode a base that turns NotReady keeps its
 instance for --base-not-ready-grace; a blip shorter than that costs no uninstall and no
 reinstall, a longer outage takes the instance off.
 

@@ -1,4 +1,4 @@
-"""Whoever may label a pod must not get the controller to delete it (issue 14, item 3).
+"""Whoever may label a pod must not get the controller to delete it.
 
 The delete-pod labels act only on base pods: pods owned, through their ReplicaSet, by a base
 Deployment that a ModuleReplicaSet or ModuleDeployment names. Against the real API server and the

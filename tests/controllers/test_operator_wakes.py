@@ -1,4 +1,4 @@
-"""A pod event wakes only what that pod can affect (issue 15, item 2), counted on the dev cluster.
+"""A pod event wakes only what that pod can affect, counted on the dev cluster.
 
 Two ModuleDeployments, ``near`` on the base Deployment of pod P and ``far`` on another one. P
 changes (a label of the user's); ``near``'s ModuleDeployment, revision and Module are

@@ -1,5 +1,5 @@
 """What a change wakes (controllers/watches.py through routes.py and wiring.py), on the real
-caches and routing tables with recording queues: a pod wakes only what it can affect (issue 15).
+caches and routing tables with recording queues: a pod wakes only what it can affect.
 
 The dev-cluster proof of the same, counting reconciles, is test_operator_wakes.py.
 """

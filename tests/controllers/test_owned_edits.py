@@ -1,5 +1,5 @@
 """A hand edit of an owned Module's spec is reverted by its owner before anything is installed
-from it (issue 14, item 5): the Module controller installs nothing from a spec that differs
+from it: the Module controller installs nothing from a spec that differs
 from its ModuleReplicaSet's template, and the ModuleReplicaSet writes the template back."""
 
 from __future__ import annotations

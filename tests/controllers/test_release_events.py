@@ -1,5 +1,5 @@
 """A release's Modules report their ordinary transitions once per revision and group on the
-ModuleDeployment, counted; their failures stay on the Module (issue 17, target 4; behaviour
+ModuleDeployment, counted; their failures stay on the Module (behaviour
 §8.2). Real controller, real API server, fake Arklets."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Automatic rollback of a failed release (issue 16, item 2), end to end.
+"""Automatic rollback of a failed release, end to end.
 
 The new version's url cannot be downloaded (the module repository answers 404, so every
 fake Arklet fails the install): after spec.progressDeadlineSeconds the release has failed.

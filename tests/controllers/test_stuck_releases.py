@@ -1,4 +1,4 @@
-"""A stuck group never blocks the next change (issue 16, item 3), end to end.
+"""A stuck group never blocks the next change, end to end.
 
 Both cases of the issue as they were tried on the dev cluster: a scale that cannot be placed,
 and a version whose installs fail on every base followed by a rollback. Before the fix each new

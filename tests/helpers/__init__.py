@@ -1,4 +1,4 @@
-"""What the tests share, one implementation each (issue 15: no helper written twice).
+"""What the tests share, one implementation each (no helper written twice).
 
 * :mod:`.bodies` — the objects a test applies: ModuleDeployment bodies, the base's names.
 * :mod:`.cluster` — base pods, Modules and ModuleDeployments on the dev cluster; waits.

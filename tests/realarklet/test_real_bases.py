@@ -1,4 +1,4 @@
-"""The controller end to end on real koupleless bases (issue 12): the seed manual's release flow
+"""The controller end to end on real koupleless bases: the seed manual's release flow
 on two 2025-generation bases, a package whose manifest disagrees with the spec, an
 undownloadable url, and install/upgrade/uninstall on a 2023-generation base. Every assertion
 about what runs reads the real bases' own queryAllBiz."""

@@ -1,6 +1,6 @@
 """The fake Arklet: a protocol-faithful simulator of the agent inside every base JVM pod.
 
-It speaks the wire protocol of ``shared/spec/arklet-protocol.md`` in both generations
+It speaks the Arklet wire protocol (docs/arklet.md) in both generations
 (``flavour="2023"`` and ``"2025"``), quirks included, so the controller can be tested against
 something that fails the way a real base does.
 

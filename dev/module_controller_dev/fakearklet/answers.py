@@ -1,8 +1,8 @@
 """The JSON the fake Arklet answers with, per flavour: envelopes, biz entries, health figures.
 
 Pure functions of the state :mod:`.core` hands them. Field order, omitted nulls, state spelling
-and the recorded figures follow the real bases in ``shared/arklet-captures`` (2023:
-sofa-serverless 0.5.6, 2025: koupleless 2.1.6).
+and the recorded figures follow the real bases (2023: sofa-serverless 0.5.6, 2025:
+koupleless 2.1.6).
 """
 
 from __future__ import annotations

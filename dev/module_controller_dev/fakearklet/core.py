@@ -2,8 +2,8 @@
 
 Everything the fake Arklet *decides* lives here; :mod:`.server` only moves bytes, downloads and
 waits. Time is an input (``now``, seconds since the epoch) so the same calls always give the same
-answers. The reference for every answer is the real bases recorded in
-``shared/arklet-captures`` (2023: sofa-serverless 0.5.6, 2025: koupleless 2.1.6); the table in
+answers. The reference for every answer is the real bases (2023: sofa-serverless 0.5.6,
+2025: koupleless 2.1.6, both recorded); the table in
 ``docs/arklet.md`` ("The fake Arklet against the real bases") lists the behaviours one by one.
 
 A command goes through :meth:`ArkletCore.handle`:
