@@ -28,7 +28,7 @@ the same values and compares the objects.
 {{- if not (has .Values.moduleServices (list "nodeport" "clusterip" "disabled")) -}}
 {{- fail (printf "moduleServices must be nodeport, clusterip or disabled, not %q" (toString .Values.moduleServices)) -}}
 {{- end -}}
-{{- $args := list "run" "--no-dev" -}}
+{{- $args := list "run" -}}
 {{- if eq .Values.mode "namespaced" -}}
 {{- range .Values.watchNamespaces -}}
 {{- if ne . $.Release.Namespace -}}

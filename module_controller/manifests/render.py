@@ -152,8 +152,8 @@ class Options:
         return tuple(dict.fromkeys(self.watch_namespaces))
 
     def controller_args(self) -> list[str]:
-        """The container's ``args`` (they replace the image's ``CMD ["run", "--no-dev"]``)."""
-        args = ["run", "--no-dev"]
+        """The container's ``args`` (they replace the image's ``CMD ["run"]``)."""
+        args = ["run"]
         args += [f"--namespace={ns}" for ns in self.served_namespaces]
         args.append(f"--probe-port={self.probe_port}")
         # The pod IP (downward API): the kubelet's probes and the metrics Service reach it there;
