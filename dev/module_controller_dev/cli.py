@@ -44,7 +44,10 @@ def parser() -> argparse.ArgumentParser:
     up.add_argument("--pod-subnet", default="10.213.0.0/24",
                     help="with --real-node: the pods' private subnet on the node's bridge "
                          "(no default route, no masquerading)")
-    _with_dir(sub.add_parser("down", help="stop everything `up` started"))
+    down = _with_dir(sub.add_parser("down", help="stop everything `up` started"))
+    down.add_argument("--stale-node", action="store_true",
+                      help="instead: remove what a dead real node (its kubelet and containerd "
+                           "killed) left on this machine; refuses while a real node runs")
     _with_dir(sub.add_parser("status", help="say what runs"))
     sub.add_parser("controlplane", help="find or build etcd, kube-apiserver, kube-controller-manager")
     sub.add_parser("jars", help="find or build the real base and module jars (Java, Maven)")
@@ -112,6 +115,43 @@ def _images(cluster: DevCluster, controller_tag: str | None) -> int:
     return 0
 
 
+def _down_stale_node() -> int:
+    """Remove a dead real node's leftovers, holding the tier's lock; refuse a live node."""
+    import os
+
+    from .devcluster import stalenode
+
+    if os.geteuid() != 0:
+        print("error: removing a real node's leftovers needs root", file=sys.stderr)
+        return 1
+    with stalenode.try_lock() as lock:
+        verdict = stalenode.judge(stalenode.observe(lock_held=lock is None))
+        if verdict.state == "live":
+            print(f"error: refusing: {verdict.reason}", file=sys.stderr)
+            return 1
+        if verdict.state == "none":
+            print("no real node and nothing left of one on this machine", file=sys.stderr)
+            return 0
+        print(verdict.reason.split(":")[0], file=sys.stderr)
+        left = stalenode.remove(lambda m: print(m, file=sys.stderr))
+    if left:
+        print(f"error: still left: {', '.join(left)}", file=sys.stderr)
+        return 1
+    print("removed the dead real node's leftovers", file=sys.stderr)
+    return 0
+
+
+def _hint_stale_node() -> None:
+    import os
+
+    from .devcluster import stalenode
+
+    if os.geteuid() == 0:
+        verdict = stalenode.judge(stalenode.observe())
+        if verdict.state == "dead":
+            print(verdict.reason, file=sys.stderr)
+
+
 def _dispatch(args: argparse.Namespace) -> int:
     from .devcluster import DevCluster, binaries
 
@@ -140,8 +180,11 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(f"export KUBECONFIG={state.kubeconfig}")
         return 0
     if args.command == "down":
+        if args.stale_node:
+            return _down_stale_node()
         if not cluster.down():
             print(f"no dev cluster in {cluster.dir}", file=sys.stderr)
+            _hint_stale_node()
         return 0
     status = cluster.status()
     print(json.dumps(status, indent=2))

@@ -3,17 +3,21 @@
 Skipped, with the reason, where the machine cannot run a real node (not root, no containerd,
 runc or CNI plugins, no cgroups) or lacks the control plane, kubelet or the base jars. One real
 node per machine: every test here is in one xdist group (so one worker starts it), and a file
-lock keeps two sessions on one machine (two worktrees) from starting it at once.
+lock keeps two sessions on one machine (two worktrees) from starting it at once. Holding the
+lock, the fixture removes what a killed session's node left behind (stalenode.py) and skips only
+for a live node.
 """
 
 from __future__ import annotations
 
 import fcntl
+import sys
 from pathlib import Path
 
 import pytest
 
-from module_controller_dev.devcluster import DevCluster, State, binaries, images, realnode
+from module_controller_dev.devcluster import (DevCluster, State, binaries, images, realnode,
+                                              stalenode)
 from module_controller_dev.devcluster.kubectl import Kubectl
 from module_controller_dev.realbase import build as realbase_build
 
@@ -32,7 +36,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 def why_not() -> str | None:
     """Why this machine cannot run the tier, in one line; None when it can."""
-    reason = realnode.missing()
+    reason = realnode.missing(check_node=False)  # a node's presence is judged under the lock
     if reason:
         return reason
     _, lacking = binaries.find()
@@ -48,13 +52,19 @@ def real_cluster(tmp_path_factory: pytest.TempPathFactory):
     reason = why_not()
     if reason:
         pytest.skip(f"real node: {reason}")
-    lock_path = binaries.cache_root() / "realnode.lock"
+    lock_path = stalenode.lock_path()
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     with open(lock_path, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        reason = realnode.missing()  # another session may have held the node until now
-        if reason:
-            pytest.skip(f"real node: {reason}")
+        # Holding the lock, no other session starts a node: a node without live processes is
+        # what a killed session left, removed here; a live one (started outside the tier) wins.
+        verdict = stalenode.judge(stalenode.observe())
+        if verdict.state == "live":
+            pytest.skip(f"real node: {verdict.reason}")
+        if verdict.state == "dead":
+            print(f"real node: {verdict.reason.split(':')[0]}; removing them", file=sys.stderr)
+            left = stalenode.remove(lambda m: print(f"real node: {m}", file=sys.stderr))
+            assert not left, f"a dead real node's leftovers could not be removed: {left}"
         directory = tmp_path_factory.mktemp("realnode")
         cluster = DevCluster(directory)
         before = realnode.snapshot()

@@ -34,6 +34,8 @@ DEFAULT_SUBNET = "10.213.0.0/24"
 DEFAULT_BRIDGE = "mcbr0"
 RUN_DIR = Path("/run/module-controller-node")
 SOCKET = RUN_DIR / "containerd.sock"
+# Written at start: the node's directory and bridge, for removing a dead node's leftovers.
+OWNER_FILE = "node.json"
 # Where containerd, its shims, CNI and the kubelet write whatever their configuration says.
 FIXED_HOST_PATHS = ("/run/containerd", "/var/lib/cni", "/var/lib/kubelet", "/var/log/containers",
                     "/var/log/pods", str(RUN_DIR))
@@ -77,8 +79,11 @@ def cni_bin_dir() -> str | None:
                  and Path(d, "host-local").exists()), None)
 
 
-def missing() -> str | None:
-    """What this machine lacks for a real node, in one line; None when it has everything."""
+def missing(check_node: bool = True) -> str | None:
+    """What this machine lacks for a real node, in one line; None when it has everything.
+
+    ``check_node``: also whether a node (live, or a dead one's leftovers: stalenode.py) is there.
+    """
     if os.geteuid() != 0:
         return "the real node needs root (a kubelet, containerd, a bridge and cgroups)"
     lacking = [tool for tool in ("containerd", "ctr", "runc", "containerd-shim-runc-v2", "ip")
@@ -91,9 +96,12 @@ def missing() -> str | None:
     for controller in ("cpu", "memory", "pids"):
         if not (CGROUP_ROOT / controller).is_dir() and not (CGROUP_ROOT / "cgroup.controllers").exists():
             return f"the real node needs cgroups: no {controller} controller under {CGROUP_ROOT}"
-    if Path(f"/sys/class/net/{DEFAULT_BRIDGE}").exists() or RUN_DIR.exists():
-        return (f"a real node already runs on this machine ({DEFAULT_BRIDGE} or {RUN_DIR} exists): "
-                "one per machine; `module-controller-dev down` the other dev cluster first")
+    if check_node:
+        from . import stalenode
+
+        verdict = stalenode.judge(stalenode.observe())
+        if verdict.state != "none":
+            return verdict.reason
     return None
 
 
@@ -129,6 +137,7 @@ def write_files(node_dir: Path, pki_dir: Path, net: Network, server: str, ca_cer
     for sub in ("containerd", "cni/net.d", "cni/networks", "kubelet", "pods-logs", "plugins"):
         (node_dir / sub).mkdir(parents=True, exist_ok=True)
     RUN_DIR.mkdir(parents=True, exist_ok=True)
+    (RUN_DIR / OWNER_FILE).write_text(json.dumps({"nodeDir": str(node_dir), "bridge": net.bridge}))
     from .images import PAUSE_REF
 
     (node_dir / "containerd.toml").write_text(f"""version = 2
