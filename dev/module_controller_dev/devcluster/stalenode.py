@@ -32,6 +32,7 @@ NODE_PROGRAMS = ("kubelet", "containerd")
 SHIM_PREFIX = "containerd-shim"
 NODE_CGROUPS = ("k8s.io", "kubepods")
 STALE_COMMAND = "module-controller-dev down --stale-node"
+LOCK_NAME = "realnode.lock"  # in the cache: held by the real-node test tier while it runs
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,7 @@ def judge(facts: NodeFacts) -> Verdict:
     if facts.socket_answers:
         signs.append(f"{realnode.SOCKET} answers")
     if facts.lock_held:
-        signs.append(f"{lock_path()} is held by another session")
+        signs.append(f"the tier's lock {LOCK_NAME} is held by another session")
     if signs:
         where = facts.cluster_dir or "DIR"
         return Verdict("live", f"a real node runs on this machine ({'; '.join(signs)}): one per "
@@ -77,7 +78,7 @@ def judge(facts: NodeFacts) -> Verdict:
 # ------------------------------------------------------------------------------- observation
 
 def lock_path() -> Path:
-    return binaries.cache_root() / "realnode.lock"
+    return binaries.cache_root() / LOCK_NAME
 
 
 @contextlib.contextmanager
