@@ -371,17 +371,20 @@ class ModuleReconciler:
             decide(run.key, "install count reset", "the base restarted after the last install",
                    installs=installs, uptime=health.run_time, last_install=last)
 
-    async def _superseded(self, run: Run, action: Action, obj: dict[str, Any], module: Module | None
-                          ) -> Result:
+    async def _superseded(self, run: Run, action: Action, obj: dict[str, Any],
+                          module: Module | None) -> Result:
         """A newer revision's Module replaces this one in place on the same pod: leave Arklet
-        to it (no reinstall, no switch back) and wait to be scaled down."""
+        to it (no reinstall, no switch back) and wait to be scaled down. While it still reads
+        Available for a version that runs, nothing is written: a write here could land after
+        the newer one wrote it Superseded and claim Available again during the replacement."""
         assert module is not None and action.phase is not None
-        info, newer = module.spec.module, run.facts["newer"]["metadata"]["name"]
-        pod_name = module.base_pod_name
-        message = (f"{info.name}:{info.version} is ACTIVATED on {pod_name}; being replaced by "
-                   f"{newer}" if action.phase is ModulePhase.AVAILABLE
-                   else f"replaced in place by {newer}")
-        changed = await self._status(run, action.phase, action.reason.value, message)
+        newer = run.facts["newer"]["metadata"]["name"]
+        changed = False
+        if action.phase is ModulePhase.AVAILABLE:
+            message = f"still ACTIVATED, being replaced by {newer}"
+        else:
+            message = f"replaced in place by {newer}"
+            changed = await self._status(run, action.phase, action.reason.value, message)
         decide(run.key, "superseded", message, changed=changed, by=newer)
         return Result(requeue_after=action.after)
 

@@ -70,7 +70,8 @@ class Do(StrEnum):
     DELETE_MODULE = "delete the Module"
     QUERY = "queryAllBiz"
     CHECK_RESTART = "health: did the base restart since the last install?"
-    SUPERSEDED = "write Superseded (Available while its version runs and nobody took it yet)"
+    SUPERSEDED = ("write Prepare/Superseded; nothing while it reads Available, its version runs "
+                  "and nobody replacing it wrote it off yet")
     COMPLETING = "write Completing, look again when minReadySeconds end"
     AVAILABLE = "label the pod, then write Available"
     MARK_REPLACED = "write the replaced Module Prepare/Superseded, relabel the pod"
