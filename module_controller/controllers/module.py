@@ -181,7 +181,8 @@ class ModuleReconciler:
         others = siblings(self.ctx, run.key, info.name, module.base_pod_name)
         me = self.ctx.replacement_rank(obj)
         newer = [m for m in others if supersedes(self.ctx.replacement_rank(m), me)]
-        replacing = tuple(m["metadata"]["name"] for m in others
+        replacing = tuple((m["metadata"]["name"], module_of(m).get("version") or "")
+                          for m in others
                           if objects.phase(m) == ModulePhase.AVAILABLE
                           and supersedes(me, self.ctx.replacement_rank(m)))
         selector = module.spec.selector.model_dump(by_alias=True, exclude_none=True)
@@ -419,9 +420,9 @@ class ModuleReconciler:
 
     async def _mark_replaced(self, run: Run, action: Action, obj: dict[str, Any], module: Module | None
                              ) -> None:
-        """Before this Module changes anything on the base, the Modules of its name it replaces
-        there stop reading Available: their version is about to stop running, and a status
-        never claims more than the base runs. Under the pod's lock, like the Available write,
+        """Before this Module stops the version of a Module of its name it replaces there (a
+        switch, an uninstall), that Module stops reading Available: a status never claims more
+        than the base runs. Under the pod's lock, like the Available write,
         so that neither can come between the other's check and write."""
         assert module is not None
         pod_name = module.base_pod_name or ""

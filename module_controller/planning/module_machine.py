@@ -17,8 +17,8 @@ from typing import Mapping
 from ..api.common import UpgradePolicy
 from ..api.module import ModulePhase
 from .arklet_answers import BUSY_RECHECK, Answer, Call, Next, react
-from .module_lifecycle import (ACTIVATED, Kind, MinReady, PodView, may_install, next_step,
-                               removal_step)
+from .module_lifecycle import (ACTIVATED, Kind, MinReady, PodView, Step, may_install,
+                               next_step, removal_step)
 from .module_table import TABLE, Do, Event, Impossible, Reason, Row, Stage
 
 #: Seconds before a superseded Module looks again: which Module is the release's target can
@@ -53,7 +53,8 @@ class Observation:
     listing: Mapping[str, str] | None = None      # this module's versions on the base, by state
     claimed: frozenset[str] = frozenset()         # versions other Modules on the pod stand for
     superseded_by: str | None = None              # a newer Module of the name on the pod
-    replacing: tuple[str, ...] = ()               # Modules it replaces that read Available
+    #: (name, version) of the Modules it replaces on the pod that read Available
+    replacing: tuple[tuple[str, str], ...] = ()
     installs: int = 0                             # installs answered as done, this generation
     installed_once: bool = False                  # ... of them in this reconcile
     restarted: bool | None = None                 # base restarted since the last install
@@ -176,12 +177,21 @@ def _classify_live(obs: Observation) -> Event:
             return Event.INSTALL_NOT_KEPT
         if obs.installed_once:
             return Event.INSTALL_NOT_VERIFIED
-    if obs.replacing:
+    if _stops_replaced(step, obs.replacing):
         return Event.REPLACING
     if obs.phase == ModulePhase.AVAILABLE:
         return Event.LEAVING_AVAILABLE
     return {Kind.INSTALL: Event.NEEDS_INSTALL, Kind.SWITCH: Event.NEEDS_SWITCH}.get(
         step.kind, Event.NEEDS_UNINSTALL)
+
+
+def _stops_replaced(step: Step, replacing: tuple[tuple[str, str], ...]) -> bool:
+    """The step stops the version of a Module it replaces: a switch deactivates every other
+    version of the name, an uninstall takes one off. (An install beside an ACTIVATED version
+    leaves the new one DEACTIVATED and the old one running: docs/arklet.md, the captures.)"""
+    if step.kind is Kind.SWITCH:
+        return bool(replacing)
+    return step.kind is Kind.UNINSTALL and step.version in {v for _, v in replacing}
 
 
 def classify(obs: Observation) -> tuple[Stage, Event]:
@@ -230,7 +240,7 @@ def _detail(obs: Observation, stage: Stage, event: Event, row: Row) -> Action:
         # The listing is the one the uninstall was planned from: the same version.
         return replace(base, version=removal_step(obs.pod, listing, obs.claimed).version)
     if row.do is Do.MARK_REPLACED:
-        return replace(base, replaced=obs.replacing)
+        return replace(base, replaced=tuple(name for name, _ in obs.replacing))
     if row.do is Do.SUPERSEDED:
         # Available only while its version runs and its status says so already: once the
         # Module replacing it wrote it Superseded (before it changed anything on the base),

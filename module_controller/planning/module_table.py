@@ -51,7 +51,7 @@ class Event(StrEnum):
     INSTALLS_USED_UP = "install due, bound used, restart unknown"
     INSTALL_NOT_KEPT = "install due, bound used, base not restarted"
     INSTALL_NOT_VERIFIED = "install due, this reconcile's install not listed"
-    REPLACING = "change due, a Module it replaces reads Available"
+    REPLACING = "switch or uninstall due that stops the version of a Module it replaces"
     LEAVING_AVAILABLE = "change due, its own status reads Available"
     NEEDS_INSTALL = "install due"
     NEEDS_SWITCH = "switch due"

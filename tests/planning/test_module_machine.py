@@ -61,7 +61,7 @@ def observations(draw: st.DrawFn) -> Observation:
         gave_up=draw(st.booleans()), removal_begun=draw(st.booleans()), listing=listing,
         claimed=frozenset(draw(st.lists(VERSIONS, max_size=2))),
         superseded_by=draw(st.none() | st.just("newer")),
-        replacing=tuple(draw(st.lists(st.just("older"), max_size=1))),
+        replacing=tuple(draw(st.lists(st.tuples(st.just("older"), VERSIONS), max_size=1))),
         installs=draw(st.integers(0, INSTALLS_PER_GENERATION + 1)),
         installed_once=draw(st.booleans()), restarted=draw(st.none() | st.booleans()),
         answer=answer, stray=draw(st.none() | st.just(("other", "9"))),
@@ -148,7 +148,8 @@ REACH: list[tuple[Observation, Stage, Event]] = [
     (live(installs=INSTALLS_PER_GENERATION, restarted=False), Stage.LIVE,
      Event.INSTALL_NOT_KEPT),
     (live(installed_once=True), Stage.LIVE, Event.INSTALL_NOT_VERIFIED),
-    (live(replacing=("m1",)), Stage.LIVE, Event.REPLACING),
+    (live(listing={"1": "ACTIVATED", "2": "DEACTIVATED"}, replacing=(("m1", "1"),)),
+     Stage.LIVE, Event.REPLACING),
     (live(phase=ModulePhase.AVAILABLE.value), Stage.LIVE, Event.LEAVING_AVAILABLE),
     (live(), Stage.LIVE, Event.NEEDS_INSTALL),
     (live(listing={"2": "DEACTIVATED"}), Stage.LIVE, Event.NEEDS_SWITCH),
@@ -198,11 +199,16 @@ def test_observations_no_reconcile_can_hold_are_refused(fields: dict[str, object
 @settings(max_examples=400, deadline=None)
 @given(observations())
 def test_nothing_changes_on_the_base_while_a_status_claims_it_runs(obs: Observation) -> None:
-    """A Module's own Arklet change (not the cleanup of a stray biz, not the removal) is made
-    only when no Module it replaces reads Available and its own status does not either."""
+    """A Module's own switch, and an uninstall of a version a Module it replaces stands for,
+    are made only when no Module it replaces reads Available; any change of its own only when
+    its own status does not read Available (for the spec before)."""
     action = plan(obs)
-    if action.do in CHANGES and action.call in (Call.INSTALL, Call.SWITCH, Call.UNINSTALL):
-        assert not obs.replacing and obs.phase != ModulePhase.AVAILABLE, (obs, action)
+    if action.call is Call.SWITCH:
+        assert not obs.replacing, (obs, action)
+    if action.call is Call.UNINSTALL:
+        assert action.version not in {v for _, v in obs.replacing}, (obs, action)
+    if action.call in (Call.INSTALL, Call.SWITCH, Call.UNINSTALL):
+        assert obs.phase != ModulePhase.AVAILABLE, (obs, action)
 
 
 @settings(max_examples=400, deadline=None)
@@ -266,12 +272,25 @@ def _walk(obs: Observation, base: dict[str, str], limit: int = 20) -> list[Actio
     raise AssertionError(f"no end after {limit} actions: {taken}")
 
 
-def test_replacing_in_place_writes_the_old_module_off_before_the_install() -> None:
+def test_replacing_in_place_writes_the_old_module_off_before_the_switch() -> None:
+    """The install leaves the new version DEACTIVATED beside the old one (the old Module may
+    still read Available: its version runs); the switch stops the old one, so the old Module
+    is written off first."""
     base = {"1": "ACTIVATED"}
-    obs = Observation(wanted="2", pod=READY, claimed=frozenset({"1"}), replacing=("m1",))
+    obs = Observation(wanted="2", pod=READY, claimed=frozenset({"1"}),
+                      replacing=(("m1", "1"),))
     taken = [a.do for a in _walk(obs, base)]
-    assert taken[:3] == [Do.QUERY, Do.MARK_REPLACED, Do.INSTALL], taken
+    assert taken[:5] == [Do.QUERY, Do.INSTALL, Do.QUERY, Do.MARK_REPLACED, Do.SWITCH], taken
     assert taken[-1] is Do.AVAILABLE and base == {"1": "DEACTIVATED", "2": "ACTIVATED"}
+
+
+def test_uninstall_then_install_writes_the_old_module_off_before_the_uninstall() -> None:
+    base = {"1": "ACTIVATED"}
+    obs = Observation(wanted="2", policy=UpgradePolicy.UNINSTALL_THEN_INSTALL, pod=READY,
+                      replacing=(("m1", "1"),))
+    taken = [a.do for a in _walk(obs, base)]
+    assert taken[:3] == [Do.QUERY, Do.MARK_REPLACED, Do.UNINSTALL], taken
+    assert taken[-1] is Do.AVAILABLE and base == {"2": "ACTIVATED"}
 
 
 def test_the_replaced_module_stays_superseded_once_written_so() -> None:
