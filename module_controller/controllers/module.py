@@ -91,7 +91,16 @@ class Run:
     restarted: bool | None = None
     removal_begun: bool = False
     bind_failed: bool = False
-    facts: dict[str, Any] = field(default_factory=dict[str, Any])  # the last observation's raw parts
+    # What the last observation was made of, for the executors:
+    seen_pod: dict[str, Any] | None = None     # the base pod (cache, or the API server's)
+    newer: str | None = None                   # the Module that supersedes it
+    owners: list[str] = field(default_factory=list)  # Modules that stand for the stray biz
+
+
+def _pod(run: Run) -> dict[str, Any]:
+    """The base pod an action on the base was planned with (the machine plans none without)."""
+    assert run.seen_pod is not None
+    return run.seen_pod
 
 
 class ModuleReconciler:
@@ -188,7 +197,8 @@ class ModuleReconciler:
         selector = module.spec.selector.model_dump(by_alias=True, exclude_none=True)
         owners = [m["metadata"]["name"] for m in others
                   if run.stray == (module_of(m).get("name"), module_of(m).get("version"))]
-        run.facts = {"pod": pod, "newer": newer[0] if newer else None, "owners": owners}
+        run.seen_pod, run.owners = pod, owners
+        run.newer = newer[0]["metadata"]["name"] if newer else None
         scheme = info.url.split("://", 1)[0]
         return Observation(
             wanted=info.version, policy=module.spec.policy, deleting=going, finalizer=finalizer,
@@ -294,7 +304,7 @@ class ModuleReconciler:
             return self.calls.attempt(run.key, f"Arklet answered the install of {info.name}:"
                                                f"{info.version} as done but lists {listed} of it")
         if r is Reason.VERSION_MISMATCH and run.stray is not None:
-            owners = run.facts.get("owners") or []
+            owners = run.owners
             cleanup = f"left there for Module {owners[0]}" if owners else \
                 "uninstalled it again" if run.answer == (Call.CLEANUP_UNINSTALL, Answer.DONE) \
                 else f"uninstalling it failed: {run.text}"
@@ -335,7 +345,7 @@ class ModuleReconciler:
 
     async def _query(self, run: Run, action: Action, obj: dict[str, Any], module: Module | None) -> None:
         assert module is not None and action.call is not None
-        pod = run.facts["pod"]
+        pod = _pod(run)
         if action.counts_install:
             generation, installs, _ = run.counted
             run.counted = (generation, installs + 1, _precise(objects.now()))
@@ -354,7 +364,7 @@ class ModuleReconciler:
         count starts again for this base incarnation. A base that does not answer health is
         not judged: the reconcile ends retried, not Failed for good."""
         assert module is not None
-        pod = run.facts["pod"]
+        pod = _pod(run)
         ip, port = pod_view(pod, module.base_pod_ip).ip or "", self.ctx.port_of(pod)
         generation, installs, last = run.counted
         asked_at = objects.now()
@@ -379,7 +389,7 @@ class ModuleReconciler:
         Available for a version that runs, nothing is written: a write here could land after
         the newer one wrote it Superseded and claim Available again during the replacement."""
         assert module is not None and action.phase is not None
-        newer = run.facts["newer"]["metadata"]["name"]
+        newer = run.newer
         changed = False
         if action.phase is ModulePhase.AVAILABLE:
             message = f"still ACTIVATED, being replaced by {newer}"
@@ -403,7 +413,7 @@ class ModuleReconciler:
                          ) -> None:
         assert module is not None
         info = module.spec.module
-        pod_name = run.facts["pod"]["metadata"]["name"]
+        pod_name = _pod(run)["metadata"]["name"]
         # Available means: ACTIVATED, minReadySeconds passed, and the pod routes the module's
         # Service to it (docs/arklet.md). So the pod is labelled first, and under the pod's
         # lock, so that no other Module's label update on this pod can come between the label
@@ -452,7 +462,7 @@ class ModuleReconciler:
     async def _call(self, run: Run, action: Action, obj: dict[str, Any], module: Module | None) -> None:
         """installBiz, switchBiz or uninstallBiz: the one path of every Arklet change."""
         assert module is not None and action.call is not None and action.version is not None
-        info, pod = module.spec.module, run.facts["pod"]
+        info, pod = module.spec.module, _pod(run)
         biz = BizRef(action.name or info.name, action.version, info.url)
         if action.call is Call.INSTALL:
             run.installed_once = True
@@ -484,7 +494,7 @@ class ModuleReconciler:
     async def _begin_removal(self, run: Run, action: Action, obj: dict[str, Any], module: Module | None
                              ) -> None:
         assert module is not None
-        pod = run.facts["pod"]
+        pod = run.seen_pod  # None: not in the cache, nothing to relabel
         exists = pod is not None and pod_view(pod, module.base_pod_ip).exists
         await self.removal.begin(run.key, pod if exists else None, module.spec.module.name,
                                  run.counted)
