@@ -1,12 +1,15 @@
 """The Module reconciler: one module instance on one base pod (behaviour §4).
 
-Read -> plan -> write. A reconcile binds an unbound Module to a base, then loops: observe (pod
-from the cache, bizzes from Arklet's queryAllBiz), ask :func:`planning.module_lifecycle.next_step`
-for one call, make it, and look its answer up in :data:`planning.arklet_answers.TABLE`, until the
-Module is Available, must wait, or failed. Deletion runs the removal order of behaviour §4. Each
-decision is logged once (observability/decisions.py); an expected failure ends the reconcile as
-a :class:`ReportedFailure` (status + Event written, no traceback) that the work queue retries
-with its backoff, so a call that got no answer is not made again inside the reconcile
+Observe, plan, execute. Each turn builds an :class:`~planning.module_machine.Observation` (the
+Module and its pod from the cache, the siblings of its module name on the pod, Arklet's listing
+and the answer to the last call, kept in this reconcile's :class:`Run`), asks
+:func:`planning.module_machine.plan` for the one action, and executes it; an action that leads
+on is followed by the next turn, any other ends the reconcile. Every decision is the machine's
+(its table, planning/module_table.py, is rendered in docs/arklet.md); this file only gathers
+facts and makes the calls and writes. Each decision is logged once
+(observability/decisions.py); an expected failure ends the reconcile as a
+:class:`ReportedFailure` (status + Event written, no traceback) that the work queue retries with
+its backoff, so a call that got no answer is not made again inside the reconcile
 (docs/arklet.md, "How long one call can take").
 
 API writes are kept few on purpose (the budget is ≤ 4 per Module from creation to Available):
@@ -17,9 +20,12 @@ patch, and status is written only when phase/reason/message change. The intermed
 
 from __future__ import annotations
 
+from typing import Any
+
 import datetime as dt
 import random
-from typing import Callable
+from dataclasses import dataclass, field
+from typing import Awaitable, Callable
 
 from pydantic import ValidationError
 
@@ -27,28 +33,30 @@ from ..api import Module, ModulePhase, ModuleReplicaSet, objects
 from ..api import constants as c
 from ..api.errors import describe
 from ..api.parsed import parsed
-from ..arklet import ArkletBusy, ArkletUnavailable, installed_identity
+from ..arklet import ArkletBusy, ArkletUnavailable, BizRef, installed_identity
 from ..planning import placement
-from ..planning.arklet_answers import BUSY_RECHECK, Answer, Call, Next, react
-from ..planning.module_lifecycle import (Kind, gave_up, install_gate, installs_so_far,
-                                         last_install, min_ready, next_step, pod_step,
-                                         restarted_since, superseded_status, supersedes)
+from ..planning.arklet_answers import Answer, Call
+from ..planning.module_lifecycle import (gave_up, installs_so_far, last_install, min_ready,
+                                         restarted_since, supersedes)
+from ..planning.module_machine import Action, Observation, plan
+from ..planning.module_table import Do, Reason
 from ..planning.replicaset import follows_template
 from ..kube.events import WARNING
 from ..runtime.memo import Memo
 from ..runtime.queue import Result
 from ..runtime.store import Key
-from .context import Context, deleting, labels_of, pod_ip
+from .context import Context, deleting, labels_of, skip_uninstall
 from .module_calls import ArkletRefused, ModuleCalls, decide, module_of, pod_view, siblings
 from .module_removal import ModuleRemoval
 from .module_writes import Installs, ModuleWrites
 
 __all__ = ["ArkletRefused", "ModuleReconciler"]
 
-MAX_STEPS = 12  # install, switch, uninstall old, verify ... never more than a handful
-SUPERSEDED_RECHECK = 2.0  # seconds
-#: The Arklet call each planned step makes (the answer table's rows).
-CALLS = {Kind.INSTALL: Call.INSTALL, Kind.SWITCH: Call.SWITCH, Kind.UNINSTALL: Call.UNINSTALL}
+#: Turns of one reconcile: bind, list, replace, install, verify, switch, verify, uninstall,
+#: verify, Available ... or a removal of a few versions; more means the machine loops.
+MAX_STEPS = 32
+#: The decision each Arklet change is logged as.
+_KIND = {Do.INSTALL: "install", Do.SWITCH: "switch", Do.UNINSTALL: "uninstall"}
 
 
 def _active(bizzes: dict[str, str] | None) -> str | None:
@@ -63,31 +71,69 @@ def _precise(when: dt.datetime) -> str:
         .replace("+00:00", "Z")
 
 
+@dataclass
+class Run:
+    """What one reconcile of one Module has learnt so far (nothing of it outlives the
+    reconcile: what must, goes into the Module's status)."""
+
+    key: Key
+    counted: Installs                         # (generation, installs, lastInstallTime)
+    problem: str | None = None                # why the spec does not parse
+    deleting: bool = False                    # the stage the facts below were gathered in
+    pod: dict[str, Any] | None = None                   # read from the API server in this reconcile
+    pod_read: bool = False
+    listing: dict[str, str] | None = None
+    answer: tuple[Call, Answer] | None = None
+    text: str = ""                            # the last answer, for a status message
+    called: BizRef | None = None              # what the last call named
+    stray: tuple[str, str] | None = None
+    installed_once: bool = False
+    restarted: bool | None = None
+    removal_begun: bool = False
+    bind_failed: bool = False
+    # What the last observation was made of, for the executors:
+    seen_pod: dict[str, Any] | None = None     # the base pod (cache, or the API server's)
+    newer: str | None = None                   # the Module that supersedes it
+    owners: list[str] = field(default_factory=list)  # Modules that stand for the stray biz
+
+
+def _pod(run: Run) -> dict[str, Any]:
+    """The base pod an action on the base was planned with (the machine plans none without)."""
+    assert run.seen_pod is not None
+    return run.seen_pod
+
+
 class ModuleReconciler:
     def __init__(self, ctx: Context, failures: Callable[[Key], int] = lambda key: 0):
         self.ctx = ctx
-        # Key -> (generation, installs answered as done for it, when the last one was) while
-        # the key is reconciled; written to status.installs and status.lastInstallTime with the
-        # next status write (no extra API write).
-        self._installs: dict[Key, Installs] = {}
-        self.writes = ModuleWrites(ctx, self._installs)
+        self.writes = ModuleWrites(ctx)
         self.calls = ModuleCalls(ctx, self.writes, failures)
-        self.removal = ModuleRemoval(ctx, self.writes, self.calls)
-        self._set_status = self.writes.set_status
-        self._fail = self.calls.fail
+        self.removal = ModuleRemoval(ctx, self.writes)
         self._posing = Memo()  # uids of Modules told that they are no release's instance
+        self._do: dict[Do, Callable[[Run, Action, dict[str, Any], Module | None],
+                                    Awaitable[Result | None]]] = {
+            Do.NOTHING: self._nothing, Do.FAIL: self._fail, Do.BIND: self._bind,
+            Do.WAIT: self._wait, Do.READ_POD: self._read_pod,
+            Do.DELETE_MODULE: self._delete_module, Do.QUERY: self._query,
+            Do.CHECK_RESTART: self._check_restart, Do.SUPERSEDED: self._superseded,
+            Do.COMPLETING: self._completing, Do.AVAILABLE: self._available,
+            Do.MARK_REPLACED: self._mark_replaced, Do.LEAVE_AVAILABLE: self._leave_available,
+            Do.INSTALL: self._call, Do.SWITCH: self._call, Do.UNINSTALL: self._call,
+            Do.LOOK_AGAIN: self._look_again, Do.RETRY: self._retry,
+            Do.BEGIN_REMOVAL: self._begin_removal, Do.NEXT_VERSION: self._next_version,
+            Do.DROP_FINALIZER: self._drop_finalizer,
+        }
 
     async def reconcile(self, key: Key) -> Result | None:
         obj = self.ctx.modules.get(*key)
         if obj is None:
             return None
+        generation = obj["metadata"].get("generation")
+        when = last_install(obj.get("status"), generation)
+        run = Run(key, (generation, installs_so_far(obj.get("status"), generation),
+                        _precise(when) if when else None))
         try:
-            module = parsed(Module, obj)
-        except ValidationError as exc:
-            await self._fail(key, "InvalidSpec", describe(exc), retry=False)
-            return None
-        try:
-            return await self._reconcile(key, obj, module)
+            return await self._turns(run)
         except ArkletBusy as exc:
             # Nothing was sent: the base has as many calls in flight and waiting as it is given.
             # Not a failure of this Module (no status, no Event): it looks again once the base
@@ -98,21 +144,82 @@ class ModuleReconciler:
                    detail=exc.last_error)
             return Result(requeue_after=after)
 
-    async def _reconcile(self, key: Key, obj: dict, module: Module) -> Result | None:
-        if deleting(obj):
-            return await self.removal.remove(key, module)
-        self._warn_if_posing(obj)
-        generation = obj["metadata"].get("generation")
-        status = obj.get("status")
-        when = last_install(status, generation)
-        self._installs[key] = (generation, installs_so_far(status, generation),
-                               _precise(when) if when else None)
-        try:
-            return await self._ensure(key, module)
-        finally:
-            self._installs.pop(key, None)
+    async def _turns(self, run: Run) -> Result | None:
+        warned = False
+        for _ in range(MAX_STEPS):
+            obj = self.ctx.modules.get(*run.key)
+            if obj is None:
+                return None
+            if not warned and not deleting(obj):
+                self._warn_if_posing(obj)
+                warned = True
+            module = self._parse(run, obj)
+            obs = self._observe(run, obj, module)
+            action = plan(obs)
+            result = await self._do[action.do](run, action, obj, module)
+            if not action.leads_on:
+                return result
+        raise RuntimeError(f"module {run.key} made no progress after {MAX_STEPS} steps")
 
-    def _warn_if_posing(self, obj: dict) -> None:
+    def _parse(self, run: Run, obj: dict[str, Any]) -> Module | None:
+        try:
+            module = parsed(Module, obj)
+        except ValidationError as exc:
+            run.problem = describe(exc)
+            return None
+        run.problem = None
+        return module
+
+    # ----------------------------------------------------------------- observe
+
+    def _observe(self, run: Run, obj: dict[str, Any], module: Module | None) -> Observation:
+        going = deleting(obj)
+        if going != run.deleting:
+            # Deleted meanwhile (an install abandoned, say): what the live turns learnt of the
+            # base is no base for the removal's decisions.
+            run.deleting, run.listing, run.answer, run.stray = going, None, None, None
+        finalizer = c.FINALIZER_ALLOCATE_POD in (obj["metadata"].get("finalizers") or [])
+        if module is None:
+            return Observation(wanted="", deleting=going, finalizer=finalizer,
+                               invalid_spec=True)
+        info = module.spec.module
+        pod_name = module.base_pod_name or ""
+        pod = run.pod if run.pod_read else self.ctx.pods.get(run.key[0], pod_name)
+        status = obj.get("status") or {}
+        generation = obj["metadata"].get("generation")
+        others = siblings(self.ctx, run.key, info.name, module.base_pod_name)
+        me = self.ctx.replacement_rank(obj)
+        newer = [m for m in others if supersedes(self.ctx.replacement_rank(m), me)]
+        replacing = tuple((m["metadata"]["name"], module_of(m).get("version") or "")
+                          for m in others
+                          if objects.phase(m) == ModulePhase.AVAILABLE
+                          and supersedes(me, self.ctx.replacement_rank(m)))
+        selector = module.spec.selector.model_dump(by_alias=True, exclude_none=True)
+        owners = [m["metadata"]["name"] for m in others
+                  if run.stray == (module_of(m).get("name"), module_of(m).get("version"))]
+        run.seen_pod, run.owners = pod, owners
+        run.newer = newer[0]["metadata"]["name"] if newer else None
+        scheme = info.url.split("://", 1)[0]
+        return Observation(
+            wanted=info.version, policy=module.spec.policy, deleting=going, finalizer=finalizer,
+            url_scheme_allowed=scheme in self.ctx.settings.url_schemes,
+            bound=finalizer and bool(module.base_pod_name), bind_failed=run.bind_failed,
+            owners_template=self._follows_owner(obj),
+            pod=pod_view(pod, module.base_pod_ip), pod_read=run.pod_read,
+            skip_uninstall=skip_uninstall(pod),
+            selector_matches=pod is None or placement.selector_matches(selector, labels_of(pod)),
+            installed=status.get("installedVersion"), phase=objects.phase(obj),
+            gave_up=gave_up(status, generation), removal_begun=run.removal_begun,
+            listing=run.listing,
+            claimed=frozenset(v for m in others if (v := module_of(m).get("version"))),
+            superseded_by=newer[0]["metadata"]["name"] if newer else None,
+            replacing=replacing, installs=run.counted[1], installed_once=run.installed_once,
+            restarted=run.restarted, answer=run.answer, stray=run.stray,
+            stray_owned=bool(owners),
+            min_ready=min_ready(self._min_ready_seconds(obj), objects.phase(obj),
+                                objects.phase_since(obj), objects.now()))
+
+    def _warn_if_posing(self, obj: dict[str, Any]) -> None:
         """A Module with a release's labels that no revision owns (made by whoever may create
         Modules): one Warning, and it stays what it is, a Module made by hand: no release
         counts it, no revision adopts, edits or deletes it (docs/security.md)."""
@@ -124,166 +231,7 @@ class ModuleReconciler:
                                f"labelled as an instance of ModuleReplicaSet {revision}, which "
                                "does not own it: not counted in its release, left alone")
 
-    # ----------------------------------------------------------------- install path
-
-    async def _ensure(self, key: Key, module: Module) -> Result | None:
-        scheme = module.spec.module.url.split("://", 1)[0]
-        if scheme not in self.ctx.settings.url_schemes:
-            # The base fetches the url, never the controller: a scheme the operator has not
-            # allowed (file:// reads the base's own disk) is not handed to it.
-            await self._fail(key, "UrlSchemeNotAllowed", (
-                f"spec.module.url: scheme {scheme}:// is not allowed by this controller "
-                f"(--url-schemes={','.join(self.ctx.settings.url_schemes)}); nothing is "
-                "installed"), retry=False)
-            return None
-        selector = module.spec.selector.model_dump(by_alias=True, exclude_none=True)
-        obj = await self.writes.bind(key, module.base_pod_name, selector, module.spec.module.name)
-        if obj is None:
-            decide(key, "wait", "no eligible base", changed=False)
-            return None
-        if not self._follows_owner(obj):
-            # Edited by hand (or a template its owner has not written into it yet): nothing is
-            # installed from this spec. The owner, woken by this change, writes its template
-            # back, and that change brings the Module here again.
-            decide(key, "wait", "spec differs from its ModuleReplicaSet's template; the owner "
-                   "restores it")
-            return None
-        module = parsed(Module, obj)
-        info = module.spec.module
-        pod = self.ctx.pods.get(key[0], module.base_pod_name or "")
-        view = pod_view(pod, module.base_pod_ip)
-        status = obj.get("status") or {}
-        if pod is not None and not status.get("installedVersion") \
-                and not placement.selector_matches(selector, labels_of(pod)):
-            # Binding labels name a pod, the selector says which pods are allowed: a label
-            # written by hand never overrides the selector (docs/security.md).
-            await self._fail(key, "SelectorMismatch", (
-                f"base pod {module.base_pod_name} does not match spec.selector "
-                f"{module.spec.selector.to_selector_string()}; nothing is installed there"),
-                retry=False)
-            return None
-        if gave_up(status, obj["metadata"].get("generation")):
-            blocked = pod_step(view)
-            if blocked is None or blocked.kind is Kind.WAIT_BASE:
-                decide(key, "nothing", f"final for this spec: {status.get('reason')}",
-                       changed=False)
-                return None
-
-        bizzes: dict[str, str] | None = None  # this module's versions on the base, by state
-        installed_once = False  # an install in this reconcile was answered as done
-        for _ in range(MAX_STEPS):
-            latest = self.ctx.modules.get(*key)
-            if latest is None:
-                return None
-            if deleting(latest):
-                # Deleted meanwhile: no further Arklet call for the install; the removal runs next.
-                return Result(requeue_after=0.0)
-            blocked = pod_step(view)
-            if blocked is not None and blocked.kind is Kind.BASE_GONE:
-                return await self.removal.base_gone(key, obj)
-            if blocked is not None:
-                changed = await self._set_status(key, ModulePhase.PREPARE, "WaitingForBase",
-                                                 f"base pod {module.base_pod_name} is not ready")
-                decide(key, "wait", "base pod not ready", changed=changed,
-                       base=module.base_pod_name)
-                return None
-            assert pod is not None and view.ip
-            ip, port = view.ip, self.ctx.port_of(pod)
-            if bizzes is None:
-                bizzes = await self.calls.query(key, Call.QUERY, ip, port, info.name,
-                                                pod["metadata"]["uid"])
-            others = siblings(self.ctx, key, info.name, module.base_pod_name)
-            me = self.ctx.replacement_rank(latest)
-            newer = [m for m in others if supersedes(self.ctx.replacement_rank(m), me)]
-            if newer:
-                return await self._superseded(key, module, pod, bizzes, newer[0])
-            claimed = frozenset(v for m in others
-                                if (v := module_of(m).get("version")) and v != info.version)
-            step = next_step(info.version, module.spec.policy, view, bizzes, claimed)
-            if step.kind is Kind.AVAILABLE:
-                return await self._available(key, module, pod)
-            await self._leave_available(key, f"{info.name}:{info.version}", bizzes)
-            if step.kind is Kind.INSTALL:
-                generation, installs, _ = self._installs.get(key, (None, 0, None))
-                refusal = install_gate(installs, installed_once)
-                if refusal == "InstallNotKept" and await self._base_restarted(key, ip, port):
-                    refusal = None
-                    installs = 0
-                if refusal == "InstallNotKept":
-                    # Installed again and again for this spec, and Arklet does not keep it
-                    # listed (the answer claims what the listing does not show, or the biz
-                    # keeps going missing): final until the spec changes, like a mismatch.
-                    await self._fail(key, refusal, (
-                        f"{info.name}:{info.version} was installed {installs} times for this "
-                        f"spec (generation {generation}) and Arklet does not keep it listed "
-                        f"ACTIVATED (it lists {bizzes or 'no version'} of it); nothing more is "
-                        "installed until the spec changes"), retry=False,
-                        installed=_active(bizzes))
-                    return None
-                if refusal == "InstallNotVerified":
-                    # Arklet said this reconcile's install was done, yet does not list the biz
-                    # ACTIVATED: not again at once (that loop is unbounded); the queue retries.
-                    await self._fail(key, refusal, self.calls.attempt(
-                        key, f"Arklet answered the install of {info.name}:{info.version} as "
-                             f"done but lists {bizzes or 'no version'} of it"),
-                        installed=_active(bizzes),
-                        raised=f"{info.name}:{info.version} installed but not listed")
-                installed_once = True
-            decide(key, step.kind.value, "planned from the base's list",
-                   base=pod["metadata"]["name"], version=step.version or info.version,
-                   listed=bizzes or None)
-            answer, text, result = await self.calls.send(
-                key, step.kind, step.version or info.version, ip, port, module)
-            if answer is None:  # deleted while the call ran: abandoned, the removal runs next
-                decide(key, f"{step.kind.value} abandoned", "deleted while it ran; removing",
-                       version=info.version, base=module.base_pod_name)
-                return Result(requeue_after=0.0)
-            reaction = react(CALLS[step.kind], answer)
-            if reaction.next is Next.OBSERVE:
-                if reaction.counts_install:
-                    generation, installs, _ = self._installs.get(key, (None, 0, None))
-                    self._installs[key] = (generation, installs + 1, _precise(objects.now()))
-                # Verified with queryAllBiz on the next turn, whatever the reply carries: the
-                # listing is what the base runs, the reply only what Arklet says it did.
-                bizzes = None
-                continue
-            if reaction.next is Next.LOOK_AGAIN:
-                decide(key, "look again", text, changed=False, after=BUSY_RECHECK)
-                return Result(requeue_after=BUSY_RECHECK)
-            if answer is Answer.OTHER_BIZ:
-                assert result is not None
-                return await self._mismatch(key, module, pod, installed_identity(result))
-            if reaction.next is Next.FINAL and reaction.reason == "MasterBiz":
-                await self._fail(key, "MasterBiz", (
-                    f"{info.name}:{step.version} is the base itself; Arklet refuses to "
-                    "uninstall it. Give the module another name."), retry=False)
-                return None
-            await self._fail(key, reaction.reason or "Failed", text)
-        raise RuntimeError(f"module {key} made no progress after {MAX_STEPS} steps")
-
-    async def _base_restarted(self, key: Key, ip: str, port: int) -> bool:
-        """The bound of installs is used up: did the base restart since the last install
-        (health's JVM uptime, ``restarted_since``)? Then the reinstalls were legitimate, the
-        count starts again for this base incarnation (returns True). A base that does not answer
-        health is not judged: the reconcile ends retried, not Failed for good."""
-        generation, installs, last = self._installs.get(key, (None, 0, None))
-        asked_at = objects.now()
-        try:
-            health = await self.ctx.arklet.health(ip, port=port)
-        except ArkletBusy:
-            raise
-        except ArkletUnavailable as exc:
-            await self._fail(key, "ArkletUnavailable", self.calls.attempt(
-                key, f"Arklet at {ip}:{port} does not answer health: {exc.last_error}"))
-            return False  # not reached: _fail raises
-        if not restarted_since(health.run_time, asked_at, objects.parse_time(last)):
-            return False
-        self._installs[key] = (generation, 0, last)
-        decide(key, "install count reset", "the base restarted after the last install",
-               installs=installs, uptime=health.run_time, last_install=last)
-        return True
-
-    def _follows_owner(self, obj: dict) -> bool:
+    def _follows_owner(self, obj: dict[str, Any]) -> bool:
         """The Module's spec is its controlling ModuleReplicaSet's template (True when it has
         none the cache knows: an orphan is the garbage collector's, not ours to judge)."""
         ref = objects.owner_ref(obj, c.MODULE_REPLICA_SET.kind, controller=True)
@@ -301,87 +249,270 @@ class ModuleReconciler:
             mrs.spec.template.spec.module.model_dump(by_alias=True, exclude_none=True),
             mrs.spec.operation_strategy.upgrade_policy)
 
-    async def _leave_available(self, key: Key, wanted: str, bizzes: dict[str, str]) -> None:
-        """Before Arklet is asked to change anything for a new spec, a status that still says
-        Available (for the old spec) goes: nobody may read Available for a version that does
-        not run yet. One write, recording the new generation, and only when needed."""
-        if objects.phase(self.ctx.modules.get(*key) or {}) == ModulePhase.AVAILABLE:
-            await self._set_status(key, ModulePhase.UPGRADING, "Installing",
-                                   f"installing {wanted}", installed=_active(bizzes))
+    def _min_ready_seconds(self, obj: dict[str, Any]) -> int:
+        ref = objects.owner_ref(obj, c.MODULE_REPLICA_SET.kind)
+        mrs = self.ctx.replicasets.get(obj["metadata"]["namespace"], ref["name"]) if ref else None
+        return int((mrs.get("spec") or {}).get("minReadySeconds") or 0) if mrs else 0
 
-    async def _available(self, key: Key, module: Module, pod: dict) -> Result | None:
-        obj = self.ctx.modules.get(*key) or {}
+    # ----------------------------------------------------------------- execute
+
+    async def _status(self, run: Run, phase: ModulePhase, reason: str, message: str,
+                      **kw: object) -> bool:
+        return await self.writes.set_status(run.key, phase, reason, message,
+                                            counted=run.counted, **kw)
+
+    async def _nothing(self, run: Run, action: Action, obj: dict[str, Any], module: Module | None) -> None:
+        why = {Reason.OWNERS_TEMPLATE: "spec differs from its ModuleReplicaSet's template; the "
+                                       "owner restores it",
+               Reason.NO_ELIGIBLE_BASE: "no eligible base",
+               Reason.GAVE_UP: f"final for this spec: {(obj.get('status') or {}).get('reason')}"}
+        decide(run.key, "nothing" if action.reason is Reason.GAVE_UP else "wait",
+               why.get(action.reason, action.reason.value), changed=False)
+
+    async def _fail(self, run: Run, action: Action, obj: dict[str, Any], module: Module | None) -> None:
+        installed: object = (obj.get("status") or {}).get("installedVersion")
+        raised = None
+        if action.reason in (Reason.INSTALL_NOT_KEPT, Reason.INSTALL_NOT_VERIFIED):
+            installed = _active(run.listing)
+        if action.reason is Reason.INSTALL_NOT_VERIFIED and module is not None:
+            raised = f"{module.spec.module.name}:{module.spec.module.version} installed but " \
+                     "not listed"
+        await self.calls.fail(run.key, action.reason.value, self._message(run, action, module),
+                              retry=not action.final, installed=installed, raised=raised,
+                              counted=run.counted)
+
+    def _message(self, run: Run, action: Action, module: Module | None) -> str:
+        """The status message of a failure."""
+        if module is None:
+            return run.problem or "spec does not parse"
+        info, r = module.spec.module, action.reason
+        listed = run.listing or "no version"
+        if r is Reason.URL_SCHEME_NOT_ALLOWED:
+            scheme = info.url.split("://", 1)[0]
+            return (f"spec.module.url: scheme {scheme}:// is not allowed by this controller "
+                    f"(--url-schemes={','.join(self.ctx.settings.url_schemes)}); nothing is "
+                    "installed")
+        if r is Reason.SELECTOR_MISMATCH:
+            return (f"base pod {module.base_pod_name} does not match spec.selector "
+                    f"{module.spec.selector.to_selector_string()}; nothing is installed there")
+        if r is Reason.INSTALL_NOT_KEPT:
+            return (f"{info.name}:{info.version} was installed {run.counted[1]} times for this "
+                    f"spec (generation {run.counted[0]}) and Arklet does not keep it listed "
+                    f"ACTIVATED (it lists {listed} of it); nothing more is installed until the "
+                    "spec changes")
+        if r is Reason.INSTALL_NOT_VERIFIED:
+            return self.calls.attempt(run.key, f"Arklet answered the install of {info.name}:"
+                                               f"{info.version} as done but lists {listed} of it")
+        if r is Reason.VERSION_MISMATCH and run.stray is not None:
+            owners = run.owners
+            cleanup = f"left there for Module {owners[0]}" if owners else \
+                "uninstalled it again" if run.answer == (Call.CLEANUP_UNINSTALL, Answer.DONE) \
+                else f"uninstalling it failed: {run.text}"
+            name, version = run.stray
+            return (f"spec.module says {info.name}:{info.version} but the package at {info.url} "
+                    f"is {name}:{version}; {cleanup}. Nothing more is installed until spec.module "
+                    "matches the package.")
+        if r is Reason.MASTER_BIZ and run.called is not None:
+            return (f"{info.name}:{run.called.version} is the base itself; Arklet refuses to "
+                    "uninstall it. Give the module another name.")
+        return run.text or r.value
+
+    async def _bind(self, run: Run, action: Action, obj: dict[str, Any], module: Module | None
+                    ) -> Result | None:
+        assert module is not None
+        selector = module.spec.selector.model_dump(by_alias=True, exclude_none=True)
+        bound = await self.writes.bind(run.key, module.base_pod_name, selector,
+                                       module.spec.module.name)
+        run.bind_failed = bound is None
+        return None
+
+    async def _wait(self, run: Run, action: Action, obj: dict[str, Any], module: Module | None) -> None:
+        assert module is not None
+        changed = await self._status(run, ModulePhase.PREPARE, action.reason.value,
+                                     f"base pod {module.base_pod_name} is not ready")
+        decide(run.key, "wait", "base pod not ready", changed=changed,
+               base=module.base_pod_name)
+
+    async def _read_pod(self, run: Run, action: Action, obj: dict[str, Any], module: Module | None
+                        ) -> None:
+        assert module is not None
+        run.pod = await self.removal.read_pod(run.key, module.base_pod_name or "")
+        run.pod_read = True
+
+    async def _delete_module(self, run: Run, action: Action, obj: dict[str, Any], module: Module | None
+                             ) -> None:
+        await self.removal.base_gone(run.key, obj)
+
+    async def _query(self, run: Run, action: Action, obj: dict[str, Any], module: Module | None) -> None:
+        assert module is not None and action.call is not None
+        pod = _pod(run)
+        if action.counts_install:
+            generation, installs, _ = run.counted
+            run.counted = (generation, installs + 1, _precise(objects.now()))
+        ip = pod_view(pod, module.base_pod_ip).ip or ""
+        answer, run.text, listing = await self.calls.query(
+            run.key, ip, self.ctx.port_of(pod), module.spec.module.name, pod["metadata"]["uid"])
+        # Verified with queryAllBiz, whatever a call's reply carried: the listing is what the
+        # base runs, the reply only what Arklet says it did.
+        run.answer = None if answer is Answer.DONE else (action.call, answer)
+        run.listing = listing if answer is Answer.DONE else None
+
+    async def _check_restart(self, run: Run, action: Action, obj: dict[str, Any], module: Module | None
+                             ) -> None:
+        """The bound of installs is used up: did the base restart since the last install
+        (health's JVM uptime, ``restarted_since``)? Then the reinstalls were legitimate, the
+        count starts again for this base incarnation. A base that does not answer health is
+        not judged: the reconcile ends retried, not Failed for good."""
+        assert module is not None
+        pod = _pod(run)
+        ip, port = pod_view(pod, module.base_pod_ip).ip or "", self.ctx.port_of(pod)
+        generation, installs, last = run.counted
+        asked_at = objects.now()
+        try:
+            health = await self.ctx.arklet.health(ip, port=port)
+        except ArkletUnavailable as exc:
+            await self.calls.fail(run.key, "ArkletUnavailable", self.calls.attempt(
+                run.key, f"Arklet at {ip}:{port} does not answer health: {exc.last_error}"),
+                counted=run.counted)
+            return
+        run.restarted = restarted_since(health.run_time, asked_at, objects.parse_time(last)
+                                        if last else None)
+        if run.restarted:
+            run.counted = (generation, 0, last)
+            decide(run.key, "install count reset", "the base restarted after the last install",
+                   installs=installs, uptime=health.run_time, last_install=last)
+
+    async def _superseded(self, run: Run, action: Action, obj: dict[str, Any],
+                          module: Module | None) -> Result:
+        """A newer revision's Module replaces this one in place on the same pod: leave Arklet
+        to it (no reinstall, no switch back) and wait to be scaled down. While it still reads
+        Available for a version that runs, nothing is written: a write here could land after
+        the newer one wrote it Superseded and claim Available again during the replacement."""
+        assert module is not None and action.phase is not None
+        newer = run.newer
+        changed = False
+        if action.phase is ModulePhase.AVAILABLE:
+            message = f"still ACTIVATED, being replaced by {newer}"
+        else:
+            message = f"replaced in place by {newer}"
+            changed = await self._status(run, action.phase, action.reason.value, message)
+        decide(run.key, "superseded", message, changed=changed, by=newer)
+        return Result(requeue_after=action.after)
+
+    async def _completing(self, run: Run, action: Action, obj: dict[str, Any], module: Module | None
+                          ) -> Result:
         seconds = self._min_ready_seconds(obj)
-        since = objects.phase_since(obj)
-        wait = min_ready(seconds, objects.phase(obj), since, objects.now())
-        if wait.completing:
-            await self._set_status(key, ModulePhase.COMPLETING, "MinReadySeconds",
-                                   f"installed; counts as Available after {seconds}s")
-        if wait.wait is not None:
-            decide(key, "wait", "minReadySeconds", changed=wait.completing, after=wait.wait)
-            return Result(requeue_after=wait.wait)
+        if action.completing:
+            await self._status(run, ModulePhase.COMPLETING, action.reason.value,
+                               f"installed; counts as Available after {seconds}s")
+        decide(run.key, "wait", "minReadySeconds", changed=action.completing,
+               after=action.after)
+        return Result(requeue_after=action.after)
+
+    async def _available(self, run: Run, action: Action, obj: dict[str, Any], module: Module | None
+                         ) -> None:
+        assert module is not None
         info = module.spec.module
-        pod_name = pod["metadata"]["name"]
+        pod_name = _pod(run)["metadata"]["name"]
         # Available means: ACTIVATED, minReadySeconds passed, and the pod routes the module's
         # Service to it (docs/arklet.md). So the pod is labelled first, and under the pod's
         # lock, so that no other Module's label update on this pod can come between the label
         # and the status and take the label off again.
-        async with self.ctx.pod_lock(key[0], pod_name):
-            await self.writes.label_pod_locked(key[0], pod_name, info.name, serving_now=key[1])
-            changed = await self._set_status(key, ModulePhase.AVAILABLE, "Installed",
-                                             f"{info.name}:{info.version} is ACTIVATED on "
-                                             f"{pod_name}", installed=info.version)
-        decide(key, "available" if changed else "nothing",
+        async with self.ctx.pod_lock(run.key[0], pod_name):
+            await self.writes.label_pod_locked(run.key[0], pod_name, info.name,
+                                               serving_now=run.key[1])
+            changed = await self._status(run, ModulePhase.AVAILABLE, action.reason.value,
+                                         f"{info.name}:{info.version} is ACTIVATED on "
+                                         f"{pod_name}", installed=info.version)
+        decide(run.key, "available" if changed else "nothing",
                "ACTIVATED on the base" if changed else "Available already", changed=changed,
                version=info.version, base=pod_name)
-        return None
 
-    async def _mismatch(self, key: Key, module: Module, pod: dict,
-                        identity: tuple[str, str] | None) -> None:
-        """The package behind spec.module.url is another name:version than the spec says.
+    async def _mark_replaced(self, run: Run, action: Action, obj: dict[str, Any], module: Module | None
+                             ) -> None:
+        """Before this Module stops the version of a Module of its name it replaces there (a
+        switch, an uninstall), that Module stops reading Available: a status never claims more
+        than the base runs. Under the pod's lock, like the Available write,
+        so that neither can come between the other's check and write."""
+        assert module is not None
+        pod_name = module.base_pod_name or ""
+        async with self.ctx.pod_lock(run.key[0], pod_name):
+            for name in action.replaced:
+                other = self.ctx.modules.get(run.key[0], name)
+                if other is None or objects.phase(other) != ModulePhase.AVAILABLE:
+                    continue
+                await self.writes.set_status((run.key[0], name), ModulePhase.PREPARE,
+                                             Reason.SUPERSEDED.value,
+                                             f"replaced in place by {run.key[1]}")
+                decide(run.key, "replacing", "the Module it replaces reads Available",
+                       module=name, base=pod_name)
+            await self.writes.label_pod_locked(run.key[0], pod_name, module.spec.module.name)
 
-        Final for this spec (see :func:`gave_up`): the biz Arklet put there is taken off again
-        unless another Module on the pod stands for it, the Module is Failed/VersionMismatch
-        with both identities and a Warning Event, and nothing is installed until the spec
-        changes, so the base does not download and unpack the same jar over and over.
-        """
-        assert identity is not None
+    async def _leave_available(self, run: Run, action: Action, obj: dict[str, Any], module: Module | None
+                               ) -> None:
+        """Before Arklet is asked to change anything for a new spec, a status that still says
+        Available (for the old spec) goes: nobody may read Available for a version that does
+        not run yet. One write, recording the new generation."""
+        assert module is not None
         info = module.spec.module
-        name, version = identity
-        on_pod = self.ctx.modules_on_pod(key[0], pod["metadata"]["name"])
-        owners = [m["metadata"]["name"] for m in on_pod if m["metadata"]["name"] != key[1]
-                  and (module_of(m).get("name"), module_of(m).get("version")) == identity]
-        if owners:
-            cleanup = f"left there for Module {owners[0]}"
-        else:
-            try:
-                result = await self.ctx.arklet.uninstall(pod_ip(pod) or "", name, version,
-                                                         port=self.ctx.port_of(pod))
-                cleanup = ("uninstalled it again" if result.ok else
-                           f"uninstalling it failed: {result.outcome.name}: {result.message}")
-            except ArkletUnavailable as exc:
-                cleanup = f"uninstalling it failed: {exc.last_error}"
-        await self._fail(key, "VersionMismatch", (
-            f"spec.module says {info.name}:{info.version} but the package at {info.url} is "
-            f"{name}:{version}; {cleanup}. Nothing more is installed until spec.module matches "
-            "the package."), retry=False)
+        await self._status(run, ModulePhase.UPGRADING, action.reason.value,
+                           f"installing {info.name}:{info.version}",
+                           installed=_active(run.listing))
 
-    async def _superseded(self, key: Key, module: Module, pod: dict, bizzes: dict[str, str],
-                          newer: dict) -> Result:
-        """A newer revision's Module replaces this one in place on the same pod: leave Arklet
-        to it (no reinstall, no switch back) and wait to be scaled down."""
-        info = module.spec.module
-        phase, reason = superseded_status(bizzes.get(info.version) == "ACTIVATED")
-        message = (f"{info.name}:{info.version} is ACTIVATED on {pod['metadata']['name']}; being "
-                   f"replaced by {newer['metadata']['name']}" if phase is ModulePhase.AVAILABLE
-                   else f"replaced in place by {newer['metadata']['name']}")
-        changed = await self._set_status(key, phase, reason, message)
-        decide(key, "superseded", message, changed=changed, by=newer["metadata"]["name"])
-        # Which Module is the release's target can change (a rollback): look again now and then
-        # rather than rely on an event that may not come.
-        return Result(requeue_after=SUPERSEDED_RECHECK)
+    async def _call(self, run: Run, action: Action, obj: dict[str, Any], module: Module | None) -> None:
+        """installBiz, switchBiz or uninstallBiz: the one path of every Arklet change."""
+        assert module is not None and action.call is not None and action.version is not None
+        info, pod = module.spec.module, _pod(run)
+        biz = BizRef(action.name or info.name, action.version, info.url)
+        if action.call is Call.INSTALL:
+            run.installed_once = True
+        kind = _KIND[action.do]
+        decide(run.key, kind, action.reason.value, base=pod["metadata"]["name"],
+               version=biz.version, name=biz.name if action.name else None,
+               listed=run.listing or None)
+        answer, run.text, result = await self.calls.send(
+            run.key, action.call, biz, pod_view(pod, module.base_pod_ip).ip or "",
+            self.ctx.port_of(pod), BizRef(info.name, info.version, info.url), run.counted)
+        run.called = biz
+        if answer is None:  # deleted while the call ran: the removal runs next
+            decide(run.key, f"{kind} abandoned", "deleted while it ran; removing",
+                   version=biz.version, base=module.base_pod_name)
+            run.answer = None
+            return
+        run.answer = (action.call, answer)
+        if answer is Answer.OTHER_BIZ and result is not None:
+            run.stray = installed_identity(result)
 
-    def _min_ready_seconds(self, obj: dict) -> int:
-        ref = objects.owner_ref(obj, c.MODULE_REPLICA_SET.kind)
-        mrs = self.ctx.replicasets.get(obj["metadata"]["namespace"], ref["name"]) if ref else None
-        return int((mrs.get("spec") or {}).get("minReadySeconds") or 0) if mrs else 0
+    async def _look_again(self, run: Run, action: Action, obj: dict[str, Any], module: Module | None
+                          ) -> Result:
+        decide(run.key, "look again", run.text, changed=False, after=action.after)
+        return Result(requeue_after=action.after)
+
+    async def _retry(self, run: Run, action: Action, obj: dict[str, Any], module: Module | None) -> None:
+        raise ArkletRefused(run.text or action.reason.value)
+
+    async def _begin_removal(self, run: Run, action: Action, obj: dict[str, Any], module: Module | None
+                             ) -> None:
+        assert module is not None
+        pod = run.seen_pod  # None: not in the cache, nothing to relabel
+        exists = pod is not None and pod_view(pod, module.base_pod_ip).exists
+        await self.removal.begin(run.key, pod if exists else None, module.spec.module.name,
+                                 run.counted)
+        run.removal_begun = True
+
+    async def _next_version(self, run: Run, action: Action, obj: dict[str, Any], module: Module | None
+                            ) -> None:
+        assert module is not None
+        if action.reason is Reason.MASTER_BIZ and action.version is not None:
+            self.removal.master_biz(obj, module.spec.module.name, action.version,
+                                    module.base_pod_name or "")
+        if run.listing is not None and action.version is not None:
+            run.listing.pop(action.version, None)
+        run.answer = None
+
+    async def _drop_finalizer(self, run: Run, action: Action, obj: dict[str, Any], module: Module | None
+                              ) -> None:
+        assert module is not None
+        await self.removal.drop_finalizer(run.key, obj, module.spec.module.name,
+                                          module.base_pod_name or "", action.reason.value)
+

@@ -12,17 +12,17 @@ from __future__ import annotations
 import time
 from typing import Any, Awaitable, Callable
 
-from ..api import Module, ModulePhase
+from ..api import ModulePhase
 from ..arklet import (ArkletBusy, ArkletError, ArkletResult, ArkletUnavailable, BizRef,
                       installed_identity)
 from ..arklet.protocol import normalise_host
 from ..observability.decisions import decided
-from ..planning.arklet_answers import Answer, Call, answer_of, react
-from ..planning.module_lifecycle import Kind, PodView
+from ..planning.arklet_answers import Answer, Call, answer_of
+from ..planning.module_lifecycle import PodView
 from ..runtime.queue import ReportedFailure
 from ..runtime.store import Key
 from .context import Context, deleting, pod_ip, pod_ready
-from .module_writes import KEEP, ModuleWrites
+from .module_writes import KEEP, Installs, ModuleWrites
 from .preempt import Deleted
 
 
@@ -36,12 +36,12 @@ def decide(key: Key, decision: str, reason: str = "", *, changed: bool = True,
     decided("Module", key, decision, reason, changed=changed, **facts)
 
 
-def module_of(m: dict) -> dict[str, Any]:
+def module_of(m: dict[str, Any]) -> dict[str, Any]:
     """``spec.module`` of a raw Module (name, version, url)."""
     return (m.get("spec") or {}).get("module") or {}
 
 
-def pod_view(pod: dict | None, bound_ip: str | None) -> PodView:
+def pod_view(pod: dict[str, Any] | None, bound_ip: str | None) -> PodView:
     """What the planner needs of the Module's base pod."""
     if pod is None:
         return PodView(exists=False)
@@ -52,7 +52,7 @@ def pod_view(pod: dict | None, bound_ip: str | None) -> PodView:
     return PodView(exists=True, ready=pod_ready(pod), ip=ip, deleting=deleting(pod))
 
 
-def siblings(ctx: Context, key: Key, module_name: str, pod_name: str | None) -> list[dict]:
+def siblings(ctx: Context, key: Key, module_name: str, pod_name: str | None) -> list[dict[str, Any]]:
     """Other live Modules of the same module name on the same pod (an in-place upgrade
     across revisions puts the new revision's Module beside the old one for a while)."""
     if not pod_name:
@@ -71,63 +71,59 @@ class ModuleCalls:
         return f"{message} (attempt {self._failures(key) + 1})"
 
     async def fail(self, key: Key, reason: str, message: str, *, retry: bool = True,
-                   installed: str | None | object = KEEP, raised: str | None = None) -> None:
+                   installed: str | None | object = KEEP, raised: str | None = None,
+                   counted: Installs | None = None) -> None:
         """Failed with ``reason``: status and Warning Event, one decision line; with ``retry``
         the reconcile ends as a reported failure (``raised`` or the message) that the work
         queue retries with backoff, logging it once without a traceback."""
         changed = await self.writes.set_status(key, ModulePhase.FAILED, reason, message,
-                                               installed)
+                                               installed, counted)
         # Logged at every attempt, written (status, Event) only when more than the attempt
         # number changed (module_writes.set_status).
         decide(key, "failed", reason, retry=retry, written=changed, message=message)
         if retry:
             raise ArkletRefused(raised or message)
 
-    async def query(self, key: Key, call: Call, ip: str, port: int, name: str, pod_uid: str
-                    ) -> dict[str, str]:
-        """This module's versions on the base, by state. A failure is raised as
-        :class:`ArkletRefused`, on the install path after writing Failed with the reason. The
-        whole listing is kept for the drift check (listings.py)."""
+    async def query(self, key: Key, ip: str, port: int, name: str, pod_uid: str
+                    ) -> tuple[Answer, str, dict[str, str]]:
+        """queryAllBiz, classified: DONE with this module's versions on the base, by state, or
+        the failure and its text (the machine decides what it means). The whole listing is
+        kept for the drift check (listings.py)."""
         asked_at = time.time()
         try:
             bizzes = await self.ctx.arklet.query_all(ip, port=port)
         except ArkletBusy:
             raise  # not sent: the reconciler looks again later (ModuleReconciler.reconcile)
-        except (ArkletUnavailable, ArkletError) as exc:
-            if isinstance(exc, ArkletUnavailable):
-                answer = Answer.UNAVAILABLE
-                text = f"Arklet at {ip}:{port} does not answer: {exc.last_error}"
-            else:
-                answer, text = Answer.REFUSED, str(exc)
-            text = self.attempt(key, text)
-            if call is Call.QUERY:
-                await self.fail(key, react(call, answer).reason or "ArkletUnavailable", text)
-            raise ArkletRefused(text) from None
+        except ArkletUnavailable as exc:
+            return Answer.UNAVAILABLE, self.attempt(
+                key, f"Arklet at {ip}:{port} does not answer: {exc.last_error}"), {}
+        except ArkletError as exc:
+            return Answer.REFUSED, self.attempt(key, str(exc)), {}
         if self.ctx.listings is not None:
             self.ctx.listings.record(pod_uid, normalise_host(ip), asked_at, bizzes)
-        return {b.version: b.state for b in bizzes if b.name == name}
+        return Answer.DONE, "", {b.version: b.state for b in bizzes if b.name == name}
 
-    async def send(self, key: Key, kind: Kind, version: str, ip: str, port: int,
-                   module: Module) -> tuple[Answer | None, str, ArkletResult | None]:
-        """Make the call of ``kind`` for ``version`` and classify its answer, with its text for
-        a status. The install and the switch race the Module's deletion (preempt.py):
-        (None, "", None) when the deletion cancelled the call or came before it."""
-        info = module.spec.module
+    async def send(self, key: Key, call: Call, biz: BizRef, ip: str, port: int, wanted: BizRef,
+                   counted: Installs | None = None
+                   ) -> tuple[Answer | None, str, ArkletResult | None]:
+        """Make ``call`` for ``biz`` and classify its answer against the ``wanted`` biz, with
+        its text for a status. The one path of installBiz, switchBiz and uninstallBiz. The
+        install and the switch race the Module's deletion (preempt.py): (None, "", None) when
+        the deletion cancelled the call or came before it."""
         arklet = self.ctx.arklet
         send: Callable[[], Awaitable[ArkletResult]]
-        if kind is Kind.INSTALL:
-            biz = BizRef(info.name, version, info.url)
+        if call is Call.INSTALL:
             send = lambda: arklet.install(ip, biz, port=port)  # noqa: E731
-        elif kind is Kind.SWITCH:
-            send = lambda: arklet.switch(ip, info.name, version, port=port)  # noqa: E731
+        elif call is Call.SWITCH:
+            send = lambda: arklet.switch(ip, biz.name, biz.version, port=port)  # noqa: E731
         else:
-            send = lambda: arklet.uninstall(ip, info.name, version, port=port)  # noqa: E731
+            send = lambda: arklet.uninstall(ip, biz.name, biz.version, port=port)  # noqa: E731
         try:
-            if kind is Kind.INSTALL:
+            if call is Call.INSTALL:
                 async with self.writes.show_if_slow(key, ModulePhase.UPGRADING, "Installing",
-                                                    f"installing {info.name}:{version}"):
+                                                    f"installing {biz.name}:{biz.version}", counted):
                     result = await self.unless_deleted(key, send)
-            elif kind is Kind.SWITCH:
+            elif call is Call.SWITCH:
                 result = await self.unless_deleted(key, send)
             else:
                 result = await send()
@@ -138,7 +134,7 @@ class ModuleCalls:
         except ArkletUnavailable as exc:
             return Answer.UNAVAILABLE, self.attempt(
                 key, f"Arklet at {ip}:{port} does not answer: {exc.last_error}"), None
-        answer = answer_of(result.outcome.name, result.ok, (info.name, info.version),
+        answer = answer_of(result.outcome.name, result.ok, (wanted.name, wanted.version),
                            installed_identity(result))
         return answer, self.attempt(
             key, f"{result.command}: {result.outcome.name}: {result.message}"), result

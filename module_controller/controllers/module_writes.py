@@ -40,18 +40,15 @@ def _but_attempt(message: str | None) -> str | None:
 
 
 class ModuleWrites:
-    """Writes for Modules of one controller. ``installs`` is the reconciler's count of installs
-    answered as done per key, (generation, count, time of the last one as status writes it),
-    written with the next status write."""
+    """Writes for Modules of one controller."""
 
-    def __init__(self, ctx: Context, installs: dict[Key, Installs]):
+    def __init__(self, ctx: Context):
         self.ctx = ctx
-        self.installs = installs
 
     # ----------------------------------------------------------------- binding
 
     async def bind(self, key: Key, base_pod_name: str | None, selector: dict[str, Any],
-                   module_name: str) -> dict | None:
+                   module_name: str) -> dict[str, Any] | None:
         """Make sure the Module has its finalizer and a base pod; None if it cannot have one yet."""
         obj = self.ctx.modules.get(*key)
         assert obj is not None
@@ -63,7 +60,7 @@ class ModuleWrites:
             return obj
         # resourceVersion makes the patch fail on a concurrent change instead of overwriting the
         # finalizer list or owner references somebody else just wrote.
-        patch: dict = {"metadata": {"resourceVersion": meta["resourceVersion"],
+        patch: dict[str, Any] = {"metadata": {"resourceVersion": meta["resourceVersion"],
                                     "finalizers": finalizers}}
         if base_pod_name:
             return await self._write_binding(key, patch, None)
@@ -89,7 +86,8 @@ class ModuleWrites:
                                         controller=False, block_owner_deletion=False)]
             return await self._write_binding(key, patch, chosen)
 
-    async def _write_binding(self, key: Key, patch: dict, chosen: placement.Base | None) -> dict:
+    async def _write_binding(self, key: Key, patch: dict[str, Any],
+                             chosen: placement.Base | None) -> dict[str, Any]:
         obj = await self.ctx.kube.patch(PLURAL, key[0], key[1], patch)
         self.ctx.remember_module(obj, wake_self=False)
         if chosen is not None:
@@ -136,10 +134,12 @@ class ModuleWrites:
     # ----------------------------------------------------------------- status
 
     async def set_status(self, key: Key, phase: ModulePhase, reason: str, message: str,
-                         installed: str | None | object = KEEP) -> bool:
+                         installed: str | None | object = KEEP,
+                         counted: Installs | None = None) -> bool:
         """Write the Module's phase; ``installed`` is the version of this module observed
-        ACTIVATED on the base (None: none), or, when not given, what the status said before.
-        True when something was written."""
+        ACTIVATED on the base (None: none), or, when not given, what the status said before;
+        ``counted``: the reconcile's count of installs answered as done (generation, count,
+        time of the last one), written with it. True when something was written."""
         obj = self.ctx.modules.get(*key)
         if obj is None:
             return False
@@ -150,7 +150,6 @@ class ModuleWrites:
         generation = obj["metadata"].get("generation")
         if installed is KEEP:
             installed = current.get("installedVersion")
-        counted = self.installs.get(key)
         same = current.get("observedGeneration") == generation
         if counted is not None and counted[0] == generation:
             installs = counted[1] or None  # not written before the first install
@@ -187,8 +186,8 @@ class ModuleWrites:
         return True
 
     @contextlib.asynccontextmanager
-    async def show_if_slow(self, key: Key, phase: ModulePhase, reason: str, message: str
-                           ) -> AsyncIterator[None]:
+    async def show_if_slow(self, key: Key, phase: ModulePhase, reason: str, message: str,
+                           counted: Installs | None = None) -> AsyncIterator[None]:
         """Write ``phase`` only if the body takes longer than ``--slow-status-after``: the
         intermediate phases cost an API write each, worth it only when someone can see them."""
         writing = False
@@ -197,7 +196,7 @@ class ModuleWrites:
             nonlocal writing
             await asyncio.sleep(self.ctx.settings.slow_status_after)
             writing = True
-            await self.set_status(key, phase, reason, message)
+            await self.set_status(key, phase, reason, message, counted=counted)
 
         task = asyncio.create_task(later())
         try:

@@ -23,6 +23,7 @@ class Call(Enum):
     UNINSTALL = "uninstallBiz"  # an old or broken version, on the way to Available
     REMOVAL_QUERY = "queryAllBiz (removal)"
     REMOVAL_UNINSTALL = "uninstallBiz (removal)"
+    CLEANUP_UNINSTALL = "uninstallBiz (stray biz)"  # what an install put there under another name
 
 
 class Answer(Enum):
@@ -100,6 +101,12 @@ TABLE: dict[tuple[Call, Answer], Reaction] = {
     (Call.REMOVAL_UNINSTALL, Answer.BUSY): Reaction(Next.RETRY, "UninstallFailed"),
     (Call.REMOVAL_UNINSTALL, Answer.REFUSED): Reaction(Next.RETRY, "UninstallFailed"),
     (Call.REMOVAL_UNINSTALL, Answer.UNAVAILABLE): _UNAVAILABLE,
+    (Call.CLEANUP_UNINSTALL, Answer.DONE): Reaction(
+        Next.FINAL, "VersionMismatch", note="the stray biz is gone again"),
+    (Call.CLEANUP_UNINSTALL, Answer.REFUSED): Reaction(
+        Next.FINAL, "VersionMismatch", note="the message says the stray biz is still there"),
+    (Call.CLEANUP_UNINSTALL, Answer.UNAVAILABLE): Reaction(
+        Next.FINAL, "VersionMismatch", note="the message says the stray biz may be there"),
 }
 
 #: Answers a call cannot get (an install is never answered MASTER_BIZ, a switch never

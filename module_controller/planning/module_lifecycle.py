@@ -1,9 +1,10 @@
 """What to do next for one Module on its base, from what the cluster and Arklet say (pure).
 
-The Module reconciler observes (the Module, its pod, Arklet's list of bizzes with the module's
-name) and asks :func:`next_step`; it performs the step, observes again, and repeats until the
-step is a terminal one. Keeping the decision here, free of I/O, is what makes every corner of the
-lifecycle testable without a cluster: the reconciler is a loop around this function.
+The pieces of the Module's lifecycle machine (planning/module_machine.py): which Arklet call
+brings the base to the spec (:func:`next_step`) or takes the module off (:func:`removal_step`),
+the per-generation bound of installs, minReadySeconds, which of two Modules of one name on one
+pod acts (:func:`supersedes`), the pod's routing labels. Free of I/O, so every corner of the
+lifecycle is testable without a cluster.
 """
 
 from __future__ import annotations
@@ -150,22 +151,6 @@ def may_install(installs: int) -> bool:
     return installs < INSTALLS_PER_GENERATION
 
 
-def install_gate(installs: int, installed_once: bool) -> str | None:
-    """Whether an install the plan asks for may be sent now: None if so, else the Failed reason.
-
-    ``InstallNotKept`` (final until the spec changes): the generation's bound of installs
-    answered as done is used up, i.e. Arklet keeps not listing what it said it installed.
-    ``InstallNotVerified`` (retried with backoff): an install of this same reconcile was
-    answered as done and the listing does not show it ACTIVATED; installing again at once would
-    be an unbounded loop inside one reconcile.
-    """
-    if not may_install(installs):
-        return "InstallNotKept"
-    if installed_once:
-        return "InstallNotVerified"
-    return None
-
-
 @dataclass(frozen=True)
 class MinReady:
     """What minReadySeconds asks of a Module whose version is ACTIVATED: first write
@@ -191,14 +176,6 @@ def min_ready(min_ready_seconds: int, phase: str | None, since: dt.datetime | No
     return MinReady()
 
 
-def superseded_status(wanted_active: bool) -> tuple[ModulePhase, str]:
-    """Phase and reason of a Module that a newer one of the same name replaces in place on its
-    pod (see :func:`supersedes`): it leaves Arklet to the newer one and waits to be scaled down,
-    reporting Available while its own version still runs."""
-    return (ModulePhase.AVAILABLE, "Installed") if wanted_active \
-        else (ModulePhase.PREPARE, "Superseded")
-
-
 def scheduling_policy(label: str | None) -> SchedulingPolicy:
     """Placement order of a hand-made Module (one no ModuleReplicaSet places): its
     scheduling-strategy label, scatter when the label is missing or misspelt (a typo in a
@@ -207,13 +184,6 @@ def scheduling_policy(label: str | None) -> SchedulingPolicy:
         return normalize_scheduling_policy(label)
     except ValueError:
         return SchedulingPolicy.SCATTER
-
-
-def nothing_left_to_remove(live_exists: bool, live_ip: str | None, bound_ip: str | None) -> bool:
-    """Removal, Arklet not answering: true when the API server says the base pod is gone or is
-    another pod now (same name, other address), so nothing of the module is left to uninstall
-    and the finalizer may go. Otherwise the module may still run there: retry."""
-    return not live_exists or (live_ip != bound_ip)
 
 
 def gave_up(status: dict[str, Any] | None, generation: int | None) -> bool:

@@ -17,7 +17,7 @@ from module_controller.controllers.drift import DriftChecker
 from module_controller.controllers.listings import Listings
 from module_controller.controllers.module_calls import ModuleCalls
 from module_controller_dev.fakearklet.server import FakeArklet
-from module_controller.planning.arklet_answers import Call
+from module_controller.planning.arklet_answers import Answer
 from module_controller.settings import Settings
 
 from helpers.wired import offline_context
@@ -155,7 +155,7 @@ async def test_a_module_reconciles_query_leaves_its_listing(checked, fake):
     checker, _, _ = checked
     calls = ModuleCalls(checker.ctx, writes=None, failures=lambda key: 0)  # type: ignore[arg-type]
     before = time.time()
-    versions = await calls.query((NS, "m"), Call.QUERY, "127.0.0.1", fake.port, "m", "pod-uid")
-    assert versions == {}
+    answer, _, versions = await calls.query((NS, "m"), "127.0.0.1", fake.port, "m", "pod-uid")
+    assert answer is Answer.DONE and versions == {}
     listing = checker.listings.take("pod-uid")
     assert listing is not None and listing.bizzes == () and listing.asked_at >= before

@@ -14,12 +14,12 @@ class Recorder(ModuleWrites):
     """Its status write starts, then waits for ``release`` before it counts as written."""
 
     def __init__(self, slow_after: float):
-        super().__init__(SimpleNamespace(settings=SimpleNamespace(slow_status_after=slow_after)), {})
+        super().__init__(SimpleNamespace(settings=SimpleNamespace(slow_status_after=slow_after)))
         self.started = asyncio.Event()
         self.release = asyncio.Event()
         self.written: list[str] = []
 
-    async def set_status(self, key, phase, reason, message, installed=None) -> bool:
+    async def set_status(self, key, phase, reason, message, installed=None, counted=None) -> bool:
         self.started.set()
         await self.release.wait()
         self.written.append(phase.value)

@@ -11,14 +11,11 @@ from module_controller.api.common import SchedulingPolicy
 from module_controller.api.common import UpgradePolicy as P
 from module_controller.api.module import ModulePhase
 from module_controller.planning.module_lifecycle import (INSTALLS_PER_GENERATION, Kind, MinReady,
-                                                         PodView, gave_up, install_gate,
-                                                         installs_so_far, last_install,
-                                                         may_install, min_ready,
-                                                         restarted_since,
-                                                         next_step, nothing_left_to_remove,
-                                                         pod_labels, removal_step,
-                                                         scheduling_policy, serving,
-                                                         superseded_status, supersedes)
+                                                         PodView, gave_up, installs_so_far,
+                                                         last_install, may_install, min_ready,
+                                                         next_step, pod_labels, removal_step,
+                                                         restarted_since, scheduling_policy,
+                                                         serving, supersedes)
 
 READY = PodView(exists=True, ready=True, ip="127.0.0.2")
 
@@ -108,17 +105,6 @@ def test_pod_labels_route_while_any_module_of_the_name_is_available(modules, rou
 # --- the install bound, minReadySeconds, superseded, placement policy, removal ---------------
 
 
-@pytest.mark.parametrize("installs, installed_once, expected", [
-    (0, False, None),
-    (INSTALLS_PER_GENERATION - 1, False, None),
-    (INSTALLS_PER_GENERATION, False, "InstallNotKept"),
-    (INSTALLS_PER_GENERATION, True, "InstallNotKept"),  # the bound first: it is final
-    (1, True, "InstallNotVerified"),
-])
-def test_install_gate(installs: int, installed_once: bool, expected: str | None) -> None:
-    assert install_gate(installs, installed_once) == expected
-
-
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
 
 
@@ -133,11 +119,6 @@ T0 = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
 ])
 def test_min_ready(seconds, phase, since, now, expected) -> None:
     assert min_ready(seconds, phase, since, now) == expected
-
-
-def test_superseded_reports_what_still_runs() -> None:
-    assert superseded_status(True) == (ModulePhase.AVAILABLE, "Installed")
-    assert superseded_status(False) == (ModulePhase.PREPARE, "Superseded")
 
 
 @pytest.mark.parametrize("newer, older, expected", [
@@ -156,15 +137,6 @@ def test_supersedes(newer, older, expected) -> None:
 ])
 def test_scheduling_policy_of_a_hand_made_module(label, policy) -> None:
     assert scheduling_policy(label) is policy
-
-
-@pytest.mark.parametrize("exists, live_ip, bound_ip, expected", [
-    (False, None, "127.0.0.2", True),  # gone
-    (True, "127.0.0.3", "127.0.0.2", True),  # same name, another pod
-    (True, "127.0.0.2", "127.0.0.2", False),  # still there: it may still run the module
-])
-def test_nothing_left_to_remove(exists, live_ip, bound_ip, expected) -> None:
-    assert nothing_left_to_remove(exists, live_ip, bound_ip) is expected
 
 
 @pytest.mark.parametrize("status, generation, expected", [
