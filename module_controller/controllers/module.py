@@ -45,7 +45,9 @@ from ..kube.events import WARNING
 from ..runtime.memo import Memo
 from ..runtime.queue import Result
 from ..runtime.store import Key
-from .context import Context, deleting, labels_of, skip_uninstall
+from ..planning.base_pod_rules import skip_uninstall
+from .caches import deleting, labels_of
+from .context import Context
 from .module_calls import ArkletRefused, ModuleCalls, decide, module_of, pod_view, siblings
 from .module_removal import ModuleRemoval
 from .module_writes import Installs, ModuleWrites
@@ -125,7 +127,7 @@ class ModuleReconciler:
         }
 
     async def reconcile(self, key: Key) -> Result | None:
-        obj = self.ctx.modules.get(*key)
+        obj = self.ctx.caches.modules.get(*key)
         if obj is None:
             return None
         generation = obj["metadata"].get("generation")
@@ -147,7 +149,7 @@ class ModuleReconciler:
     async def _turns(self, run: Run) -> Result | None:
         warned = False
         for _ in range(MAX_STEPS):
-            obj = self.ctx.modules.get(*run.key)
+            obj = self.ctx.caches.modules.get(*run.key)
             if obj is None:
                 return None
             if not warned and not deleting(obj):
@@ -184,16 +186,16 @@ class ModuleReconciler:
                                invalid_spec=True)
         info = module.spec.module
         pod_name = module.base_pod_name or ""
-        pod = run.pod if run.pod_read else self.ctx.pods.get(run.key[0], pod_name)
+        pod = run.pod if run.pod_read else self.ctx.caches.pods.get(run.key[0], pod_name)
         status = obj.get("status") or {}
         generation = obj["metadata"].get("generation")
         others = siblings(self.ctx, run.key, info.name, module.base_pod_name)
-        me = self.ctx.replacement_rank(obj)
-        newer = [m for m in others if supersedes(self.ctx.replacement_rank(m), me)]
+        me = self.ctx.caches.replacement_rank(obj)
+        newer = [m for m in others if supersedes(self.ctx.caches.replacement_rank(m), me)]
         replacing = tuple((m["metadata"]["name"], module_of(m).get("version") or "")
                           for m in others
                           if objects.phase(m) == ModulePhase.AVAILABLE
-                          and supersedes(me, self.ctx.replacement_rank(m)))
+                          and supersedes(me, self.ctx.caches.replacement_rank(m)))
         selector = module.spec.selector.model_dump(by_alias=True, exclude_none=True)
         owners = [m["metadata"]["name"] for m in others
                   if run.stray == (module_of(m).get("name"), module_of(m).get("version"))]
@@ -223,7 +225,7 @@ class ModuleReconciler:
         """A Module with a release's labels that no revision owns (made by whoever may create
         Modules): one Warning, and it stays what it is, a Module made by hand: no release
         counts it, no revision adopts, edits or deletes it (docs/security.md)."""
-        if not self.ctx.posing_as_instance(obj) or \
+        if not self.ctx.caches.posing_as_instance(obj) or \
                 not self._posing.record(obj["metadata"].get("uid") or obj["metadata"]["name"]):
             return
         revision = labels_of(obj).get(c.LABEL_MODULE_REPLICASET)
@@ -237,7 +239,7 @@ class ModuleReconciler:
         ref = objects.owner_ref(obj, c.MODULE_REPLICA_SET.kind, controller=True)
         if ref is None:
             return True
-        owner = self.ctx.replicasets.get(obj["metadata"]["namespace"], ref.get("name") or "")
+        owner = self.ctx.caches.replicasets.get(obj["metadata"]["namespace"], ref.get("name") or "")
         if owner is None or owner["metadata"].get("uid") != ref.get("uid"):
             return True
         try:
@@ -251,7 +253,7 @@ class ModuleReconciler:
 
     def _min_ready_seconds(self, obj: dict[str, Any]) -> int:
         ref = objects.owner_ref(obj, c.MODULE_REPLICA_SET.kind)
-        mrs = self.ctx.replicasets.get(obj["metadata"]["namespace"], ref["name"]) if ref else None
+        mrs = self.ctx.caches.replicasets.get(obj["metadata"]["namespace"], ref["name"]) if ref else None
         return int((mrs.get("spec") or {}).get("minReadySeconds") or 0) if mrs else 0
 
     # ----------------------------------------------------------------- execute
@@ -418,7 +420,7 @@ class ModuleReconciler:
         # Service to it (docs/arklet.md). So the pod is labelled first, and under the pod's
         # lock, so that no other Module's label update on this pod can come between the label
         # and the status and take the label off again.
-        async with self.ctx.pod_lock(run.key[0], pod_name):
+        async with self.ctx.locks.pod(run.key[0], pod_name):
             await self.writes.label_pod_locked(run.key[0], pod_name, info.name,
                                                serving_now=run.key[1])
             changed = await self._status(run, ModulePhase.AVAILABLE, action.reason.value,
@@ -436,9 +438,9 @@ class ModuleReconciler:
         so that neither can come between the other's check and write."""
         assert module is not None
         pod_name = module.base_pod_name or ""
-        async with self.ctx.pod_lock(run.key[0], pod_name):
+        async with self.ctx.locks.pod(run.key[0], pod_name):
             for name in action.replaced:
-                other = self.ctx.modules.get(run.key[0], name)
+                other = self.ctx.caches.modules.get(run.key[0], name)
                 if other is None or objects.phase(other) != ModulePhase.AVAILABLE:
                     continue
                 await self.writes.set_status((run.key[0], name), ModulePhase.PREPARE,

@@ -21,7 +21,9 @@ from ..planning.arklet_answers import Answer, Call, answer_of
 from ..planning.module_lifecycle import PodView
 from ..runtime.queue import ReportedFailure
 from ..runtime.store import Key
-from .context import Context, deleting, pod_ip, pod_ready
+from ..planning.base_pod_rules import pod_ip, pod_ready
+from .caches import deleting
+from .context import Context
 from .module_writes import KEEP, Installs, ModuleWrites
 from .preempt import Deleted
 
@@ -57,7 +59,7 @@ def siblings(ctx: Context, key: Key, module_name: str, pod_name: str | None) -> 
     across revisions puts the new revision's Module beside the old one for a while)."""
     if not pod_name:
         return []
-    return [m for m in ctx.modules_on_pod(key[0], pod_name)
+    return [m for m in ctx.caches.modules_on_pod(key[0], pod_name)
             if m["metadata"]["name"] != key[1] and module_of(m).get("name") == module_name]
 
 
@@ -144,7 +146,7 @@ class ModuleCalls:
         """An Arklet call for the Module that its deletion pre-empts: not made if the Module
         is already being deleted, cancelled when the deletion arrives (see preempt.py)."""
         def gone_or_deleting() -> bool:
-            obj = self.ctx.modules.get(*key)
+            obj = self.ctx.caches.modules.get(*key)
             return obj is None or deleting(obj)
 
-        return await self.ctx.deletions.unless_deleted(key, call, gone_or_deleting)
+        return await self.ctx.caches.deletions.unless_deleted(key, call, gone_or_deleting)

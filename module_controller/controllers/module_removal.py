@@ -23,9 +23,11 @@ from ..api import ModulePhase
 from ..api import constants as c
 from ..kube.events import NORMAL, WARNING
 from ..runtime.store import Key
-from .context import Context, labels_of
+from .caches import labels_of
+from .context import Context
 from .module_calls import decide
-from .module_writes import PLURAL, Installs, ModuleWrites
+from .module_writes import Installs, ModuleWrites
+from .wake import MODULES
 
 
 class ModuleRemoval:
@@ -35,21 +37,14 @@ class ModuleRemoval:
 
     async def read_pod(self, key: Key, pod_name: str) -> dict[str, Any] | None:
         """The base pod as the API server has it now; the cache is corrected either way."""
-        live = await self.ctx.kube.read_pod(key[0], pod_name) if pod_name else None
-        if live is not None:
-            self.ctx.pods.upsert(live)
-        else:
-            stale = self.ctx.pods.get(key[0], pod_name)
-            if stale is not None:
-                self.ctx.gone("Pod", stale)
-        return live
+        return await self.ctx.writer.read_pod(key[0], pod_name, skip=MODULES) if pod_name else None
 
     async def base_gone(self, key: Key, obj: dict[str, Any]) -> None:
         name = labels_of(obj).get(c.LABEL_BASE_INSTANCE_NAME) or ""
         decide(key, "base gone", "the base pod is gone or going; deleting the Module", base=name)
         self.ctx.events.record(obj, WARNING, "BaseGone",
                                f"base pod {name} is gone; removing this Module")
-        await self.ctx.kube.delete(PLURAL, key[0], key[1], uid=obj["metadata"]["uid"])
+        await self.ctx.writer.delete(c.MODULE.kind, key[0], key[1], uid=obj["metadata"]["uid"])
 
     async def begin(self, key: Key, pod: dict[str, Any] | None, module_name: str,
                     counted: Installs | None) -> None:
@@ -67,10 +62,9 @@ class ModuleRemoval:
 
     async def drop_finalizer(self, key: Key, obj: dict[str, Any], module_name: str, pod_name: str,
                              why: str) -> None:
-        removed = await self.ctx.kube.remove_finalizer(PLURAL, obj, c.FINALIZER_ALLOCATE_POD)
+        removed = await self.ctx.writer.remove_finalizer(c.MODULE.kind, obj, c.FINALIZER_ALLOCATE_POD,
+                                                         skip=MODULES)
         if removed is None or not removed["metadata"].get("finalizers"):
-            self.ctx.gone(c.MODULE.kind, removed or obj)  # deleted now; the watch may never say so
-        else:
-            self.ctx.remember_module(removed, wake_self=False)
+            self.ctx.writer.gone(c.MODULE.kind, removed or obj)  # deleted now; the watch may never say so
         decide(key, "removed", f"finalizer dropped: {why}", base=pod_name)
         self.ctx.events.record(obj, NORMAL, "Removed", f"{module_name} taken off {pod_name}")

@@ -23,9 +23,10 @@ from ..observability.decisions import decided
 from ..planning import placement
 from ..planning.module_lifecycle import pod_labels, scheduling_policy
 from ..runtime.store import Key
-from .context import Context, labels_of
+from .caches import labels_of
+from .context import Context
+from .wake import MODULES
 
-PLURAL = c.MODULE.plural
 #: (generation, installs answered as done for it, status.lastInstallTime of the last one).
 Installs = tuple[int | None, int, str | None]
 KEEP = object()  # set_status: leave status.installedVersion as it is
@@ -50,7 +51,7 @@ class ModuleWrites:
     async def bind(self, key: Key, base_pod_name: str | None, selector: dict[str, Any],
                    module_name: str) -> dict[str, Any] | None:
         """Make sure the Module has its finalizer and a base pod; None if it cannot have one yet."""
-        obj = self.ctx.modules.get(*key)
+        obj = self.ctx.caches.modules.get(*key)
         assert obj is not None
         meta = obj["metadata"]
         finalizers = list(meta.get("finalizers") or [])
@@ -64,18 +65,18 @@ class ModuleWrites:
                                     "finalizers": finalizers}}
         if base_pod_name:
             return await self._write_binding(key, patch, None)
-        async with self.ctx.placement_lock(key[0]):
+        async with self.ctx.locks.placement(key[0]):
             labels = labels_of(obj)
             # A Module that names its base Deployment goes on that Deployment's pods only.
             chosen = placement.choose(
-                self.ctx.bases(key[0]), module_name, selector,
+                self.ctx.placement.bases(key[0]), module_name, selector,
                 scheduling_policy(labels.get(c.LABEL_MODULE_SCHEDULING_STRATEGY)),
                 labels.get(c.LABEL_DEPLOYMENT_NAME))
             if chosen is None:
                 await self.set_status(key, ModulePhase.PENDING, "NoEligibleBase",
                                       "no ready base pod with room for this module; waiting")
                 return None
-            pod = self.ctx.pods.get(key[0], chosen.name)
+            pod = self.ctx.caches.pods.get(key[0], chosen.name)
             assert pod is not None
             patch["metadata"]["labels"] = {c.LABEL_BASE_INSTANCE_NAME: chosen.name,
                                            c.LABEL_BASE_INSTANCE_IP: chosen.ip}
@@ -88,8 +89,7 @@ class ModuleWrites:
 
     async def _write_binding(self, key: Key, patch: dict[str, Any],
                              chosen: placement.Base | None) -> dict[str, Any]:
-        obj = await self.ctx.kube.patch(PLURAL, key[0], key[1], patch)
-        self.ctx.remember_module(obj, wake_self=False)
+        obj = await self.ctx.writer.patch(c.MODULE.kind, key[0], key[1], patch, skip=MODULES)
         if chosen is not None:
             decided("Module", key, "bound", "placed on a base", base=chosen.name, ip=chosen.ip)
             self.ctx.events.record(obj, NORMAL, "Scheduled",
@@ -108,28 +108,26 @@ class ModuleWrites:
         label stays while any live Module of that name on the pod is Available, so callers
         write a Module's Available status before they call this.
         """
-        async with self.ctx.pod_lock(namespace, pod_name):
+        async with self.ctx.locks.pod(namespace, pod_name):
             await self.label_pod_locked(namespace, pod_name, module_name)
 
     async def label_pod_locked(self, namespace: str, pod_name: str, module_name: str,
                                serving_now: str | None = None) -> None:
-        pod = self.ctx.pods.get(namespace, pod_name)
+        pod = self.ctx.caches.pods.get(namespace, pod_name)
         if pod is None:
             return
-        live = self.ctx.modules_on_pod(namespace, pod_name)
+        live = self.ctx.caches.modules_on_pod(namespace, pod_name)
         wanted = pod_labels(module_name, live, serving_now,
-                            [m for m in live if self.ctx.may_route(m, module_name)])
+                            [m for m in live if self.ctx.caches.may_route(m, module_name)])
         current = labels_of(pod)
         if all(current.get(k) == v for k, v in wanted.items()):
             return
-        updated = await self.ctx.kube.patch_pod_labels(namespace, pod_name, wanted)
+        await self.ctx.writer.patch_pod_labels(namespace, pod_name, wanted, skip=MODULES)
         # (Logged as the pod's decision: the label is on the pod, for all its Modules of a name.)
         decided("Pod", (namespace, pod_name), "labelled",
                 "module routing follows the Available Modules on the pod", module=module_name,
                 routed=wanted.get(c.module_label_key(module_name)) is not None,
                 modules=wanted.get(c.LABEL_MODULE_INSTANCE_COUNT))
-        if updated is not None:
-            self.ctx.pods.upsert(updated)
 
     # ----------------------------------------------------------------- status
 
@@ -140,7 +138,7 @@ class ModuleWrites:
         ACTIVATED on the base (None: none), or, when not given, what the status said before;
         ``counted``: the reconcile's count of installs answered as done (generation, count,
         time of the last one), written with it. True when something was written."""
-        obj = self.ctx.modules.get(*key)
+        obj = self.ctx.caches.modules.get(*key)
         if obj is None:
             return False
         # Compared as it will be stored: the status writer redacts credentials in urls, and an
@@ -174,12 +172,12 @@ class ModuleWrites:
             else current.get("lastTransitionTime"),
         }
         try:
-            updated = await self.ctx.kube.patch_status(PLURAL, key[0], key[1], status)
+            updated = await self.ctx.writer.patch_status(c.MODULE.kind, key[0], key[1], status,
+                                                         skip=MODULES)
         except Exception as exc:  # the status is a report; the reconcile itself decides retries
             if not_found(exc):
                 return False
             raise
-        self.ctx.remember_module(updated, wake_self=False)
         if changed or phase is ModulePhase.FAILED:
             kind = WARNING if phase is ModulePhase.FAILED else NORMAL
             self.ctx.events.record(updated, kind, reason, message)

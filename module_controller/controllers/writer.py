@@ -98,6 +98,18 @@ class Writer:
             self.answered(DEPLOYMENT, updated, skip=skip)
         return updated
 
+    async def read_pod(self, namespace: str, name: str, *, skip: str | None) -> Obj | None:
+        """The pod as the API server has it now (None: gone); the cache learns it the same way
+        as from an answer to a write, and a pod found gone takes the DELETED path (:meth:`gone`)."""
+        live: Obj | None = await self.kube.read_pod(namespace, name)
+        if live is not None:
+            self.answered(POD, live, skip=skip)
+        else:
+            stale = self.routes.caches.pods.get(namespace, name)
+            if stale is not None:
+                self.gone(POD, stale)
+        return live
+
     async def delete_pod(self, namespace: str, name: str) -> None:
         await self.kube.delete_pod(namespace, name)
 
@@ -115,7 +127,7 @@ class Writer:
 
     def answered(self, kind: str, obj: Obj, *, skip: str | None) -> None:
         """Route the answer to a write of ``obj`` (of watched ``kind``) made through
-        :class:`KubeIO` (kept public for the Module reconciler's writes, which call it)."""
+        :class:`KubeIO`."""
         obj.setdefault("kind", kind)
         self.routes.answer(kind, obj, skip=skip)
 

@@ -73,8 +73,8 @@ async def checked(fake):
     listings = Listings()
     async with ArkletClient(settings.arklet, on_change=listings.changed) as client:
         ctx = offline_context(settings, arklet=client, events=events, listings=listings)
-        ctx.pods.upsert(base_pod())
-        ctx.modules.upsert(available_module("m", time.time() - 3600))
+        ctx.caches.pods.upsert(base_pod())
+        ctx.caches.modules.upsert(available_module("m", time.time() - 3600))
         woken: list[tuple[str, str]] = []
         checker = DriftChecker(ctx, listings, PERIOD, remove_orphans=False,
                                reconcile_module=woken.append)
@@ -87,7 +87,7 @@ def queries(fake: FakeArklet) -> int:
 
 async def test_a_fresh_listing_is_read_instead_of_a_query_and_only_once(checked, fake):
     checker, events, woken = checked
-    pod = checker.ctx.pods.get(NS, "base-0")
+    pod = checker.ctx.caches.pods.get(NS, "base-0")
     # A Module reconcile listed the base a second ago: nothing there.
     checker.listings.record("pod-uid", "127.0.0.1", time.time() - 1, [])
     await checker._check_pod(pod)
@@ -103,7 +103,7 @@ async def test_a_listing_older_than_the_period_is_not_read(checked, fake):
     checker, events, woken = checked
     checker.listings.record("pod-uid", "127.0.0.1", time.time() - PERIOD - 5,
                             [BizInfo("m", "1.0.0", "ACTIVATED")])
-    await checker._check_pod(checker.ctx.pods.get(NS, "base-0"))
+    await checker._check_pod(checker.ctx.caches.pods.get(NS, "base-0"))
     assert queries(fake) == 1
     assert woken == [(NS, "m")]  # judged by the base's own (empty) answer, not the old listing
 
@@ -113,9 +113,9 @@ async def test_a_module_available_after_the_listing_was_asked_for_is_not_judged(
     ctx = checker.ctx
     # "n" turned Available after the listing was asked for: its install may have ended after
     # the base answered, so its absence from the listing says nothing.
-    ctx.modules.upsert(available_module("n", time.time()))
+    ctx.caches.modules.upsert(available_module("n", time.time()))
     checker.listings.record("pod-uid", "127.0.0.1", time.time() - 5, [BizInfo("m", "1.0.0", "ACTIVATED")])
-    await checker._check_pod(ctx.pods.get(NS, "base-0"))
+    await checker._check_pod(ctx.caches.pods.get(NS, "base-0"))
     assert queries(fake) == 0
     assert woken == [] and events.reasons == []
 
@@ -136,14 +136,14 @@ async def test_a_listing_asked_for_before_a_change_on_the_base_is_not_read(check
     checker.listings.record("pod-uid", "127.0.0.1", time.time() - 1,
                             [BizInfo("gone", "1.0.0", "ACTIVATED")])
     await checker.ctx.arklet.uninstall("127.0.0.1", "gone", "1.0.0")  # reported by the client
-    await checker._check_pod(checker.ctx.pods.get(NS, "base-0"))
+    await checker._check_pod(checker.ctx.caches.pods.get(NS, "base-0"))
     assert queries(fake) == 1  # asked the base itself
     assert "UnmanagedBiz" not in events.reasons
 
 
 async def test_a_listing_older_than_what_the_check_looked_at_is_not_read(checked, fake):
     checker, _, _ = checked
-    pod = checker.ctx.pods.get(NS, "base-0")
+    pod = checker.ctx.caches.pods.get(NS, "base-0")
     await checker._check_pod(pod)  # its own query
     # A query that was on its way when the check asked answers now, older than the check's.
     checker.listings.record("pod-uid", "127.0.0.1", time.time() - 2, [])

@@ -11,6 +11,7 @@ import pytest
 from module_controller.api import constants as c
 from module_controller.controllers import wake as q
 from module_controller.controllers.caches import Caches
+from module_controller.controllers.writer import Writer
 from module_controller.controllers.routes import Routes
 from module_controller.controllers.wake import Wake
 from module_controller.controllers.wiring import RECONCILERS, SOURCES, all_watches
@@ -38,9 +39,7 @@ class Wired:
     def __init__(self, wake: Wake) -> None:
         self.caches = Caches()
         self.routes = Routes(self.caches, wake, SOURCES, all_watches())
-
-    def gone(self, kind: str, obj: dict) -> None:
-        self.routes.event(kind, "DELETED", obj)
+        self.writer = Writer(None, self.routes)  # type: ignore[arg-type]  # no API: gone() only
 
 
 def world() -> tuple[Wired, dict[str, Recorder]]:
@@ -214,7 +213,7 @@ def test_a_deletion_seen_by_a_reconciler_is_routed_once() -> None:
     ctx, queues = two_releases()
     last = ctx.caches.pods.get(NS, "b-1")
     assert last is not None
-    ctx.gone("Pod", last)  # the Module reconciler's live read found no pod
+    ctx.writer.gone("Pod", last)  # the Module reconciler's live read found no pod
     assert woken(queues)[q.MODULES] == {"mb"}
     ctx.routes.event("Pod", "DELETED", last)  # the watch says so later
     assert woken(queues) == {}
