@@ -46,6 +46,7 @@ group to confirm), so a re-run may take another path, as in the chaos suite.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import random
 import time
@@ -56,6 +57,7 @@ from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from module_controller.api import constants as c
+from module_controller.api import objects
 from module_controller.devcluster import testing as kt
 from module_controller.fakearklet import ControlError
 from module_controller.plugin import view
@@ -130,6 +132,9 @@ class Walk:
     slow: dict[str, float] = field(default_factory=dict)   # IP -> slow until
     excused: int = 0  # checks that excused a base the controller had not yet noticed
     longest_excuse: float = 0.0  # seconds after its loss a base still needed the excuse
+    longest_why: str = ""        # ... which base, why, and what the check saw then
+    causes: dict[str, str] = field(default_factory=dict)  # IP -> how it lost its bizzes
+    rebooted: dict[str, dt.datetime] = field(default_factory=dict)  # IP -> when, by the clock
 
     # ------------------------------------------------------------- reads
 
@@ -150,6 +155,7 @@ class Walk:
                 live.add(ip)
         for ip in self.ips - live:
             self.disrupted.setdefault(ip, now)
+            self.causes.setdefault(ip, f"pod gone after step {len(self.taken)}")
         self.ips = live
         out = {}
         for ip in live:
@@ -160,6 +166,7 @@ class Walk:
                 if exc.status != 404:
                     raise
                 self.disrupted.setdefault(ip, now)
+                self.causes.setdefault(ip, f"Arklet gone after step {len(self.taken)}")
         return out
 
     async def modules(self) -> dict[str, dict]:
@@ -181,18 +188,29 @@ class Walk:
                         raise
                 if ip in self.disrupted:
                     self.disrupted[ip] = now
+                    self.causes[ip] = f"{self.causes.get(ip)}, slow until step {len(self.taken)}"
 
     def excuse(self, ip: str | None) -> bool:
         """A base the controller may not have noticed losing its bizzes yet."""
         since = self.disrupted.get(ip or "")
         return since is not None and (ip in self.slow or time.monotonic() - since < NOTICED)
 
-    def excuse_used(self, ips: set[str]) -> None:
-        """Count a check that needed the excuse, and how long after the loss it still did."""
+    def excuse_used(self, ips: set[str], seen: str) -> None:
+        """Count a check that needed the excuse, and how long after the loss it still did (of
+        several bases, the latest loss is taken for the cause)."""
         self.excused += 1
-        now = time.monotonic()
-        self.longest_excuse = max([self.longest_excuse] + [
-            now - self.disrupted[ip] for ip in ips if ip in self.disrupted])
+        ip = min(ips, key=lambda ip: time.monotonic() - self.disrupted[ip])
+        took = time.monotonic() - self.disrupted[ip]
+        if took > self.longest_excuse:
+            self.longest_excuse = took
+            self.longest_why = f"{ip}, {self.causes.get(ip)}, at step {len(self.taken)}: {seen}"
+
+    def installed_since_reboot(self, module: dict, ip: str | None) -> bool:
+        """The Module's last install was answered after its base's latest reboot: that reboot
+        does not explain a missing biz."""
+        installed = objects.parse_time((module.get("status") or {}).get("lastInstallTime"))
+        rebooted = self.rebooted.get(ip or "")
+        return installed is not None and rebooted is not None and installed > rebooted
 
     # ------------------------------------------------------------- the invariant
 
@@ -216,7 +234,7 @@ class Walk:
             module = m["spec"]["module"]
             if (module["name"], module["version"], "ACTIVATED") in bizzes.get(ip, []):
                 continue
-            if self.excuse(ip):
+            if self.excuse(ip) and not self.installed_since_reboot(m, ip):
                 excused.add(ip)
                 continue
             # Replaced in place (a newer revision's install on the same base deactivates it):
@@ -229,7 +247,7 @@ class Walk:
                 f"{bizzes.get(ip)}, for {MODULE_STEP:.0f}s ({where})")
         self.lies = {k: v for k, v in self.lies.items() if k in lying}
         if excused:
-            self.excuse_used(excused)
+            self.excuse_used(excused, f"Module(s) Available on {sorted(excused)}")
         if md1 is None or md2 is None or \
                 md1["metadata"]["resourceVersion"] != md2["metadata"]["resourceVersion"]:
             return
@@ -255,7 +273,7 @@ class Walk:
             len(known) <= spec["replicas"] <= len(known) + len(unnoticed), (
                 f"Completed for {want} on {spec['replicas']} bases, but ACTIVATED: {active}; "
                 f"bases not yet noticed as disrupted: {sorted(unnoticed)} ({where})")
-        self.excuse_used(unnoticed)
+        self.excuse_used(unnoticed, f"Completed {want}x{spec['replicas']} on {active}")
 
     async def poll(self, seconds: float) -> None:
         deadline = time.monotonic() + seconds
@@ -364,6 +382,8 @@ class Walk:
             if ip is not None:
                 await self.arklets.restart(ip)
                 self.disrupted[ip] = time.monotonic()
+                self.rebooted[ip] = dt.datetime.now(dt.timezone.utc)
+                self.causes[ip] = f"rebooted at step {len(self.taken) + 1}"
             op += f" {ip}"
         elif op == "slow":
             ip = self.base_ip()
@@ -463,7 +483,8 @@ async def walk(api, namespace, arklets, controller, seed: int, steps: int,
     finally:
         print(f"[sequence] seed {seed}: {len(w.taken)} steps, {w.checks} checks "
               f"({w.completed_seen} of a Completed status; {w.excused} excusing a base not yet "
-              f"noticed as disrupted, at most {w.longest_excuse:.1f}s after its loss; "
+              f"noticed as disrupted, at most {w.longest_excuse:.1f}s after its loss "
+              f"({w.longest_why or 'none'}); "
               f"{len(w.lies_seen)} Module(s) seen Available a moment after being replaced in "
               f"place) in {time.monotonic() - started:.0f}s: {w.taken}")
     log = controller.log_text()
