@@ -25,9 +25,8 @@ The invariant, whenever the ModuleDeployment's status describes its spec (``obse
 * **Completed is true**: exactly the spec's version runs ACTIVATED, on ``replicas`` bases (the
   fake Arklets' ``queryAllBiz``), and no other version of the module is ACTIVATED anywhere;
 * **Available is true**: no Module (read twice, unchanged between) reads Available for a
-  version its base does not run ACTIVATED, beyond the moment a newer revision's install on the
-  same base deactivates it and its own reconcile says so (bounded by one Module step,
-  ``MODULE_STEP``; the walk reports how many such moments it saw);
+  version its base does not run ACTIVATED, not even for a moment after an in-place
+  replacement (the replaced Module is written Superseded before its version stops);
 * a base that lost its bizzes behind the controller's back (rebooted, or its pod removed) is
   excused for as long as the controller may take to notice by its own bounds
   (:data:`NOTICED`: two drift periods and a Module step, counted from the end of the base's
@@ -237,14 +236,13 @@ class Walk:
             if self.excuse(ip) and not self.installed_since_reboot(m, ip):
                 excused.add(ip)
                 continue
-            # Replaced in place (a newer revision's install on the same base deactivates it):
-            # its own reconcile, woken by the change, says so; it must not stay Available.
+            # A Module replaced in place is written Superseded before the switch or uninstall
+            # that stops its version (the Module lifecycle table), so no moment is excused.
             lying.add(name)
-            first = self.lies.setdefault(name, time.monotonic())
             self.lies_seen.add(name)
-            assert time.monotonic() - first < MODULE_STEP, (
+            raise AssertionError(
                 f"Module {name} reads Available for {module['version']} on {ip}, which runs "
-                f"{bizzes.get(ip)}, for {MODULE_STEP:.0f}s ({where})")
+                f"{bizzes.get(ip)} ({where})")
         self.lies = {k: v for k, v in self.lies.items() if k in lying}
         if excused:
             self.excuse_used(excused, f"Module(s) Available on {sorted(excused)}")
