@@ -11,10 +11,12 @@ A base pod is deleted (the whole path; the pod's watchers are the ``pod_*`` func
    confirmed it gone with a live read: :meth:`.writer.Writer.gone`) removes it from the cache and wakes
    the Modules bound to it, the ModuleReplicaSets and ModuleDeployments that own those Modules
    or place on the pod's Deployment, and that Deployment's count labels.
-2. Each bound Module sees its base gone (``module_removal.py``, ``base_gone``): it reads the
-   pod live (deleting a Module is not undoable), posts ``BaseGone`` and deletes itself.
-3. Its removal (``module_removal.py``, ``remove``; ``planning/module_lifecycle.removal_step``)
-   asks Arklet only if the pod still answers, then drops the finalizer, and the Module is gone.
+2. Each bound Module sees its base gone (the "base gone" rows of ``planning/module_table.py``;
+   executed by ``module_removal.py``): it reads the pod live (``read_pod``; deleting a Module is
+   not undoable), posts ``BaseGone`` and deletes itself (``base_gone``).
+3. Its removal (the "deleting" rows; ``module_removal.py`` ``begin``, then the uninstall through
+   ``module_calls.py`` ``send``, then ``drop_finalizer``) asks Arklet only if the pod still
+   answers, then drops the finalizer, and the Module is gone.
 4. Meanwhile the garbage collector deletes the Modules this process has not got to (each has a
    non-controller ownerReference to its pod, written when it is bound: ``modulereplicaset.py``
    ``_create_module``, ``module_writes.py`` ``bind``); their finalizer still runs step 3.
