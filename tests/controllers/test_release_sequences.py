@@ -103,6 +103,9 @@ REGRESSION_SEEDS: list[tuple[int, int, tuple[str, ...]]] = [
     # (DEACTIVATED on the base) and the release Completed on it
     (27, 108, RELEASE_OPERATIONS),
     (28, 116, RELEASE_OPERATIONS),
+    # the walk's own bug: its last step deleted the ModuleDeployment, and converging waited for
+    # a release nobody created again
+    (404, 120, OPERATIONS),
 ]
 
 
@@ -312,6 +315,12 @@ class Walk:
         return f"{body['spec']['template']['spec']['module']['version']}" \
                f"x{body['spec']['replicas']} {body['spec']['operationStrategy']}"
 
+    async def create(self) -> str:
+        body = self.spec()
+        await client.CustomObjectsApi(self.api).create_namespaced_custom_object(
+            c.GROUP, c.VERSION, self.namespace, c.MODULE_DEPLOYMENT.plural, body)
+        return f"{body['spec']['template']['spec']['module']['version']}x{body['spec']['replicas']}"
+
     def base_ip(self) -> str | None:
         return self.rnd.choice(sorted(self.ips)) if self.ips else None
 
@@ -323,11 +332,7 @@ class Walk:
         operations = self.operations + (("abort", "abort") if running else ())
         op = "create" if gone else self.rnd.choice(operations)
         if op == "create":
-            body = self.spec()
-            await client.CustomObjectsApi(self.api).create_namespaced_custom_object(
-                c.GROUP, c.VERSION, self.namespace, c.MODULE_DEPLOYMENT.plural, body)
-            op += f" {body['spec']['template']['spec']['module']['version']}" \
-                  f"x{body['spec']['replicas']}"
+            op += " " + await self.create()
         elif op in ("apply", "broken"):
             op += " " + await self.apply(self.spec(broken=op == "broken"))
         elif op == "rollback":
@@ -447,7 +452,10 @@ class Walk:
         await self.heal()
         md = await self.md()
         module = md["spec"]["template"]["spec"]["module"] if md is not None else {}
-        if module.get("version") == BROKEN:
+        if md is None:
+            # the last step deleted it: the walk ends on a release, as it began
+            self.taken.append("create (converge) " + await self.create())
+        elif module.get("version") == BROKEN:
             # nothing releases a broken spec: the user fixes it
             self.taken.append("apply (converge) " + await self.apply(self.spec()))
         elif module.get("url", "").endswith(MISSING):
