@@ -62,9 +62,7 @@ class ModuleRemoval:
 
     async def drop_finalizer(self, key: Key, obj: dict[str, Any], module_name: str, pod_name: str,
                              why: str) -> None:
-        removed = await self.ctx.writer.remove_finalizer(c.MODULE.kind, obj, c.FINALIZER_ALLOCATE_POD,
-                                                         skip=MODULES)
-        if removed is None or not removed["metadata"].get("finalizers"):
-            self.ctx.writer.gone(c.MODULE.kind, removed or obj)  # deleted now; the watch may never say so
+        await self.ctx.writer.remove_finalizer(c.MODULE.kind, obj, c.FINALIZER_ALLOCATE_POD,
+                                               skip=MODULES)
         decide(key, "removed", f"finalizer dropped: {why}", base=pod_name)
         self.ctx.events.record(obj, NORMAL, "Removed", f"{module_name} taken off {pod_name}")

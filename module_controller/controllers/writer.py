@@ -57,11 +57,13 @@ class Writer:
 
     async def remove_finalizer(self, kind: str, obj: Obj, finalizer: str, *,
                                skip: str | None) -> Obj | None:
-        """The object without ``finalizer`` (``obj`` itself: it had none; None: it is gone)."""
+        """The object without ``finalizer`` (``obj`` itself: it had none; None: it is gone).
+        An object being deleted that has no finalizer left is deleted now, and takes the
+        DELETED path at once (:meth:`gone`): its watch event may never come."""
         updated: Obj | None = await self.kube.remove_finalizer(self._plural(kind), obj, finalizer)
-        if updated is None:
-            return None
-        if updated is not obj:
+        if updated is None or (deleting(updated) and not updated["metadata"].get("finalizers")):
+            self.gone(kind, updated or obj)
+        elif updated is not obj:
             self.answered(kind, updated, skip=skip)
         return updated
 
